@@ -1,0 +1,109 @@
+import type { ContentEvent } from '../schemas/catalog.ts';
+import type { EntityState } from '../schemas/state.ts';
+import type { EntityType } from '../schemas/names.ts';
+import type { FieldProblem } from '../schemas/errors.ts';
+
+/** An event as read back from the log: the (upcast) event plus where and when the stream stored it. */
+export interface StoredEvent<E extends ContentEvent = ContentEvent> {
+  /** Stream sequence: the global order of the log. */
+  seq: number;
+  /** When the server stored it. */
+  time: Date;
+  subject: string;
+  /** The version the event was stored in (before upcasting). */
+  storedVersion: number;
+  event: E;
+}
+
+/** A message in the log that could not be read as an event (bad JSON, fails its schema). */
+export interface UnreadableEvent {
+  seq: number;
+  time: Date;
+  subject: string;
+  reason: string;
+  problems: FieldProblem[];
+}
+
+export type ReplayItem = { kind: 'event'; stored: StoredEvent } | { kind: 'unreadable'; unreadable: UnreadableEvent };
+
+export interface AppendItem {
+  event: ContentEvent;
+  /**
+   * Optimistic concurrency: the sequence of the last event on this entity's subject the
+   * writer decided on (0 = the entity must have no events yet). Omit to append unconditionally.
+   */
+  expectedLastSeq?: number;
+}
+
+/** What happened to one event of an append batch. A failed item is data, not an exception. */
+export type AppendOutcome =
+  | { status: 'appended'; eventId: string; seq: number }
+  | { status: 'duplicate'; eventId: string; seq: number }
+  | { status: 'conflict'; eventId: string; error: Error }
+  | { status: 'invalid'; eventId: string; error: Error }
+  | { status: 'failed'; eventId: string; error: Error };
+
+export interface AppendStats {
+  outcomes: AppendOutcome[];
+  appended: number;
+  duplicates: number;
+  conflicts: number;
+  invalid: number;
+  failed: number;
+  /** Highest sequence acknowledged in this batch, 0 when none. */
+  lastSeq: number;
+}
+
+export interface ReplayOptions {
+  /** First sequence to read (default 1). */
+  fromSeq?: number;
+  /** Last sequence to read, inclusive (default: the head of the log when replay starts). */
+  untilSeq?: number;
+  /** Stop before the first event stored after this time. */
+  untilTime?: Date;
+  /** Only this entity type's subjects. */
+  entityType?: EntityType;
+  signal?: AbortSignal;
+}
+
+export interface LogHead {
+  /** Sequence of the last message in the stream (0 when empty). */
+  lastSeq: number;
+  lastTime?: Date;
+  firstSeq: number;
+  firstTime?: Date;
+  messages: number;
+  bytes: number;
+}
+
+export interface DriftItem {
+  field: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+export interface InitReport {
+  stream: string;
+  created: boolean;
+  /** Differences between the existing stream and what presslog needs; reported, never silently changed. */
+  drift: DriftItem[];
+}
+
+/** The content log: the event store over JetStream that the write and read sides share. */
+export interface ContentLog {
+  /** Create the stream, or verify an existing one and report drift. */
+  init(): Promise<InitReport>;
+  /** Append events pipelined, in order; validates each first. Per-event outcomes, never a partial lie. */
+  append(items: readonly AppendItem[], options?: { signal?: AbortSignal }): Promise<AppendStats>;
+  /** The entity's events in order: its audit history. */
+  readEntity(entityType: EntityType, id: string): Promise<StoredEvent[]>;
+  /** The entity's last event, or undefined when it has none (a direct get, no consumer). */
+  lastEvent(entityType: EntityType, id: string): Promise<StoredEvent | undefined>;
+  /** The entity's state folded from its events stored up to `time` (undefined when none). */
+  stateAsOf(entityType: EntityType, id: string, time?: Date): Promise<EntityState | undefined>;
+  /** The whole log (or a range) in sequence order, flow-controlled. */
+  replay(options?: ReplayOptions): AsyncIterable<ReplayItem>;
+  head(): Promise<LogHead>;
+  /** Idempotent; closes the connection only if the log opened it. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,128 @@
+import { ConfigError } from './errors.ts';
+import { createNames, NAMESPACE_PATTERN, type Names } from './names.ts';
+
+/** Everything presslog reads from the environment, validated once and frozen. */
+export interface Config {
+  readonly namespace: string;
+  readonly names: Names;
+  readonly nats: {
+    readonly url: string;
+    readonly user?: string;
+    readonly password?: string;
+    readonly token?: string;
+    readonly credsFile?: string;
+  };
+  readonly elasticsearch: {
+    readonly url: string;
+    readonly apiKey?: string;
+    readonly username?: string;
+    readonly password?: string;
+  };
+  readonly redis: { readonly url: string };
+  /** Content-addressed store of image originals and renditions. */
+  readonly blobDir: string;
+  /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
+  readonly servicesDir: string;
+  readonly logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function url(env: Env, variable: string, fallback: string, protocols: readonly string[]): string {
+  const raw = env[variable]?.trim() || fallback;
+  for (const candidate of raw.split(',')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(candidate.trim());
+    } catch {
+      throw new ConfigError(variable, `not a URL: ${JSON.stringify(candidate)} (expected e.g. ${fallback})`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(
+        variable,
+        `protocol ${parsed.protocol} is not supported (use ${protocols.map((p) => `${p}//`).join(' or ')})`,
+      );
+    }
+  }
+  return raw;
+}
+
+function optional(env: Env, variable: string): string | undefined {
+  const value = env[variable];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function defaultServicesDir(env: Env): string {
+  if (process.getuid?.() === 0) return '/var/lib/presslog';
+  const base = env.XDG_STATE_HOME || `${env.HOME ?? '/tmp'}/.local/state`;
+  return `${base}/presslog`;
+}
+
+/** Read and validate the configuration; throws ConfigError naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const namespace = env.PRESSLOG_NAMESPACE?.trim() || 'presslog';
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw new ConfigError(
+      'PRESSLOG_NAMESPACE',
+      `${JSON.stringify(namespace)} must be 1-40 characters of [a-z0-9-], starting with a letter or digit`,
+    );
+  }
+  const logLevel = env.PRESSLOG_LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('PRESSLOG_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const esUser = optional(env, 'ELASTICSEARCH_USERNAME');
+  const esPassword = optional(env, 'ELASTICSEARCH_PASSWORD');
+  if ((esUser === undefined) !== (esPassword === undefined)) {
+    throw new ConfigError(
+      esUser === undefined ? 'ELASTICSEARCH_USERNAME' : 'ELASTICSEARCH_PASSWORD',
+      'ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together',
+    );
+  }
+  return Object.freeze({
+    namespace,
+    names: createNames(namespace),
+    nats: Object.freeze({
+      url: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+      user: optional(env, 'NATS_USER'),
+      password: optional(env, 'NATS_PASSWORD'),
+      token: optional(env, 'NATS_TOKEN'),
+      credsFile: optional(env, 'NATS_CREDS'),
+    }),
+    elasticsearch: Object.freeze({
+      url: url(env, 'ELASTICSEARCH_URL', 'http://127.0.0.1:9200', ['http:', 'https:']),
+      apiKey: optional(env, 'ELASTICSEARCH_API_KEY'),
+      username: esUser,
+      password: esPassword,
+    }),
+    redis: Object.freeze({ url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) }),
+    blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
+    servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
+    logLevel,
+  });
+}
+
+/** The configuration with secrets masked, for `status` output and logs. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const mask = (v: string | undefined) => (v === undefined ? undefined : '***');
+  const maskUrl = (raw: string) =>
+    raw
+      .split(',')
+      .map((u) => {
+        const parsed = new URL(u.trim());
+        if (parsed.password) parsed.password = '***';
+        return parsed.toString();
+      })
+      .join(',');
+  return {
+    namespace: config.namespace,
+    nats: { url: maskUrl(config.nats.url), user: config.nats.user, password: mask(config.nats.password), token: mask(config.nats.token), credsFile: config.nats.credsFile },
+    elasticsearch: { url: maskUrl(config.elasticsearch.url), apiKey: mask(config.elasticsearch.apiKey), username: config.elasticsearch.username, password: mask(config.elasticsearch.password) },
+    redis: { url: maskUrl(config.redis.url) },
+    blobDir: config.blobDir,
+    servicesDir: config.servicesDir,
+    logLevel: config.logLevel,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The shapes of the documents the projectors write to Elasticsearch, shared by the
+ * projectors (which build them) and the query side (which reads them). Field names
+ * are the index's field names.
+ */
+
+/** Why a document looks the way it does: the log sequences it was built from. */
+export interface Lineage {
+  /** The highest stream sequence this document reflects (also its external version). */
+  asOfSeq: number;
+  /** Sequence of the entity's own last event. */
+  ownSeq: number;
+  /** Sequences of the embedded entities' last events, e.g. `{ "byline:b-1": 12, "image:img-2": 40 }`. */
+  embeddedSeqs: Record<string, number>;
+}
+
+export interface EmbeddedByline {
+  id: string;
+  /** Absent while the byline has not been seen in the log yet (a dangling reference). */
+  name?: string;
+}
+
+export interface RenditionInfo {
+  name: string;
+  digest: string;
+  mediaType: string;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+export interface EmbeddedImage {
+  id: string;
+  caption?: string;
+  credit?: string;
+  width?: number;
+  height?: number;
+  placeholder?: string;
+  dominantColor?: string;
+  renditions: RenditionInfo[];
+}
+
+export interface ArticleDoc {
+  id: string;
+  headline: string;
+  body: string;
+  section?: string;
+  publishedAt: string;
+  year: number;
+  tags: string[];
+  bylines: EmbeddedByline[];
+  images: EmbeddedImage[];
+  /** Number of Published/Revised events applied. */
+  revisions: number;
+  updatedAt: string;
+  lineage: Lineage;
+}
+
+export type ImageStatus = 'submitted' | 'processed' | 'failed';
+
+export interface ImageDoc {
+  id: string;
+  caption?: string;
+  credit?: string;
+  fileName: string;
+  original: { digest: string; bytes: number; mediaType: string };
+  status: ImageStatus;
+  failureReason?: string;
+  width?: number;
+  height?: number;
+  format?: string;
+  orientation?: number;
+  hasAlpha?: boolean;
+  dominantColor?: string;
+  placeholder?: string;
+  renditions: RenditionInfo[];
+  /** Ids of the (unretracted) articles that use this image. */
+  articleIds: string[];
+  updatedAt: string;
+  lineage: Lineage;
+}
+
+export interface BylineDoc {
+  id: string;
+  name: string;
+  bio?: string;
+  /** Unretracted articles carrying this byline. */
+  articleCount: number;
+  latestArticleAt?: string;
+  updatedAt: string;
+  lineage: Lineage;
+}
