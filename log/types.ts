@@ -1,7 +1,7 @@
 import type { ContentEvent } from '../schemas/catalog.ts';
-import type { EntityState } from '../schemas/state.ts';
-import type { EntityType } from '../schemas/names.ts';
 import type { FieldProblem } from '../schemas/errors.ts';
+import type { EntityType } from '../schemas/names.ts';
+import type { EntityState } from '../schemas/state.ts';
 
 /** An event as read back from the log: the (upcast) event plus where and when the stream stored it. */
 export interface StoredEvent<E extends ContentEvent = ContentEvent> {
@@ -24,7 +24,9 @@ export interface UnreadableEvent {
   problems: FieldProblem[];
 }
 
-export type ReplayItem = { kind: 'event'; stored: StoredEvent } | { kind: 'unreadable'; unreadable: UnreadableEvent };
+export type ReplayItem =
+  | { kind: 'event'; stored: StoredEvent }
+  | { kind: 'unreadable'; unreadable: UnreadableEvent };
 
 export interface AppendItem {
   event: ContentEvent;
@@ -74,6 +76,8 @@ export interface LogHead {
   firstTime?: Date;
   messages: number;
   bytes: number;
+  /** Distinct subjects, i.e. entities with at least one event (when the server reports it). */
+  subjects?: number;
 }
 
 export interface DriftItem {
@@ -89,18 +93,36 @@ export interface InitReport {
   drift: DriftItem[];
 }
 
+/** Options of {@link ContentLog.readEntity}. */
+export interface ReadEntityOptions {
+  /** Called for each message of the entity that cannot be read; without it such a message throws. */
+  onUnreadable?: (unreadable: UnreadableEvent) => void;
+}
+
+/** Which clock `stateAsOf` compares with: the stream's storage time or the event's `occurredAt`. */
+export type AsOfBasis = 'stored' | 'occurred';
+
 /** The content log: the event store over JetStream that the write and read sides share. */
 export interface ContentLog {
   /** Create the stream, or verify an existing one and report drift. */
   init(): Promise<InitReport>;
   /** Append events pipelined, in order; validates each first. Per-event outcomes, never a partial lie. */
   append(items: readonly AppendItem[], options?: { signal?: AbortSignal }): Promise<AppendStats>;
-  /** The entity's events in order: its audit history. */
-  readEntity(entityType: EntityType, id: string): Promise<StoredEvent[]>;
+  /** The entity's events in order: its audit history. An unreadable message throws unless `onUnreadable` is given. */
+  readEntity(entityType: EntityType, id: string, options?: ReadEntityOptions): Promise<StoredEvent[]>;
   /** The entity's last event, or undefined when it has none (a direct get, no consumer). */
   lastEvent(entityType: EntityType, id: string): Promise<StoredEvent | undefined>;
-  /** The entity's state folded from its events stored up to `time` (undefined when none). */
-  stateAsOf(entityType: EntityType, id: string, time?: Date): Promise<EntityState | undefined>;
+  /**
+   * The entity's state folded from its events up to `time` (undefined when none). By default
+   * `time` is compared with when the log stored each event (what the archive knew then);
+   * `basis: 'occurred'` compares with the events' `occurredAt` (what the source says was true then).
+   */
+  stateAsOf(
+    entityType: EntityType,
+    id: string,
+    time?: Date,
+    options?: { basis?: AsOfBasis },
+  ): Promise<EntityState | undefined>;
   /** The whole log (or a range) in sequence order, flow-controlled. */
   replay(options?: ReplayOptions): AsyncIterable<ReplayItem>;
   head(): Promise<LogHead>;

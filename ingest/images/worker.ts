@@ -1,0 +1,270 @@
+import { availableParallelism } from 'node:os';
+import { type ConnectionOptions, Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { type BlobStore, digestOf } from '../../log/blobStore.ts';
+import type { ContentLog } from '../../log/types.ts';
+import { TransientError } from '../../schemas/errors.ts';
+import type { ImageProcessed } from '../../schemas/imageEvents.ts';
+import type { Names } from '../../schemas/names.ts';
+import type { ImageJob, ImageJobData, ImageJobResult } from './queue.ts';
+import { type Outcome, type RecordResult, readImageProgress, recordOutcome } from './record.ts';
+import {
+  DEFAULT_PROCESS_OPTIONS,
+  ImageRejectedError,
+  type ProcessedImage,
+  type ProcessImageOptions,
+  processImage,
+} from './renditions.ts';
+
+/** The `source` of events the image worker appends. */
+export const WORKER_SOURCE = 'presslog/images-worker';
+
+export interface ImageWorkerOptions {
+  /** BullMQ connection; an ioredis instance must have `maxRetriesPerRequest: null`. */
+  connection: ConnectionOptions;
+  names: Names;
+  log: ContentLog;
+  blobs: BlobStore;
+  logger: Logger;
+  /** Jobs processed at once (default: the number of CPUs; each job keeps about one core busy). */
+  concurrency?: number;
+  /** Limits and sizes for sharp; see ProcessImageOptions. */
+  processing?: ProcessImageOptions;
+  /**
+   * How long a job's lock lasts without renewal (default 30 s). A worker that dies
+   * (SIGKILL, OOM) stops renewing; once the lock expires the stalled-job check hands the
+   * job to another worker.
+   */
+  lockDuration?: number;
+  /** How often this worker looks for stalled jobs (default 30 s). */
+  stalledInterval?: number;
+  /**
+   * How often a job may stall before it fails for good (default 1): a file that kills
+   * its worker every time must not take the fleet down with it forever.
+   */
+  maxStalledCount?: number;
+  /**
+   * The bytes-to-renditions function (default `processImage`). Replaceable so that a
+   * deployment can move it elsewhere, and a test can make it slow enough to kill mid-job.
+   */
+  processor?: (bytes: Uint8Array, options: ProcessImageOptions) => Promise<ProcessedImage>;
+  /** Start taking jobs at once (default true). */
+  autorun?: boolean;
+}
+
+export interface ImageWorkerStats {
+  /** Jobs that ran sharp and recorded their result. */
+  processed: number;
+  /** Jobs whose result was already in the log (a retried job whose first run had recorded it). */
+  skipped: number;
+  /** Failed attempts (retried or final). */
+  failedAttempts: number;
+  /** Jobs that failed for good. */
+  failed: number;
+  /** Events appended (or found already appended) by this worker. */
+  recorded: number;
+}
+
+export interface ImageWorker {
+  readonly worker: Worker<ImageJobData, ImageJobResult>;
+  readonly stats: Readonly<ImageWorkerStats>;
+  /** Stop taking jobs and wait for the running ones to finish. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The ImageProcessed payload for processed bytes whose renditions are stored (pure). */
+export function processedPayload(
+  originalDigest: string,
+  result: ProcessedImage,
+  stored: readonly { digest: string; bytes: number }[],
+): ImageProcessed['payload'] {
+  const { metadata } = result;
+  return {
+    original: originalDigest,
+    width: metadata.width,
+    height: metadata.height,
+    format: metadata.format,
+    ...(metadata.orientation !== undefined ? { orientation: metadata.orientation } : {}),
+    ...(metadata.space !== undefined ? { space: metadata.space } : {}),
+    hasAlpha: metadata.hasAlpha,
+    dominantColor: result.dominantColor,
+    placeholder: result.placeholder,
+    renditions: result.renditions.map((r, i) => ({
+      name: r.name,
+      digest: stored[i]!.digest,
+      bytes: stored[i]!.bytes,
+      mediaType: r.mediaType,
+      width: r.width,
+      height: r.height,
+    })),
+  };
+}
+
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return (message || 'unknown error').slice(0, 2_000);
+}
+
+/**
+ * Create an image worker: takes jobs from the namespace's image queue, reads the
+ * original from the blob store, makes renditions with sharp, stores them next to the
+ * original (content-addressed) and appends ImageProcessed for the job's images. A file
+ * that can never succeed fails at once (UnrecoverableError); anything else is retried
+ * with backoff; either way the final failure is appended as ImageProcessingFailed.
+ * Close it with `close()`, which lets running jobs finish.
+ */
+export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
+  const { log, blobs, names } = options;
+  const logger = options.logger.child({ component: 'image-worker' });
+  const processing = options.processing ?? {};
+  const maxInputBytes = processing.maxInputBytes ?? DEFAULT_PROCESS_OPTIONS.maxInputBytes;
+  const processor = options.processor ?? processImage;
+  const stats: ImageWorkerStats = { processed: 0, skipped: 0, failedAttempts: 0, failed: 0, recorded: 0 };
+  const abort = new AbortController();
+
+  async function recordAll(job: ImageJob, outcome: Outcome): Promise<RecordResult[]> {
+    const results: RecordResult[] = [];
+    for (const imageId of job.data.imageIds) {
+      const result = await recordOutcome(log, imageId, outcome, {
+        source: WORKER_SOURCE,
+        correlationId: job.id,
+        signal: abort.signal,
+      });
+      if (result.seq !== undefined) stats.recorded++;
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** On a retry: the result a previous run of this job already recorded, if any. */
+  async function alreadyRecorded(job: ImageJob): Promise<ImageJobResult | undefined> {
+    const { digest } = job.data.original;
+    let found: ImageJobResult | undefined;
+    for (const imageId of job.data.imageIds) {
+      const progress = await readImageProgress(log, imageId);
+      if (!progress || progress.state.original.digest !== digest || progress.state.removed) continue;
+      const processed = progress.state.processed;
+      if (!processed) return undefined;
+      const { seq: _seq, ...payload } = processed;
+      found = payload;
+    }
+    return found;
+  }
+
+  async function readOriginal(digest: string): Promise<Buffer> {
+    const size = await blobs.size(digest);
+    if (size === undefined) {
+      // Ingest stores the original before appending its event, so this is a blob store
+      // on another machine or a copy still under way: worth retrying, then a failure.
+      throw new TransientError(`original ${digest} is not in the blob store (${blobs.root})`);
+    }
+    if (size > maxInputBytes) {
+      throw new ImageRejectedError(
+        'too-large',
+        `file too large: ${size} bytes, the limit is ${maxInputBytes} bytes`,
+      );
+    }
+    const bytes = await blobs.read(digest);
+    if (digestOf(bytes) !== digest) {
+      throw new ImageRejectedError('corrupt', `stored original does not match its digest ${digest}`);
+    }
+    return bytes;
+  }
+
+  async function processJob(job: ImageJob): Promise<ImageJobResult> {
+    const jobLog = logger.child({ jobId: job.id, imageIds: job.data.imageIds });
+    const { digest } = job.data.original;
+    const isRetry = job.attemptsMade > 0 || job.attemptsStarted > 1 || job.stalledCounter > 0;
+    try {
+      if (isRetry) {
+        const previous = await alreadyRecorded(job);
+        if (previous) {
+          stats.skipped++;
+          jobLog.info('result already in the log (a previous run recorded it); not processing again');
+          return previous;
+        }
+      }
+      const bytes = await readOriginal(digest);
+      const started = performance.now();
+      const result = await processor(bytes, processing);
+      const stored = await Promise.all(result.renditions.map((r) => blobs.put(r.bytes)));
+      const payload = processedPayload(digest, result, stored);
+      const records = await recordAll(job, { kind: 'processed', payload });
+      stats.processed++;
+      jobLog.info(
+        {
+          ms: Math.round(performance.now() - started),
+          records: records.map((r) => `${r.imageId}:${r.decision}`),
+        },
+        'image processed',
+      );
+      return payload;
+    } catch (err) {
+      stats.failedAttempts++;
+      const permanent = err instanceof ImageRejectedError;
+      const attempt = job.attemptsMade + 1;
+      const final = permanent || attempt >= (job.opts.attempts ?? 1);
+      if (final) {
+        stats.failed++;
+        const reason = reasonOf(err);
+        try {
+          await recordAll(job, { kind: 'failed', payload: { original: digest, reason, attempts: attempt } });
+        } catch (recordErr) {
+          // The job still fails visibly in the queue; the dispatcher records it later.
+          jobLog.error({ err: recordErr }, 'could not record ImageProcessingFailed');
+        }
+      }
+      jobLog.warn(
+        { err, attempt, permanent, final },
+        permanent ? 'image rejected' : 'image processing failed',
+      );
+      if (permanent) throw new UnrecoverableError(reasonOf(err));
+      throw err;
+    }
+  }
+
+  const concurrency = options.concurrency ?? availableParallelism();
+  const worker = new Worker<ImageJobData, ImageJobResult>(names.queue('images'), processJob, {
+    connection: options.connection,
+    prefix: names.redisPrefix,
+    concurrency,
+    autorun: options.autorun ?? true,
+    ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
+    ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
+    ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
+  });
+  worker.on('error', (err) => logger.error({ err }, 'image worker error'));
+  // A job that stalled too often fails inside the stalled check, never reaching
+  // processJob's catch: record its failure here so it does not end in silence.
+  worker.on('stalled', (jobId) => {
+    void (async () => {
+      const stalled = (await Job.fromId(worker, jobId)) as ImageJob | undefined;
+      if (!stalled || (await stalled.getState()) !== 'failed') {
+        logger.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried');
+        return;
+      }
+      stats.failed++;
+      await recordAll(stalled, {
+        kind: 'failed',
+        payload: {
+          original: stalled.data.original.digest,
+          reason: reasonOf(stalled.failedReason || 'job stalled more than allowed'),
+          attempts: Math.max(1, stalled.attemptsStarted),
+        },
+      });
+    })().catch((err) => logger.error({ err, jobId }, 'could not record the failure of a stalled job'));
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    stats,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        abort.abort();
+      })();
+      return closing;
+    },
+  };
+}

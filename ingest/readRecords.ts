@@ -1,0 +1,378 @@
+import { createReadStream, type Dirent } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import split2 from 'split2';
+import Parser from 'stream-json/Parser.js';
+import StreamArray from 'stream-json/streamers/StreamArray.js';
+import { ConfigError } from '../schemas/errors.ts';
+
+/** 8 MiB: far above any real record (a body is capped at 512 KiB), far below a memory problem. */
+export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;
+
+export type InputFormat = 'ndjson' | 'json';
+
+const FORMATS: Record<string, InputFormat> = { '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
+
+/** One record file to read, with the ingest root its image paths must stay inside. */
+export interface InputFile {
+  /** The path as the user gave it (joined with the directory walk): what messages show. */
+  path: string;
+  /** Real path of the command-line argument's directory (the argument itself for a directory). */
+  root: string;
+  format: InputFormat;
+  bytes: number;
+}
+
+/** Where a record is: the file and its line (NDJSON, 1-based) or array index (JSON, 0-based). */
+export interface RecordLocation {
+  file: string;
+  line?: number;
+  index?: number;
+}
+
+/** `file:line` or `file[index]`, the form every message uses. */
+export function formatLocation(location: RecordLocation): string {
+  if (location.line !== undefined) return `${location.file}:${location.line}`;
+  if (location.index !== undefined) return `${location.file}[${location.index}]`;
+  return location.file;
+}
+
+/** One input unit: a parsed JSON value with its source text, or the reason it could not be parsed. */
+export type SourceItem =
+  | { ok: true; location: RecordLocation; value: unknown; raw: string }
+  | {
+      ok: false;
+      location: RecordLocation;
+      reason: string;
+      /** The bytes as they were in the file, when there is a record to give back (not for an oversized one). */
+      raw?: Buffer;
+    };
+
+/**
+ * Expand command-line paths into record files: a directory is walked recursively in
+ * name order (hidden entries and symlinked directories skipped, other extensions
+ * ignored, so an `images/` folder beside the records is fine); a file is taken as it
+ * is. A missing path, or a file that is not `.ndjson`/`.jsonl`/`.json`, is a usage
+ * error (ConfigError). The same file reached twice is read once.
+ */
+export async function listInputFiles(
+  paths: readonly string[],
+): Promise<{ files: InputFile[]; warnings: string[] }> {
+  const files: InputFile[] = [];
+  const warnings: string[] = [];
+  const seen = new Set<string>();
+  const add = async (path: string, root: string, format: InputFormat) => {
+    const real = await realpath(path);
+    if (seen.has(real)) return;
+    seen.add(real);
+    files.push({ path, root, format, bytes: (await stat(real)).size });
+  };
+  for (const arg of paths) {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(arg);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(arg, code === 'ENOENT' ? 'no such file or directory' : `cannot read (${code})`);
+    }
+    if (info.isDirectory()) {
+      const root = await realpath(arg);
+      const before = files.length;
+      const walk = async (dir: string): Promise<void> => {
+        const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const entry of entries) {
+          if (entry.name.startsWith('.')) continue;
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) await walk(path);
+          else if (entry.isFile() || entry.isSymbolicLink()) {
+            const format = FORMATS[extname(entry.name).toLowerCase()];
+            if (!format) continue;
+            // A symlinked record file is read (its images still resolve inside the root).
+            if (entry.isSymbolicLink() && !(await stat(path).catch(() => undefined))?.isFile()) continue;
+            await add(path, root, format);
+          }
+        }
+      };
+      await walk(arg);
+      if (files.length === before)
+        warnings.push(`${arg}: no .ndjson, .jsonl or .json files in this directory`);
+    } else if (info.isFile()) {
+      const format = FORMATS[extname(arg).toLowerCase()];
+      if (!format) throw new ConfigError(arg, 'not a record file (expected .ndjson, .jsonl or .json)');
+      await add(arg, await realpath(dirname(resolve(arg))), format);
+    } else {
+      throw new ConfigError(arg, 'not a file or directory');
+    }
+  }
+  return { files, warnings };
+}
+
+export interface ReadRecordsOptions {
+  /** A record (NDJSON line, JSON array element) above this many bytes is rejected unread. */
+  maxRecordBytes?: number;
+  /** Called with the file's bytes read so far, for progress and ETA. */
+  onBytes?: (bytesRead: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Pushed by the line splitter in place of a line it skipped for being too long. */
+const TOO_LONG = Object.freeze({ tooLong: true });
+
+/**
+ * split2 with a line cap that reports what it skips. split2's `maxLength` with
+ * `skipOverflow` discards the rest of an over-long line silently, so the lines after it
+ * would be misnumbered and the caller never told; this wrapper emits a TOO_LONG marker
+ * in its place. While split2 is in overflow, the first line break of a chunk ends the
+ * skipped line, so the marker goes out before that chunk's lines. At end of input (or
+ * when a line ends in the chunk that pushed it over), split2 hands the over-long text to
+ * the mapper, which turns it into the marker too.
+ *
+ * Input is read as latin1 strings (one char per byte), so `maxLength` counts bytes and
+ * each line can be turned back into its exact bytes for a strict UTF-8 decode: split2
+ * itself decodes with a lenient StringDecoder that would replace bad bytes silently.
+ */
+function lineSplitter(maxBytes: number): Transform {
+  const mapper = (line: string) => (line.length > maxBytes ? TOO_LONG : line);
+  const splitter = split2(/\r?\n/, mapper, {
+    maxLength: maxBytes,
+    skipOverflow: true,
+    decodeStrings: false,
+  } as split2.Options) as Transform & { overflow: boolean };
+  const transform = splitter._transform.bind(splitter);
+  splitter._transform = (chunk: string, encoding: BufferEncoding, callback: TransformCallback) => {
+    if (splitter.overflow && chunk.includes('\n')) splitter.push(TOO_LONG);
+    transform(chunk, encoding, callback);
+  };
+  return splitter;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(bytes < 1024 * 1024 ? 2 : 0)} MiB`;
+}
+
+function cannotRead(file: InputFile, err: unknown): SourceItem {
+  const code = (err as NodeJS.ErrnoException).code;
+  return {
+    ok: false,
+    location: { file: file.path },
+    reason: `cannot read the file: ${code ?? (err as Error).message}`,
+  };
+}
+
+/**
+ * NDJSON: one JSON value per line; blank lines are skipped. A line that is too long,
+ * not UTF-8 or not JSON is rejected on its own and reading goes on with the next line.
+ */
+async function* readNdjson(
+  file: InputFile,
+  options: Required<Pick<ReadRecordsOptions, 'maxRecordBytes'>> & ReadRecordsOptions,
+) {
+  const { maxRecordBytes, onBytes, signal } = options;
+  const input = createReadStream(file.path, { encoding: 'latin1', highWaterMark: 1024 * 1024 });
+  if (onBytes) input.on('data', () => onBytes(input.bytesRead));
+  const lines = pipeline(input, lineSplitter(maxRecordBytes), () => {});
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let line = 0;
+  try {
+    for await (const chunk of lines as AsyncIterable<string | typeof TOO_LONG>) {
+      line++;
+      const location = { file: file.path, line };
+      if (chunk === TOO_LONG) {
+        yield {
+          ok: false,
+          location,
+          reason: `line is longer than ${mib(maxRecordBytes)}; skipped unread (a record this size cannot be an article)`,
+        } satisfies SourceItem;
+        continue;
+      }
+      const text = chunk as string;
+      if (text.trim() === '') continue;
+      const bytes = Buffer.from(text, 'latin1');
+      let decoded: string;
+      try {
+        decoded = decoder.decode(bytes);
+      } catch {
+        yield {
+          ok: false,
+          location,
+          reason: `not valid UTF-8 at byte ${invalidUtf8Offset(bytes)} of the line`,
+          raw: bytes,
+        } satisfies SourceItem;
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(decoded);
+      } catch (err) {
+        yield {
+          ok: false,
+          location,
+          reason: `malformed JSON: ${(err as Error).message}`,
+          raw: bytes,
+        } satisfies SourceItem;
+        continue;
+      }
+      yield { ok: true, location, value, raw: decoded } satisfies SourceItem;
+      if (signal?.aborted) return;
+    }
+  } catch (err) {
+    yield cannotRead(file, err);
+  } finally {
+    input.destroy();
+  }
+}
+
+/** Byte offset (0-based) of the first invalid UTF-8 sequence, for the message. */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    const need =
+      b < 0x80
+        ? 0
+        : b >= 0xc2 && b <= 0xdf
+          ? 1
+          : b >= 0xe0 && b <= 0xef
+            ? 2
+            : b >= 0xf0 && b <= 0xf4
+              ? 3
+              : -1;
+    if (need < 0) return i;
+    if (need > 0) {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(i, i + need + 1));
+      } catch {
+        return i;
+      }
+    }
+    i += need + 1;
+  }
+  return i;
+}
+
+class JsonInputError extends Error {}
+
+/**
+ * JSON: one array of records, streamed element by element (stream-json), so a large
+ * file is never held whole. A JSON array cannot be resynchronised after a syntax
+ * error, bad UTF-8 or an oversized element, so those end the file with one reject
+ * naming the index; the elements before it are ingested.
+ */
+async function* readJsonArray(
+  file: InputFile,
+  options: Required<Pick<ReadRecordsOptions, 'maxRecordBytes'>> & ReadRecordsOptions,
+) {
+  const { maxRecordBytes, onBytes, signal } = options;
+  const input = createReadStream(file.path, { highWaterMark: 1024 * 1024 });
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  let bytesAtLastElement = 0;
+  let index = 0;
+  // Decode strictly before stream-json (whose decoder is lenient) and bound the bytes
+  // one element may take: the parser assembles an element in memory until it ends.
+  const guard = new Transform({
+    decodeStrings: true,
+    transform(chunk: Buffer, _encoding, callback) {
+      const start = bytes;
+      bytes += chunk.length;
+      onBytes?.(bytes);
+      if (bytes - bytesAtLastElement > maxRecordBytes + chunk.length) {
+        callback(new JsonInputError(`element at index ${index} is longer than ${mib(maxRecordBytes)}`));
+        return;
+      }
+      try {
+        callback(null, decoder.decode(chunk, { stream: true }));
+      } catch {
+        callback(
+          new JsonInputError(`not valid UTF-8 at byte ${start + invalidUtf8Offset(chunk)} of the file`),
+        );
+      }
+    },
+    flush(callback) {
+      try {
+        callback(null, decoder.decode());
+      } catch {
+        callback(new JsonInputError(`not valid UTF-8 at the end of the file (a truncated character)`));
+      }
+    },
+  });
+  // Elements are taken off the parser as it emits them (not through pipeline's async
+  // iterator, which drops what was buffered when a later syntax error destroys the
+  // chain): every element before an error is still delivered. Backpressure pauses the
+  // file, so the queue stays small.
+  const queue: Array<{ key: number; value: unknown }> = [];
+  let failure: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const elements = new StreamArray();
+  elements.on('data', (element: { key: number; value: unknown }) => {
+    bytesAtLastElement = bytes;
+    index = element.key + 1;
+    queue.push(element);
+    if (queue.length >= 256) input.pause();
+    notify();
+  });
+  pipeline(input, guard, new Parser({ decodeStrings: false }), elements, (err) => {
+    failure = err ?? undefined;
+    finished = true;
+    notify();
+  });
+  try {
+    while (true) {
+      const element = queue.shift();
+      if (element) {
+        if (queue.length < 64 && input.isPaused()) input.resume();
+        yield {
+          ok: true,
+          location: { file: file.path, index: element.key },
+          value: element.value,
+          raw: JSON.stringify(element.value),
+        } satisfies SourceItem;
+        if (signal?.aborted) return;
+        continue;
+      }
+      if (finished) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    if (!failure) return;
+    if ((failure as NodeJS.ErrnoException).code !== undefined && !(failure instanceof JsonInputError)) {
+      yield cannotRead(file, failure);
+      return;
+    }
+    let reason = failure.message;
+    if (reason === 'Top-level object should be an array.') reason = 'expected a JSON array of records';
+    else if (reason.startsWith('Parser ')) {
+      reason = `malformed JSON (${reason.replace(/^Parser (cannot parse input: |has )?/, '')})`;
+    }
+    const rest = index > 0 ? '; the rest of the file was not read' : '';
+    yield {
+      ok: false,
+      location: { file: file.path, index },
+      reason: `${reason}${rest}`,
+    } satisfies SourceItem;
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * Stream the records of one file as parsed values with their location; problems
+ * (unreadable file, too long, bad UTF-8, bad JSON) come as `ok: false` items, never as
+ * exceptions, so one bad record never stops the run.
+ */
+export async function* readRecords(
+  file: InputFile,
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<SourceItem> {
+  const resolved = { ...options, maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
+  if (file.format === 'json') yield* readJsonArray(file, resolved);
+  else yield* readNdjson(file, resolved);
+}

@@ -1,0 +1,57 @@
+import {
+  date,
+  integer,
+  keyword,
+  LINEAGE_MAPPING,
+  opaqueKeyword,
+  SHINGLE_ANALYZER,
+  storedOnly,
+  text,
+  textWithKeyword,
+} from '../analysis.ts';
+
+/**
+ * The `articles` index: one document per unretracted article, denormalized with its
+ * bylines' names and its images' captions and credits so a search for an author or a
+ * caption word finds the article. `bylines` and `images` are plain objects (not
+ * `nested`): queries match "any byline named X", never a combination inside one byline.
+ */
+export const ARTICLES_MAPPING = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    headline: textWithKeyword({
+      fields: {
+        keyword: { type: 'keyword', ignore_above: 256 },
+        sort: { type: 'keyword', ignore_above: 256, normalizer: 'presslog_lowercase' },
+        shingles: { type: 'text', analyzer: SHINGLE_ANALYZER },
+      },
+    }),
+    body: text(),
+    section: keyword,
+    publishedAt: date,
+    year: integer,
+    tags: { type: 'keyword', fields: { text: text() } },
+    bylines: {
+      properties: {
+        id: keyword,
+        name: textWithKeyword(),
+      },
+    },
+    images: {
+      properties: {
+        id: keyword,
+        caption: text(),
+        credit: textWithKeyword(),
+        width: integer,
+        height: integer,
+        placeholder: opaqueKeyword,
+        dominantColor: keyword,
+        renditions: storedOnly,
+      },
+    },
+    revisions: integer,
+    updatedAt: date,
+    lineage: LINEAGE_MAPPING,
+  },
+} as const;

@@ -1,0 +1,211 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { Logger } from 'pino';
+import type { ProjectionName } from '../schemas/names.ts';
+import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
+import { backoffMs, isRetryableEsError, isRetryableStatus, sleep } from './retry.ts';
+
+/** One document write. `version` is the document's `lineage.asOfSeq`, used as external version. */
+export interface DocOp {
+  projection: ProjectionName;
+  index: string;
+  id: string;
+  action: 'index' | 'delete';
+  version: number;
+  /** The serialized document (for `index`). */
+  source?: string;
+}
+
+/** What happened to a set of writes. Conflicts are writes Elasticsearch already had newer: not errors. */
+export interface BulkStats {
+  ops: number;
+  indexed: number;
+  deleted: number;
+  /** 409: the index already holds this or a newer version (a replay after a crash, a reorder). */
+  conflicts: number;
+  /** Deletes of documents that were not there. */
+  notFound: number;
+  deadLettered: number;
+  /** Requests or items sent again after a transient failure. */
+  retries: number;
+  requests: number;
+  bytes: number;
+}
+
+export function emptyBulkStats(): BulkStats {
+  return { ops: 0, indexed: 0, deleted: 0, conflicts: 0, notFound: 0, deadLettered: 0, retries: 0, requests: 0, bytes: 0 };
+}
+
+export function addBulkStats(into: BulkStats, from: BulkStats): BulkStats {
+  for (const key of Object.keys(into) as (keyof BulkStats)[]) into[key] += from[key];
+  return into;
+}
+
+/** A transient failure the writer is waiting out (for status and progress output). */
+export interface RetryNotice {
+  error: string;
+  attempt: number;
+  waitMs: number;
+  /** Items still pending. */
+  pending: number;
+}
+
+export interface BulkWriterOptions {
+  client: Client;
+  deadLetters: DeadLetterStore;
+  logger?: Logger;
+  /** Largest request body (default 8 MiB); a batch is split into requests below it. */
+  maxRequestBytes?: number;
+  /** Timeout of one bulk request (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Backoff bounds for transient failures (default 200 ms .. 15 s). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Called whenever the writer waits out a transient failure. */
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+/** Writes documents with external versions; see {@link createBulkWriter}. */
+export interface BulkWriter {
+  /**
+   * Write the ops and resolve once every one is settled in Elasticsearch: written,
+   * a version conflict (already newer: skipped), or dead-lettered. Transient failures
+   * (Elasticsearch unreachable, 429, 5xx) are retried with backoff for as long as it
+   * takes; only an abort, or an error no retry can fix (authentication), throws.
+   */
+  write(ops: readonly DocOp[], signal?: AbortSignal): Promise<BulkStats>;
+}
+
+function actionLine(op: DocOp): string {
+  const meta = { _index: op.index, _id: op.id, version: op.version, version_type: 'external' };
+  return JSON.stringify(op.action === 'index' ? { index: meta } : { delete: meta });
+}
+
+interface ItemResult {
+  status: number;
+  error?: { type?: string; reason?: string; caused_by?: { reason?: string } };
+  result?: string;
+}
+
+/**
+ * Create the bulk writer of the projectors. Every write carries the document's version
+ * (`lineage.asOfSeq`, a stream sequence) with `version_type: external`, so re-applying
+ * old events, a replay after a crash, or a retried item that lost a race can never
+ * replace a newer document: Elasticsearch answers 409 and the writer counts it as skipped.
+ */
+export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
+  const { client, deadLetters } = options;
+  const maxRequestBytes = options.maxRequestBytes ?? 8 * 1024 * 1024;
+  const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  const initial = options.initialBackoffMs ?? 200;
+  const max = options.maxBackoffMs ?? 15_000;
+  const log = options.logger?.child({ component: 'bulk-writer' });
+
+  function chunks(ops: readonly DocOp[]): { ops: DocOp[]; lines: string[]; bytes: number }[] {
+    const out: { ops: DocOp[]; lines: string[]; bytes: number }[] = [];
+    let current = { ops: [] as DocOp[], lines: [] as string[], bytes: 0 };
+    for (const op of ops) {
+      const action = actionLine(op);
+      const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
+      if (current.ops.length > 0 && current.bytes + size > maxRequestBytes) {
+        out.push(current);
+        current = { ops: [], lines: [], bytes: 0 };
+      }
+      current.ops.push(op);
+      current.lines.push(action);
+      if (op.action === 'index') current.lines.push(op.source ?? '{}');
+      current.bytes += size;
+    }
+    if (current.ops.length > 0) out.push(current);
+    return out;
+  }
+
+  async function writeChunk(
+    chunk: { ops: DocOp[]; lines: string[]; bytes: number },
+    stats: BulkStats,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      let items: ItemResult[];
+      try {
+        stats.requests++;
+        stats.bytes += pending.bytes;
+        const response = await client.bulk(
+          { operations: pending.lines, refresh: false },
+          { signal, maxRetries: 0, requestTimeout },
+        );
+        items = response.items.map((item) => Object.values(item)[0] as ItemResult);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (!isRetryableEsError(err)) throw err;
+        const waitMs = backoffMs(attempt, initial, max);
+        const notice = { error: (err as Error).message, attempt: attempt + 1, waitMs, pending: pending.ops.length };
+        log?.warn(notice, 'bulk request failed; retrying');
+        options.onRetry?.(notice);
+        stats.retries++;
+        await sleep(waitMs, signal);
+        continue;
+      }
+      const retry: DocOp[] = [];
+      const dead: DeadLetter[] = [];
+      let lastRetryReason = '';
+      for (let i = 0; i < pending.ops.length; i++) {
+        const op = pending.ops[i]!;
+        const item = items[i];
+        const status = item?.status ?? 0;
+        if (status >= 200 && status < 300) {
+          if (op.action === 'index') stats.indexed++;
+          else stats.deleted++;
+        } else if (status === 409) {
+          stats.conflicts++;
+        } else if (status === 404 && op.action === 'delete' && !item?.error) {
+          stats.notFound++;
+        } else if (isRetryableStatus(status) || status === 0) {
+          retry.push(op);
+          lastRetryReason = item?.error?.reason ?? `status ${status}`;
+        } else if (item?.error?.type === 'index_not_found_exception') {
+          // The index was deleted under us: nothing written now could stay consistent.
+          throw new Error(`index ${op.index} no longer exists: ${item.error.reason}`);
+        } else {
+          const reason = [item?.error?.type, item?.error?.reason, item?.error?.caused_by?.reason]
+            .filter(Boolean)
+            .join(': ');
+          dead.push({
+            kind: 'rejected',
+            projection: op.projection,
+            index: op.index,
+            seq: op.version,
+            docId: op.id,
+            reason: reason || `status ${status}`,
+            source: op.source,
+            at: new Date().toISOString(),
+          });
+        }
+      }
+      if (dead.length > 0) {
+        log?.error({ count: dead.length, first: { id: dead[0]!.docId, reason: dead[0]!.reason } }, 'documents rejected; dead-lettered');
+        await deadLetters.record(dead, signal);
+        stats.deadLettered += dead.length;
+      }
+      if (retry.length === 0) return;
+      // A subset of a chunk always fits in one request.
+      pending = chunks(retry)[0]!;
+      const waitMs = backoffMs(attempt, initial, max);
+      const notice = { error: lastRetryReason, attempt: attempt + 1, waitMs, pending: retry.length };
+      log?.warn(notice, 'bulk items rejected for load; retrying them');
+      options.onRetry?.(notice);
+      stats.retries += retry.length;
+      await sleep(waitMs, signal);
+    }
+  }
+
+  return {
+    async write(ops, signal) {
+      const stats = emptyBulkStats();
+      stats.ops = ops.length;
+      for (const chunk of chunks(ops)) await writeChunk(chunk, stats, signal);
+      return stats;
+    },
+  };
+}

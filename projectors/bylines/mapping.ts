@@ -1,0 +1,15 @@
+import { date, integer, keyword, LINEAGE_MAPPING, text, textWithKeyword } from '../analysis.ts';
+
+/** The `bylines` index: one document per registered byline, with its article statistics. */
+export const BYLINES_MAPPING = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    name: textWithKeyword(),
+    bio: text(),
+    articleCount: integer,
+    latestArticleAt: date,
+    updatedAt: date,
+    lineage: LINEAGE_MAPPING,
+  },
+} as const;

@@ -1,0 +1,33 @@
+import type { BylineDoc, Lineage } from '../../schemas/documents.ts';
+import type { BylineState } from '../../schemas/state.ts';
+
+/** What projecting a byline needs beyond its own state: statistics over its articles. */
+export interface BylineStats {
+  /** Unretracted articles carrying the byline. */
+  articleCount: number;
+  /** Latest `publishedAt` among them (epoch ms), undefined when there are none. */
+  latestArticleMs: number | undefined;
+  /** Sequence of the last article event that changed these statistics (0 when none did). */
+  statsSeq: number;
+}
+
+/** Project a byline into its search document. Pure. */
+export function projectByline(state: BylineState, stats: BylineStats): BylineDoc {
+  const embeddedSeqs: Record<string, number> = {};
+  if (stats.statsSeq > 0) embeddedSeqs.articles = stats.statsSeq;
+  const lineage: Lineage = {
+    asOfSeq: Math.max(state.lastSeq, stats.statsSeq),
+    ownSeq: state.lastSeq,
+    embeddedSeqs,
+  };
+  const doc: BylineDoc = {
+    id: state.id,
+    name: state.fields.name,
+    articleCount: stats.articleCount,
+    updatedAt: state.updatedAt,
+    lineage,
+  };
+  if (state.fields.bio !== undefined) doc.bio = state.fields.bio;
+  if (stats.latestArticleMs !== undefined) doc.latestArticleAt = new Date(stats.latestArticleMs).toISOString();
+  return doc;
+}

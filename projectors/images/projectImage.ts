@@ -1,0 +1,59 @@
+import type { ImageDoc, Lineage } from '../../schemas/documents.ts';
+import type { ImageState } from '../../schemas/state.ts';
+
+/** What projecting an image needs beyond its own state: the articles that use it. */
+export interface ImageRefs {
+  /** Ids of the unretracted articles referencing the image, in any order (sorted here). */
+  articleIds: Iterable<string>;
+  /** Sequence of the last article event that changed that list (0 when none did). */
+  articlesSeq: number;
+}
+
+/** Project an image into its search document, or null once it has been removed. Pure. */
+export function projectImage(state: ImageState, refs: ImageRefs): ImageDoc | null {
+  if (state.removed) return null;
+  const embeddedSeqs: Record<string, number> = {};
+  if (refs.articlesSeq > 0) embeddedSeqs.articles = refs.articlesSeq;
+  const lineage: Lineage = {
+    asOfSeq: Math.max(state.lastSeq, refs.articlesSeq),
+    ownSeq: state.lastSeq,
+    embeddedSeqs,
+  };
+  const processed = state.processed;
+  const failed = state.failed;
+  const doc: ImageDoc = {
+    id: state.id,
+    fileName: state.fileName,
+    original: {
+      digest: state.original.digest,
+      bytes: state.original.bytes,
+      mediaType: state.original.mediaType,
+    },
+    status: processed ? 'processed' : failed ? 'failed' : 'submitted',
+    renditions: [],
+    articleIds: [...refs.articleIds].sort(),
+    updatedAt: state.updatedAt,
+    lineage,
+  };
+  if (state.caption !== undefined) doc.caption = state.caption;
+  if (state.credit !== undefined) doc.credit = state.credit;
+  if (!processed && failed) doc.failureReason = failed.reason;
+  if (processed) {
+    doc.width = processed.width;
+    doc.height = processed.height;
+    doc.format = processed.format;
+    if (processed.orientation !== undefined) doc.orientation = processed.orientation;
+    doc.hasAlpha = processed.hasAlpha;
+    doc.dominantColor = processed.dominantColor;
+    doc.placeholder = processed.placeholder;
+    doc.renditions = processed.renditions.map((r) => ({
+      name: r.name,
+      digest: r.digest,
+      mediaType: r.mediaType,
+      width: r.width,
+      height: r.height,
+      bytes: r.bytes,
+    }));
+  }
+  return doc;
+}

@@ -1,0 +1,183 @@
+import { hostname } from 'node:os';
+import type { KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { PresslogError } from '../schemas/errors.ts';
+import type { Names } from '../schemas/names.ts';
+import { sleep } from './retry.ts';
+
+/** What a lease key holds: who holds it and until when (renewed by heartbeat). */
+export interface LeaseValue {
+  owner: string;
+  host: string;
+  pid: number;
+  purpose: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+/** Someone else holds the lease. The message names them and when the lease runs out. */
+export class LeaseHeldError extends PresslogError {
+  override name = 'LeaseHeldError';
+  constructor(
+    readonly key: string,
+    readonly holder: LeaseValue,
+  ) {
+    super(
+      `${key} is held by ${holder.owner} (host ${holder.host}, pid ${holder.pid}, since ${holder.acquiredAt}; ` +
+        `expires ${holder.expiresAt} unless renewed)`,
+    );
+  }
+}
+
+/** A lease: one holder at a time, kept alive by a heartbeat. */
+export interface Lease {
+  readonly key: string;
+  /**
+   * Take the lease. When another live holder has it, throw {@link LeaseHeldError}, or
+   * with `wait` poll until it is free (or the signal aborts).
+   */
+  acquire(options?: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LeaseValue) => void }): Promise<void>;
+  /** Aborted when the lease is lost (a renewal failed past expiry, or someone took it over). */
+  readonly lost: AbortSignal;
+  /** Stop renewing and delete the key so a successor can start at once. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface LeaseOptions {
+  kv: KV;
+  key: string;
+  /** How long a lease lives without renewal (default 15 s); renewed every third of that. */
+  ttlMs?: number;
+  /** What the holder does, shown to whoever is refused. */
+  purpose: string;
+  logger?: Logger;
+}
+
+/** The KV bucket of leases, `<NS>_LEASES` (its own max age only garbage-collects abandoned keys). */
+export async function openLeaseBucket(nc: NatsConnection, names: Names, replicas = 1): Promise<KV> {
+  return new Kvm(nc).create(names.bucket('leases'), { history: 1, ttl: 24 * 3600_000, replicas });
+}
+
+let counter = 0;
+
+/**
+ * Create a lease on a KV key. The value carries its expiry, and every change is a
+ * compare-and-set on the key's revision (`create` / `update`), so two processes can
+ * never both believe they hold it. nats-server 2.9 has no per-key TTL, hence the expiry
+ * in the value; a holder that dies stops renewing and the lease is free after `ttlMs`.
+ * Expiry compares wall clocks: across machines they must agree to well within the TTL.
+ */
+export function createLease(options: LeaseOptions): Lease {
+  const { kv, key } = options;
+  const ttlMs = options.ttlMs ?? 15_000;
+  const owner = `${hostname()}:${process.pid}:${++counter}:${Math.random().toString(36).slice(2, 8)}`;
+  const log = options.logger?.child({ component: 'lease', key });
+  const lostController = new AbortController();
+  let revision = 0;
+  let acquiredAt = '';
+  let heartbeat: NodeJS.Timeout | undefined;
+  let releasing: Promise<void> | undefined;
+
+  function value(): string {
+    const now = Date.now();
+    const lease: LeaseValue = {
+      owner,
+      host: hostname(),
+      pid: process.pid,
+      purpose: options.purpose,
+      acquiredAt,
+      expiresAt: new Date(now + ttlMs).toISOString(),
+    };
+    return JSON.stringify(lease);
+  }
+
+  async function tryTake(depth = 0): Promise<LeaseValue | undefined> {
+    const entry = await kv.get(key);
+    acquiredAt = new Date().toISOString();
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+      try {
+        revision = await kv.create(key, value());
+        return undefined;
+      } catch (err) {
+        // Lost a race with another taker: look again (a bounded number of times).
+        if (depth >= 3) throw err;
+        return (await current()) ?? tryTake(depth + 1);
+      }
+    }
+    const holder = entry.json<LeaseValue>();
+    if (Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner) return holder;
+    try {
+      revision = await kv.update(key, value(), entry.revision);
+      if (holder.owner !== owner) log?.warn({ previous: holder }, 'took over an expired lease');
+      return undefined;
+    } catch (err) {
+      if (depth >= 3) throw err;
+      return (await current()) ?? tryTake(depth + 1);
+    }
+  }
+
+  async function current(): Promise<LeaseValue | undefined> {
+    const entry = await kv.get(key);
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    const holder = entry.json<LeaseValue>();
+    return Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner ? holder : undefined;
+  }
+
+  function startHeartbeat() {
+    let validUntil = Date.now() + ttlMs;
+    const renew = async () => {
+      try {
+        revision = await kv.update(key, value(), revision);
+        validUntil = Date.now() + ttlMs;
+      } catch (err) {
+        const entry = await kv.get(key).catch(() => undefined);
+        const takenOver = entry !== undefined && (entry === null || entry.revision !== revision);
+        if (takenOver || Date.now() > validUntil) {
+          log?.error({ err }, 'lease lost');
+          stop();
+          lostController.abort(new PresslogError(`lease ${key} lost: ${(err as Error).message}`));
+          return;
+        }
+        log?.warn({ err }, 'lease renewal failed; retrying');
+      }
+    };
+    heartbeat = setInterval(() => void renew(), Math.max(100, Math.floor(ttlMs / 3)));
+    heartbeat.unref();
+  }
+
+  function stop() {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = undefined;
+  }
+
+  return {
+    key,
+    lost: lostController.signal,
+    async acquire(acquireOptions = {}) {
+      for (;;) {
+        acquireOptions.signal?.throwIfAborted();
+        const holder = await tryTake();
+        if (!holder) {
+          log?.debug({ owner }, 'lease acquired');
+          startHeartbeat();
+          return;
+        }
+        if (!acquireOptions.wait) throw new LeaseHeldError(key, holder);
+        acquireOptions.onWait?.(holder);
+        const remaining = Date.parse(holder.expiresAt) - Date.now();
+        await sleep(Math.min(Math.max(100, remaining), Math.max(250, ttlMs / 3)), acquireOptions.signal);
+      }
+    },
+    release() {
+      releasing ??= (async () => {
+        stop();
+        if (revision > 0 && !lostController.signal.aborted) {
+          await kv.delete(key, { previousSeq: revision }).catch(() => {});
+        }
+      })();
+      return releasing;
+    },
+  };
+}

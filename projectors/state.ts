@@ -1,0 +1,390 @@
+import type { ContentEvent } from '../schemas/catalog.ts';
+import type { ArticleDoc, BylineDoc, ImageDoc } from '../schemas/documents.ts';
+import { canonicalJson } from '../schemas/eventId.ts';
+import type { ProjectionName } from '../schemas/names.ts';
+import { type ArticleState, applyEvent, type BylineState, type ImageState } from '../schemas/state.ts';
+import { embedImage, projectArticle } from './articles/projectArticle.ts';
+import { projectByline } from './bylines/projectByline.ts';
+import { projectImage } from './images/projectImage.ts';
+
+/**
+ * What the projection state keeps of an article: everything fan-out and the byline and
+ * image statistics need, but not the body, headline or tags. Bodies are the bulk of the
+ * log (2-20 KB an article); keeping them would make the state as big as the archive.
+ * An article re-projected by fan-out reads its fields back from the log (the event at
+ * `lastSeq`, which for an unretracted article always carries the full state).
+ */
+export interface ArticleRecord {
+  readonly id: string;
+  firstSeq: number;
+  /** Sequence of the article's last event: for an unretracted article, a Published/Revised event. */
+  lastSeq: number;
+  events: number;
+  /** ArticlePublished/ArticleRevised events applied. */
+  revisions: number;
+  retracted: boolean;
+  publishedAtMs: number;
+  bylineIds: readonly string[];
+  imageIds: readonly string[];
+}
+
+interface RefEntry<S> {
+  /** Undefined while the entity is only known from references to it (a dangling reference). */
+  state: S | undefined;
+  /** Sequence of the event that last changed what articles embed of the entity. */
+  embedSeq: number;
+  /** Articles whose current fields reference the entity (retracted ones included). */
+  articles: Set<string>;
+  /** Sequence of the last article event that changed the entity's article statistics. */
+  statsSeq: number;
+}
+
+interface BylineEntry extends RefEntry<BylineState> {
+  liveCount: number;
+  latestMs: number | undefined;
+  /** The article holding `latestMs` left or moved earlier: recompute on next use. */
+  latestStale: boolean;
+}
+
+type ImageEntry = RefEntry<ImageState>;
+
+/** The documents one event may have changed, per projection. */
+export interface Changes {
+  articles: string[];
+  images: string[];
+  bylines: string[];
+  /** The article's full state after its own event (body included), unless it is retracted. */
+  article?: ArticleState;
+}
+
+/** Sizes of the state, for memory accounting. */
+export interface StateStats {
+  articles: number;
+  bylines: number;
+  images: number;
+  /** Article → byline/image reference pairs held in the reverse indexes. */
+  references: number;
+}
+
+/**
+ * The state all three projections share, fed by one pass over the log: the latest state
+ * of every byline and image, a compact record of every article, reverse references
+ * (byline → articles, image → articles) for fan-out, and per-byline statistics. It is a
+ * pure function of the log prefix applied, which is what lets a live projector rebuild
+ * it on start by replaying, and a reindex reproduce the live documents exactly.
+ */
+export interface ProjectionState {
+  /** Apply the event stored at `seq`; returns the documents whose content may have changed. */
+  apply(seq: number, event: ContentEvent): Changes;
+  /** Highest sequence applied (0 before the first). */
+  readonly position: number;
+  article(id: string): ArticleRecord | undefined;
+  byline(id: string): BylineState | undefined;
+  image(id: string): ImageState | undefined;
+  /**
+   * The article's full state rebuilt from its record and the event stored at
+   * `record.lastSeq` (which must be a Published/Revised event: the article is not retracted).
+   */
+  articleStateFrom(record: ArticleRecord, event: ContentEvent): ArticleState;
+  renderArticle(state: ArticleState): ArticleDoc | null;
+  /** The image's document; null when removed, undefined while the image is only referenced. */
+  renderImage(id: string): ImageDoc | null | undefined;
+  /** The byline's document; undefined while the byline is only referenced. */
+  renderByline(id: string): BylineDoc | undefined;
+  /** The version (`lineage.asOfSeq`) the document of `id` has at this position, or undefined when there is none. */
+  versionOf(projection: ProjectionName, id: string): number | undefined;
+  /** Every document the projection holds at this position, as (id, version). */
+  expectedDocs(projection: ProjectionName): Iterable<[string, number]>;
+  /** Unretracted article ids, in insertion order (for a final render). */
+  articleIds(): Iterable<string>;
+  stats(): StateStats;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
+function unique(ids: readonly string[]): readonly string[] {
+  if (ids.length === 0) return NO_IDS;
+  return ids.length === 1 || new Set(ids).size === ids.length ? ids : [...new Set(ids)];
+}
+
+/** Create an empty projection state. */
+export function createProjectionState(): ProjectionState {
+  const articles = new Map<string, ArticleRecord>();
+  const bylines = new Map<string, BylineEntry>();
+  const images = new Map<string, ImageEntry>();
+  let position = 0;
+
+  function bylineEntry(id: string): BylineEntry {
+    let entry = bylines.get(id);
+    if (!entry) {
+      entry = {
+        state: undefined,
+        embedSeq: 0,
+        articles: new Set(),
+        statsSeq: 0,
+        liveCount: 0,
+        latestMs: undefined,
+        latestStale: false,
+      };
+      bylines.set(id, entry);
+    }
+    return entry;
+  }
+
+  function imageEntry(id: string): ImageEntry {
+    let entry = images.get(id);
+    if (!entry) {
+      entry = { state: undefined, embedSeq: 0, articles: new Set(), statsSeq: 0 };
+      images.set(id, entry);
+    }
+    return entry;
+  }
+
+  function liveMembers(entry: RefEntry<unknown>): string[] {
+    const out: string[] = [];
+    for (const articleId of entry.articles) {
+      if (articles.get(articleId)?.retracted === false) out.push(articleId);
+    }
+    return out;
+  }
+
+  /** The article state `applyEvent` needs as "previous": provenance is real, fields only fill the type. */
+  function pseudoState(record: ArticleRecord): ArticleState {
+    return {
+      entityType: 'article',
+      id: record.id,
+      fields: {
+        headline: '-',
+        body: '',
+        publishedAt: new Date(record.publishedAtMs).toISOString(),
+        bylineIds: [...record.bylineIds],
+        imageIds: [...record.imageIds],
+        tags: [],
+      },
+      retracted: record.retracted,
+      firstSeq: record.firstSeq,
+      lastSeq: record.lastSeq,
+      updatedAt: '',
+      events: record.events,
+    };
+  }
+
+  function applyArticle(seq: number, event: ContentEvent): Changes {
+    const id = event.entityId;
+    const prev = articles.get(id);
+    const full = applyEvent(prev ? pseudoState(prev) : undefined, event, seq) as ArticleState;
+    const carriesFields = event.type === 'ArticlePublished' || event.type === 'ArticleRevised';
+    const record: ArticleRecord = {
+      id: prev?.id ?? id,
+      firstSeq: full.firstSeq,
+      lastSeq: full.lastSeq,
+      events: full.events,
+      revisions: (prev?.revisions ?? 0) + (carriesFields ? 1 : 0),
+      retracted: full.retracted,
+      publishedAtMs:
+        carriesFields || !prev ? Date.parse(full.fields.publishedAt) : prev.publishedAtMs,
+      bylineIds: carriesFields || !prev ? unique(full.fields.bylineIds) : prev.bylineIds,
+      imageIds: carriesFields || !prev ? unique(full.fields.imageIds) : prev.imageIds,
+    };
+    articles.set(record.id, record);
+
+    const wasLive = prev !== undefined && !prev.retracted;
+    const isLive = !record.retracted;
+    const changes: Changes = { articles: [record.id], images: [], bylines: [] };
+
+    const oldBylines = prev?.bylineIds ?? NO_IDS;
+    for (const bylineId of new Set([...oldBylines, ...record.bylineIds])) {
+      const was = wasLive && oldBylines.includes(bylineId);
+      const is = isLive && record.bylineIds.includes(bylineId);
+      const entry = bylineEntry(bylineId);
+      if (record.bylineIds.includes(bylineId)) entry.articles.add(record.id);
+      else entry.articles.delete(record.id);
+      const moved = was && is && prev!.publishedAtMs !== record.publishedAtMs;
+      if (was === is && !moved) {
+        if (entry.state === undefined && entry.articles.size === 0) bylines.delete(bylineId);
+        continue;
+      }
+      entry.statsSeq = seq;
+      if (was && !is) entry.liveCount--;
+      if (!was && is) entry.liveCount++;
+      if (was && entry.latestMs === prev!.publishedAtMs && (!is || record.publishedAtMs < prev!.publishedAtMs)) {
+        entry.latestStale = true;
+      }
+      if (is && !entry.latestStale && (entry.latestMs === undefined || record.publishedAtMs > entry.latestMs)) {
+        entry.latestMs = record.publishedAtMs;
+      }
+      changes.bylines.push(bylineId);
+      if (entry.state === undefined && entry.articles.size === 0) bylines.delete(bylineId);
+    }
+
+    const oldImages = prev?.imageIds ?? NO_IDS;
+    for (const imageId of new Set([...oldImages, ...record.imageIds])) {
+      const was = wasLive && oldImages.includes(imageId);
+      const is = isLive && record.imageIds.includes(imageId);
+      const entry = imageEntry(imageId);
+      if (record.imageIds.includes(imageId)) entry.articles.add(record.id);
+      else entry.articles.delete(record.id);
+      if (was === is) {
+        if (entry.state === undefined && entry.articles.size === 0) images.delete(imageId);
+        continue;
+      }
+      entry.statsSeq = seq;
+      changes.images.push(imageId);
+      if (entry.state === undefined && entry.articles.size === 0) images.delete(imageId);
+    }
+
+    if (isLive) changes.article = full;
+    return changes;
+  }
+
+  function applyByline(seq: number, event: ContentEvent): Changes {
+    const entry = bylineEntry(event.entityId);
+    const before = entry.state?.fields.name;
+    const known = entry.state !== undefined;
+    entry.state = applyEvent(entry.state, event, seq) as BylineState;
+    const changes: Changes = { articles: [], images: [], bylines: [entry.state.id] };
+    if (!known || entry.state.fields.name !== before) {
+      entry.embedSeq = seq;
+      changes.articles = liveMembers(entry);
+    }
+    return changes;
+  }
+
+  function applyImage(seq: number, event: ContentEvent): Changes {
+    const entry = imageEntry(event.entityId);
+    const known = entry.state !== undefined;
+    const before = known ? canonicalJson(embedImage(event.entityId, entry.state)) : '';
+    entry.state = applyEvent(entry.state, event, seq) as ImageState;
+    const changes: Changes = { articles: [], images: [entry.state.id], bylines: [] };
+    if (!known || canonicalJson(embedImage(entry.state.id, entry.state)) !== before) {
+      entry.embedSeq = seq;
+      changes.articles = liveMembers(entry);
+    }
+    return changes;
+  }
+
+  function latestOf(entry: BylineEntry): number | undefined {
+    if (entry.latestStale) {
+      let latest: number | undefined;
+      for (const articleId of entry.articles) {
+        const record = articles.get(articleId);
+        if (record && !record.retracted && (latest === undefined || record.publishedAtMs > latest)) {
+          latest = record.publishedAtMs;
+        }
+      }
+      entry.latestMs = latest;
+      entry.latestStale = false;
+    }
+    return entry.latestMs;
+  }
+
+  function articleVersion(record: ArticleRecord): number {
+    let version = record.lastSeq;
+    for (const id of record.bylineIds) {
+      const entry = bylines.get(id);
+      if (entry?.state && entry.embedSeq > version) version = entry.embedSeq;
+    }
+    for (const id of record.imageIds) {
+      const entry = images.get(id);
+      if (entry?.state && entry.embedSeq > version) version = entry.embedSeq;
+    }
+    return version;
+  }
+
+  function versionOf(projection: ProjectionName, id: string): number | undefined {
+    switch (projection) {
+      case 'articles': {
+        const record = articles.get(id);
+        return record && !record.retracted ? articleVersion(record) : undefined;
+      }
+      case 'images': {
+        const entry = images.get(id);
+        return entry?.state && !entry.state.removed ? Math.max(entry.state.lastSeq, entry.statsSeq) : undefined;
+      }
+      case 'bylines': {
+        const entry = bylines.get(id);
+        return entry?.state ? Math.max(entry.state.lastSeq, entry.statsSeq) : undefined;
+      }
+    }
+  }
+
+  return {
+    apply(seq, event) {
+      position = Math.max(position, seq);
+      switch (event.entityType) {
+        case 'article':
+          return applyArticle(seq, event);
+        case 'byline':
+          return applyByline(seq, event);
+        case 'image':
+          return applyImage(seq, event);
+      }
+    },
+    get position() {
+      return position;
+    },
+    article: (id) => articles.get(id),
+    byline: (id) => bylines.get(id)?.state,
+    image: (id) => images.get(id)?.state,
+    articleStateFrom(record, event) {
+      if (event.type !== 'ArticlePublished' && event.type !== 'ArticleRevised') {
+        throw new TypeError(`article ${record.id}: event at ${record.lastSeq} is ${event.type}, not a full state`);
+      }
+      return {
+        entityType: 'article',
+        id: record.id,
+        fields: event.payload,
+        retracted: false,
+        firstSeq: record.firstSeq,
+        lastSeq: record.lastSeq,
+        updatedAt: event.occurredAt,
+        events: record.events,
+      };
+    },
+    renderArticle(state) {
+      const record = articles.get(state.id);
+      return projectArticle(state, {
+        revisions: record?.revisions ?? 0,
+        byline(id) {
+          const entry = bylines.get(id);
+          return entry?.state ? { state: entry.state, seq: entry.embedSeq } : undefined;
+        },
+        image(id) {
+          const entry = images.get(id);
+          return entry?.state ? { state: entry.state, seq: entry.embedSeq } : undefined;
+        },
+      });
+    },
+    renderImage(id) {
+      const entry = images.get(id);
+      if (!entry?.state) return undefined;
+      return projectImage(entry.state, { articleIds: liveMembers(entry), articlesSeq: entry.statsSeq });
+    },
+    renderByline(id) {
+      const entry = bylines.get(id);
+      if (!entry?.state) return undefined;
+      return projectByline(entry.state, {
+        articleCount: entry.liveCount,
+        latestArticleMs: latestOf(entry),
+        statsSeq: entry.statsSeq,
+      });
+    },
+    versionOf,
+    *expectedDocs(projection) {
+      const ids = projection === 'articles' ? articles.keys() : projection === 'images' ? images.keys() : bylines.keys();
+      for (const id of ids) {
+        const version = versionOf(projection, id);
+        if (version !== undefined) yield [id, version];
+      }
+    },
+    *articleIds() {
+      for (const record of articles.values()) if (!record.retracted) yield record.id;
+    },
+    stats() {
+      let references = 0;
+      for (const entry of bylines.values()) references += entry.articles.size;
+      for (const entry of images.values()) references += entry.articles.size;
+      return { articles: articles.size, bylines: bylines.size, images: images.size, references };
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
+import { withContentLog } from './withContentLog.ts';
+
+/** `presslog init`: create the content stream, or verify it and report drift (exit 1 on drift). */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('init')
+    .description(
+      'create the content log stream, or verify an existing one (exit 1 when its settings drifted)',
+    )
+    .action(async () => {
+      const report = await withContentLog(ctx, (log) => log.init());
+      ctx.output(report, () => {
+        const verb = report.created ? 'created' : 'verified';
+        if (report.drift.length === 0) return `${verb} stream ${report.stream}: settings as expected`;
+        const rows = report.drift.map((d) => [d.field, JSON.stringify(d.expected), JSON.stringify(d.actual)]);
+        return [
+          `stream ${report.stream} exists but ${report.drift.length} setting(s) drifted (not changed; fix them deliberately):`,
+          formatTable([['FIELD', 'EXPECTED', 'ACTUAL'], ...rows]),
+        ].join('\n');
+      });
+      if (report.drift.length > 0) process.exitCode = 1;
+    });
+}

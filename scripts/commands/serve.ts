@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { createBlobStore } from '../../log/blobStore.ts';
+import { createCheckpointStore } from '../../log/checkpoints.ts';
+import { createContentLog } from '../../log/contentLog.ts';
+import type { Config } from '../../schemas/config.ts';
+import { ConfigError, TransientError } from '../../schemas/errors.ts';
+import { createSearcher } from '../../search/searcher.ts';
+import { buildServer } from '../../search/server.ts';
+import { connectNats, createEsClient, type Logger, maskCredentials } from '../runtime.ts';
+import type { CliContext } from './cliContext.ts';
+
+/** A listening API server and what it opened. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  app: FastifyInstance;
+  /** Stop accepting, finish in-flight requests, then close what was opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  port: number;
+  host: string;
+  logger: Logger;
+}
+
+/**
+ * The composition root of the API: connect to NATS and Elasticsearch, build the searcher,
+ * the content log, the checkpoint store and the blob store, and listen. If start-up fails
+ * halfway, whatever was opened is closed again.
+ */
+export async function startServer(config: Config, options: StartServerOptions): Promise<RunningServer> {
+  const releasers: (() => Promise<unknown>)[] = [];
+  const release = async () => {
+    for (const r of releasers.reverse()) await r().catch(() => {});
+    releasers.length = 0;
+  };
+  try {
+    const es = createEsClient(config);
+    releasers.push(() => es.close());
+    let nc: Awaited<ReturnType<typeof connectNats>>;
+    try {
+      nc = await connectNats(config, { name: 'presslog-serve', timeout: 5_000 });
+    } catch (err) {
+      throw new TransientError(
+        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    releasers.push(() => nc.drain());
+    const log = createContentLog({ nc, names: config.names, logger: options.logger });
+    releasers.push(() => log.close());
+    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    releasers.push(() => checkpoints.close());
+    const searcher = createSearcher({ es, names: config.names, logger: options.logger });
+    releasers.push(() => searcher.close());
+    const app = buildServer({
+      searcher,
+      log,
+      blobs: createBlobStore(config.blobDir),
+      checkpoints,
+      logger: options.logger,
+    });
+    releasers.push(() => app.close());
+    await app.listen({ port: options.port, host: options.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      app,
+      close: () => {
+        closing ??= release();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+/** Parse `--port`: 0 (any free port) to 65535; anything else is a usage error. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d{1,5}$/.test(value) || port > 65535)
+    throw new ConfigError('--port', `${JSON.stringify(value)} is not a port (0-65535)`);
+  return port;
+}
+
+/** `presslog serve [--port 8080] [--host 127.0.0.1]`: the HTTP API and the search page, until SIGINT/SIGTERM. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API (/api/search, /api/articles/:id, ...) and the search page at /')
+    .option('--port <port>', 'TCP port (0: any free port)', '8080')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .action(async (options: { port: string; host: string }) => {
+      const port = parsePort(options.port);
+      const server = await startServer(ctx.config(), { port, host: options.host, logger: ctx.log() });
+      ctx.output({ url: server.url, openapi: `${server.url}/openapi.json` }, () =>
+        [
+          `presslog is serving ${server.url}/`,
+          `  API: ${server.url}/api/search?q=...  (OpenAPI: ${server.url}/openapi.json)`,
+        ].join('\n'),
+      );
+      await waitForAbort(ctx.signal);
+      ctx.log().info('shutting down the server');
+      await server.close();
+    });
+}
+
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

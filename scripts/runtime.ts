@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import { Client } from '@elastic/elasticsearch';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  wsconnect,
+} from '@nats-io/transport-node';
+import { Redis, type RedisOptions } from 'ioredis';
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+import type { Config } from '../schemas/config.ts';
+
+export type { Logger } from 'pino';
+
+// The package's ESM entry does not re-export ClientOptions.
+type ClientOptions = ConstructorParameters<typeof Client>[0];
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Pretty-print for humans; defaults to whether stderr is a terminal. */
+  pretty?: boolean;
+  /** Overrides `config.logLevel`, e.g. `warn` for `--quiet`. */
+  level?: string;
+}
+
+/**
+ * The process's root logger. It writes to stderr, so stdout stays free for command
+ * output (tables, `--json`). Writes are synchronous: a CLI that exits right after an
+ * error must not lose the line that explains it.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, options: LoggerOptions = {}): Logger {
+  const level = options.level ?? config.logLevel;
+  if (options.pretty ?? process.stderr.isTTY) {
+    return pino({ level }, pretty({ destination: 2, sync: true, ignore: 'pid,hostname' }));
+  }
+  return pino({ level }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** The process's one shutdown signal; see {@link createShutdownSignal}. */
+export interface ShutdownSignal {
+  readonly signal: AbortSignal;
+  /** Remove the process signal handlers again (tests, and commands that finish on their own). */
+  dispose(): void;
+}
+
+/**
+ * One AbortController per process, aborted by the first SIGINT or SIGTERM so every loop
+ * can stop intake and shut down in order. A second signal means the user is done
+ * waiting: exit at once with the conventional 128 + signal number.
+ */
+export function createShutdownSignal(): ShutdownSignal {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(name === 'SIGINT' ? 130 : 143);
+    controller.abort(new Error(`received ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+function urls(list: string): string[] {
+  return list.split(',').map((u) => u.trim());
+}
+
+/**
+ * Connect to NATS with the configured servers and credentials. `options` are passed to
+ * nats.js as they are (e.g. `{ name, timeout, reconnect: false }`).
+ */
+export async function connectNats(
+  config: Pick<Config, 'nats'>,
+  options: NodeConnectionOptions = {},
+): Promise<NatsConnection> {
+  const { url, user, password, token, credsFile } = config.nats;
+  const servers = urls(url);
+  const auth: NodeConnectionOptions = { user, pass: password, token };
+  if (credsFile) auth.authenticator = credsAuthenticator(await readFile(credsFile));
+  // ws:// needs a global WebSocket (Node 22+); nats:// and tls:// use the TCP transport.
+  const dial = servers.some((s) => s.startsWith('ws')) ? wsconnect : connect;
+  return dial({ servers, ...auth, ...options });
+}
+
+/**
+ * An Elasticsearch client for the configured nodes, authenticated by API key or by
+ * username and password when those are set. Creating it opens no connection.
+ */
+export function createEsClient(
+  config: Pick<Config, 'elasticsearch'>,
+  options: Partial<ClientOptions> = {},
+): Client {
+  const { url, apiKey, username, password } = config.elasticsearch;
+  let auth: ClientOptions['auth'];
+  if (apiKey) auth = { apiKey };
+  else if (username && password) auth = { username, password };
+  return new Client({ nodes: urls(url), auth, ...options });
+}
+
+/** Options of {@link createRedis}. */
+export interface CreateRedisOptions extends RedisOptions {
+  /**
+   * BullMQ requires `maxRetriesPerRequest: null` on the connections its workers block
+   * on; without it a worker gives up on a long BRPOPLPUSH.
+   */
+  forBullmq?: boolean;
+  /** Where connection errors go; ioredis prints them to the console when nobody listens. */
+  log?: Logger;
+}
+
+/** An ioredis client for `REDIS_URL`. */
+export function createRedis(config: Pick<Config, 'redis'>, options: CreateRedisOptions = {}): Redis {
+  const { forBullmq = false, log, ...redisOptions } = options;
+  const redis = new Redis(config.redis.url, {
+    ...(forBullmq ? { maxRetriesPerRequest: null } : {}),
+    ...redisOptions,
+  });
+  if (log) redis.on('error', (err) => log.warn({ err, component: 'redis' }, 'redis connection error'));
+  return redis;
+}
+
+/**
+ * Mask the password of every `scheme://user:password@` in a text: URLs in messages
+ * and error output may carry credentials, which presslog never prints.
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(/(\/\/[^/\s:@]*:)[^@\s/]+@/g, '$1***@');
+}

@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exists, findExecutable, isExecutable, RunError, run } from './exec.ts';
+import type { ServiceName } from './state.ts';
+
+/**
+ * The Elasticsearch server run locally, matching the client's minor version. The
+ * integ-test zip on Maven Central is the smallest distribution that runs; it lacks
+ * most modules (no analysis-common, no rest-root), see the README's design notes.
+ */
+export const ES_VERSION = '9.4.3';
+const ES_ARTIFACT = `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ES_VERSION}:zip`;
+const ES_ZIP = join(
+  homedir(),
+  '.m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch',
+  ES_VERSION,
+  `elasticsearch-${ES_VERSION}.zip`,
+);
+/** Elasticsearch refuses to run as root; as root, we run it as this system user. */
+const ES_USER = 'presslog';
+
+/** A server process we launched. */
+export interface LocalProcess {
+  pid: number;
+  /** A word of its command line, checked again before `down` signals the pid. */
+  command: string;
+  log: string;
+}
+
+export interface StartOptions {
+  /** `<servicesDir>`: downloads, data, logs and pid files live below it. */
+  dir: string;
+  /** Interface to bind, taken from the loopback URL. */
+  host: string;
+  port: number;
+  progress: (message: string) => void;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Install a Debian package when its binary is missing and we are allowed to. */
+async function ensureBinary(binary: string, pkg: string, progress: (m: string) => void): Promise<string> {
+  const found = await findExecutable(binary);
+  if (found) return found;
+  if (!isRoot() || !(await findExecutable('apt-get'))) {
+    throw new Error(`${binary} is not installed; install the Debian package ${pkg} (or start Docker)`);
+  }
+  progress(`installing Debian package ${pkg}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => run('apt-get', ['install', '-y', '-qq', pkg], { env, timeoutMs: 10 * 60_000 });
+  // A fresh machine has no package lists yet; update only when the install needs it.
+  await install().catch(async () => {
+    await run('apt-get', ['update', '-qq'], { env, timeoutMs: 10 * 60_000 });
+    await install();
+  });
+  const installed = await findExecutable(binary);
+  if (!installed) throw new Error(`installed ${pkg} but ${binary} is still not on PATH`);
+  return installed;
+}
+
+/** Wait for a daemon to write its pid file (stale files are removed before it starts). */
+async function readPidFile(path: string, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (pid > 0) return pid;
+    if (Date.now() > deadline) throw new Error(`no pid in ${path} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function startNats({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
+  const bin = await ensureBinary('nats-server', 'nats-server', progress);
+  const home = join(dir, 'nats');
+  await mkdir(join(home, 'data'), { recursive: true });
+  const log = join(home, 'nats.log');
+  const args = ['-js', '-a', host, '-p', String(port), '-sd', join(home, 'data'), '-l', log];
+  progress(`starting nats-server on ${host}:${port}`);
+  // nats-server does not daemonize itself: detach it so it outlives this command.
+  const child = spawn(bin, [...args, '-P', join(home, 'nats.pid')], { detached: true, stdio: 'ignore' });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${bin}`);
+  return { pid: child.pid, command: 'nats-server', log };
+}
+
+async function startRedis({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
+  const bin = await ensureBinary('redis-server', 'redis-server', progress);
+  const home = join(dir, 'redis');
+  await mkdir(join(home, 'data'), { recursive: true });
+  const log = join(home, 'redis.log');
+  const pidFile = join(home, 'redis.pid');
+  await rm(pidFile, { force: true });
+  progress(`starting redis-server on ${host}:${port}`);
+  const settings = {
+    bind: host,
+    port,
+    daemonize: 'yes',
+    pidfile: pidFile,
+    logfile: log,
+    dir: join(home, 'data'),
+    // BullMQ's jobs live in Redis and must survive a restart.
+    appendonly: 'yes',
+  };
+  await run(
+    bin,
+    Object.entries(settings).flatMap(([name, value]) => [`--${name}`, String(value)]),
+  );
+  return { pid: await readPidFile(pidFile), command: 'redis-server', log };
+}
+
+/** The newest JDK under /usr/lib/jvm that Elasticsearch 9 accepts (21+), Temurin first. */
+async function findJavaHome(): Promise<string> {
+  const root = '/usr/lib/jvm';
+  const candidates = (await readdir(root).catch(() => []))
+    .map((name) => ({ name, major: Number(/\d+/.exec(name)?.[0] ?? 0) }))
+    .filter((c) => c.major >= 21)
+    .sort(
+      (a, b) =>
+        Number(b.name.startsWith('temurin')) - Number(a.name.startsWith('temurin')) || b.major - a.major,
+    );
+  for (const { name } of candidates) {
+    if (await isExecutable(join(root, name, 'bin', 'java'))) return join(root, name);
+  }
+  throw new Error(`no JDK 21+ under ${root} (Elasticsearch ${ES_VERSION} needs one; install Temurin)`);
+}
+
+/** Download the zip into the Maven cache (once) and unpack it into servicesDir (once). */
+async function installElasticsearch(dir: string, progress: (m: string) => void): Promise<string> {
+  const home = join(dir, `elasticsearch-${ES_VERSION}`);
+  if (await isExecutable(join(home, 'bin', 'elasticsearch'))) return home;
+  if (!(await exists(ES_ZIP))) {
+    const mvn = await findExecutable('mvn');
+    if (!mvn) throw new Error(`mvn is not installed; it downloads ${ES_ARTIFACT} from Maven Central`);
+    progress(`downloading ${ES_ARTIFACT} from Maven Central`);
+    await run(mvn, ['-q', '-B', 'dependency:get', `-Dartifact=${ES_ARTIFACT}`, '-Dtransitive=false'], {
+      timeoutMs: 20 * 60_000,
+    });
+  }
+  progress(`unpacking ${ES_ZIP}`);
+  // Unpack beside the target and rename, so an interrupted unzip never looks installed.
+  const scratch = await mkdtemp(join(dir, '.unzip-'));
+  try {
+    await run('unzip', ['-q', ES_ZIP, '-d', scratch], { timeoutMs: 5 * 60_000 });
+    await rename(join(scratch, `elasticsearch-${ES_VERSION}`), home);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return home;
+}
+
+async function ensureEsUser(): Promise<void> {
+  const exists = await run('id', ['-u', ES_USER]).then(
+    () => true,
+    () => false,
+  );
+  if (!exists)
+    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER]);
+}
+
+async function startElasticsearch({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
+  const [install, javaHome] = await Promise.all([installElasticsearch(dir, progress), findJavaHome()]);
+  const home = join(dir, 'elasticsearch');
+  const logs = join(home, 'logs');
+  const pidFile = join(home, 'elasticsearch.pid');
+  await mkdir(join(home, 'data'), { recursive: true });
+  await mkdir(logs, { recursive: true });
+  await rm(pidFile, { force: true });
+  const settings = {
+    'discovery.type': 'single-node',
+    // A development node on loopback; docker-compose.yml says how to turn security on.
+    'xpack.security.enabled': false,
+    'network.host': host,
+    'http.port': port,
+    'path.data': join(home, 'data'),
+    'path.logs': logs,
+    // A nearly full development disk would otherwise leave new shards unassigned (red).
+    'cluster.routing.allocation.disk.threshold_enabled': false,
+  };
+  const argv = [
+    join(install, 'bin', 'elasticsearch'),
+    ...['-d', '-p', pidFile],
+    ...Object.entries(settings).map(([name, value]) => `-E${name}=${value}`),
+  ];
+  let command = argv;
+  if (isRoot()) {
+    await ensureEsUser();
+    // It writes its keystore into the install's config dir, and data, logs and pid file below home.
+    await run('chown', ['-R', `${ES_USER}:${ES_USER}`, install, home]);
+    command = ['setpriv', `--reuid=${ES_USER}`, `--regid=${ES_USER}`, '--clear-groups', ...argv];
+  }
+  progress(`starting Elasticsearch ${ES_VERSION} on ${host}:${port} with ${javaHome}`);
+  const log = join(logs, 'elasticsearch.log');
+  // A clean environment: an inherited ES_PATH_CONF or JAVA_TOOL_OPTIONS would change the node.
+  const env = {
+    PATH: process.env.PATH,
+    LANG: 'C.UTF-8',
+    ES_JAVA_HOME: javaHome,
+    ES_JAVA_OPTS: '-Xms512m -Xmx1g',
+  };
+  // With -d the launcher returns once the node has started (or failed, with the reason).
+  await run(command[0]!, command.slice(1), { env, timeoutMs: 180_000 }).catch((err: Error) => {
+    // Its output is a page of INFO lines and stack frames; the reason is in the ERROR and "Caused by" lines.
+    const output = err instanceof RunError ? err.output : err.message;
+    const reasons = output
+      .split('\n')
+      .filter((line) => /\]\[ERROR\s*\]|^Caused by: /.test(line))
+      .map((line) => line.replace(/^\[[^\]]*\]\[ERROR\s*\]\[[^\]]*\] (\[[^\]]*\] )?/, '').slice(0, 300));
+    const why = reasons.length > 0 ? reasons.slice(0, 4).join('\n  ') : err.message;
+    throw new Error(`Elasticsearch failed to start (see ${log}):\n  ${why}`, { cause: err });
+  });
+  return { pid: await readPidFile(pidFile), command: 'org.elasticsearch', log };
+}
+
+/** Start one service from the binaries on this machine; the caller waits until it answers. */
+export const startLocal: Record<ServiceName, (options: StartOptions) => Promise<LocalProcess>> = {
+  nats: startNats,
+  redis: startRedis,
+  elasticsearch: startElasticsearch,
+};

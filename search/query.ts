@@ -1,0 +1,415 @@
+import { createHash } from 'node:crypto';
+import { ID_PATTERN } from '../schemas/names.ts';
+import { InvalidQueryError } from './errors.ts';
+
+/**
+ * The query layer's pure half: parameters in (as the CLI and the HTTP API receive them),
+ * a validated {@link SearchRequest} and an Elasticsearch request body out. It performs no
+ * I/O; `searcher.ts` sends what this builds.
+ *
+ * User text reaches Elasticsearch only as the `query` string of `simple_query_string`
+ * (which never fails on syntax and supports only the operators enabled by
+ * {@link QUERY_FLAGS}) and of `multi_match` (which does not parse syntax at all), never
+ * as DSL. Every other parameter is validated into a value of a known type first.
+ */
+
+export const SEARCH_KINDS = ['article', 'image'] as const;
+export type SearchKind = (typeof SEARCH_KINDS)[number];
+
+export const SEARCH_SORTS = ['relevance', 'date'] as const;
+export type SearchSort = (typeof SEARCH_SORTS)[number];
+
+export const SEARCH_LIMITS = Object.freeze({
+  /** Longer text is not a search, it is a paste accident or an attack: 400. */
+  maxQueryChars: 1_000,
+  /** Section and tag values (the event schemas cap them at 100 characters). */
+  maxValueChars: 100,
+  defaultSize: 10,
+  maxSize: 100,
+  /** How far `next` cursors go: past this many results the answer has no `next`. */
+  maxDepth: 10_000,
+  maxCursorChars: 4_096,
+  /** The automatic typo-tolerant clause is only added to short queries (see buildQuery). */
+  maxFuzzyWords: 8,
+});
+
+/**
+ * The `simple_query_string` operators users may type: `"phrase"`, `"phrase"~slop`, `+`/`|`
+ * (and/or), `-` (not), `( )`, `word*` (prefix), `word~1` (fuzzy), `\` escapes.
+ * Everything else a user types is searched as text.
+ */
+export const QUERY_FLAGS = 'AND|OR|NOT|PHRASE|PRECEDENCE|PREFIX|FUZZY|SLOP|WHITESPACE|ESCAPE';
+
+/** Raw parameters, as strings from a query string or a command line. Unknown keys are ignored. */
+export interface SearchParams {
+  q?: string;
+  byline?: string;
+  section?: string;
+  tag?: string;
+  from?: string;
+  to?: string;
+  kind?: string;
+  sort?: string;
+  size?: string | number;
+  after?: string;
+}
+
+/** A validated search. Dates are normalized to the instants that bound the range (inclusive). */
+export interface SearchRequest {
+  /** Trimmed free text; empty means "everything that passes the filters". */
+  q: string;
+  byline?: string;
+  section?: string;
+  tag?: string;
+  /** First instant included, ISO 8601 UTC. */
+  from?: string;
+  /** Last instant included, ISO 8601 UTC (`--to 1865` includes all of 1865). */
+  to?: string;
+  kind: SearchKind;
+  sort: SearchSort;
+  size: number;
+  /** Opaque cursor from a previous answer's `next`. */
+  after?: string;
+}
+
+/** Options of one page's request body. */
+export interface PageOptions {
+  /** Point in time id (the search then names no index). */
+  pitId: string;
+  keepAlive: string;
+  /** Sort values of the last hit of the previous page. */
+  searchAfter?: readonly SortValue[];
+  /** Aggregations are computed on the first page only; later pages reuse them. */
+  facets: boolean;
+}
+
+export type SortValue = string | number | null;
+
+function text(value: unknown, parameter: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) throw new InvalidQueryError(parameter, 'give it once');
+  if (typeof value !== 'string') throw new InvalidQueryError(parameter, 'must be a string');
+  return value;
+}
+
+function filterValue(value: unknown, parameter: string): string | undefined {
+  const raw = text(value, parameter)?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length > SEARCH_LIMITS.maxValueChars) {
+    throw new InvalidQueryError(parameter, `at most ${SEARCH_LIMITS.maxValueChars} characters`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(value: unknown, parameter: string, allowed: readonly T[]): T | undefined {
+  const raw = text(value, parameter)?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new InvalidQueryError(
+      parameter,
+      `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw.slice(0, 40))}`,
+    );
+  }
+  return raw as T;
+}
+
+function size(value: unknown): number {
+  if (value === undefined || value === null || value === '') return SEARCH_LIMITS.defaultSize;
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && /^-?\d{1,10}$/.test(value.trim())) n = Number(value.trim());
+  else throw new InvalidQueryError('size', `must be a whole number from 1 to ${SEARCH_LIMITS.maxSize}`);
+  if (!Number.isInteger(n) || n < 1 || n > SEARCH_LIMITS.maxSize) {
+    throw new InvalidQueryError(
+      'size',
+      `must be a whole number from 1 to ${SEARCH_LIMITS.maxSize}, got ${n}`,
+    );
+  }
+  return n;
+}
+
+const DATE =
+  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$/;
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+function utc(year: number, month: number, day: number, h = 0, m = 0, s = 0, ms = 0): Date {
+  const d = new Date(Date.UTC(2000, month - 1, day, h, m, s, ms));
+  // Date.UTC maps years 0-99 to 1900-1999; set the year explicitly.
+  d.setUTCFullYear(year);
+  return d;
+}
+
+/**
+ * Parse an ISO 8601 date or date-time (`1861`, `1861-03`, `1861-03-04`,
+ * `1861-03-04T12:00:00Z`) into the instant that starts (`edge: 'start'`) or ends
+ * (`edge: 'end'`) the period it names, so `to=1865` includes the whole of 1865. A
+ * date-time without a zone is taken as UTC. Impossible dates (2021-02-30) are refused.
+ */
+export function parseDateBound(
+  value: string,
+  edge: 'start' | 'end',
+  parameter = edge === 'start' ? 'from' : 'to',
+): string {
+  const match = DATE.exec(value.trim());
+  const bad = () =>
+    new InvalidQueryError(
+      parameter,
+      `not an ISO 8601 date: ${JSON.stringify(value.slice(0, 40))} (use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)`,
+    );
+  if (!match) throw bad();
+  const [, y, mo, d, h, mi, s, frac, zone] = match;
+  const year = Number(y);
+  if (year < 1) throw bad();
+  if (mo === undefined) {
+    return (edge === 'start' ? utc(year, 1, 1) : utc(year, 12, 31, 23, 59, 59, 999)).toISOString();
+  }
+  const month = Number(mo);
+  if (month < 1 || month > 12) throw bad();
+  const last = monthLength(year, month);
+  if (d === undefined) {
+    return (edge === 'start' ? utc(year, month, 1) : utc(year, month, last, 23, 59, 59, 999)).toISOString();
+  }
+  const day = Number(d);
+  if (day < 1 || day > last) throw bad();
+  if (h === undefined) {
+    return (edge === 'start' ? utc(year, month, day) : utc(year, month, day, 23, 59, 59, 999)).toISOString();
+  }
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = s === undefined ? 0 : Number(s);
+  if (hour > 23 || minute > 59 || second > 59) throw bad();
+  const ms = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'));
+  let instant = utc(year, month, day, hour, minute, second, ms).getTime();
+  if (zone && zone !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const offsetHours = Number(digits.slice(0, 2));
+    const offsetMinutes = Number(digits.slice(2, 4));
+    if (offsetHours > 23 || offsetMinutes > 59) throw bad();
+    instant -= sign * (offsetHours * 60 + offsetMinutes) * 60_000;
+  }
+  // Without seconds, `to=...T12:30` means up to the end of that minute.
+  if (edge === 'end' && s === undefined) instant += 59_999;
+  else if (edge === 'end' && frac === undefined) instant += 999;
+  return new Date(instant).toISOString();
+}
+
+function monthLength(year: number, month: number): number {
+  const lengths = [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  return lengths[month - 1] ?? 31;
+}
+
+/**
+ * Validate raw parameters into a {@link SearchRequest}; throws {@link InvalidQueryError}
+ * naming the parameter at fault. An empty `q` is allowed: it browses everything that passes
+ * the filters, newest first unless `sort=relevance` is asked for.
+ */
+export function parseSearchParams(params: SearchParams | Record<string, unknown>): SearchRequest {
+  const raw = params as Record<string, unknown>;
+  const qRaw = text(raw.q, 'q') ?? '';
+  if (qRaw.length > SEARCH_LIMITS.maxQueryChars) {
+    throw new InvalidQueryError('q', `at most ${SEARCH_LIMITS.maxQueryChars} characters, got ${qRaw.length}`);
+  }
+  const q = qRaw.trim();
+  const kind = oneOf(raw.kind, 'kind', SEARCH_KINDS) ?? 'article';
+  const sort = oneOf(raw.sort, 'sort', SEARCH_SORTS) ?? (q === '' ? 'date' : 'relevance');
+  const byline = filterValue(raw.byline, 'byline');
+  if (byline !== undefined && !ID_PATTERN.test(byline)) {
+    throw new InvalidQueryError('byline', 'must be a byline id (letters, digits, - and _)');
+  }
+  const section = filterValue(raw.section, 'section');
+  const tag = filterValue(raw.tag, 'tag');
+  const fromRaw = filterValue(raw.from, 'from');
+  const toRaw = filterValue(raw.to, 'to');
+  const from = fromRaw === undefined ? undefined : parseDateBound(fromRaw, 'start');
+  const to = toRaw === undefined ? undefined : parseDateBound(toRaw, 'end');
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new InvalidQueryError('from', `${fromRaw} is after to=${toRaw}`);
+  }
+  if (kind === 'image') {
+    // Images carry no bylines, sections, tags or publication dates of their own.
+    const articleOnly = Object.entries({ byline, section, tag, from, to }).find(([, v]) => v !== undefined);
+    if (articleOnly)
+      throw new InvalidQueryError(articleOnly[0], 'filters articles only; it cannot be used with kind=image');
+  }
+  const after = text(raw.after, 'after')?.trim() || undefined;
+  if (after !== undefined && after.length > SEARCH_LIMITS.maxCursorChars) {
+    throw new InvalidQueryError('after', 'not a cursor from this API');
+  }
+  return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after };
+}
+
+/**
+ * A short hash of everything that defines a result list (not the page size), stored in
+ * cursors so a cursor cannot be replayed against a different search.
+ */
+export function searchFingerprint(request: SearchRequest): string {
+  const { q, byline, section, tag, from, to, kind, sort } = request;
+  const canonical = JSON.stringify([
+    q,
+    byline ?? null,
+    section ?? null,
+    tag ?? null,
+    from ?? null,
+    to ?? null,
+    kind,
+    sort,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
+}
+
+/** Index fields searched for each kind, with their boosts (headline > captions, bylines, tags > body). */
+export const SEARCH_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = Object.freeze({
+  article: ['headline^3', 'images.caption^2', 'bylines.name^2', 'tags.text^2', 'body'],
+  image: ['caption^2', 'credit', 'fileName.text'],
+});
+
+/** Fields of the returned `_source`: never the article body, which runs to hundreds of KB. */
+const SOURCE_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = {
+  article: ['id', 'headline', 'publishedAt', 'section', 'tags', 'bylines', 'images'],
+  image: [
+    'id',
+    'caption',
+    'credit',
+    'fileName',
+    'placeholder',
+    'renditions',
+    'articleIds',
+    'updatedAt',
+    'status',
+  ],
+};
+
+const DATE_FIELD: Readonly<Record<SearchKind, string>> = { article: 'publishedAt', image: 'updatedAt' };
+
+// Typed operators switch the typo-tolerant clause off: it does not understand them, and
+// matching `-war` fuzzily would bring back exactly the documents the user excluded.
+const SYNTAX = /["|+()*~\\]|(^|\s)-/;
+
+/** True when the text uses `simple_query_string` operators rather than plain words. */
+export function usesQuerySyntax(q: string): boolean {
+  return SYNTAX.test(q);
+}
+
+/** The `query` part of the request: free text (or match_all) plus the filters. */
+export function buildQuery(request: SearchRequest): Record<string, unknown> {
+  const fields = [...SEARCH_FIELDS[request.kind]];
+  const filter: Record<string, unknown>[] = [];
+  if (request.byline !== undefined) filter.push({ term: { 'bylines.id': request.byline } });
+  if (request.section !== undefined) filter.push({ term: { section: request.section } });
+  if (request.tag !== undefined) filter.push({ term: { tags: request.tag } });
+  if (request.from !== undefined || request.to !== undefined) {
+    const range: Record<string, string> = { format: 'strict_date_optional_time' };
+    if (request.from !== undefined) range.gte = request.from;
+    if (request.to !== undefined) range.lte = request.to;
+    filter.push({ range: { [DATE_FIELD[request.kind]]: range } });
+  }
+  if (request.q === '') {
+    return filter.length === 0 ? { match_all: {} } : { bool: { filter } };
+  }
+  const should: Record<string, unknown>[] = [
+    {
+      simple_query_string: {
+        query: request.q,
+        fields,
+        default_operator: 'and',
+        flags: QUERY_FLAGS,
+        lenient: true,
+        analyze_wildcard: false,
+        auto_generate_synonyms_phrase_query: false,
+        fuzzy_max_expansions: 20,
+      },
+    },
+  ];
+  const words = request.q.split(/\s+/).filter(Boolean);
+  if (!usesQuerySyntax(request.q) && words.length <= SEARCH_LIMITS.maxFuzzyWords) {
+    // Automatic typo tolerance: the same words, each allowed an edit distance by length
+    // (AUTO: 0 up to 2 letters, 1 up to 5, else 2), scored well below exact matches so a
+    // correctly spelled hit always ranks first. The first letter must match: it keeps
+    // the expansion small and misspellings rarely get the first letter wrong.
+    should.push({
+      multi_match: {
+        query: request.q,
+        fields,
+        type: 'best_fields',
+        operator: 'and',
+        fuzziness: 'AUTO',
+        prefix_length: 1,
+        max_expansions: 20,
+        lenient: true,
+        boost: 0.2,
+      },
+    });
+  }
+  return { bool: { should, minimum_should_match: 1, ...(filter.length > 0 ? { filter } : {}) } };
+}
+
+/**
+ * Sort order. With a point in time Elasticsearch appends the `_shard_doc` tiebreaker
+ * itself, so every hit's sort values are unique and `search_after` neither skips nor
+ * repeats a hit.
+ */
+export function buildSort(request: SearchRequest): Record<string, unknown>[] {
+  const date = { [DATE_FIELD[request.kind]]: { order: 'desc', missing: '_last' } };
+  return request.sort === 'relevance' ? [{ _score: { order: 'desc' } }, date] : [date];
+}
+
+/** Number of sort values per hit, including the implicit `_shard_doc` tiebreaker. */
+export function sortValueCount(request: SearchRequest): number {
+  return buildSort(request).length + 1;
+}
+
+export function buildHighlight(kind: SearchKind): Record<string, unknown> {
+  // encoder html: ES escapes the document text (&, <, >, ", ', /) and adds only our
+  // <mark> tags, so a highlight is safe HTML with exactly one kind of element in it.
+  const common = { encoder: 'html', pre_tags: ['<mark>'], post_tags: ['</mark>'], require_field_match: true };
+  if (kind === 'image') {
+    return { ...common, fields: { caption: { number_of_fragments: 0 } } };
+  }
+  return {
+    ...common,
+    fields: {
+      headline: { number_of_fragments: 0 },
+      // no_match_size: an article that matched elsewhere (or a browse without text) still
+      // gets the start of its body as a snippet.
+      body: { fragment_size: 180, number_of_fragments: 2, no_match_size: 180 },
+      'images.caption': { number_of_fragments: 0 },
+    },
+  };
+}
+
+export const FACET_SIZES = Object.freeze({ sections: 50, bylines: 50, years: 400 });
+
+export function buildAggregations(kind: SearchKind): Record<string, unknown> | undefined {
+  if (kind === 'image') return undefined;
+  return {
+    sections: { terms: { field: 'section', size: FACET_SIZES.sections } },
+    bylines: {
+      terms: { field: 'bylines.id', size: FACET_SIZES.bylines },
+      // The name is read from one document of the bucket: bylines are denormalized into
+      // articles, so any article carrying the byline carries its current name.
+      aggs: { doc: { top_hits: { size: 1, _source: { includes: ['bylines.id', 'bylines.name'] } } } },
+    },
+    years: { terms: { field: 'year', size: FACET_SIZES.years, order: { _key: 'desc' } } },
+  };
+}
+
+/** The whole `_search` body for one page, to be sent with the point in time it names. */
+export function buildSearchBody(request: SearchRequest, page: PageOptions): Record<string, unknown> {
+  const aggs = page.facets ? buildAggregations(request.kind) : undefined;
+  return {
+    size: request.size,
+    query: buildQuery(request),
+    sort: buildSort(request),
+    track_scores: true,
+    track_total_hits: true,
+    _source: { includes: SOURCE_FIELDS[request.kind] },
+    highlight: buildHighlight(request.kind),
+    pit: { id: page.pitId, keep_alive: page.keepAlive },
+    ...(page.searchAfter ? { search_after: [...page.searchAfter] } : {}),
+    ...(aggs ? { aggs } : {}),
+  };
+}

@@ -1,0 +1,184 @@
+import type { ArticleDoc, EmbeddedImage, ImageDoc, RenditionInfo } from '../schemas/documents.ts';
+import type { SearchKind, SortValue } from './query.ts';
+
+/**
+ * The answer's shape, identical for `presslog search --json` and `GET /api/search`.
+ * Absent values are `null` (not missing) so clients can rely on every key.
+ */
+export interface SearchResult {
+  /** Exact number of matching documents. */
+  total: number;
+  hits: SearchHit[];
+  /** Computed on the first page; `null` on later pages (the first page's facets still hold). */
+  facets: Facets | null;
+  /** Cursor for the next page, or `null` when this page is the last one. */
+  next: string | null;
+}
+
+export interface SearchHit {
+  id: string;
+  kind: SearchKind;
+  /** The article's headline; for an image, its caption (or file name). */
+  headline: string;
+  publishedAt: string | null;
+  bylines: { id: string; name: string | null }[];
+  score: number | null;
+  /** HTML fragments: the document's text escaped by Elasticsearch, matches wrapped in `<mark>`. */
+  highlights: Highlights;
+  section: string | null;
+  tags: string[];
+  images: HitImage[];
+  /** For an image hit: the articles that use it. */
+  articleIds?: string[];
+}
+
+export interface Highlights {
+  headline?: string[];
+  body?: string[];
+  captions?: string[];
+}
+
+export interface HitImage {
+  id: string;
+  caption: string | null;
+  /** Path of the thumbnail rendition (`/renditions/<digest>`), null until the image is processed. */
+  thumbnail: string | null;
+  /** Tiny data-URI preview to show while the thumbnail loads. */
+  placeholder: string | null;
+}
+
+export interface Facets {
+  sections: { value: string; count: number }[];
+  bylines: { id: string; name: string | null; count: number }[];
+  years: { value: number; count: number }[];
+}
+
+/** The parts of an Elasticsearch search response this module reads. */
+export interface RawSearchResponse {
+  pit_id?: string;
+  hits: {
+    total?: number | { value: number; relation?: string };
+    hits: RawHit[];
+  };
+  aggregations?: Record<string, unknown>;
+}
+
+export interface RawHit {
+  _id?: string | null;
+  _score?: number | null;
+  _source?: unknown;
+  highlight?: Record<string, string[]>;
+  sort?: SortValue[];
+}
+
+/** Renditions are named by the image pipeline; the thumbnail is `thumb` (or the smallest one). */
+export const THUMBNAIL_NAMES = ['thumb', 'thumbnail'];
+
+export function renditionPath(digest: string): string {
+  return `/renditions/${digest}`;
+}
+
+export function pickThumbnail(renditions: readonly RenditionInfo[] | undefined): RenditionInfo | undefined {
+  if (!renditions || renditions.length === 0) return undefined;
+  const named = renditions.find((r) => THUMBNAIL_NAMES.includes(r.name));
+  if (named) return named;
+  return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height)[0];
+}
+
+function hitImage(image: Pick<EmbeddedImage, 'id' | 'caption' | 'placeholder' | 'renditions'>): HitImage {
+  const thumb = pickThumbnail(image.renditions);
+  return {
+    id: image.id,
+    caption: image.caption ?? null,
+    thumbnail: thumb ? renditionPath(thumb.digest) : null,
+    placeholder: image.placeholder ?? null,
+  };
+}
+
+function highlights(raw: Record<string, string[]> | undefined): Highlights {
+  const out: Highlights = {};
+  if (!raw) return out;
+  if (raw.headline) out.headline = raw.headline;
+  if (raw.body) out.body = raw.body;
+  const captions = raw['images.caption'] ?? raw.caption;
+  if (captions) out.captions = captions;
+  return out;
+}
+
+export function toHit(kind: SearchKind, raw: RawHit): SearchHit {
+  const score = typeof raw._score === 'number' && Number.isFinite(raw._score) ? raw._score : null;
+  if (kind === 'image') {
+    const doc = (raw._source ?? {}) as Partial<ImageDoc>;
+    return {
+      id: doc.id ?? raw._id ?? '',
+      kind,
+      headline: doc.caption || doc.fileName || doc.id || '',
+      publishedAt: null,
+      bylines: [],
+      score,
+      highlights: highlights(raw.highlight),
+      section: null,
+      tags: [],
+      images: [
+        hitImage({
+          id: doc.id ?? raw._id ?? '',
+          caption: doc.caption,
+          placeholder: doc.placeholder,
+          renditions: doc.renditions ?? [],
+        }),
+      ],
+      articleIds: doc.articleIds ?? [],
+    };
+  }
+  const doc = (raw._source ?? {}) as Partial<ArticleDoc>;
+  return {
+    id: doc.id ?? raw._id ?? '',
+    kind,
+    headline: doc.headline ?? '',
+    publishedAt: doc.publishedAt ?? null,
+    bylines: (doc.bylines ?? []).map((b) => ({ id: b.id, name: b.name ?? null })),
+    score,
+    highlights: highlights(raw.highlight),
+    section: doc.section ?? null,
+    tags: doc.tags ?? [],
+    images: (doc.images ?? []).map(hitImage),
+  };
+}
+
+interface TermsBucket {
+  key: string | number;
+  key_as_string?: string;
+  doc_count: number;
+  doc?: { hits?: { hits?: RawHit[] } };
+}
+
+function buckets(aggs: Record<string, unknown> | undefined, name: string): TermsBucket[] {
+  const agg = aggs?.[name] as { buckets?: TermsBucket[] } | undefined;
+  return Array.isArray(agg?.buckets) ? agg.buckets : [];
+}
+
+export function toFacets(aggs: Record<string, unknown> | undefined): Facets {
+  return {
+    sections: buckets(aggs, 'sections').map((b) => ({ value: String(b.key), count: b.doc_count })),
+    bylines: buckets(aggs, 'bylines').map((b) => {
+      const id = String(b.key);
+      const source = b.doc?.hits?.hits?.[0]?._source as Partial<ArticleDoc> | undefined;
+      const name = source?.bylines?.find((x) => x.id === id)?.name ?? null;
+      return { id, name, count: b.doc_count };
+    }),
+    years: buckets(aggs, 'years').map((b) => ({ value: Number(b.key), count: b.doc_count })),
+  };
+}
+
+export function totalOf(response: RawSearchResponse): number {
+  const total = response.hits.total;
+  if (typeof total === 'number') return total;
+  return total?.value ?? 0;
+}
+
+const EMPTY_FACETS: Facets = Object.freeze({ sections: [], bylines: [], years: [] }) as Facets;
+
+/** Facets for a kind that has none (images): the same keys, empty lists. */
+export function emptyFacets(): Facets {
+  return { ...EMPTY_FACETS, sections: [], bylines: [], years: [] };
+}

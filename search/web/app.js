@@ -1,0 +1,465 @@
+// The presslog search page: vanilla JS, no build step. All document text reaches the
+// page through textContent; the only HTML parsed is a highlight, and that only after
+// splitting it into escaped text and <mark> (see markedText).
+
+const $ = (id) => document.getElementById(id);
+const FILTERS = ['q', 'kind', 'sort', 'section', 'byline', 'from', 'to'];
+const ARTICLE_ONLY = ['section', 'byline', 'from', 'to'];
+
+const state = { next: null, loading: false, request: 0 };
+
+/** Build an element; children are nodes or strings (strings become text nodes). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'class') node.className = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else if (name === 'dataset') Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(text) {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name) => {
+    if (name[0] === '#') {
+      const code =
+        name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1));
+      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[name.toLowerCase()] ?? whole;
+  });
+}
+
+/**
+ * A highlight from the API is the document's text escaped by Elasticsearch with matches
+ * wrapped in <mark>. Rebuild it from text nodes and <mark> elements: whatever the text
+ * says, it can only ever be text.
+ */
+function markedText(html) {
+  const fragment = document.createDocumentFragment();
+  let marked = false;
+  for (const part of html.split(/(<\/?mark>)/)) {
+    if (part === '<mark>') marked = true;
+    else if (part === '</mark>') marked = false;
+    else if (part) {
+      const text = document.createTextNode(decodeEntities(part));
+      fragment.append(marked ? el('mark', {}, text) : text);
+    }
+  }
+  return fragment;
+}
+
+function formatDate(iso) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleDateString('en-US', {
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+    timeZone: 'UTC',
+  });
+}
+
+/** An <img> that shows the placeholder (a tiny data: URI) until the real image has loaded. */
+function progressiveImage(src, placeholder, attrs) {
+  const img = el('img', { ...attrs, src: placeholder || undefined, dataset: { loaded: '0' } });
+  if (src) {
+    const loader = new Image();
+    loader.onload = () => {
+      img.src = src;
+      img.dataset.loaded = '1';
+    };
+    loader.onerror = () => {
+      img.dataset.loaded = 'error';
+    };
+    loader.src = src;
+  }
+  return img;
+}
+
+function paramsFromLocation() {
+  return new URLSearchParams(location.search);
+}
+
+function showError(message) {
+  const box = $('error');
+  box.textContent = message || '';
+  box.hidden = !message;
+}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = body?.error?.message ?? `${response.status} ${response.statusText}`;
+    throw new Error(message);
+  }
+  return body;
+}
+
+// ---- the search form ------------------------------------------------------
+
+function fillForm(params) {
+  for (const name of FILTERS) {
+    const input = $(name);
+    const value = params.get(name) ?? '';
+    if (input.tagName === 'SELECT' && value && ![...input.options].some((o) => o.value === value)) {
+      input.append(el('option', { value }, value));
+    }
+    input.value = value || (name === 'kind' ? 'article' : '');
+  }
+  syncKind();
+}
+
+function syncKind() {
+  const images = $('kind').value === 'image';
+  for (const label of document.querySelectorAll('.article-only')) {
+    label.classList.toggle('disabled', images);
+    for (const input of label.querySelectorAll('input, select')) input.disabled = images;
+  }
+}
+
+function formParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const input = $(name);
+    if (input.disabled) continue;
+    const value = input.value.trim();
+    if (value && !(name === 'kind' && value === 'article')) params.set(name, value);
+  }
+  return params;
+}
+
+function navigate(params) {
+  const query = params.toString();
+  history.pushState(null, '', query ? `/?${query}` : '/');
+  route();
+}
+
+// ---- facets -----------------------------------------------------------------
+
+function fillSelect(select, options, current) {
+  const keep = select.value || current;
+  select.replaceChildren(el('option', { value: '' }, 'Any'));
+  for (const option of options) select.append(el('option', { value: option.value }, option.label));
+  if (keep && ![...select.options].some((o) => o.value === keep))
+    select.append(el('option', { value: keep }, keep));
+  select.value = keep || '';
+}
+
+function renderFacets(facets, params) {
+  const box = $('facets');
+  box.replaceChildren();
+  const active = ARTICLE_ONLY.filter((name) => params.get(name));
+  if (active.length > 0) {
+    box.append(
+      el(
+        'div',
+        { class: 'chips' },
+        active.map((name) =>
+          el(
+            'button',
+            {
+              class: 'chip',
+              type: 'button',
+              title: `remove ${name} filter`,
+              onclick: () => {
+                const next = new URLSearchParams(params);
+                next.delete(name);
+                navigate(next);
+              },
+            },
+            `${name}: ${params.get(name)} ×`,
+          ),
+        ),
+      ),
+    );
+  }
+  if (!facets) return;
+  const group = (title, name, entries) => {
+    if (entries.length === 0) return;
+    box.append(el('h3', {}, title));
+    box.append(
+      el(
+        'ul',
+        { dataset: { facet: name } },
+        entries.map((entry) =>
+          el(
+            'li',
+            { class: params.get(name) === String(entry.value) ? 'active' : undefined },
+            el(
+              'button',
+              {
+                type: 'button',
+                onclick: () => {
+                  const next = new URLSearchParams(params);
+                  if (name === 'year') {
+                    next.set('from', String(entry.value));
+                    next.set('to', String(entry.value));
+                  } else next.set(name, String(entry.value));
+                  next.delete('after');
+                  navigate(next);
+                },
+              },
+              el('span', { class: 'label' }, entry.label),
+              el('span', { class: 'count' }, entry.count.toLocaleString('en-US')),
+            ),
+          ),
+        ),
+      ),
+    );
+  };
+  const sections = facets.sections.map((s) => ({ value: s.value, label: s.value, count: s.count }));
+  const bylines = facets.bylines.map((b) => ({ value: b.id, label: b.name ?? b.id, count: b.count }));
+  const years = facets.years.map((y) => ({ value: y.value, label: String(y.value), count: y.count }));
+  group('Sections', 'section', sections);
+  group('Bylines', 'byline', bylines);
+  group('Years', 'year', years);
+  fillSelect($('section'), sections, params.get('section'));
+  fillSelect($('byline'), bylines, params.get('byline'));
+}
+
+// ---- results ----------------------------------------------------------------
+
+function articleLink(id, children) {
+  const href = `/?article=${encodeURIComponent(id)}`;
+  return el(
+    'a',
+    {
+      href,
+      onclick: (event) => {
+        if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+        event.preventDefault();
+        history.pushState({ from: location.search }, '', href);
+        route();
+      },
+    },
+    children,
+  );
+}
+
+function renderHit(hit) {
+  const image = hit.images.find((i) => i.thumbnail) ?? hit.images[0];
+  const headline = hit.highlights.headline?.[0];
+  const title = headline ? markedText(headline) : hit.headline;
+  const meta = [
+    formatDate(hit.publishedAt),
+    hit.bylines.map((b) => b.name ?? b.id).join(', '),
+    hit.section,
+  ].filter(Boolean);
+  const snippets = (hit.highlights.body ?? []).map((h) =>
+    el('p', { class: 'snippet' }, markedText(`${h} …`)),
+  );
+  const captions = (hit.highlights.captions ?? []).map((h) =>
+    el('p', { class: 'caption' }, 'Image: ', markedText(h)),
+  );
+  const target = hit.kind === 'image' ? hit.articleIds?.[0] : hit.id;
+  return el(
+    'li',
+    { class: `result${image ? '' : ' no-image'}`, dataset: { id: hit.id, kind: hit.kind } },
+    image
+      ? progressiveImage(image.thumbnail, image.placeholder, {
+          class: 'thumb',
+          alt: image.caption ?? '',
+          loading: 'lazy',
+        })
+      : null,
+    el(
+      'div',
+      {},
+      el('h2', {}, target ? articleLink(target, title) : title),
+      meta.length ? el('p', { class: 'meta' }, meta.join(' · ')) : null,
+      snippets,
+      captions,
+      hit.kind === 'image' && hit.articleIds?.length
+        ? el(
+            'p',
+            { class: 'meta' },
+            `Used in ${hit.articleIds.length} article${hit.articleIds.length === 1 ? '' : 's'}`,
+          )
+        : null,
+    ),
+  );
+}
+
+async function runSearch(params, append) {
+  const mine = ++state.request;
+  state.loading = true;
+  $('more').disabled = true;
+  const query = new URLSearchParams(params);
+  query.delete('article');
+  if (append && state.next) query.set('after', state.next);
+  query.set('size', '10');
+  try {
+    const result = await api(`/api/search?${query}`);
+    if (mine !== state.request) return;
+    showError('');
+    if (!append) {
+      $('results').replaceChildren();
+      renderFacets(result.facets, params);
+      const what = params.get('kind') === 'image' ? 'image' : 'article';
+      $('summary').textContent =
+        `${result.total.toLocaleString('en-US')} ${what}${result.total === 1 ? '' : 's'}` +
+        (params.get('q') ? ` for “${params.get('q')}”` : '');
+    }
+    $('results').append(...result.hits.map(renderHit));
+    state.next = result.next;
+    $('more').hidden = !result.next;
+  } catch (err) {
+    if (mine !== state.request) return;
+    showError(err.message);
+    if (!append) {
+      $('results').replaceChildren();
+      $('summary').textContent = '';
+    }
+  } finally {
+    if (mine === state.request) {
+      state.loading = false;
+      $('more').disabled = false;
+    }
+  }
+}
+
+// ---- the article view ------------------------------------------------------
+
+function bestRendition(renditions, maxWidth) {
+  const fitting = renditions.filter((r) => r.width <= maxWidth).sort((a, b) => b.width - a.width);
+  return fitting[0] ?? [...renditions].sort((a, b) => a.width - b.width)[0];
+}
+
+function describeEvent(entry) {
+  const p = entry.payload;
+  switch (entry.type) {
+    case 'ArticlePublished':
+      return `published “${p.headline}”`;
+    case 'ArticleRevised':
+      return entry.changed.length
+        ? `revised: ${entry.changed.join(', ')} changed`
+        : 'revised (no field changed)';
+    case 'ArticleRetracted':
+      return `retracted${p.reason ? `: ${p.reason}` : ''}`;
+    default:
+      return entry.type;
+  }
+}
+
+async function showArticle(id) {
+  $('results-view').hidden = true;
+  $('article-view').hidden = false;
+  $('article-headline').textContent = 'Loading…';
+  for (const part of ['article-meta', 'article-images', 'article-body', 'history']) $(part).replaceChildren();
+  const mine = ++state.request;
+  const [doc, history] = await Promise.allSettled([
+    api(`/api/articles/${encodeURIComponent(id)}`),
+    api(`/api/articles/${encodeURIComponent(id)}/history`),
+  ]);
+  if (mine !== state.request) return;
+  if (doc.status === 'rejected') {
+    $('article-headline').textContent = 'Article not available';
+    showError(doc.reason.message);
+  } else {
+    showError('');
+    const article = doc.value;
+    document.title = `${article.headline} — presslog`;
+    $('article-headline').textContent = article.headline;
+    $('article-meta').textContent = [
+      formatDate(article.publishedAt),
+      article.bylines.map((b) => b.name ?? b.id).join(', '),
+      article.section,
+      article.tags.length ? `tags: ${article.tags.join(', ')}` : '',
+      `revision ${article.revisions}`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    for (const image of article.images) {
+      const rendition = bestRendition(image.renditions ?? [], 720);
+      if (!rendition && !image.caption) continue;
+      $('article-images').append(
+        el(
+          'figure',
+          {},
+          rendition
+            ? progressiveImage(`/renditions/${rendition.digest}`, image.placeholder, {
+                alt: image.caption ?? '',
+                width: rendition.width,
+                height: rendition.height,
+              })
+            : null,
+          el(
+            'figcaption',
+            {},
+            [image.caption, image.credit && `(${image.credit})`].filter(Boolean).join(' '),
+          ),
+        ),
+      );
+    }
+    const paragraphs = article.body.split(/\n\s*\n|\n/).filter((p) => p.trim());
+    $('article-body').append(...paragraphs.map((p) => el('p', {}, p)));
+  }
+  if (history.status === 'fulfilled') {
+    $('history').append(
+      ...history.value.events.map((entry) =>
+        el(
+          'li',
+          { dataset: { seq: entry.seq, type: entry.type } },
+          el('span', { class: 'type' }, entry.type),
+          ` — ${describeEvent(entry)}`,
+          el(
+            'div',
+            { class: 'meta' },
+            `log sequence ${entry.seq} · occurred ${formatDate(entry.occurredAt)} · recorded ${new Date(entry.storedAt).toLocaleString('en-US', { timeZone: 'UTC' })} UTC · ${entry.source}`,
+          ),
+        ),
+      ),
+    );
+  } else {
+    $('history').append(el('li', {}, `History not available: ${history.reason.message}`));
+  }
+}
+
+// ---- routing --------------------------------------------------------------
+
+function route() {
+  const params = paramsFromLocation();
+  const article = params.get('article');
+  if (article) {
+    showArticle(article);
+    return;
+  }
+  document.title = 'presslog — search the archive';
+  $('article-view').hidden = true;
+  $('results-view').hidden = false;
+  fillForm(params);
+  state.next = null;
+  runSearch(params, false);
+}
+
+$('search').addEventListener('submit', (event) => {
+  event.preventDefault();
+  navigate(formParams());
+});
+$('kind').addEventListener('change', () => {
+  syncKind();
+  navigate(formParams());
+});
+for (const name of ['sort', 'section', 'byline'])
+  $(name).addEventListener('change', () => navigate(formParams()));
+$('more').addEventListener('click', () => {
+  if (!state.loading && state.next) runSearch(paramsFromLocation(), true);
+});
+$('back').addEventListener('click', (event) => {
+  event.preventDefault();
+  if (history.state?.from !== undefined) history.back();
+  else navigate(new URLSearchParams());
+});
+window.addEventListener('popstate', route);
+route();

@@ -1,0 +1,372 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import {
+  checkpointKey,
+  createImageDispatcher,
+  createRedisCheckpoint,
+  dispatchUntilDone,
+  type ImageDispatcherOptions,
+} from '../../ingest/images/dispatcher.ts';
+import { createImageQueue, type ImageQueue, imageJobId } from '../../ingest/images/queue.ts';
+import { processImage } from '../../ingest/images/renditions.ts';
+import { createImageWorker, type ImageWorker, type ImageWorkerOptions } from '../../ingest/images/worker.ts';
+import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
+import { createContentLog } from '../../log/contentLog.ts';
+import type { ContentLog, StoredEvent } from '../../log/types.ts';
+import type { EventOf } from '../../schemas/catalog.ts';
+import { deriveEventId } from '../../schemas/eventId.ts';
+import { createNames, type Names } from '../../schemas/names.ts';
+import {
+  photo,
+  pngBomb,
+  pngWithAlpha,
+  rotatedJpeg,
+  textFile,
+  truncatedJpeg,
+  zeroBytes,
+} from '../fixtures/images/craft.ts';
+
+// test/support/env.ts did not exist when this was written: unique namespace and temp blob dir per test here.
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+before(async () => {
+  nc = await connect({ servers: NATS_URL });
+  jsm = await jetstreamManager(nc);
+});
+after(async () => {
+  await nc.close();
+});
+
+async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(100);
+  }
+}
+
+interface Env {
+  names: Names;
+  log: ContentLog;
+  blobs: BlobStore;
+  blobDir: string;
+  redis: Redis;
+  queue: ImageQueue;
+  startWorker(options?: Partial<ImageWorkerOptions>): ImageWorker;
+  dispatcher(options?: Partial<ImageDispatcherOptions>): ReturnType<typeof createImageDispatcher>;
+  submit(imageId: string, bytes: Buffer, fileName?: string, caption?: string): Promise<number>;
+  events(imageId: string): Promise<StoredEvent[]>;
+  outcomes(imageId: string): Promise<StoredEvent[]>;
+}
+
+/** Everything the image pipeline needs, in a namespace of its own; all of it removed afterwards. */
+async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
+  const names = createNames(`t-${randomBytes(5).toString('hex')}`);
+  const blobDir = await mkdtemp(join(tmpdir(), 'presslog-images-'));
+  const log = createContentLog({ nc, names });
+  const blobs = createBlobStore(blobDir);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = createImageQueue({ connection: redis, names, attempts: 3, backoffMs: 100, logger });
+  const workers: ImageWorker[] = [];
+  try {
+    await log.init();
+    await fn({
+      names,
+      log,
+      blobs,
+      blobDir,
+      redis,
+      queue,
+      startWorker(options = {}) {
+        const worker = createImageWorker({ connection: redis, names, log, blobs, logger, concurrency: 2, ...options });
+        workers.push(worker);
+        return worker;
+      },
+      dispatcher(options = {}) {
+        return createImageDispatcher({
+          log,
+          queue,
+          logger,
+          checkpoint: createRedisCheckpoint(redis, checkpointKey(names.redisPrefix)),
+          pollIntervalMs: 100,
+          ...options,
+        });
+      },
+      async submit(imageId, bytes, fileName = `${imageId}.jpg`, caption) {
+        const stored = await blobs.put(bytes);
+        const last = await log.lastEvent('image', imageId);
+        const payload = {
+          fileName,
+          ...(caption ? { caption } : {}),
+          original: { digest: stored.digest, bytes: stored.bytes, mediaType: 'image/jpeg' },
+        };
+        const basisSeq = last?.seq ?? 0;
+        const at = new Date().toISOString();
+        const stats = await log.append([
+          {
+            event: {
+              id: deriveEventId({ type: 'ImageSubmitted', entityType: 'image', entityId: imageId, payload, basisSeq }),
+              type: 'ImageSubmitted',
+              version: 1,
+              entityType: 'image',
+              entityId: imageId,
+              occurredAt: at,
+              recordedAt: at,
+              source: 'test',
+              payload,
+            },
+          },
+        ]);
+        assert.equal(stats.appended, 1, JSON.stringify(stats.outcomes));
+        return stats.lastSeq;
+      },
+      events: (imageId) => log.readEntity('image', imageId),
+      async outcomes(imageId) {
+        return (await log.readEntity('image', imageId)).filter(
+          (e) => e.event.type === 'ImageProcessed' || e.event.type === 'ImageProcessingFailed',
+        );
+      },
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await queue.queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await redis.del(checkpointKey(names.redisPrefix));
+    await redis.quit();
+    await log.close();
+    await jsm.streams.delete(names.stream).catch(() => {});
+    await rm(blobDir, { recursive: true, force: true });
+  }
+}
+
+const processedOf = (e: StoredEvent) => e.event as EventOf<'ImageProcessed'>;
+const failedOf = (e: StoredEvent) => e.event as EventOf<'ImageProcessingFailed'>;
+
+describe('image pipeline (real Redis, NATS, sharp)', () => {
+  test('real photographs end with ImageProcessed: metadata, renditions stored by digest', async () => {
+    await withImages(async (env) => {
+      const names = ['nagasaki-boats', 'black-canyon', 'locomotion-house-cat'] as const;
+      for (const n of names) await env.submit(`img-${n}`, photo(n));
+      env.startWorker();
+      const stats = await dispatchUntilDone(env.dispatcher());
+      assert.equal(stats.enqueued, 3);
+      for (const n of names) {
+        const outcomes = await env.outcomes(`img-${n}`);
+        assert.equal(outcomes.length, 1);
+        const { payload, source, correlationId } = processedOf(outcomes[0]!);
+        const meta = await sharp(photo(n)).metadata();
+        assert.equal(source, 'presslog/images-worker');
+        assert.equal(correlationId, imageJobId(payload.original));
+        assert.deepEqual([payload.width, payload.height, payload.format, payload.hasAlpha], [meta.width, meta.height, 'jpeg', false]);
+        assert.deepEqual(payload.renditions.map((r) => r.name), ['thumb', 'medium', 'webp']);
+        for (const r of payload.renditions) {
+          const bytes = await env.blobs.read(r.digest);
+          assert.equal(bytes.length, r.bytes);
+          const out = await sharp(bytes).metadata();
+          assert.deepEqual([out.width, out.height, `image/${out.format}`], [r.width, r.height, r.mediaType]);
+        }
+        assert.equal(Math.max(payload.renditions[0]!.width, payload.renditions[0]!.height), 200);
+        assert.equal(Math.max(payload.renditions[1]!.width, payload.renditions[1]!.height), 800);
+        assert.match(payload.dominantColor, /^#[0-9a-f]{6}$/);
+        assert.ok(payload.placeholder.startsWith('data:image/webp;base64,'));
+      }
+      const counts = await env.queue.counts();
+      assert.equal(counts.completed, 3);
+      assert.equal(counts.failed, 0);
+    });
+  });
+
+  test('EXIF rotation and alpha are recorded as displayed', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-rotated', await rotatedJpeg());
+      await env.submit('img-alpha', await pngWithAlpha(), 'alpha.png');
+      env.startWorker();
+      await dispatchUntilDone(env.dispatcher());
+      const rotated = processedOf((await env.outcomes('img-rotated'))[0]!).payload;
+      assert.deepEqual([rotated.width, rotated.height, rotated.orientation], [200, 300, 6]);
+      assert.deepEqual([rotated.renditions[0]!.width, rotated.renditions[0]!.height], [133, 200]);
+      const alpha = processedOf((await env.outcomes('img-alpha'))[0]!).payload;
+      assert.equal(alpha.hasAlpha, true);
+      assert.deepEqual(alpha.renditions.map((r) => r.mediaType), ['image/png', 'image/png', 'image/webp']);
+      const webp = await sharp(await env.blobs.read(alpha.renditions[2]!.digest)).metadata();
+      assert.equal(webp.hasAlpha, true);
+    });
+  });
+
+  test('bad files end with ImageProcessingFailed and a clear reason, after one attempt', async () => {
+    await withImages(async (env) => {
+      const bad = {
+        'img-truncated': [truncatedJpeg(), /corrupt or truncated image: .*premature end of JPEG/i],
+        'img-text': [textFile(), /^not an image/],
+        'img-bomb': [pngBomb(), /^possible decompression bomb: declares 100000x100000/],
+        'img-empty': [zeroBytes(), /^empty file \(0 bytes\)$/],
+      } as const;
+      for (const [id, [bytes]] of Object.entries(bad)) await env.submit(id, bytes);
+      const worker = env.startWorker();
+      await dispatchUntilDone(env.dispatcher());
+      for (const [id, [, reason]] of Object.entries(bad)) {
+        const outcomes = await env.outcomes(id);
+        assert.deepEqual(outcomes.map((e) => e.event.type), ['ImageProcessingFailed'], id);
+        const { payload } = failedOf(outcomes[0]!);
+        assert.match(payload.reason, reason, id);
+        assert.equal(payload.attempts, 1, `${id}: a permanent failure is not retried`);
+        const state = await env.log.stateAsOf('image', id);
+        assert.equal(state?.entityType === 'image' && state.failed?.reason, payload.reason);
+      }
+      assert.equal(worker.stats.failed, 4);
+      const failed = await env.queue.failed();
+      assert.equal(failed.length, 4);
+      assert.ok(failed.every((f) => f.reason.length > 0 && f.imageIds.length === 1));
+    });
+  });
+
+  test('a transient failure is retried with backoff, then recorded with its attempts', async () => {
+    await withImages(async (env) => {
+      // The event names an original the blob store never got: a copy that never arrived.
+      const seq = await env.submit('img-missing', photo());
+      const digest = (await env.events('img-missing'))[0]!.event as EventOf<'ImageSubmitted'>;
+      await rm(env.blobs.pathOf(digest.payload.original.digest));
+      env.startWorker();
+      await dispatchUntilDone(env.dispatcher());
+      const outcomes = await env.outcomes('img-missing');
+      assert.equal(outcomes.length, 1);
+      const { payload } = failedOf(outcomes[0]!);
+      assert.equal(payload.attempts, 3);
+      assert.match(payload.reason, /is not in the blob store/);
+      assert.ok(outcomes[0]!.seq > seq);
+    });
+  });
+
+  test('the same image submitted twice, or the same bytes under two ids, is processed once', async () => {
+    await withImages(async (env) => {
+      const bytes = photo('march-pastoral');
+      await env.submit('img-a', bytes, 'a.jpg', 'first caption');
+      await env.submit('img-a', bytes, 'a.jpg', 'second caption');
+      await env.submit('img-b', bytes, 'b.jpg');
+      const worker = env.startWorker();
+      const dispatcher = env.dispatcher();
+      await dispatchUntilDone(dispatcher);
+      assert.equal(worker.stats.processed, 1, 'sharp ran once');
+      const [a, b] = [await env.outcomes('img-a'), await env.outcomes('img-b')];
+      assert.equal(a.length, 1);
+      assert.equal(b.length, 1);
+      assert.deepEqual(processedOf(a[0]!).payload, processedOf(b[0]!).payload);
+      assert.equal((await env.queue.counts()).completed, 1);
+      // Submitting again after processing, and dispatching everything again, changes nothing.
+      await env.submit('img-b', bytes, 'b.jpg', 'captioned later');
+      const submitted = (await env.events('img-a'))[0]!.event as EventOf<'ImageSubmitted'>;
+      const again = await env.queue.enqueue('img-a', submitted.payload.original);
+      assert.deepEqual([again.status, again.state], ['queued', 'completed']);
+      assert.equal((await env.queue.enqueue('img-b', submitted.payload.original)).status, 'shared');
+      await dispatchUntilDone(env.dispatcher({ fullScan: true }));
+      assert.equal((await env.outcomes('img-a')).length, 1);
+      assert.equal((await env.outcomes('img-b')).length, 1);
+      assert.equal(worker.stats.processed, 1);
+    });
+  });
+
+  test('a retried job whose result is already in the log is not processed or recorded again', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-1', photo('acanthus-mollis'));
+      const worker = env.startWorker();
+      await dispatchUntilDone(env.dispatcher());
+      const job = (await env.queue.getJob((await env.outcomes('img-1')).map(processedOf)[0]!.payload.original))!;
+      // As if the worker had died after appending but before completing: run the job again.
+      await job.retry('completed');
+      await eventually(async () => worker.stats.skipped === 1, 10_000, 'the retried job');
+      assert.equal((await env.outcomes('img-1')).length, 1);
+      assert.equal(worker.stats.processed, 1);
+    });
+  });
+
+  test('a worker killed with SIGKILL mid-job loses nothing: another worker retries, one ImageProcessed', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-kill', photo('dust-bowl-home'));
+      const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/images/workerProcess.ts'], {
+        env: { ...process.env, PRESSLOG_NAMESPACE: env.names.namespace, PRESSLOG_BLOB_DIR: env.blobDir, SLOW_MS: '30000', LOCK_MS: '1500' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        const lines = createInterface({ input: child.stdout! });
+        const seen = new Set<string>();
+        lines.on('line', (line) => seen.add(line));
+        await eventually(async () => seen.has('ready'), 20_000, 'the child worker');
+        const dispatcher = env.dispatcher();
+        await dispatcher.poll();
+        await eventually(async () => seen.has('active'), 20_000, 'the child to take the job');
+        const jobId = imageJobId((await env.events('img-kill')).map((e) => e.event as EventOf<'ImageSubmitted'>)[0]!.payload.original.digest);
+        assert.equal(await (await env.queue.queue.getJob(jobId))!.getState(), 'active');
+        child.kill('SIGKILL');
+        await new Promise((resolve) => child.once('exit', resolve));
+        // A healthy worker that checks for stalled jobs often picks it up once the dead worker's lock expires.
+        const worker = env.startWorker({ stalledInterval: 500, concurrency: 1 });
+        await dispatchUntilDone(dispatcher, { intervalMs: 200 });
+        const outcomes = await env.outcomes('img-kill');
+        assert.deepEqual(outcomes.map((e) => e.event.type), ['ImageProcessed']);
+        assert.equal(worker.stats.processed, 1);
+        const job = (await env.queue.queue.getJob(jobId))!;
+        assert.equal(await job.getState(), 'completed');
+        assert.ok(job.attemptsStarted >= 2, `attempts started: ${job.attemptsStarted}`);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    });
+  });
+
+  test('close() waits for the running job; the dispatcher resumes from its checkpoint', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-slow', photo('french-alpine-landscape'));
+      let started = false;
+      const worker = env.startWorker({
+        processor: async (bytes, options) => {
+          started = true;
+          await sleep(700);
+          return processImage(bytes, options);
+        },
+      });
+      const first = env.dispatcher();
+      await first.poll();
+      await eventually(async () => started, 10_000, 'the job to start');
+      await Promise.all([worker.close(), worker.close()]);
+      assert.equal((await env.outcomes('img-slow')).length, 1, 'the running job finished before close resolved');
+      await worker.close();
+      await first.poll();
+      assert.equal(first.pending().length, 0);
+      const head = await env.log.head();
+      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), head.lastSeq);
+      // A new image while no worker runs: the checkpoint stays below it until it has an outcome.
+      const seq = await env.submit('img-later', photo('allium-oreophilum'));
+      const second = env.dispatcher();
+      const stats = await second.poll();
+      assert.equal(stats.enqueued, 1);
+      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), seq - 1);
+      env.startWorker();
+      await dispatchUntilDone(second);
+      assert.equal((await env.outcomes('img-later')).length, 1);
+      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), (await env.log.head()).lastSeq);
+    });
+  });
+});

@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
+import { createProjectionEngine } from '../../projectors/engine.ts';
+import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
+import { createProjectionState, type ProjectionState } from '../../projectors/state.ts';
+import type { ContentEvent } from '../../schemas/catalog.ts';
+import { canonicalJson } from '../../schemas/eventId.ts';
+import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
+import { applyEvent, type ArticleState, type ImageState } from '../../schemas/state.ts';
+import { articleFields, digest, makeEvent, processedPayload, prng, randomLog } from './projectorsEvents.ts';
+
+function applyAll(state: ProjectionState, events: ContentEvent[], from = 1): void {
+  events.forEach((event, i) => state.apply(from + i, event));
+}
+
+/** Every document of the final state, rendered from scratch: what a full reindex must produce. */
+function finalDocs(state: ProjectionState, events: ContentEvent[]): Map<string, string> {
+  const docs = new Map<string, string>();
+  for (const id of state.articleIds()) {
+    const record = state.article(id)!;
+    const doc = state.renderArticle(state.articleStateFrom(record, events[record.lastSeq - 1]!));
+    if (doc) docs.set(`articles/${id}`, canonicalJson(doc));
+  }
+  for (const [id] of state.expectedDocs('images')) docs.set(`images/${id}`, canonicalJson(state.renderImage(id)));
+  for (const [id] of state.expectedDocs('bylines')) docs.set(`bylines/${id}`, canonicalJson(state.renderByline(id)));
+  return docs;
+}
+
+describe('projectArticle', () => {
+  const article = (over: Partial<ArticleState> = {}): ArticleState => ({
+    entityType: 'article',
+    id: 'a1',
+    fields: articleFields({ bylineIds: ['b1', 'b2'], imageIds: ['i1'], section: 'news', tags: ['x'] }),
+    retracted: false,
+    firstSeq: 3,
+    lastSeq: 5,
+    updatedAt: '1900-01-02T00:00:00Z',
+    events: 2,
+    ...over,
+  });
+
+  it('embeds byline names and image captions, with lineage from the embedded entities', () => {
+    const image = applyEvent(
+      undefined,
+      makeEvent('ImageSubmitted', 'i1', {
+        caption: 'Boats',
+        credit: 'Nagasaki',
+        fileName: 'b.jpg',
+        original: { digest: digest(1), bytes: 10, mediaType: 'image/jpeg' },
+      }),
+      9,
+    ) as ImageState;
+    const doc = projectArticle(article(), {
+      revisions: 2,
+      byline: (id) =>
+        id === 'b1'
+          ? { state: { entityType: 'byline', id: 'b1', fields: { name: 'Lincoln' }, firstSeq: 1, lastSeq: 1, updatedAt: '', events: 1 }, seq: 1 }
+          : undefined,
+      image: () => ({ state: image, seq: 9 }),
+    })!;
+    assert.deepEqual(doc.bylines, [{ id: 'b1', name: 'Lincoln' }, { id: 'b2' }]);
+    assert.deepEqual(doc.images, [{ id: 'i1', caption: 'Boats', credit: 'Nagasaki', renditions: [] }]);
+    assert.deepEqual(doc.lineage, { asOfSeq: 9, ownSeq: 5, embeddedSeqs: { 'byline:b1': 1, 'image:i1': 9 } });
+    assert.equal(doc.year, 1900);
+    assert.equal(doc.revisions, 2);
+    assert.equal(doc.section, 'news');
+  });
+
+  it('removes retracted articles and embeds removed images as bare ids', () => {
+    assert.equal(projectArticle(article({ retracted: true }), { revisions: 1, byline: () => undefined, image: () => undefined }), null);
+    const removed = { removed: true, caption: 'secret' } as ImageState;
+    assert.deepEqual(embedImage('i9', removed), { id: 'i9', renditions: [] });
+  });
+
+  it('takes the year as the source wrote it', () => {
+    const doc = projectArticle(article({ fields: articleFields({ publishedAt: '1863-01-01T00:00:00-05:00' }) }), {
+      revisions: 1,
+      byline: () => undefined,
+      image: () => undefined,
+    })!;
+    assert.equal(doc.year, 1863);
+  });
+});
+
+describe('projection state', () => {
+  it('fans a byline rename out to its articles, but not a bio edit', () => {
+    const state = createProjectionState();
+    state.apply(1, makeEvent('BylineRegistered', 'b1', { name: 'Ann' }));
+    state.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'] })));
+    state.apply(3, makeEvent('ArticlePublished', 'a2', articleFields({ bylineIds: ['b1'] })));
+    const bio = state.apply(4, makeEvent('BylineUpdated', 'b1', { name: 'Ann', bio: 'writes' }));
+    assert.deepEqual(bio.articles, []);
+    assert.deepEqual(bio.bylines, ['b1']);
+    const rename = state.apply(5, makeEvent('BylineUpdated', 'b1', { name: 'Anne' }));
+    assert.deepEqual(rename.articles.sort(), ['a1', 'a2']);
+    assert.equal(state.versionOf('articles', 'a1'), 5);
+  });
+
+  it('fills a dangling reference when the entity arrives', () => {
+    const state = createProjectionState();
+    const published = state.apply(1, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'], imageIds: ['i1'] })));
+    assert.deepEqual(published.bylines, ['b1']);
+    assert.equal(state.renderByline('b1'), undefined, 'no byline document before the byline exists');
+    assert.equal(state.renderImage('i1'), undefined);
+    const registered = state.apply(2, makeEvent('BylineRegistered', 'b1', { name: 'Late' }));
+    assert.deepEqual(registered.articles, ['a1']);
+    const byline = state.renderByline('b1')!;
+    assert.equal(byline.articleCount, 1);
+    assert.equal(byline.latestArticleAt, '1900-06-01T00:00:00.000Z');
+    const submitted = state.apply(
+      3,
+      makeEvent('ImageSubmitted', 'i1', { fileName: 'x.jpg', original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' } }),
+    );
+    assert.deepEqual(submitted.articles, ['a1']);
+    assert.deepEqual(state.renderImage('i1')!.articleIds, ['a1']);
+    assert.equal(state.versionOf('articles', 'a1'), 3);
+  });
+
+  it('keeps byline statistics through revisions, retractions and un-retractions', () => {
+    const state = createProjectionState();
+    state.apply(1, makeEvent('BylineRegistered', 'b1', { name: 'Ann' }));
+    state.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'], publishedAt: '1901-01-01T00:00:00Z' })));
+    state.apply(3, makeEvent('ArticlePublished', 'a2', articleFields({ bylineIds: ['b1'], publishedAt: '1905-01-01T00:00:00Z' })));
+    assert.equal(state.renderByline('b1')!.articleCount, 2);
+    assert.equal(state.renderByline('b1')!.latestArticleAt, '1905-01-01T00:00:00.000Z');
+    const retract = state.apply(4, makeEvent('ArticleRetracted', 'a2', {}));
+    assert.deepEqual(retract.bylines, ['b1']);
+    assert.equal(retract.article, undefined);
+    let doc = state.renderByline('b1')!;
+    assert.equal(doc.articleCount, 1);
+    assert.equal(doc.latestArticleAt, '1901-01-01T00:00:00.000Z');
+    assert.equal(doc.lineage.asOfSeq, 4);
+    // A byline rename must not re-project the retracted article.
+    assert.deepEqual(state.apply(5, makeEvent('BylineUpdated', 'b1', { name: 'Anne' })).articles, ['a1']);
+    state.apply(6, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: ['b1'], publishedAt: '1903-01-01T00:00:00Z' })));
+    doc = state.renderByline('b1')!;
+    assert.equal(doc.articleCount, 2);
+    assert.equal(doc.latestArticleAt, '1903-01-01T00:00:00.000Z');
+    // A revision dropping the byline.
+    state.apply(7, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: [], publishedAt: '1903-01-01T00:00:00Z' })));
+    doc = state.renderByline('b1')!;
+    assert.equal(doc.articleCount, 1);
+    assert.equal(doc.latestArticleAt, '1901-01-01T00:00:00.000Z');
+    assert.equal(doc.lineage.asOfSeq, 7);
+    assert.equal(state.article('a2')!.revisions, 3);
+  });
+
+  it('fans image changes out only when what articles embed changes', () => {
+    const state = createProjectionState();
+    state.apply(1, makeEvent('ImageSubmitted', 'i1', { fileName: 'x.jpg', original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' } }));
+    state.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ imageIds: ['i1'] })));
+    assert.deepEqual(state.apply(3, makeEvent('ImageProcessed', 'i1', processedPayload(digest(1), 1))).articles, ['a1']);
+    const failed = state.apply(4, makeEvent('ImageProcessingFailed', 'i1', { original: digest(1), reason: 'x', attempts: 1 }));
+    assert.deepEqual(failed.articles, [], 'a failure after success changes nothing an article shows');
+    assert.deepEqual(failed.images, ['i1']);
+    assert.deepEqual(state.apply(5, makeEvent('ImageRemoved', 'i1', {})).articles, ['a1']);
+    assert.equal(state.renderImage('i1'), null);
+    assert.equal(state.versionOf('images', 'i1'), undefined);
+  });
+
+  it('gives every document the version it will be written with', () => {
+    for (const seed of [1, 2, 3]) {
+      const events = randomLog(300, seed);
+      const state = createProjectionState();
+      applyAll(state, events);
+      for (const projection of PROJECTION_NAMES) {
+        for (const [id, version] of state.expectedDocs(projection)) {
+          const key = `${projection}/${id}`;
+          const doc =
+            projection === 'articles'
+              ? state.renderArticle(state.articleStateFrom(state.article(id)!, events[state.article(id)!.lastSeq - 1]!))
+              : projection === 'images'
+                ? state.renderImage(id)
+                : state.renderByline(id);
+          assert.equal(doc?.lineage.asOfSeq, version, key);
+        }
+      }
+    }
+  });
+});
+
+/** An in-memory index with Elasticsearch's external-version rules, tombstones included. */
+function versionedStore() {
+  const docs = new Map<string, { version: number; source?: string }>();
+  return {
+    docs,
+    apply(ops: { projection: ProjectionName; id: string; action: string; version: number; source?: string }[]) {
+      for (const op of ops) {
+        const key = `${op.projection}/${op.id}`;
+        const current = docs.get(key);
+        if (current && current.version >= op.version) continue;
+        docs.set(key, { version: op.version, source: op.action === 'index' ? canonicalJson(JSON.parse(op.source!)) : undefined });
+      }
+    },
+    live(): Map<string, string> {
+      const out = new Map<string, string>();
+      for (const [key, value] of docs) if (value.source !== undefined) out.set(key, value.source);
+      return out;
+    },
+  };
+}
+
+describe('projection engine', () => {
+  it('produces the same documents live (any batch boundaries) as a final render', async () => {
+    for (const seed of [11, 12, 13, 14]) {
+      const events = randomLog(400, seed);
+      const random = prng(seed);
+      let loads = 0;
+      const engine = createProjectionEngine({
+        projections: PROJECTION_NAMES,
+        loadArticle: async (_id, seq) => {
+          loads++;
+          return events[seq - 1]!;
+        },
+      });
+      const store = versionedStore();
+      for (let i = 0; i < events.length; i++) {
+        engine.apply(i + 1, events[i]!);
+        if (random() < 0.2 || i === events.length - 1) {
+          const { ops, failures } = await engine.render((p) => `idx-${p}`);
+          assert.deepEqual(failures, []);
+          // Duplicated and reordered delivery must not matter either.
+          store.apply(ops);
+          if (random() < 0.3) store.apply([...ops].reverse());
+        }
+      }
+      const expected = finalDocs(engine.state, events);
+      assert.deepEqual(store.live(), expected, `seed ${seed}`);
+      assert.ok(loads > 0, 'fan-out read some articles back');
+    }
+  });
+
+  it('writes only the projections whose queue is open (checkpoint gating)', async () => {
+    const events = randomLog(200, 5);
+    const engine = createProjectionEngine({
+      projections: ['bylines'],
+      loadArticle: async (_id, seq) => events[seq - 1]!,
+    });
+    const store = versionedStore();
+    events.forEach((event, i) => engine.apply(i + 1, event, () => i + 1 > 100));
+    store.apply((await engine.render(() => 'x')).ops);
+    assert.ok([...store.docs.keys()].every((key) => key.startsWith('bylines/')));
+    assert.ok(store.docs.size > 0);
+  });
+
+  it('dead-letters an article that cannot be read back, and keeps the rest', async () => {
+    const engine = createProjectionEngine({
+      projections: ['articles'],
+      loadArticle: async () => {
+        throw new Error('gone');
+      },
+    });
+    engine.apply(1, makeEvent('BylineRegistered', 'b1', { name: 'A' }));
+    engine.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'] })));
+    engine.apply(3, makeEvent('ArticlePublished', 'a2', articleFields({ bylineIds: ['b1'] })));
+    await engine.render(() => 'x');
+    engine.apply(4, makeEvent('BylineUpdated', 'b1', { name: 'B' }));
+    engine.apply(5, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: ['b1'], headline: 'fresh' })));
+    const { ops, failures } = await engine.render(() => 'x');
+    assert.deepEqual(failures.map((f) => f.docId), ['a1']);
+    assert.deepEqual(ops.map((o) => o.id), ['a2']);
+  });
+});
+
+describe('projection definitions', () => {
+  it('have strict mappings and distinct fingerprints', () => {
+    for (const name of PROJECTION_NAMES) {
+      assert.equal(PROJECTIONS[name].mappings.dynamic, 'strict');
+      assert.match(PROJECTIONS[name].fingerprint, /^[0-9a-f]{16}$/);
+    }
+    assert.deepEqual(parseProjections('all'), ['articles', 'images', 'bylines']);
+    assert.deepEqual(parseProjections('images'), ['images']);
+    assert.throws(() => parseProjections('nope'), /unknown projection/);
+  });
+});

@@ -1,0 +1,282 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { cursorOffset, decodeCursor, encodeCursor } from '../../search/cursor.ts';
+import { InvalidQueryError } from '../../search/errors.ts';
+import { decodeEntities, highlightSegments } from '../../search/highlight.ts';
+import { sniffMediaType } from '../../search/mediaType.ts';
+import {
+  buildQuery,
+  buildSearchBody,
+  parseDateBound,
+  parseSearchParams,
+  SEARCH_LIMITS,
+  searchFingerprint,
+  sortValueCount,
+  usesQuerySyntax,
+} from '../../search/query.ts';
+import { pickThumbnail, toFacets, toHit } from '../../search/results.ts';
+
+function invalid(parameter: string) {
+  return (err: unknown) => err instanceof InvalidQueryError && err.parameter === parameter;
+}
+
+describe('parseSearchParams', () => {
+  test('defaults: articles, 10 per page, relevance for text and date for an empty query', () => {
+    assert.deepEqual(parseSearchParams({ q: '  union  ' }), {
+      q: 'union',
+      byline: undefined,
+      section: undefined,
+      tag: undefined,
+      from: undefined,
+      to: undefined,
+      kind: 'article',
+      sort: 'relevance',
+      size: 10,
+      after: undefined,
+    });
+    assert.equal(parseSearchParams({}).sort, 'date');
+    assert.equal(parseSearchParams({ q: '', sort: 'relevance' }).sort, 'relevance');
+  });
+
+  test('sizes: 1..100, whole numbers only', () => {
+    assert.equal(parseSearchParams({ size: '100' }).size, 100);
+    assert.equal(parseSearchParams({ size: 1 }).size, 1);
+    for (const size of ['0', '-1', '101', '1e3', '2.5', 'ten', '99999999999', 0, -5, 1.5]) {
+      assert.throws(() => parseSearchParams({ size }), invalid('size'), String(size));
+    }
+  });
+
+  test('the query length is capped', () => {
+    assert.equal(parseSearchParams({ q: 'a'.repeat(SEARCH_LIMITS.maxQueryChars) }).q.length, 1000);
+    assert.throws(() => parseSearchParams({ q: 'a'.repeat(100 * 1024) }), invalid('q'));
+  });
+
+  test('kind and sort are closed lists; repeated parameters are refused', () => {
+    assert.throws(() => parseSearchParams({ kind: 'video' }), invalid('kind'));
+    assert.throws(() => parseSearchParams({ sort: '_score' }), invalid('sort'));
+    assert.throws(() => parseSearchParams({ q: ['a', 'b'] }), invalid('q'));
+    assert.throws(() => parseSearchParams({ q: { script: 'x' } }), invalid('q'));
+  });
+
+  test('byline ids must be ids', () => {
+    assert.equal(parseSearchParams({ byline: 'b-lincoln' }).byline, 'b-lincoln');
+    assert.throws(() => parseSearchParams({ byline: 'b lincoln' }), invalid('byline'));
+    assert.throws(() => parseSearchParams({ byline: '*' }), invalid('byline'));
+  });
+
+  test('dates: bounds of the named period, inclusive; impossible dates refused', () => {
+    const r = parseSearchParams({ from: '1861', to: '1865' });
+    assert.equal(r.from, '1861-01-01T00:00:00.000Z');
+    assert.equal(r.to, '1865-12-31T23:59:59.999Z');
+    assert.equal(parseSearchParams({ to: '1864-02' }).to, '1864-02-29T23:59:59.999Z');
+    assert.equal(parseSearchParams({ to: '1900-02' }).to, '1900-02-28T23:59:59.999Z');
+    assert.equal(parseSearchParams({ from: '1861-03-04' }).from, '1861-03-04T00:00:00.000Z');
+    assert.equal(parseSearchParams({ from: '1861-03-04T12:30:00+02:00' }).from, '1861-03-04T10:30:00.000Z');
+    assert.equal(parseSearchParams({ to: '1861-03-04T12:30' }).to, '1861-03-04T12:30:59.999Z');
+    assert.equal(parseDateBound('0050', 'start'), '0050-01-01T00:00:00.000Z');
+    for (const bad of ['yesterday', '1861-13', '2021-02-29', '1861-04-31', '1861-03-04T25:00', '12345', '1861/03/04', 'now-1d']) {
+      assert.throws(() => parseSearchParams({ from: bad }), invalid('from'), bad);
+    }
+    assert.throws(() => parseSearchParams({ from: '1900', to: '1800' }), invalid('from'));
+  });
+
+  test('article-only filters are refused with kind=image', () => {
+    assert.throws(() => parseSearchParams({ kind: 'image', section: 'x' }), invalid('section'));
+    assert.equal(parseSearchParams({ kind: 'image', q: 'boats' }).kind, 'image');
+  });
+});
+
+describe('the query', () => {
+  test('user text only ever appears as the text of simple_query_string and multi_match', () => {
+    for (const q of ['{"script":{"source":"x"}}', '*:*', '_all', 'headline:foo', '"a" OR b', 'x\u0000y']) {
+      const query = buildQuery(parseSearchParams({ q }));
+      const json = JSON.stringify(query);
+      // The text is a JSON string value: it cannot add keys to the DSL.
+      const occurrences = [...walk(query)].filter(([, value]) => value === q.trim());
+      assert.ok(occurrences.length >= 1, json);
+      for (const [key] of occurrences) assert.equal(key, 'query', json);
+    }
+  });
+
+  test('plain words get the typo-tolerant clause; operators switch it off', () => {
+    const plain = buildQuery(parseSearchParams({ q: 'constitutoin' })) as { bool: { should: object[] } };
+    assert.equal(plain.bool.should.length, 2);
+    assert.ok('multi_match' in (plain.bool.should[1] as object));
+    for (const q of ['"house divided"', '-war', 'war | peace', 'rail*', 'union~1', '(a b)']) {
+      assert.ok(usesQuerySyntax(q), q);
+      const query = buildQuery(parseSearchParams({ q })) as { bool: { should: object[] } };
+      assert.equal(query.bool.should.length, 1, q);
+    }
+    assert.ok(!usesQuerySyntax('self-government'));
+  });
+
+  test('empty text browses: match_all, or the filters alone', () => {
+    assert.deepEqual(buildQuery(parseSearchParams({})), { match_all: {} });
+    const filtered = buildQuery(parseSearchParams({ section: 'speeches', byline: 'b-1', tag: 'war', from: '1861' }));
+    assert.deepEqual(filtered, {
+      bool: {
+        filter: [
+          { term: { 'bylines.id': 'b-1' } },
+          { term: { section: 'speeches' } },
+          { term: { tags: 'war' } },
+          { range: { publishedAt: { format: 'strict_date_optional_time', gte: '1861-01-01T00:00:00.000Z' } } },
+        ],
+      },
+    });
+  });
+
+  test('page bodies: point in time, search_after, facets on the first page only', () => {
+    const request = parseSearchParams({ q: 'union', size: '5' });
+    const first = buildSearchBody(request, { pitId: 'P', keepAlive: '1m', facets: true });
+    assert.deepEqual(first.pit, { id: 'P', keep_alive: '1m' });
+    assert.equal(first.size, 5);
+    assert.ok(first.aggs);
+    assert.equal(first.search_after, undefined);
+    assert.ok(!('index' in first));
+    const second = buildSearchBody(request, { pitId: 'P', keepAlive: '1m', facets: false, searchAfter: [1.5, 10, 3] });
+    assert.deepEqual(second.search_after, [1.5, 10, 3]);
+    assert.equal(second.aggs, undefined);
+    assert.deepEqual((first._source as { includes: string[] }).includes.includes('body'), false);
+    assert.equal((first.highlight as { encoder: string }).encoder, 'html');
+  });
+});
+
+describe('cursors', () => {
+  const request = parseSearchParams({ q: 'union' });
+  const expect = { fingerprint: searchFingerprint(request), sortValues: sortValueCount(request) };
+
+  test('round trip', () => {
+    const token = encodeCursor({ pit: 'pit-id', after: [1.25, 1700000000000, 7], seen: 20, fingerprint: expect.fingerprint });
+    assert.match(token, /^[A-Za-z0-9_-]+$/);
+    assert.deepEqual(decodeCursor(token, expect), { pit: 'pit-id', after: [1.25, 1700000000000, 7], seen: 20, fingerprint: expect.fingerprint });
+    assert.equal(cursorOffset(token), 20);
+    assert.equal(cursorOffset('garbage!'), 0);
+  });
+
+  test('a cursor of another search is refused', () => {
+    const other = searchFingerprint(parseSearchParams({ q: 'war' }));
+    assert.notEqual(other, expect.fingerprint);
+    const token = encodeCursor({ pit: 'p', after: [1, 2, 3], seen: 1, fingerprint: other });
+    assert.throws(() => decodeCursor(token, expect), invalid('after'));
+    // Page size is not part of the search: it may change between pages.
+    assert.equal(searchFingerprint(parseSearchParams({ q: 'union', size: 50 })), expect.fingerprint);
+  });
+
+  test('tampered or foreign tokens are refused, never passed on', () => {
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const f = expect.fingerprint;
+    for (const token of [
+      'not base64 !',
+      enc('string'),
+      enc([1, 2]),
+      enc({ v: 2, p: 'p', a: [1, 2, 3], n: 0, f }),
+      enc({ v: 1, p: '', a: [1, 2, 3], n: 0, f }),
+      enc({ v: 1, p: 'p', a: [1, 2], n: 0, f }),
+      enc({ v: 1, p: 'p', a: [{ script: 1 }, 2, 3], n: 0, f }),
+      enc({ v: 1, p: 'p', a: [1, 2, 3], n: -1, f }),
+      'A'.repeat(5000),
+    ]) {
+      assert.throws(() => decodeCursor(token, expect), invalid('after'), token.slice(0, 60));
+    }
+  });
+});
+
+describe('results', () => {
+  test('article hits carry the API shape, with nulls for absent values', () => {
+    const hit = toHit('article', {
+      _id: 'a-1',
+      _score: 2.5,
+      _source: {
+        id: 'a-1',
+        headline: 'H',
+        publishedAt: '1861-12-03T00:00:00Z',
+        tags: [],
+        bylines: [{ id: 'b-1', name: 'Abraham Lincoln' }, { id: 'b-2' }],
+        images: [
+          {
+            id: 'i-1',
+            caption: 'Boats',
+            placeholder: 'data:image/png;base64,AA',
+            renditions: [
+              { name: 'medium', digest: 'sha256:m', mediaType: 'image/webp', width: 800, height: 600, bytes: 1 },
+              { name: 'thumb', digest: 'sha256:t', mediaType: 'image/webp', width: 160, height: 120, bytes: 1 },
+            ],
+          },
+          { id: 'i-2', renditions: [] },
+        ],
+      },
+      highlight: { body: ['a <mark>b</mark>'], 'images.caption': ['<mark>Boats</mark>'] },
+    });
+    assert.deepEqual(hit, {
+      id: 'a-1',
+      kind: 'article',
+      headline: 'H',
+      publishedAt: '1861-12-03T00:00:00Z',
+      bylines: [
+        { id: 'b-1', name: 'Abraham Lincoln' },
+        { id: 'b-2', name: null },
+      ],
+      score: 2.5,
+      highlights: { body: ['a <mark>b</mark>'], captions: ['<mark>Boats</mark>'] },
+      section: null,
+      tags: [],
+      images: [
+        { id: 'i-1', caption: 'Boats', thumbnail: '/renditions/sha256:t', placeholder: 'data:image/png;base64,AA' },
+        { id: 'i-2', caption: null, thumbnail: null, placeholder: null },
+      ],
+    });
+  });
+
+  test('the thumbnail is the rendition named thumb, else the smallest', () => {
+    const r = (name: string, width: number) => ({ name, digest: `sha256:${name}`, mediaType: 'image/webp', width, height: width, bytes: 1 });
+    assert.equal(pickThumbnail([r('large', 1600), r('small', 320), r('medium', 800)])?.name, 'small');
+    assert.equal(pickThumbnail([r('large', 1600), r('thumb', 400), r('small', 100)])?.name, 'thumb');
+    assert.equal(pickThumbnail([]), undefined);
+  });
+
+  test('facets: byline names come from the bucket document', () => {
+    const facets = toFacets({
+      sections: { buckets: [{ key: 'speeches', doc_count: 3 }] },
+      bylines: {
+        buckets: [
+          {
+            key: 'b-2',
+            doc_count: 2,
+            doc: { hits: { hits: [{ _source: { bylines: [{ id: 'b-1', name: 'A' }, { id: 'b-2', name: 'B' }] } }] } },
+          },
+        ],
+      },
+      years: { buckets: [{ key: 1861, doc_count: 1 }] },
+    });
+    assert.deepEqual(facets, {
+      sections: [{ value: 'speeches', count: 3 }],
+      bylines: [{ id: 'b-2', name: 'B', count: 2 }],
+      years: [{ value: 1861, count: 1 }],
+    });
+  });
+});
+
+describe('highlights and media types', () => {
+  test('segments decode what Elasticsearch escaped and keep the marks', () => {
+    assert.deepEqual(highlightSegments('&lt;script&gt; <mark>war</mark> &amp; peace&#x2F;&#39;'), [
+      { text: '<script> ', match: false },
+      { text: 'war', match: true },
+      { text: " & peace/'", match: false },
+    ]);
+    assert.equal(decodeEntities('&bogus; &#0; &#x110000;'), '&bogus; &#0; &#x110000;');
+  });
+
+  test('magic bytes', () => {
+    assert.equal(sniffMediaType(Buffer.from([0xff, 0xd8, 0xff, 0xe0])), 'image/jpeg');
+    assert.equal(sniffMediaType(Buffer.from('89504e470d0a1a0a0000', 'hex')), 'image/png');
+    assert.equal(sniffMediaType(Buffer.from('RIFF\u0000\u0000\u0000\u0000WEBPVP8 ', 'latin1')), 'image/webp');
+    assert.equal(sniffMediaType(Buffer.from('\u0000\u0000\u0000\u001cftypavif', 'latin1')), 'image/avif');
+    assert.equal(sniffMediaType(Buffer.from('<svg')), undefined);
+  });
+});
+
+function* walk(value: unknown, key = ''): Generator<[string, unknown]> {
+  yield [key, value];
+  if (Array.isArray(value)) for (const v of value) yield* walk(v, key);
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) yield* walk(v, k);
+}
