@@ -159,6 +159,7 @@ const FIRST_VERSION_EVENTS = new Set<EventType>(['ArticlePublished', 'BylineRegi
 const KEEP_REJECTS = 100;
 const EXISTS_CACHE_LIMIT = 100_000;
 const DRY_RUN_OVERLAY_LIMIT = 200_000;
+const TOUCHED_LIMIT = 1_000_000;
 const APPEND_ATTEMPTS = 4;
 
 const keyOf = (entityType: EntityType, id: string) => `${entityType}:${id}`;
@@ -217,7 +218,9 @@ export function createIngester(options: IngesterOptions): Ingester {
     // On a log that was empty when the run started, every entity is new unless this run
     // wrote it: skip the per-record lookups and let the append's expected-sequence guard
     // catch the exceptions (an id seen twice, a concurrent writer), decided again then.
-    const assumeNew = head.lastSeq === 0;
+    let assumeNew = head.lastSeq === 0;
+    /** Entities this run decided to append to, while assuming new: those are looked up, not assumed. */
+    const touched = new Set<string>();
 
     const stats: IngestStats = {
       dryRun,
@@ -357,7 +360,7 @@ export function createIngester(options: IngesterOptions): Ingester {
     async function resolveDecisions(entries: Entry[], at: string, lookup: boolean) {
       await mapLimit(entries, lookupConcurrency, async (entry) => {
         const key = keyOf(entry.record.kind, entry.record.id);
-        entry.assumed = !lookup && !(dryRun && overlay.has(key));
+        entry.assumed = !lookup && assumeNew && !touched.has(key) && !(dryRun && overlay.has(key));
         if (entry.assumed) entry.state = undefined;
         else await loadState(entry);
         await decide(entry, at);
@@ -367,6 +370,15 @@ export function createIngester(options: IngesterOptions): Ingester {
           await decide(entry, at);
         }
       });
+      if (!assumeNew) return;
+      for (const entry of entries) {
+        if (entry.decision?.action === 'append') touched.add(keyOf(entry.record.kind, entry.record.id));
+      }
+      // Remembering every entity is what makes assuming safe and cheap; past the limit, look up.
+      if (touched.size > TOUCHED_LIMIT) {
+        assumeNew = false;
+        touched.clear();
+      }
     }
 
     function countAppended(type: EventType, seq: number) {

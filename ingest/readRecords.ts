@@ -265,36 +265,55 @@ async function* readJsonArray(
   options: Required<Pick<ReadRecordsOptions, 'maxRecordBytes'>> & ReadRecordsOptions,
 ) {
   const { maxRecordBytes, onBytes, signal } = options;
-  const input = createReadStream(file.path, { highWaterMark: 1024 * 1024 });
+  // Chunks no larger than the cap (within reason), so the size guard below is tight.
+  const highWaterMark = Math.max(16 * 1024, Math.min(1024 * 1024, maxRecordBytes));
+  const input = createReadStream(file.path, { highWaterMark });
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let bytes = 0;
   let bytesAtLastElement = 0;
   let index = 0;
+  let sawContent = false;
+  /** Why the guard cut the input short: reported instead of the parser's complaint about the cut. */
+  let guardFailure: JsonInputError | undefined;
   // Decode strictly before stream-json (whose decoder is lenient) and bound the bytes
   // one element may take: the parser assembles an element in memory until it ends.
+  // On a problem the guard hands on the good text before it and ends its output, so
+  // the parser delivers every element before the problem, then stops.
   const guard = new Transform({
     decodeStrings: true,
     transform(chunk: Buffer, _encoding, callback) {
+      if (guardFailure) return callback();
       const start = bytes;
       bytes += chunk.length;
       onBytes?.(bytes);
+      // bytesAtLastElement trails by up to one chunk (elements are emitted after the
+      // chunk passes), hence the chunk's length as slack.
       if (bytes - bytesAtLastElement > maxRecordBytes + chunk.length) {
-        callback(new JsonInputError(`element at index ${index} is longer than ${mib(maxRecordBytes)}`));
-        return;
+        guardFailure = new JsonInputError(`element at index ${index} is longer than ${mib(maxRecordBytes)}`);
+        this.push(null);
+        return callback();
       }
+      let text: string;
       try {
-        callback(null, decoder.decode(chunk, { stream: true }));
+        text = decoder.decode(chunk, { stream: true });
       } catch {
-        callback(
-          new JsonInputError(`not valid UTF-8 at byte ${start + invalidUtf8Offset(chunk)} of the file`),
-        );
+        const offset = invalidUtf8Offset(chunk);
+        guardFailure = new JsonInputError(`not valid UTF-8 at byte ${start + offset} of the file`);
+        const good = new TextDecoder('utf-8').decode(chunk.subarray(0, offset));
+        if (good) this.push(good);
+        this.push(null);
+        return callback();
       }
+      if (!sawContent && /\S/.test(text)) sawContent = true;
+      callback(null, text);
     },
     flush(callback) {
+      if (guardFailure) return callback();
       try {
         callback(null, decoder.decode());
       } catch {
-        callback(new JsonInputError(`not valid UTF-8 at the end of the file (a truncated character)`));
+        guardFailure = new JsonInputError('not valid UTF-8 at the end of the file (a truncated character)');
+        callback();
       }
     },
   });
@@ -342,8 +361,17 @@ async function* readJsonArray(
         wake = resolve;
       });
     }
-    if (!failure) return;
-    if ((failure as NodeJS.ErrnoException).code !== undefined && !(failure instanceof JsonInputError)) {
+    if (guardFailure) failure = guardFailure;
+    // An empty or blank file: no records (the caller warns), not a syntax error.
+    if (
+      !failure ||
+      (!sawContent &&
+        !(failure instanceof JsonInputError) &&
+        (failure as NodeJS.ErrnoException).code === undefined)
+    ) {
+      return;
+    }
+    if ((failure as NodeJS.ErrnoException).code !== undefined) {
       yield cannotRead(file, failure);
       return;
     }

@@ -562,28 +562,28 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
     return stats;
   }
 
-  interface RawMessage extends MessageMeta {
-    data: Uint8Array;
-  }
-
   /**
    * Read the messages of a subject filter in sequence order through an ordered consumer
    * (client-side flow control: at most `batch` messages are pulled ahead of the reader).
    * Ends at `untilSeq`, or when the server reports nothing pending, which makes a
    * filtered read end even when the filter's last message is below `untilSeq`.
    * A scan cut short by a lost connection or `close()` throws; it never looks complete.
+   * Messages are decoded here rather than in a wrapping generator: one generator hop
+   * per message fewer is measurable in a full replay.
    */
   async function* scan(params: {
     filter: string;
     fromSeq: number;
-    untilSeq: number;
+    /** Inclusive; a function is called once, before the consumer exists (the head at start). */
+    untilSeq: number | (() => Promise<number>);
     untilTime?: Date;
     batch: number;
     signal?: AbortSignal;
-  }): AsyncGenerator<RawMessage> {
-    const { filter, fromSeq, untilSeq, untilTime, batch, signal } = params;
-    if (fromSeq > untilSeq) return;
+  }): AsyncGenerator<ReplayItem> {
+    const { filter, fromSeq, untilTime, batch, signal } = params;
     signal?.throwIfAborted();
+    const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
+    if (fromSeq > untilSeq) return;
     const { js } = await clients();
     let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
     try {
@@ -610,27 +610,34 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
       signal?.addEventListener('abort', onAbort, { once: true });
       activeScans.add(onClose);
       try {
-        for await (const m of messages) {
-          const info = m.info;
-          const seq = info.streamSequence;
-          if (seq > untilSeq) {
-            finished = true;
-            break;
+        try {
+          for await (const m of messages) {
+            const info = m.info;
+            const seq = info.streamSequence;
+            if (seq > untilSeq) {
+              finished = true;
+              break;
+            }
+            const time = m.time;
+            if (untilTime && time > untilTime) {
+              finished = true;
+              break;
+            }
+            yield decodeMessage(names, m.data, { seq, time, subject: m.subject });
+            // An abort or close while the reader held this message wins over buffered ones.
+            if (stopReason) break;
+            if (seq >= untilSeq || info.pending === 0) {
+              finished = true;
+              break;
+            }
           }
-          const time = m.time;
-          if (untilTime && time > untilTime) {
-            finished = true;
-            break;
-          }
-          yield { seq, time, subject: m.subject, data: m.data };
-          if (seq >= untilSeq || info.pending === 0) {
-            finished = true;
-            break;
-          }
+        } catch (err) {
+          // The iterator fails when the connection goes (e.g. its next pull cannot be sent).
+          stopReason ??= err as Error;
         }
-        if (!finished) {
+        if (!finished && !stopReason) {
           const closedWith = await messages.closed().catch((err: unknown) => err);
-          stopReason ??= closedWith instanceof Error ? closedWith : undefined;
+          stopReason = closedWith instanceof Error ? closedWith : undefined;
         }
       } finally {
         signal?.removeEventListener('abort', onAbort);
@@ -748,27 +755,23 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
     return foldEntity(included.map((e) => ({ event: e.event, seq: e.seq })));
   }
 
-  async function* replay(replayOptions: ReplayOptions = {}): AsyncGenerator<ReplayItem> {
-    const { signal } = replayOptions;
-    signal?.throwIfAborted();
-    const start = await head();
-    // Bounded by the head at start, so a replay always ends; events appended meanwhile
-    // are for the live tail that follows it.
-    const untilSeq = Math.min(replayOptions.untilSeq ?? start.lastSeq, start.lastSeq);
-    const fromSeq = Math.max(1, replayOptions.fromSeq ?? 1);
+  function replay(replayOptions: ReplayOptions = {}): AsyncGenerator<ReplayItem> {
     const filter = replayOptions.entityType
       ? names.entitySubjects(replayOptions.entityType)
       : names.allSubjects;
-    for await (const raw of scan({
+    return scan({
       filter,
-      fromSeq,
-      untilSeq,
+      fromSeq: Math.max(1, replayOptions.fromSeq ?? 1),
+      // Bounded by the head at start, so a replay always ends; events appended meanwhile
+      // are for the live tail that follows it.
+      untilSeq: async () => {
+        const { lastSeq } = await head();
+        return Math.min(replayOptions.untilSeq ?? lastSeq, lastSeq);
+      },
       untilTime: replayOptions.untilTime,
       batch: replayBatch,
-      signal,
-    })) {
-      yield decodeMessage(names, raw.data, raw);
-    }
+      signal: replayOptions.signal,
+    });
   }
 
   function close(): Promise<void> {

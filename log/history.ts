@@ -1,4 +1,4 @@
-import { type EntityState, applyEvent } from '../schemas/state.ts';
+import { applyEvent, type EntityState } from '../schemas/state.ts';
 import type { StoredEvent } from './types.ts';
 
 /** One difference between two values, by JSON-pointer-like dotted path (`headline`, `original.digest`). */
@@ -69,7 +69,11 @@ export function formatChange(change: Change): string {
   const { path, kind, before, after } = change;
   if (kind === 'added') return `${path}: + ${shortValue(after)}`;
   if (kind === 'removed') return `${path}: - ${shortValue(before)}`;
-  if (Array.isArray(before) && Array.isArray(after) && [...before, ...after].every((v) => typeof v === 'string')) {
+  if (
+    Array.isArray(before) &&
+    Array.isArray(after) &&
+    [...before, ...after].every((v) => typeof v === 'string')
+  ) {
     const was = new Set(before as string[]);
     const now = new Set(after as string[]);
     const parts = [
@@ -78,7 +82,11 @@ export function formatChange(change: Change): string {
     ];
     return `${path}: ${parts.length > 0 ? parts.join(' ') : 'reordered'}`;
   }
-  if (typeof before === 'string' && typeof after === 'string' && (before.length > SHORT || after.length > SHORT)) {
+  if (
+    typeof before === 'string' &&
+    typeof after === 'string' &&
+    (before.length > SHORT || after.length > SHORT)
+  ) {
     const fmt = (n: number) => n.toLocaleString('en-US');
     return `${path}: changed (${fmt(before.length)} → ${fmt(after.length)} chars)`;
   }

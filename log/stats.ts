@@ -36,7 +36,8 @@ export function createStatsAccumulator(head: LogHead) {
         return;
       }
       const { event, storedVersion } = item.stored;
-      const entry = (byType[event.type] ??= { events: 0, storedVersions: {} });
+      byType[event.type] ??= { events: 0, storedVersions: {} };
+      const entry = byType[event.type]!;
       entry.events++;
       entry.storedVersions[storedVersion] = (entry.storedVersions[storedVersion] ?? 0) + 1;
       byEntityType[event.entityType]++;
@@ -62,7 +63,10 @@ export function createStatsAccumulator(head: LogHead) {
 }
 
 /** Scan the whole log once (a replay) and count its events. */
-export async function collectStats(log: ContentLog, options: { signal?: AbortSignal } = {}): Promise<LogStats> {
+export async function collectStats(
+  log: ContentLog,
+  options: { signal?: AbortSignal } = {},
+): Promise<LogStats> {
   const head = await log.head();
   const stats = createStatsAccumulator(head);
   for await (const item of log.replay({ untilSeq: head.lastSeq, signal: options.signal })) stats.add(item);

@@ -35,8 +35,8 @@ export function emptyBulkStats(): BulkStats {
   return { ops: 0, indexed: 0, deleted: 0, conflicts: 0, notFound: 0, deadLettered: 0, retries: 0, requests: 0, bytes: 0 };
 }
 
-export function addBulkStats(into: BulkStats, from: BulkStats): BulkStats {
-  for (const key of Object.keys(into) as (keyof BulkStats)[]) into[key] += from[key];
+export function addBulkStats<T extends BulkStats>(into: T, from: BulkStats): T {
+  for (const key of Object.keys(emptyBulkStats()) as (keyof BulkStats)[]) into[key] += from[key];
   return into;
 }
 

@@ -15,6 +15,8 @@ export interface LeaseValue {
   purpose: string;
   acquiredAt: string;
   expiresAt: string;
+  /** What the holder is working on (e.g. the indexes a live projector writes), for `status`. */
+  detail?: Record<string, unknown>;
 }
 
 /** Someone else holds the lease. The message names them and when the lease runs out. */
@@ -41,6 +43,8 @@ export interface Lease {
   acquire(options?: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LeaseValue) => void }): Promise<void>;
   /** Aborted when the lease is lost (a renewal failed past expiry, or someone took it over). */
   readonly lost: AbortSignal;
+  /** Publish what the holder is working on with the next renewal (and renew now). */
+  setDetail(detail: Record<string, unknown>): void;
   /** Stop renewing and delete the key so a successor can start at once. Idempotent. */
   release(): Promise<void>;
 }
@@ -79,6 +83,8 @@ export function createLease(options: LeaseOptions): Lease {
   let acquiredAt = '';
   let heartbeat: NodeJS.Timeout | undefined;
   let releasing: Promise<void> | undefined;
+  let detail: Record<string, unknown> | undefined;
+  let renewNow: (() => Promise<void>) | undefined;
 
   function value(): string {
     const now = Date.now();
@@ -89,6 +95,7 @@ export function createLease(options: LeaseOptions): Lease {
       purpose: options.purpose,
       acquiredAt,
       expiresAt: new Date(now + ttlMs).toISOString(),
+      ...(detail ? { detail } : {}),
     };
     return JSON.stringify(lease);
   }
@@ -143,7 +150,15 @@ export function createLease(options: LeaseOptions): Lease {
         log?.warn({ err }, 'lease renewal failed; retrying');
       }
     };
-    heartbeat = setInterval(() => void renew(), Math.max(100, Math.floor(ttlMs / 3)));
+    let renewing: Promise<void> | undefined;
+    renewNow = () => {
+      // One renewal at a time: two concurrent updates with the same revision would fail one.
+      renewing ??= renew().finally(() => {
+        renewing = undefined;
+      });
+      return renewing;
+    };
+    heartbeat = setInterval(() => void renewNow?.(), Math.max(100, Math.floor(ttlMs / 3)));
     heartbeat.unref();
   }
 
@@ -169,6 +184,10 @@ export function createLease(options: LeaseOptions): Lease {
         const remaining = Date.parse(holder.expiresAt) - Date.now();
         await sleep(Math.min(Math.max(100, remaining), Math.max(250, ttlMs / 3)), acquireOptions.signal);
       }
+    },
+    setDetail(value) {
+      detail = value;
+      if (heartbeat) void renewNow?.();
     },
     release() {
       releasing ??= (async () => {

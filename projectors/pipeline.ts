@@ -54,6 +54,7 @@ export function createWritePipeline<B extends PipelineBatch>(options: {
       // Keep an early rejection from being reported as unhandled before the chain reaches it.
       written.catch(() => {});
       const done = chain.then(async () => {
+        if (failure) throw failure;
         const stats = await written;
         await options.commit(batch, stats);
       });

@@ -13,6 +13,7 @@ import { createLogger, createShutdownSignal, maskCredentials } from './runtime.t
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
 
 const program = new Command('presslog')
   .description('A newspaper content archive as an event log (NATS JetStream → Elasticsearch).')
@@ -45,6 +46,10 @@ for (const command of commands) command.register(program, ctx);
 function report(err: unknown): number {
   // Commander has already printed its usage message (or the help, exit code 0).
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (shutdown.signal.aborted) {
+    process.stderr.write('presslog: interrupted\n');
+    return EXIT_INTERRUPTED;
+  }
   const error = err instanceof Error ? err : new Error(String(err));
   const message = maskCredentials(error.message);
   log?.debug({ err: error }, 'command failed');

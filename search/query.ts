@@ -31,6 +31,8 @@ export const SEARCH_LIMITS = Object.freeze({
   maxCursorChars: 4_096,
   /** The automatic typo-tolerant clause is only added to short queries (see buildQuery). */
   maxFuzzyWords: 8,
+  /** ...and only when no word is longer than this (a fuzzy automaton grows with the word). */
+  maxFuzzyWordChars: 30,
 });
 
 /**
@@ -294,9 +296,11 @@ export function usesQuerySyntax(q: string): boolean {
   return SYNTAX.test(q);
 }
 
-/** The `query` part of the request: free text (or match_all) plus the filters. */
-export function buildQuery(request: SearchRequest): Record<string, unknown> {
-  const fields = [...SEARCH_FIELDS[request.kind]];
+/** Names of the two text clauses, reported per hit in `matched_queries`. */
+export const EXACT_CLAUSE = 'exact';
+export const TYPO_CLAUSE = 'typo';
+
+function filters(request: SearchRequest): Record<string, unknown>[] {
   const filter: Record<string, unknown>[] = [];
   if (request.byline !== undefined) filter.push({ term: { 'bylines.id': request.byline } });
   if (request.section !== undefined) filter.push({ term: { section: request.section } });
@@ -307,43 +311,65 @@ export function buildQuery(request: SearchRequest): Record<string, unknown> {
     if (request.to !== undefined) range.lte = request.to;
     filter.push({ range: { [DATE_FIELD[request.kind]]: range } });
   }
-  if (request.q === '') {
-    return filter.length === 0 ? { match_all: {} } : { bool: { filter } };
-  }
-  const should: Record<string, unknown>[] = [
-    {
-      simple_query_string: {
-        query: request.q,
-        fields,
-        default_operator: 'and',
-        flags: QUERY_FLAGS,
-        lenient: true,
-        analyze_wildcard: false,
-        auto_generate_synonyms_phrase_query: false,
-        fuzzy_max_expansions: 20,
-      },
+  return filter;
+}
+
+/**
+ * The free-text clauses: `exact` (simple_query_string: the user's words and operators) and,
+ * for short plain-word queries, `typo` (the same words matched fuzzily). Undefined when
+ * the text is empty.
+ */
+export function textClauses(
+  request: SearchRequest,
+): { exact: Record<string, unknown>; typo?: Record<string, unknown> } | undefined {
+  if (request.q === '') return undefined;
+  const fields = [...SEARCH_FIELDS[request.kind]];
+  const exact = {
+    simple_query_string: {
+      query: request.q,
+      fields,
+      default_operator: 'and',
+      flags: QUERY_FLAGS,
+      lenient: true,
+      analyze_wildcard: false,
+      auto_generate_synonyms_phrase_query: false,
+      fuzzy_max_expansions: 20,
+      _name: EXACT_CLAUSE,
     },
-  ];
+  };
   const words = request.q.split(/\s+/).filter(Boolean);
-  if (!usesQuerySyntax(request.q) && words.length <= SEARCH_LIMITS.maxFuzzyWords) {
-    // Automatic typo tolerance: the same words, each allowed an edit distance by length
-    // (AUTO: 0 up to 2 letters, 1 up to 5, else 2), scored well below exact matches so a
-    // correctly spelled hit always ranks first. The first letter must match: it keeps
-    // the expansion small and misspellings rarely get the first letter wrong.
-    should.push({
-      multi_match: {
-        query: request.q,
-        fields,
-        type: 'best_fields',
-        operator: 'and',
-        fuzziness: 'AUTO',
-        prefix_length: 1,
-        max_expansions: 20,
-        lenient: true,
-        boost: 0.2,
-      },
-    });
-  }
+  const plainWords =
+    !usesQuerySyntax(request.q) &&
+    words.length <= SEARCH_LIMITS.maxFuzzyWords &&
+    words.every((w) => w.length <= SEARCH_LIMITS.maxFuzzyWordChars);
+  if (!plainWords) return { exact };
+  // Automatic typo tolerance: the same words, each allowed an edit distance by length
+  // (AUTO: 0 up to 2 letters, 1 up to 5, else 2), scored well below exact matches so a
+  // correctly spelled hit always ranks first. The first letter must match: it keeps
+  // the expansion small and misspellings rarely get the first letter wrong.
+  const typo = {
+    multi_match: {
+      query: request.q,
+      fields,
+      type: 'best_fields',
+      operator: 'and',
+      fuzziness: 'AUTO',
+      prefix_length: 1,
+      max_expansions: 20,
+      lenient: true,
+      boost: 0.2,
+      _name: TYPO_CLAUSE,
+    },
+  };
+  return { exact, typo };
+}
+
+/** The `query` part of the request: free text (or match_all) plus the filters. */
+export function buildQuery(request: SearchRequest): Record<string, unknown> {
+  const filter = filters(request);
+  const text = textClauses(request);
+  if (!text) return filter.length === 0 ? { match_all: {} } : { bool: { filter } };
+  const should = text.typo ? [text.exact, text.typo] : [text.exact];
   return { bool: { should, minimum_should_match: 1, ...(filter.length > 0 ? { filter } : {}) } };
 }
 
@@ -362,7 +388,18 @@ export function sortValueCount(request: SearchRequest): number {
   return buildSort(request).length + 1;
 }
 
-export function buildHighlight(kind: SearchKind): Record<string, unknown> {
+/**
+ * Highlighting. Only the exact clause is highlighted: highlighting a fuzzy query means
+ * running its automaton over every token of every returned body (hundreds of KB each),
+ * which cost several times the search itself. Hits that matched only through typo
+ * tolerance get their highlights from {@link buildTypoHighlightBody}, for them alone.
+ */
+export function buildHighlight(request: SearchRequest): Record<string, unknown> {
+  const text = textClauses(request);
+  return { ...highlightFields(request.kind), ...(text?.typo ? { highlight_query: text.exact } : {}) };
+}
+
+function highlightFields(kind: SearchKind): Record<string, unknown> {
   // encoder html: ES escapes the document text (&, <, >, ", ', /) and adds only our
   // <mark> tags, so a highlight is safe HTML with exactly one kind of element in it.
   const common = { encoder: 'html', pre_tags: ['<mark>'], post_tags: ['</mark>'], require_field_match: true };
@@ -381,18 +418,35 @@ export function buildHighlight(kind: SearchKind): Record<string, unknown> {
   };
 }
 
+/**
+ * Highlights for the hits (by id) that matched only through typo tolerance, so "Nagasakki"
+ * shows "<mark>Nagasaki</mark>": the fuzzy clause highlighted, on those documents only.
+ */
+export function buildTypoHighlightBody(
+  request: SearchRequest,
+  ids: readonly string[],
+  page: Pick<PageOptions, 'pitId' | 'keepAlive'>,
+): Record<string, unknown> | undefined {
+  const typo = textClauses(request)?.typo;
+  if (!typo || ids.length === 0) return undefined;
+  return {
+    size: ids.length,
+    query: { ids: { values: [...ids] } },
+    _source: false,
+    highlight: { ...highlightFields(request.kind), highlight_query: typo },
+    pit: { id: page.pitId, keep_alive: page.keepAlive },
+  };
+}
+
 export const FACET_SIZES = Object.freeze({ sections: 50, bylines: 50, years: 400 });
 
 export function buildAggregations(kind: SearchKind): Record<string, unknown> | undefined {
   if (kind === 'image') return undefined;
   return {
     sections: { terms: { field: 'section', size: FACET_SIZES.sections } },
-    bylines: {
-      terms: { field: 'bylines.id', size: FACET_SIZES.bylines },
-      // The name is read from one document of the bucket: bylines are denormalized into
-      // articles, so any article carrying the byline carries its current name.
-      aggs: { doc: { top_hits: { size: 1, _source: { includes: ['bylines.id', 'bylines.name'] } } } },
-    },
+    // Names are not read here: a top_hits per bucket would load whole articles (bodies of
+    // hundreds of KB) from _source. The searcher fills them in from the bylines index.
+    bylines: { terms: { field: 'bylines.id', size: FACET_SIZES.bylines } },
     years: { terms: { field: 'year', size: FACET_SIZES.years, order: { _key: 'desc' } } },
   };
 }
@@ -407,7 +461,7 @@ export function buildSearchBody(request: SearchRequest, page: PageOptions): Reco
     track_scores: true,
     track_total_hits: true,
     _source: { includes: SOURCE_FIELDS[request.kind] },
-    highlight: buildHighlight(request.kind),
+    highlight: buildHighlight(request),
     pit: { id: page.pitId, keep_alive: page.keepAlive },
     ...(page.searchAfter ? { search_after: [...page.searchAfter] } : {}),
     ...(aggs ? { aggs } : {}),

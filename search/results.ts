@@ -69,6 +69,14 @@ export interface RawHit {
   _source?: unknown;
   highlight?: Record<string, string[]>;
   sort?: SortValue[];
+  matched_queries?: string[] | Record<string, number>;
+}
+
+/** Names of the query clauses a hit matched (`_name`s). */
+export function matchedClauses(hit: RawHit): string[] {
+  const m = hit.matched_queries;
+  if (!m) return [];
+  return Array.isArray(m) ? m : Object.keys(m);
 }
 
 /** Renditions are named by the image pipeline; the thumbnail is `thumb` (or the smallest one). */
@@ -95,7 +103,7 @@ function hitImage(image: Pick<EmbeddedImage, 'id' | 'caption' | 'placeholder' | 
   };
 }
 
-function highlights(raw: Record<string, string[]> | undefined): Highlights {
+export function highlights(raw: Record<string, string[]> | undefined): Highlights {
   const out: Highlights = {};
   if (!raw) return out;
   if (raw.headline) out.headline = raw.headline;
@@ -149,7 +157,6 @@ interface TermsBucket {
   key: string | number;
   key_as_string?: string;
   doc_count: number;
-  doc?: { hits?: { hits?: RawHit[] } };
 }
 
 function buckets(aggs: Record<string, unknown> | undefined, name: string): TermsBucket[] {
@@ -157,15 +164,11 @@ function buckets(aggs: Record<string, unknown> | undefined, name: string): Terms
   return Array.isArray(agg?.buckets) ? agg.buckets : [];
 }
 
+/** Facets from the aggregations; byline names are null here (see {@link nameBylines}). */
 export function toFacets(aggs: Record<string, unknown> | undefined): Facets {
   return {
     sections: buckets(aggs, 'sections').map((b) => ({ value: String(b.key), count: b.doc_count })),
-    bylines: buckets(aggs, 'bylines').map((b) => {
-      const id = String(b.key);
-      const source = b.doc?.hits?.hits?.[0]?._source as Partial<ArticleDoc> | undefined;
-      const name = source?.bylines?.find((x) => x.id === id)?.name ?? null;
-      return { id, name, count: b.doc_count };
-    }),
+    bylines: buckets(aggs, 'bylines').map((b) => ({ id: String(b.key), name: null, count: b.doc_count })),
     years: buckets(aggs, 'years').map((b) => ({ value: Number(b.key), count: b.doc_count })),
   };
 }
@@ -181,4 +184,20 @@ const EMPTY_FACETS: Facets = Object.freeze({ sections: [], bylines: [], years: [
 /** Facets for a kind that has none (images): the same keys, empty lists. */
 export function emptyFacets(): Facets {
   return { ...EMPTY_FACETS, sections: [], bylines: [], years: [] };
+}
+
+/**
+ * Fill in byline facet names: first from the page's own hits (they embed their bylines'
+ * names), then from `lookup` (the bylines index) for the rest. Unknown names stay null.
+ */
+export async function nameBylines(
+  facets: Facets,
+  hits: readonly SearchHit[],
+  lookup: (ids: string[]) => Promise<Map<string, string>>,
+): Promise<Facets> {
+  const known = new Map<string, string>();
+  for (const hit of hits) for (const b of hit.bylines) if (b.name !== null) known.set(b.id, b.name);
+  const missing = facets.bylines.filter((b) => !known.has(b.id)).map((b) => b.id);
+  if (missing.length > 0) for (const [id, name] of await lookup(missing)) known.set(id, name);
+  return { ...facets, bylines: facets.bylines.map((b) => ({ ...b, name: known.get(b.id) ?? null })) };
 }

@@ -7,6 +7,8 @@ import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { CursorExpiredError, IndexMissingError, InvalidQueryError } from './errors.ts';
 import {
   buildSearchBody,
+  buildTypoHighlightBody,
+  EXACT_CLAUSE,
   parseSearchParams,
   SEARCH_LIMITS,
   type SearchKind,
@@ -17,7 +19,11 @@ import {
 } from './query.ts';
 import {
   emptyFacets,
+  highlights,
+  matchedClauses,
+  nameBylines,
   type RawSearchResponse,
+  type SearchHit,
   type SearchResult,
   toFacets,
   toHit,
@@ -178,13 +184,66 @@ export function createSearcher(options: SearcherOptions): Searcher {
     const pit = response.pit_id ?? pitId;
     const last = response.hits.hits.at(-1);
     const more = hits.length === request.size && seen < total && seen < SEARCH_LIMITS.maxDepth && last?.sort;
-    let next: string | null = null;
-    if (more && last?.sort) next = encodeCursor({ pit, after: last.sort, seen, fingerprint });
-    else closePit(pit);
-    let facets: SearchResult['facets'] = null;
-    if (cursor === undefined)
-      facets = request.kind === 'article' ? toFacets(response.aggregations) : emptyFacets();
+    const next = more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }) : null;
+    const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
+    const [facets] = await Promise.all([
+      cursor !== undefined
+        ? null
+        : request.kind === 'article'
+          ? nameBylines(toFacets(response.aggregations), hits, (ids) => bylineNames(ids, transport))
+          : emptyFacets(),
+      highlightTypos(
+        request,
+        typoOnly.map((h) => h._id as string),
+        pit,
+        hits,
+        transport,
+      ),
+    ]);
+    if (!next) closePit(pit);
     return { total, hits, facets, next };
+  }
+
+  /** Replace the highlights of hits that matched only through typo tolerance; a failure only costs them. */
+  async function highlightTypos(
+    request: SearchRequest,
+    ids: string[],
+    pit: string,
+    hits: SearchHit[],
+    transport?: { signal: AbortSignal },
+  ): Promise<void> {
+    const body = buildTypoHighlightBody(request, ids, { pitId: pit, keepAlive });
+    if (!body) return;
+    try {
+      const response = (await es.search(body as estypes.SearchRequest, transport)) as RawSearchResponse;
+      const byId = new Map(response.hits.hits.map((h) => [h._id, h.highlight]));
+      for (const hit of hits) {
+        if (byId.has(hit.id)) hit.highlights = highlights(byId.get(hit.id));
+      }
+    } catch (err) {
+      log?.debug({ err }, 'typo highlights unavailable');
+    }
+  }
+
+  /** Current names of bylines from the bylines projection; a failure only costs the names. */
+  async function bylineNames(
+    ids: string[],
+    transport?: { signal: AbortSignal },
+  ): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    try {
+      const response = await es.mget<{ name?: string }>(
+        { index: options.names.alias('bylines'), ids, _source_includes: ['name'] },
+        transport,
+      );
+      for (const doc of response.docs) {
+        if ('found' in doc && doc.found && typeof doc._source?.name === 'string')
+          names.set(doc._id, doc._source.name);
+      }
+    } catch (err) {
+      log?.debug({ err }, 'byline names unavailable');
+    }
+    return names;
   }
 
   async function getDoc<T>(

@@ -51,8 +51,15 @@ export interface ImageDispatcherOptions {
   retryFailed?: boolean;
   /** Pause between polls of the log when it has nothing new (default 1000 ms). */
   pollIntervalMs?: number;
-  /** Tracked images whose job state is checked per poll (default 200, oldest first). */
+  /** Tracked images whose job state is checked per poll at most (default 200, oldest first). */
   reconcileBatch?: number;
+  /**
+   * How long an image waits for its outcome before the dispatcher looks at its job
+   * (default 1000 ms), doubling up to 30 s while the job runs. Workers record outcomes
+   * themselves; this check is for the few they cannot (late entities with the same bytes,
+   * stalled-out jobs), so it stays off the hot path.
+   */
+  reconcileDelayMs?: number;
 }
 
 /** An image the dispatcher handed to the queue and whose outcome is not in the log yet. */
@@ -62,6 +69,9 @@ export interface PendingImage {
   jobId: string;
   /** Sequence of the event that made it a candidate; the checkpoint stays below it. */
   sinceSeq: number;
+  /** When (ms since epoch) to look at its job next. */
+  checkAt: number;
+  checkDelayMs: number;
 }
 
 export interface DispatchStats {
@@ -105,6 +115,7 @@ export function createImageDispatcher(options: ImageDispatcherOptions): ImageDis
   const logger = options.logger.child({ component: 'image-dispatcher' });
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const reconcileBatch = options.reconcileBatch ?? 200;
+  const reconcileDelayMs = options.reconcileDelayMs ?? 1_000;
   const tracked = new Map<string, PendingImage>();
   let cursor: number | undefined;
   let savedCheckpoint: number | undefined;
@@ -126,7 +137,14 @@ export function createImageDispatcher(options: ImageDispatcherOptions): ImageDis
       await result.job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       result = await queue.enqueue(imageId, original);
     }
-    tracked.set(imageId, { imageId, original, jobId: result.jobId, sinceSeq });
+    tracked.set(imageId, {
+      imageId,
+      original,
+      jobId: result.jobId,
+      sinceSeq,
+      checkAt: Date.now() + reconcileDelayMs,
+      checkDelayMs: reconcileDelayMs,
+    });
     enqueuedCount++;
     logger.debug(
       { imageId, jobId: result.jobId, status: result.status, state: result.state },
@@ -140,12 +158,17 @@ export function createImageDispatcher(options: ImageDispatcherOptions): ImageDis
   > {
     const out: { pending: PendingImage; job: ImageJob | undefined; state: string }[] = [];
     let checked = 0;
+    const now = Date.now();
     for (const pending of tracked.values()) {
+      if (pending.checkAt > now) continue;
       if (checked++ >= reconcileBatch) break;
       const job = await queue.getJob(pending.original.digest);
       const state = job ? await job.getState() : 'missing';
       if (state === 'completed' || state === 'failed' || state === 'missing' || state === 'unknown') {
         out.push({ pending, job, state });
+      } else {
+        pending.checkDelayMs = Math.min(pending.checkDelayMs * 2, 30_000);
+        pending.checkAt = now + pending.checkDelayMs;
       }
     }
     return out;
@@ -321,7 +344,10 @@ export interface DrainStats {
  * loop of `presslog images process`. Workers must be running (in this process or
  * elsewhere), or it waits until the signal aborts.
  */
-export async function dispatchUntilDone(dispatcher: ImageDispatcher, options: DrainOptions = {}): Promise<DrainStats> {
+export async function dispatchUntilDone(
+  dispatcher: ImageDispatcher,
+  options: DrainOptions = {},
+): Promise<DrainStats> {
   const total: DrainStats = { cursor: 0, enqueued: 0, recorded: 0, polls: 0 };
   for (;;) {
     options.signal?.throwIfAborted();

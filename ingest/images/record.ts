@@ -143,6 +143,12 @@ export interface RecordOptions {
   signal?: AbortSignal;
   /** Conflicts tolerated before giving up (default 5). */
   maxConflicts?: number;
+  /**
+   * The image's progress read earlier (e.g. while sharp was running), used for the first
+   * attempt instead of a fresh read. Safe: if anything was appended since, the append's
+   * expected last sequence no longer matches, and the image is read again.
+   */
+  prefetched?: ImageProgress;
 }
 
 /**
@@ -158,7 +164,8 @@ export async function recordOutcome(
   const maxConflicts = options.maxConflicts ?? 5;
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
-    const progress = await readImageProgress(log, imageId);
+    const progress =
+      attempt === 0 && options.prefetched ? options.prefetched : await readImageProgress(log, imageId);
     const decision = decideRecord(progress, outcome);
     if (decision !== 'record' || !progress) return { imageId, decision };
     const event = outcomeEvent(imageId, progress.originalSeq, outcome, options);

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { type ConnectionOptions, Job, UnrecoverableError, Worker } from 'bullmq';
+import { type ConnectionOptions, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { type BlobStore, digestOf } from '../../log/blobStore.ts';
 import type { ContentLog } from '../../log/types.ts';
@@ -7,7 +7,13 @@ import { TransientError } from '../../schemas/errors.ts';
 import type { ImageProcessed } from '../../schemas/imageEvents.ts';
 import type { Names } from '../../schemas/names.ts';
 import type { ImageJob, ImageJobData, ImageJobResult } from './queue.ts';
-import { type Outcome, type RecordResult, readImageProgress, recordOutcome } from './record.ts';
+import {
+  type ImageProgress,
+  type Outcome,
+  type RecordResult,
+  readImageProgress,
+  recordOutcome,
+} from './record.ts';
 import {
   DEFAULT_PROCESS_OPTIONS,
   ImageRejectedError,
@@ -121,14 +127,23 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
   const processor = options.processor ?? processImage;
   const stats: ImageWorkerStats = { processed: 0, skipped: 0, failedAttempts: 0, failed: 0, recorded: 0 };
   const abort = new AbortController();
+  // Jobs whose failure processJob has dealt with (the 'failed' listener handles the rest).
+  const handledFailures = new WeakSet<ImageJob>();
+  // Recordings started by event listeners, awaited by close().
+  const background = new Set<Promise<unknown>>();
 
-  async function recordAll(job: ImageJob, outcome: Outcome): Promise<RecordResult[]> {
+  async function recordAll(
+    job: ImageJob,
+    outcome: Outcome,
+    prefetched?: Map<string, ImageProgress | undefined>,
+  ): Promise<RecordResult[]> {
     const results: RecordResult[] = [];
     for (const imageId of job.data.imageIds) {
       const result = await recordOutcome(log, imageId, outcome, {
         source: WORKER_SOURCE,
         correlationId: job.id,
         signal: abort.signal,
+        prefetched: prefetched?.get(imageId),
       });
       if (result.seq !== undefined) stats.recorded++;
       results.push(result);
@@ -136,12 +151,22 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
     return results;
   }
 
+  /** The job's images as the log has them now. */
+  async function readImages(job: ImageJob): Promise<Map<string, ImageProgress | undefined>> {
+    const entries = await Promise.all(
+      job.data.imageIds.map(async (id) => [id, await readImageProgress(log, id)] as const),
+    );
+    return new Map(entries);
+  }
+
   /** On a retry: the result a previous run of this job already recorded, if any. */
-  async function alreadyRecorded(job: ImageJob): Promise<ImageJobResult | undefined> {
+  function alreadyRecorded(
+    job: ImageJob,
+    images: Map<string, ImageProgress | undefined>,
+  ): ImageJobResult | undefined {
     const { digest } = job.data.original;
     let found: ImageJobResult | undefined;
-    for (const imageId of job.data.imageIds) {
-      const progress = await readImageProgress(log, imageId);
+    for (const progress of images.values()) {
       if (!progress || progress.state.original.digest !== digest || progress.state.removed) continue;
       const processed = progress.state.processed;
       if (!processed) return undefined;
@@ -175,9 +200,12 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
     const jobLog = logger.child({ jobId: job.id, imageIds: job.data.imageIds });
     const { digest } = job.data.original;
     const isRetry = job.attemptsMade > 0 || job.attemptsStarted > 1 || job.stalledCounter > 0;
+    // Read the job's images while sharp works, so recording costs one append, not a read too.
+    const reading = readImages(job);
+    reading.catch(() => {});
     try {
       if (isRetry) {
-        const previous = await alreadyRecorded(job);
+        const previous = alreadyRecorded(job, await reading);
         if (previous) {
           stats.skipped++;
           jobLog.info('result already in the log (a previous run recorded it); not processing again');
@@ -189,7 +217,8 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
       const result = await processor(bytes, processing);
       const stored = await Promise.all(result.renditions.map((r) => blobs.put(r.bytes)));
       const payload = processedPayload(digest, result, stored);
-      const records = await recordAll(job, { kind: 'processed', payload });
+      const images = await reading.catch(() => undefined);
+      const records = await recordAll(job, { kind: 'processed', payload }, images);
       stats.processed++;
       jobLog.info(
         {
@@ -201,6 +230,7 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
       return payload;
     } catch (err) {
       stats.failedAttempts++;
+      handledFailures.add(job);
       const permanent = err instanceof ImageRejectedError;
       const attempt = job.attemptsMade + 1;
       const final = permanent || attempt >= (job.opts.attempts ?? 1);
@@ -214,10 +244,13 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
           jobLog.error({ err: recordErr }, 'could not record ImageProcessingFailed');
         }
       }
-      jobLog.warn(
-        { err, attempt, permanent, final },
-        permanent ? 'image rejected' : 'image processing failed',
-      );
+      if (err instanceof ImageRejectedError)
+        jobLog.warn({ reason: err.message, code: err.code }, 'image rejected');
+      else
+        jobLog.warn(
+          { err, attempt, final },
+          final ? 'image processing failed for good' : 'image processing failed; will retry',
+        );
       if (permanent) throw new UnrecoverableError(reasonOf(err));
       throw err;
     }
@@ -234,25 +267,28 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
     ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
   });
   worker.on('error', (err) => logger.error({ err }, 'image worker error'));
-  // A job that stalled too often fails inside the stalled check, never reaching
-  // processJob's catch: record its failure here so it does not end in silence.
   worker.on('stalled', (jobId) => {
-    void (async () => {
-      const stalled = (await Job.fromId(worker, jobId)) as ImageJob | undefined;
-      if (!stalled || (await stalled.getState()) !== 'failed') {
-        logger.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried');
-        return;
-      }
-      stats.failed++;
-      await recordAll(stalled, {
-        kind: 'failed',
-        payload: {
-          original: stalled.data.original.digest,
-          reason: reasonOf(stalled.failedReason || 'job stalled more than allowed'),
-          attempts: Math.max(1, stalled.attemptsStarted),
-        },
-      });
-    })().catch((err) => logger.error({ err, jobId }, 'could not record the failure of a stalled job'));
+    logger.warn({ jobId }, 'job stalled (its worker died or blocked); it goes back to the queue');
+  });
+  // A job can fail without processJob seeing it: one that stalled more often than
+  // allowed is failed by BullMQ when a worker next picks it up, before the processor
+  // runs. Record those here so they do not end in silence.
+  worker.on('failed', (job, err) => {
+    if (!job || handledFailures.has(job)) return;
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) return;
+    stats.failed++;
+    const payload = {
+      original: job.data.original.digest,
+      reason: reasonOf(err),
+      attempts: Math.max(1, job.attemptsStarted, job.attemptsMade),
+    };
+    const recording = recordAll(job, { kind: 'failed', payload })
+      .catch((recordErr) =>
+        logger.error({ err: recordErr, jobId: job.id }, 'could not record ImageProcessingFailed'),
+      )
+      .finally(() => background.delete(recording));
+    background.add(recording);
   });
 
   let closing: Promise<void> | undefined;
@@ -262,6 +298,7 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
     close() {
       closing ??= (async () => {
         await worker.close();
+        await Promise.all(background);
         abort.abort();
       })();
       return closing;

@@ -73,7 +73,12 @@ async function rawPublish(
 }
 
 /** The ceiling of reading: an ordered consumer and JSON.parse, nothing else. */
-async function rawRead(js: JetStreamClient, stream: string, expected: number, batch: number): Promise<number> {
+async function rawRead(
+  js: JetStreamClient,
+  stream: string,
+  expected: number,
+  batch: number,
+): Promise<number> {
   const consumer = await js.consumers.get(stream, { filter_subjects: '>' });
   const messages = await consumer.consume({ max_messages: batch });
   let count = 0;
@@ -144,7 +149,11 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
       await warm.append(sample.map((event) => ({ event })));
       await rawPublish(
         js,
-        sample.map((e) => ({ subject: `bench-${tag}-warm.content.${e.entityType}.w${e.entityId}`, bytes: encodeEvent(e), id: `w${e.id}` })),
+        sample.map((e) => ({
+          subject: `bench-${tag}-warm.content.${e.entityType}.w${e.entityId}`,
+          bytes: encodeEvent(e),
+          id: `w${e.id}`,
+        })),
         window,
       );
       await ourReplay(warm, signal);
@@ -156,14 +165,13 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
     let rawAppendSeconds = 0;
     let oursAppendSeconds = 0;
     const perRound = Math.ceil(total / rounds);
-    for (let start = 0; start < total; start += perRound) {
-      signal?.throwIfAborted();
-      const end = Math.min(total, start + perRound);
-      let t = performance.now();
+    const appendRaw = async (start: number, end: number) => {
+      const t = performance.now();
       await rawPublish(js, wire.slice(start, end), window);
       rawAppendSeconds += seconds(t);
-
-      t = performance.now();
+    };
+    const appendOurs = async (start: number, end: number) => {
+      const t = performance.now();
       for (let b = start; b < end; b += batch) {
         const stats = await ours.append(
           events.slice(b, Math.min(end, b + batch)).map((event) => ({ event })),
@@ -175,6 +183,18 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
         }
       }
       oursAppendSeconds += seconds(t);
+    };
+    for (let start = 0, round = 0; start < total; start += perRound, round++) {
+      signal?.throwIfAborted();
+      const end = Math.min(total, start + perRound);
+      // Who goes first alternates: the server may still be flushing the previous run's writes.
+      if (round % 2 === 0) {
+        await appendRaw(start, end);
+        await appendOurs(start, end);
+      } else {
+        await appendOurs(start, end);
+        await appendRaw(start, end);
+      }
       options.log?.info({ appended: end }, 'appending');
     }
 
@@ -183,12 +203,25 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
     let oursReadSeconds = 0;
     for (let r = 0; r < 2; r++) {
       signal?.throwIfAborted();
-      let t = performance.now();
-      const rawCount = await rawRead(js, oursNames.stream, total, 512);
-      rawReadSeconds += seconds(t);
-      t = performance.now();
-      const oursCount = await ourReplay(ours, signal);
-      oursReadSeconds += seconds(t);
+      let rawCount = 0;
+      let oursCount = 0;
+      const readRaw = async () => {
+        const t = performance.now();
+        rawCount = await rawRead(js, oursNames.stream, total, 512);
+        rawReadSeconds += seconds(t);
+      };
+      const readOurs = async () => {
+        const t = performance.now();
+        oursCount = await ourReplay(ours, signal);
+        oursReadSeconds += seconds(t);
+      };
+      if (r % 2 === 0) {
+        await readRaw();
+        await readOurs();
+      } else {
+        await readOurs();
+        await readRaw();
+      }
       if (rawCount !== total || oursCount !== total) {
         throw new Error(`bench replay: read ${oursCount} (raw ${rawCount}) of ${total} events`);
       }

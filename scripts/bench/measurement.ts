@@ -12,7 +12,13 @@ export interface Measurement {
   note?: string;
 }
 
-export function measurement(name: string, unit: string, ours: number, ceiling: number, note?: string): Measurement {
+export function measurement(
+  name: string,
+  unit: string,
+  ours: number,
+  ceiling: number,
+  note?: string,
+): Measurement {
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
     name,
@@ -29,9 +35,10 @@ export function formatMeasurements(measurements: readonly Measurement[]): string
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   const rows = measurements.map((m) => [m.name, m.unit, n(m.ours), n(m.ceiling), m.ratio.toFixed(2)]);
   const notes = measurements.filter((m) => m.note).map((m) => `  ${m.name}: ${m.note}`);
-  return [formatTable([['NAME', 'UNIT', 'OURS', 'CEILING', 'RATIO'], ...rows]), ...(notes.length ? ['', ...notes] : [])].join(
-    '\n',
-  );
+  return [
+    formatTable([['NAME', 'UNIT', 'OURS', 'CEILING', 'RATIO'], ...rows]),
+    ...(notes.length ? ['', ...notes] : []),
+  ].join('\n');
 }
 
 /** `--json`: one object per line and measurement, `{"name","unit","ours","ceiling","ratio"}`. */

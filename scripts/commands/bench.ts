@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { runImagesBench } from '../bench/images.ts';
+import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
 import { formatMeasurements, jsonLines } from '../bench/measurement.ts';
-import { connectNats } from '../runtime.ts';
+import { connectNats, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 function positiveInt(value: string): number {
@@ -22,11 +24,15 @@ interface LogOptions {
  * Add a benchmark as a subcommand here.
  */
 export function register(program: Command, ctx: CliContext): void {
-  const bench = program.command('bench').description('benchmarks: ours next to the raw ceiling, measured in the same run');
+  const bench = program
+    .command('bench')
+    .description('benchmarks: ours next to the raw ceiling, measured in the same run');
 
   bench
     .command('log')
-    .description('append N events through the content log and replay them; ceilings: raw js.publish and ordered-consumer read')
+    .description(
+      'append N events through the content log and replay them; ceilings: raw js.publish and ordered-consumer read',
+    )
     .option('--events <n>', 'number of events', positiveInt, 100_000)
     .option('--batch <n>', 'events per append call', positiveInt, 5_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
@@ -43,6 +49,56 @@ export function register(program: Command, ctx: CliContext): void {
         });
         process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
       } finally {
+        await nc.close();
+      }
+    });
+
+  bench
+    .command('ingest')
+    .description(
+      'ingest generated archives (2-20 KB articles, 5% bylines, revisions) into scratch logs; ceiling: raw js.publish of the same event bytes',
+    )
+    .option('--records <n>', 'records in all', positiveInt, 100_000)
+    .option(
+      '--rounds <n>',
+      'rounds (each its own archive and scratch streams), ours and raw interleaved',
+      positiveInt,
+      4,
+    )
+    .option('--batch <n>', 'ingest batch size', positiveInt, 1_000)
+    .option('--window <n>', 'publishes in flight', positiveInt, 512)
+    .action(async (options: { records: number; rounds: number; batch: number; window: number }) => {
+      const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
+      try {
+        const measurements = await runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal });
+        process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
+      } finally {
+        await nc.close();
+      }
+    });
+
+  bench
+    .command('images')
+    .description(
+      'real photos through dispatcher, BullMQ and workers; ceiling: the same renditions by sharp directly, same concurrency',
+    )
+    .option('--images <n>', 'images per round', positiveInt, 45)
+    .option('-c, --concurrency <n>', 'jobs at once (workers and ceiling alike)', positiveInt, 2)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling', positiveInt, 2)
+    .action(async (options: { images: number; concurrency: number; rounds: number }) => {
+      const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
+      const redis = createRedis(ctx.config(), { forBullmq: true, log: ctx.log() });
+      try {
+        const measurements = await runImagesBench({
+          nc,
+          redis,
+          ...options,
+          log: ctx.log(),
+          signal: ctx.signal,
+        });
+        process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
+      } finally {
+        await redis.quit();
         await nc.close();
       }
     });

@@ -9,7 +9,12 @@ import {
   createRedisCheckpoint,
   dispatchUntilDone,
 } from '../../ingest/images/dispatcher.ts';
-import { createImageQueue, type FailedImageJob, type ImageQueue, type ImageQueueCounts } from '../../ingest/images/queue.ts';
+import {
+  createImageQueue,
+  type FailedImageJob,
+  type ImageQueue,
+  type ImageQueueCounts,
+} from '../../ingest/images/queue.ts';
 import { configureSharp } from '../../ingest/images/renditions.ts';
 import { createImageWorker } from '../../ingest/images/worker.ts';
 import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
@@ -59,9 +64,12 @@ async function openQueueWith(ctx: CliContext, releasers: Releaser[]): Promise<Om
   try {
     await redis.ping();
   } catch (err) {
-    throw new TransientError(`cannot reach Redis at ${maskCredentials(config.redis.url)}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new TransientError(
+      `cannot reach Redis at ${maskCredentials(config.redis.url)}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const queue = createImageQueue({ connection: redis, names: config.names, logger: ctx.log() });
   releasers.push(() => queue.close());
@@ -94,9 +102,12 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
     try {
       nc = await connectNats(config, { name: 'presslog-images', timeout: 5_000 });
     } catch (err) {
-      throw new TransientError(`cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TransientError(
+        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     releasers.push(() => nc.drain());
     const log = createContentLog({ nc, names: config.names, logger });
@@ -134,7 +145,14 @@ function statusText(report: StatusReport): string {
   const lines = [
     formatTable([
       ['QUEUE', 'WAITING', 'ACTIVE', 'DELAYED', 'COMPLETED', 'FAILED'],
-      [report.queue, String(c.waiting + c.prioritized + c.paused), String(c.active), String(c.delayed), String(c.completed), String(c.failed)],
+      [
+        report.queue,
+        String(c.waiting + c.prioritized + c.paused),
+        String(c.active),
+        String(c.delayed),
+        String(c.completed),
+        String(c.failed),
+      ],
     ]),
     '',
     `dispatcher checkpoint: seq ${report.checkpoint}`,
@@ -144,7 +162,13 @@ function statusText(report: StatusReport): string {
     lines.push(
       formatTable([
         ['JOB', 'IMAGES', 'ATTEMPTS', 'FAILED AT', 'REASON'],
-        ...report.failed.map((f) => [`${f.jobId.slice(0, 19)}…`, f.imageIds.join(','), String(f.attempts), f.failedAt ?? '-', f.reason]),
+        ...report.failed.map((f) => [
+          `${f.jobId.slice(0, 19)}…`,
+          f.imageIds.join(','),
+          String(f.attempts),
+          f.failedAt ?? '-',
+          f.reason,
+        ]),
       ]),
     );
   }
@@ -158,11 +182,15 @@ interface ProcessOptions {
 
 /** `presslog images status|process`. */
 export function register(program: Command, ctx: CliContext): void {
-  const images = program.command('images').description('image processing: renditions and metadata by sharp, through BullMQ');
+  const images = program
+    .command('images')
+    .description('image processing: renditions and metadata by sharp, through BullMQ');
 
   images
     .command('status')
-    .description('queue counts (waiting, active, delayed, completed, failed) and the failed jobs with their reasons')
+    .description(
+      'queue counts (waiting, active, delayed, completed, failed) and the failed jobs with their reasons',
+    )
     .option('--limit <n>', 'failed jobs to list', positiveInt, 20)
     .action(async (options: { limit: number }) => {
       const clients = await openImageQueue(ctx);
@@ -182,7 +210,9 @@ export function register(program: Command, ctx: CliContext): void {
 
   images
     .command('process')
-    .description('process every image of the log that has no outcome yet, in this process, then exit with a summary')
+    .description(
+      'process every image of the log that has no outcome yet, in this process, then exit with a summary',
+    )
     .option('-c, --concurrency <n>', 'images processed at once', positiveInt, availableParallelism())
     .option('--retry-failed', 'also retry images whose processing failed before')
     .action(async (options: ProcessOptions) => {
@@ -218,7 +248,8 @@ export function register(program: Command, ctx: CliContext): void {
         const drained = await dispatchUntilDone(dispatcher, {
           signal: ctx.signal,
           onProgress: (stats) => {
-            if (stats.pending !== lastPending) logger.info({ pending: stats.pending }, 'images waiting for an outcome');
+            if (stats.pending !== lastPending)
+              logger.info({ pending: stats.pending }, 'images waiting for an outcome');
             lastPending = stats.pending;
           },
         });

@@ -42,7 +42,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('reuse each service that answers; start the others (loopback URLs only)')
     .option('-q, --quiet', 'print nothing unless something fails')
     .action(async ({ quiet }: Options) => {
-      const results = await ensureServices(ctx.config(), { log: ctx.log(), quiet });
+      const results = await ensureServices(ctx.config(), { log: ctx.log(), quiet, signal: ctx.signal });
       if (!quiet) ctx.output({ services: results }, () => formatTable(results.map((s) => row(s, upText(s)))));
     });
 

@@ -1,6 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { checkpointKey, createImageDispatcher, createRedisCheckpoint } from '../../ingest/images/dispatcher.ts';
+import {
+  checkpointKey,
+  createImageDispatcher,
+  createRedisCheckpoint,
+} from '../../ingest/images/dispatcher.ts';
 import { createImageWorker } from '../../ingest/images/worker.ts';
 import type { CliContext } from './cliContext.ts';
 import { openImagePipeline, positiveInt, setUpSharp } from './images.ts';
@@ -19,7 +23,9 @@ interface WorkersOptions {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('workers')
-    .description('process images from the log: dispatcher (log → queue) and sharp workers, until SIGINT/SIGTERM')
+    .description(
+      'process images from the log: dispatcher (log → queue) and sharp workers, until SIGINT/SIGTERM',
+    )
     .option('-c, --concurrency <n>', 'images processed at once', positiveInt, availableParallelism())
     .option('--no-dispatcher', 'only take jobs (for extra worker processes; one dispatcher is enough)')
     .option('--poll-interval <ms>', 'how often the dispatcher looks for new image events', positiveInt, 1_000)
@@ -46,7 +52,12 @@ export function register(program: Command, ctx: CliContext): void {
           })
         : undefined;
       logger.info(
-        { queue: queue.name, concurrency: options.concurrency, dispatcher: options.dispatcher, blobDir: config.blobDir },
+        {
+          queue: queue.name,
+          concurrency: options.concurrency,
+          dispatcher: options.dispatcher,
+          blobDir: config.blobDir,
+        },
         'image workers running; SIGINT or SIGTERM to stop',
       );
       try {

@@ -7,6 +7,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Kills the command when aborted; only for commands that are safe to interrupt. */
+  signal?: AbortSignal;
 }
 
 /** A command that failed; `output` holds everything it printed. */
@@ -28,7 +30,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     execFile(
       command,
       args,
-      { env: options.env, cwd: options.cwd, timeout, maxBuffer: 16 * 1024 * 1024 },
+      { env: options.env, cwd: options.cwd, signal: options.signal, timeout, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const output = `${stdout}\n${stderr}`.trim();

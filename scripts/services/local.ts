@@ -13,9 +13,10 @@ import type { ServiceName } from './state.ts';
  */
 export const ES_VERSION = '9.4.3';
 const ES_ARTIFACT = `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ES_VERSION}:zip`;
+const MAVEN_REPO = join(homedir(), '.m2', 'repository');
 const ES_ZIP = join(
-  homedir(),
-  '.m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch',
+  MAVEN_REPO,
+  'org/elasticsearch/distribution/integ-test-zip/elasticsearch',
   ES_VERSION,
   `elasticsearch-${ES_VERSION}.zip`,
 );
@@ -37,6 +38,8 @@ export interface StartOptions {
   host: string;
   port: number;
   progress: (message: string) => void;
+  /** Interrupts downloads and unpacking; a server that is being launched is left to finish. */
+  signal?: AbortSignal;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -128,22 +131,22 @@ async function findJavaHome(): Promise<string> {
 }
 
 /** Download the zip into the Maven cache (once) and unpack it into servicesDir (once). */
-async function installElasticsearch(dir: string, progress: (m: string) => void): Promise<string> {
+async function installElasticsearch({ dir, progress, signal }: StartOptions): Promise<string> {
   const home = join(dir, `elasticsearch-${ES_VERSION}`);
   if (await isExecutable(join(home, 'bin', 'elasticsearch'))) return home;
   if (!(await exists(ES_ZIP))) {
     const mvn = await findExecutable('mvn');
     if (!mvn) throw new Error(`mvn is not installed; it downloads ${ES_ARTIFACT} from Maven Central`);
     progress(`downloading ${ES_ARTIFACT} from Maven Central`);
-    await run(mvn, ['-q', '-B', 'dependency:get', `-Dartifact=${ES_ARTIFACT}`, '-Dtransitive=false'], {
-      timeoutMs: 20 * 60_000,
-    });
+    // Name the repository: Java's user.home (passwd) and Node's ($HOME) may differ.
+    const args = ['-q', '-B', 'dependency:get', `-Dartifact=${ES_ARTIFACT}`, '-Dtransitive=false'];
+    await run(mvn, [...args, `-Dmaven.repo.local=${MAVEN_REPO}`], { timeoutMs: 20 * 60_000, signal });
   }
   progress(`unpacking ${ES_ZIP}`);
   // Unpack beside the target and rename, so an interrupted unzip never looks installed.
   const scratch = await mkdtemp(join(dir, '.unzip-'));
   try {
-    await run('unzip', ['-q', ES_ZIP, '-d', scratch], { timeoutMs: 5 * 60_000 });
+    await run('unzip', ['-q', ES_ZIP, '-d', scratch], { timeoutMs: 5 * 60_000, signal });
     await rename(join(scratch, `elasticsearch-${ES_VERSION}`), home);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -160,8 +163,9 @@ async function ensureEsUser(): Promise<void> {
     await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER]);
 }
 
-async function startElasticsearch({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
-  const [install, javaHome] = await Promise.all([installElasticsearch(dir, progress), findJavaHome()]);
+async function startElasticsearch(options: StartOptions): Promise<LocalProcess> {
+  const { dir, host, port, progress } = options;
+  const [install, javaHome] = await Promise.all([installElasticsearch(options), findJavaHome()]);
   const home = join(dir, 'elasticsearch');
   const logs = join(home, 'logs');
   const pidFile = join(home, 'elasticsearch.pid');

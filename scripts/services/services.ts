@@ -65,6 +65,8 @@ export interface EnsureServicesOptions {
   quiet?: boolean;
   /** Default: all of them. */
   services?: readonly ServiceName[];
+  /** Stops waiting (for the lock, for a server to get ready) when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface StopServicesOptions {
@@ -130,10 +132,17 @@ async function describe(
 }
 
 /** Poll until the service answers (Elasticsearch: health at least yellow), or explain why not. */
-async function waitReady(name: ServiceName, config: Config, record: ServiceRecord): Promise<Probe> {
+async function waitReady(
+  name: ServiceName,
+  config: Config,
+  record: ServiceRecord,
+  signal?: AbortSignal,
+): Promise<Probe> {
   const deadline = Date.now() + READY_TIMEOUT_MS[name];
   const see = record.log ? `; see ${record.log}` : '';
   for (;;) {
+    // Interrupted: stop waiting. The server stays recorded, so `down` can stop it.
+    signal?.throwIfAborted();
     const result = await probe(name, config, 2000);
     if (result.answering && result.health !== 'red') return result;
     if (record.pid !== undefined && !(await isRunning(record.pid))) {
@@ -145,7 +154,7 @@ async function waitReady(name: ServiceName, config: Config, record: ServiceRecor
         `${name} did not get ready within ${READY_TIMEOUT_MS[name] / 1000} s (${why})${see}`,
       );
     }
-    await sleep(250);
+    await sleep(250, undefined, { signal });
   }
 }
 
@@ -154,6 +163,7 @@ interface EnsureContext {
   state: ServicesState;
   docker: () => Promise<boolean>;
   progress: (name: ServiceName, message: string) => void;
+  signal?: AbortSignal;
 }
 
 async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext): Promise<ServiceUpResult> {
@@ -196,7 +206,12 @@ async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext):
       record = { by: 'docker', url, startedAt };
     } else {
       const progress = (message: string) => ctx.progress(name, message);
-      const proc = await startLocal[name]({ dir: config.servicesDir, ...address, progress });
+      const proc = await startLocal[name]({
+        dir: config.servicesDir,
+        ...address,
+        progress,
+        signal: ctx.signal,
+      });
       const startTime = await processStartTime(proc.pid);
       record = {
         by: 'presslog',
@@ -212,7 +227,7 @@ async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext):
     state.services[name] = record;
     action = 'started';
   }
-  const ready = await waitReady(name, config, record);
+  const ready = await waitReady(name, config, record, ctx.signal);
   return { ...(await describe(name, config, ready, record)), action, ms: Date.now() - begin };
 }
 
@@ -236,7 +251,7 @@ export async function ensureServices(
   config: Config,
   options: EnsureServicesOptions,
 ): Promise<ServiceUpResult[]> {
-  const { log, quiet = false, services = SERVICE_NAMES } = options;
+  const { log, quiet = false, services = SERVICE_NAMES, signal } = options;
   const begin = Date.now();
   const first = await Promise.all(services.map((name) => probe(name, config)));
   if (first.every((p) => p.answering)) {
@@ -251,7 +266,7 @@ export async function ensureServices(
     );
   }
   await mkdir(config.servicesDir, { recursive: true });
-  const release = await acquireLock(config.servicesDir, log);
+  const release = await acquireLock(config.servicesDir, log, signal);
   try {
     const state = await readState(config.servicesDir);
     const ctx: EnsureContext = {
@@ -259,6 +274,7 @@ export async function ensureServices(
       state,
       docker: once(dockerAvailable),
       progress: (name, message) => log[quiet ? 'debug' : 'info']({ service: name }, message),
+      signal,
     };
     const settled = await Promise.allSettled(services.map((name, i) => ensureOne(name, first[i]!, ctx)));
     await writeState(config.servicesDir, state);

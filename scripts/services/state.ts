@@ -90,6 +90,7 @@ function isAlive(pid: number): boolean {
 export async function acquireLock(
   dir: string,
   log: Logger,
+  signal?: AbortSignal,
   timeoutMs = 10 * 60_000,
 ): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
@@ -121,6 +122,6 @@ export async function acquireLock(
     }
     if (!waitingLogged) log.info({ owner }, 'waiting for another "presslog services up" to finish');
     waitingLogged = true;
-    await sleep(250);
+    await sleep(250, undefined, { signal });
   }
 }

@@ -53,7 +53,11 @@ after(async () => {
   await nc.close();
 });
 
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -63,7 +67,8 @@ async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(100);
   }
 }
@@ -101,7 +106,15 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
       redis,
       queue,
       startWorker(options = {}) {
-        const worker = createImageWorker({ connection: redis, names, log, blobs, logger, concurrency: 2, ...options });
+        const worker = createImageWorker({
+          connection: redis,
+          names,
+          log,
+          blobs,
+          logger,
+          concurrency: 2,
+          ...options,
+        });
         workers.push(worker);
         return worker;
       },
@@ -128,7 +141,13 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
         const stats = await log.append([
           {
             event: {
-              id: deriveEventId({ type: 'ImageSubmitted', entityType: 'image', entityId: imageId, payload, basisSeq }),
+              id: deriveEventId({
+                type: 'ImageSubmitted',
+                entityType: 'image',
+                entityId: imageId,
+                payload,
+                basisSeq,
+              }),
               type: 'ImageSubmitted',
               version: 1,
               entityType: 'image',
@@ -162,6 +181,42 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Run a worker in a child process, let it take the image's job, and kill it with SIGKILL
+ * while the job is active. Returns the job id.
+ */
+async function killWorkerMidJob(env: Env, imageId: string): Promise<string> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/fixtures/images/workerProcess.ts'],
+    {
+      env: {
+        ...process.env,
+        PRESSLOG_NAMESPACE: env.names.namespace,
+        PRESSLOG_BLOB_DIR: env.blobDir,
+        SLOW_MS: '30000',
+        LOCK_MS: '1500',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    const seen = new Set<string>();
+    createInterface({ input: child.stdout! }).on('line', (line) => seen.add(line));
+    await eventually(async () => seen.has('ready'), 20_000, 'the child worker');
+    await env.dispatcher().poll();
+    await eventually(async () => seen.has('active'), 20_000, 'the child to take the job');
+    const submitted = (await env.events(imageId))[0]!.event as EventOf<'ImageSubmitted'>;
+    const jobId = imageJobId(submitted.payload.original.digest);
+    assert.equal(await (await env.queue.queue.getJob(jobId))!.getState(), 'active');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    return jobId;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
 const processedOf = (e: StoredEvent) => e.event as EventOf<'ImageProcessed'>;
 const failedOf = (e: StoredEvent) => e.event as EventOf<'ImageProcessingFailed'>;
 
@@ -180,8 +235,14 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
         const meta = await sharp(photo(n)).metadata();
         assert.equal(source, 'presslog/images-worker');
         assert.equal(correlationId, imageJobId(payload.original));
-        assert.deepEqual([payload.width, payload.height, payload.format, payload.hasAlpha], [meta.width, meta.height, 'jpeg', false]);
-        assert.deepEqual(payload.renditions.map((r) => r.name), ['thumb', 'medium', 'webp']);
+        assert.deepEqual(
+          [payload.width, payload.height, payload.format, payload.hasAlpha],
+          [meta.width, meta.height, 'jpeg', false],
+        );
+        assert.deepEqual(
+          payload.renditions.map((r) => r.name),
+          ['thumb', 'medium', 'webp'],
+        );
         for (const r of payload.renditions) {
           const bytes = await env.blobs.read(r.digest);
           assert.equal(bytes.length, r.bytes);
@@ -210,7 +271,10 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       assert.deepEqual([rotated.renditions[0]!.width, rotated.renditions[0]!.height], [133, 200]);
       const alpha = processedOf((await env.outcomes('img-alpha'))[0]!).payload;
       assert.equal(alpha.hasAlpha, true);
-      assert.deepEqual(alpha.renditions.map((r) => r.mediaType), ['image/png', 'image/png', 'image/webp']);
+      assert.deepEqual(
+        alpha.renditions.map((r) => r.mediaType),
+        ['image/png', 'image/png', 'image/webp'],
+      );
       const webp = await sharp(await env.blobs.read(alpha.renditions[2]!.digest)).metadata();
       assert.equal(webp.hasAlpha, true);
     });
@@ -229,7 +293,11 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       await dispatchUntilDone(env.dispatcher());
       for (const [id, [, reason]] of Object.entries(bad)) {
         const outcomes = await env.outcomes(id);
-        assert.deepEqual(outcomes.map((e) => e.event.type), ['ImageProcessingFailed'], id);
+        assert.deepEqual(
+          outcomes.map((e) => e.event.type),
+          ['ImageProcessingFailed'],
+          id,
+        );
         const { payload } = failedOf(outcomes[0]!);
         assert.match(payload.reason, reason, id);
         assert.equal(payload.attempts, 1, `${id}: a permanent failure is not retried`);
@@ -293,7 +361,9 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       await env.submit('img-1', photo('acanthus-mollis'));
       const worker = env.startWorker();
       await dispatchUntilDone(env.dispatcher());
-      const job = (await env.queue.getJob((await env.outcomes('img-1')).map(processedOf)[0]!.payload.original))!;
+      const job = (await env.queue.getJob(
+        (await env.outcomes('img-1')).map(processedOf)[0]!.payload.original,
+      ))!;
       // As if the worker had died after appending but before completing: run the job again.
       await job.retry('completed');
       await eventually(async () => worker.stats.skipped === 1, 10_000, 'the retried job');
@@ -305,34 +375,36 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
   test('a worker killed with SIGKILL mid-job loses nothing: another worker retries, one ImageProcessed', async () => {
     await withImages(async (env) => {
       await env.submit('img-kill', photo('dust-bowl-home'));
-      const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/images/workerProcess.ts'], {
-        env: { ...process.env, PRESSLOG_NAMESPACE: env.names.namespace, PRESSLOG_BLOB_DIR: env.blobDir, SLOW_MS: '30000', LOCK_MS: '1500' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      try {
-        const lines = createInterface({ input: child.stdout! });
-        const seen = new Set<string>();
-        lines.on('line', (line) => seen.add(line));
-        await eventually(async () => seen.has('ready'), 20_000, 'the child worker');
-        const dispatcher = env.dispatcher();
-        await dispatcher.poll();
-        await eventually(async () => seen.has('active'), 20_000, 'the child to take the job');
-        const jobId = imageJobId((await env.events('img-kill')).map((e) => e.event as EventOf<'ImageSubmitted'>)[0]!.payload.original.digest);
-        assert.equal(await (await env.queue.queue.getJob(jobId))!.getState(), 'active');
-        child.kill('SIGKILL');
-        await new Promise((resolve) => child.once('exit', resolve));
-        // A healthy worker that checks for stalled jobs often picks it up once the dead worker's lock expires.
-        const worker = env.startWorker({ stalledInterval: 500, concurrency: 1 });
-        await dispatchUntilDone(dispatcher, { intervalMs: 200 });
-        const outcomes = await env.outcomes('img-kill');
-        assert.deepEqual(outcomes.map((e) => e.event.type), ['ImageProcessed']);
-        assert.equal(worker.stats.processed, 1);
-        const job = (await env.queue.queue.getJob(jobId))!;
-        assert.equal(await job.getState(), 'completed');
-        assert.ok(job.attemptsStarted >= 2, `attempts started: ${job.attemptsStarted}`);
-      } finally {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }
+      const jobId = await killWorkerMidJob(env, 'img-kill');
+      // A healthy worker that checks for stalled jobs often picks it up once the dead worker's lock expires.
+      const worker = env.startWorker({ stalledInterval: 500, concurrency: 1 });
+      await dispatchUntilDone(env.dispatcher(), { intervalMs: 200 });
+      const outcomes = await env.outcomes('img-kill');
+      assert.deepEqual(
+        outcomes.map((e) => e.event.type),
+        ['ImageProcessed'],
+      );
+      assert.equal(worker.stats.processed, 1);
+      const job = (await env.queue.queue.getJob(jobId))!;
+      assert.equal(await job.getState(), 'completed');
+      assert.ok(job.attemptsStarted >= 2, `attempts started: ${job.attemptsStarted}`);
+    });
+  });
+
+  test('a job that keeps killing its worker fails for good, with ImageProcessingFailed', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-poison', photo('airplane-from-above'));
+      const jobId = await killWorkerMidJob(env, 'img-poison');
+      // maxStalledCount 0: the first stall is already one too many.
+      env.startWorker({ stalledInterval: 500, maxStalledCount: 0, concurrency: 1 });
+      await dispatchUntilDone(env.dispatcher(), { intervalMs: 200 });
+      const outcomes = await env.outcomes('img-poison');
+      assert.deepEqual(
+        outcomes.map((e) => e.event.type),
+        ['ImageProcessingFailed'],
+      );
+      assert.match(failedOf(outcomes[0]!).payload.reason, /stalled more than allowable limit/);
+      assert.equal(await (await env.queue.queue.getJob(jobId))!.getState(), 'failed');
     });
   });
 
@@ -351,22 +423,35 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       await first.poll();
       await eventually(async () => started, 10_000, 'the job to start');
       await Promise.all([worker.close(), worker.close()]);
-      assert.equal((await env.outcomes('img-slow')).length, 1, 'the running job finished before close resolved');
+      assert.equal(
+        (await env.outcomes('img-slow')).length,
+        1,
+        'the running job finished before close resolved',
+      );
       await worker.close();
       await first.poll();
       assert.equal(first.pending().length, 0);
       const head = await env.log.head();
-      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), head.lastSeq);
+      assert.equal(
+        await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(),
+        head.lastSeq,
+      );
       // A new image while no worker runs: the checkpoint stays below it until it has an outcome.
       const seq = await env.submit('img-later', photo('allium-oreophilum'));
       const second = env.dispatcher();
       const stats = await second.poll();
       assert.equal(stats.enqueued, 1);
-      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), seq - 1);
+      assert.equal(
+        await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(),
+        seq - 1,
+      );
       env.startWorker();
       await dispatchUntilDone(second);
       assert.equal((await env.outcomes('img-later')).length, 1);
-      assert.equal(await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(), (await env.log.head()).lastSeq);
+      assert.equal(
+        await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get(),
+        (await env.log.head()).lastSeq,
+      );
     });
   });
 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -9,13 +8,20 @@ import { createContentLog } from '../../log/contentLog.ts';
 import { sampleArticle, sampleByline, sampleEvent } from '../../log/sampleEvents.ts';
 import type { ReplayItem, StoredEvent } from '../../log/types.ts';
 import { MAX_BODY_CHARS } from '../../schemas/articleEvents.ts';
-import { ConcurrencyError, InvalidEventError, TransientError } from '../../schemas/errors.ts';
+import {
+  ConcurrencyError,
+  ConfigError,
+  InvalidEventError,
+  InvalidRecordError,
+  TransientError,
+} from '../../schemas/errors.ts';
 import { createNames, type Names } from '../../schemas/names.ts';
 import type { ArticleState, BylineState } from '../../schemas/state.ts';
+import { uniqueNamespace } from '../support/env.ts';
 
-// test/support/env.ts did not exist when this was written: a unique namespace per test is enough here.
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const uniqueNames = (): Names => createNames(`t-${randomBytes(5).toString('hex')}`);
+// Only the stream is created here, so deleting it is the whole cleanup (no cleanupNamespace round trips).
+const uniqueNames = (): Names => createNames(uniqueNamespace());
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -437,6 +443,64 @@ describe('content log', () => {
       assert.ok(peak < logBytes / 2, `heap grew ${peak} bytes during replay of a ${logBytes}-byte log`);
       assert.ok(peak < 8 * 1024 * 1024, `heap grew ${(peak / 1048576).toFixed(1)} MiB during replay`);
     });
+  });
+
+  test('replay: untilTime, abort and close stop it; an aborted replay throws rather than ending quietly', async () => {
+    await withLog(async (log) => {
+      await log.append(Array.from({ length: 5 }, (_, i) => ({ event: sampleByline(`b-${i}`) })));
+      const cut = new Date();
+      await new Promise((r) => setTimeout(r, 20));
+      await log.append(Array.from({ length: 5 }, (_, i) => ({ event: sampleByline(`c-${i}`) })));
+      assert.equal(events(await collect(log.replay({ untilTime: cut }))).length, 5);
+
+      const controller = new AbortController();
+      const reason = new Error('stop now');
+      await assert.rejects(
+        (async () => {
+          for await (const _ of log.replay({ signal: controller.signal })) controller.abort(reason);
+        })(),
+        (err) => err === reason,
+      );
+      await assert.rejects(
+        collect(log.replay({ signal: AbortSignal.abort(reason) })),
+        (err) => err === reason,
+      );
+
+      const iterator = log.replay()[Symbol.asyncIterator]();
+      assert.equal((await iterator.next()).done, false);
+      await log.close();
+      await assert.rejects(
+        (async () => {
+          for (let r = await iterator.next(); !r.done; r = await iterator.next()) {}
+        })(),
+        /closed during a read/,
+      );
+    });
+  });
+
+  test('append with an aborted signal sends nothing; append without a stream says to run init', async () => {
+    await withLog(async (log) => {
+      const stats = await log.append([{ event: sampleByline('b-1') }], {
+        signal: AbortSignal.abort(new Error('bye')),
+      });
+      assert.equal(stats.failed, 1);
+      assert.match((stats.outcomes[0] as { error: Error }).error.message, /not sent: bye/);
+      assert.equal((await log.head()).messages, 0);
+    });
+    await withLog(
+      async (log) => {
+        const stats = await log.append([{ event: sampleByline('b-1') }, { event: sampleByline('b-2') }]);
+        assert.equal(stats.failed, 2);
+        assert.match((stats.outcomes[0] as { error: Error }).error.message, /presslog init/);
+        await assert.rejects(
+          log.head(),
+          (err: Error) => err instanceof ConfigError && /presslog init/.test(err.message),
+        );
+        await assert.rejects(log.readEntity('byline', 'b-1'), ConfigError);
+        await assert.rejects(log.readEntity('byline', 'b.1'), InvalidRecordError);
+      },
+      { init: false },
+    );
   });
 
   test('close is idempotent, also before first use; use after close fails clearly', async () => {

@@ -14,7 +14,7 @@ import {
   sortValueCount,
   usesQuerySyntax,
 } from '../../search/query.ts';
-import { pickThumbnail, toFacets, toHit } from '../../search/results.ts';
+import { nameBylines, pickThumbnail, toFacets, toHit } from '../../search/results.ts';
 
 function invalid(parameter: string) {
   return (err: unknown) => err instanceof InvalidQueryError && err.parameter === parameter;
@@ -74,7 +74,16 @@ describe('parseSearchParams', () => {
     assert.equal(parseSearchParams({ from: '1861-03-04T12:30:00+02:00' }).from, '1861-03-04T10:30:00.000Z');
     assert.equal(parseSearchParams({ to: '1861-03-04T12:30' }).to, '1861-03-04T12:30:59.999Z');
     assert.equal(parseDateBound('0050', 'start'), '0050-01-01T00:00:00.000Z');
-    for (const bad of ['yesterday', '1861-13', '2021-02-29', '1861-04-31', '1861-03-04T25:00', '12345', '1861/03/04', 'now-1d']) {
+    for (const bad of [
+      'yesterday',
+      '1861-13',
+      '2021-02-29',
+      '1861-04-31',
+      '1861-03-04T25:00',
+      '12345',
+      '1861/03/04',
+      'now-1d',
+    ]) {
       assert.throws(() => parseSearchParams({ from: bad }), invalid('from'), bad);
     }
     assert.throws(() => parseSearchParams({ from: '1900', to: '1800' }), invalid('from'));
@@ -112,14 +121,18 @@ describe('the query', () => {
 
   test('empty text browses: match_all, or the filters alone', () => {
     assert.deepEqual(buildQuery(parseSearchParams({})), { match_all: {} });
-    const filtered = buildQuery(parseSearchParams({ section: 'speeches', byline: 'b-1', tag: 'war', from: '1861' }));
+    const filtered = buildQuery(
+      parseSearchParams({ section: 'speeches', byline: 'b-1', tag: 'war', from: '1861' }),
+    );
     assert.deepEqual(filtered, {
       bool: {
         filter: [
           { term: { 'bylines.id': 'b-1' } },
           { term: { section: 'speeches' } },
           { term: { tags: 'war' } },
-          { range: { publishedAt: { format: 'strict_date_optional_time', gte: '1861-01-01T00:00:00.000Z' } } },
+          {
+            range: { publishedAt: { format: 'strict_date_optional_time', gte: '1861-01-01T00:00:00.000Z' } },
+          },
         ],
       },
     });
@@ -133,7 +146,12 @@ describe('the query', () => {
     assert.ok(first.aggs);
     assert.equal(first.search_after, undefined);
     assert.ok(!('index' in first));
-    const second = buildSearchBody(request, { pitId: 'P', keepAlive: '1m', facets: false, searchAfter: [1.5, 10, 3] });
+    const second = buildSearchBody(request, {
+      pitId: 'P',
+      keepAlive: '1m',
+      facets: false,
+      searchAfter: [1.5, 10, 3],
+    });
     assert.deepEqual(second.search_after, [1.5, 10, 3]);
     assert.equal(second.aggs, undefined);
     assert.deepEqual((first._source as { includes: string[] }).includes.includes('body'), false);
@@ -146,9 +164,19 @@ describe('cursors', () => {
   const expect = { fingerprint: searchFingerprint(request), sortValues: sortValueCount(request) };
 
   test('round trip', () => {
-    const token = encodeCursor({ pit: 'pit-id', after: [1.25, 1700000000000, 7], seen: 20, fingerprint: expect.fingerprint });
+    const token = encodeCursor({
+      pit: 'pit-id',
+      after: [1.25, 1700000000000, 7],
+      seen: 20,
+      fingerprint: expect.fingerprint,
+    });
     assert.match(token, /^[A-Za-z0-9_-]+$/);
-    assert.deepEqual(decodeCursor(token, expect), { pit: 'pit-id', after: [1.25, 1700000000000, 7], seen: 20, fingerprint: expect.fingerprint });
+    assert.deepEqual(decodeCursor(token, expect), {
+      pit: 'pit-id',
+      after: [1.25, 1700000000000, 7],
+      seen: 20,
+      fingerprint: expect.fingerprint,
+    });
     assert.equal(cursorOffset(token), 20);
     assert.equal(cursorOffset('garbage!'), 0);
   });
@@ -198,8 +226,22 @@ describe('results', () => {
             caption: 'Boats',
             placeholder: 'data:image/png;base64,AA',
             renditions: [
-              { name: 'medium', digest: 'sha256:m', mediaType: 'image/webp', width: 800, height: 600, bytes: 1 },
-              { name: 'thumb', digest: 'sha256:t', mediaType: 'image/webp', width: 160, height: 120, bytes: 1 },
+              {
+                name: 'medium',
+                digest: 'sha256:m',
+                mediaType: 'image/webp',
+                width: 800,
+                height: 600,
+                bytes: 1,
+              },
+              {
+                name: 'thumb',
+                digest: 'sha256:t',
+                mediaType: 'image/webp',
+                width: 160,
+                height: 120,
+                bytes: 1,
+              },
             ],
           },
           { id: 'i-2', renditions: [] },
@@ -221,38 +263,59 @@ describe('results', () => {
       section: null,
       tags: [],
       images: [
-        { id: 'i-1', caption: 'Boats', thumbnail: '/renditions/sha256:t', placeholder: 'data:image/png;base64,AA' },
+        {
+          id: 'i-1',
+          caption: 'Boats',
+          thumbnail: '/renditions/sha256:t',
+          placeholder: 'data:image/png;base64,AA',
+        },
         { id: 'i-2', caption: null, thumbnail: null, placeholder: null },
       ],
     });
   });
 
   test('the thumbnail is the rendition named thumb, else the smallest', () => {
-    const r = (name: string, width: number) => ({ name, digest: `sha256:${name}`, mediaType: 'image/webp', width, height: width, bytes: 1 });
+    const r = (name: string, width: number) => ({
+      name,
+      digest: `sha256:${name}`,
+      mediaType: 'image/webp',
+      width,
+      height: width,
+      bytes: 1,
+    });
     assert.equal(pickThumbnail([r('large', 1600), r('small', 320), r('medium', 800)])?.name, 'small');
     assert.equal(pickThumbnail([r('large', 1600), r('thumb', 400), r('small', 100)])?.name, 'thumb');
     assert.equal(pickThumbnail([]), undefined);
   });
 
-  test('facets: byline names come from the bucket document', () => {
+  test('facets: counts from the aggregations, byline names from hits first, then the lookup', async () => {
     const facets = toFacets({
       sections: { buckets: [{ key: 'speeches', doc_count: 3 }] },
       bylines: {
         buckets: [
-          {
-            key: 'b-2',
-            doc_count: 2,
-            doc: { hits: { hits: [{ _source: { bylines: [{ id: 'b-1', name: 'A' }, { id: 'b-2', name: 'B' }] } }] } },
-          },
+          { key: 'b-1', doc_count: 2 },
+          { key: 'b-2', doc_count: 1 },
+          { key: 'b-3', doc_count: 1 },
         ],
       },
       years: { buckets: [{ key: 1861, doc_count: 1 }] },
     });
-    assert.deepEqual(facets, {
-      sections: [{ value: 'speeches', count: 3 }],
-      bylines: [{ id: 'b-2', name: 'B', count: 2 }],
-      years: [{ value: 1861, count: 1 }],
+    assert.deepEqual(facets.sections, [{ value: 'speeches', count: 3 }]);
+    assert.deepEqual(facets.years, [{ value: 1861, count: 1 }]);
+    const hit = toHit('article', {
+      _source: { id: 'a', headline: 'h', bylines: [{ id: 'b-1', name: 'From hit' }] },
     });
+    const asked: string[][] = [];
+    const named = await nameBylines(facets, [hit], async (ids) => {
+      asked.push(ids);
+      return new Map([['b-2', 'From index']]);
+    });
+    assert.deepEqual(asked, [['b-2', 'b-3']]);
+    assert.deepEqual(named.bylines, [
+      { id: 'b-1', name: 'From hit', count: 2 },
+      { id: 'b-2', name: 'From index', count: 1 },
+      { id: 'b-3', name: null, count: 1 },
+    ]);
   });
 });
 

@@ -1,0 +1,607 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import type { CheckpointStore } from '../log/checkpoints.ts';
+import type { ContentLog, ReplayItem } from '../log/types.ts';
+import { PresslogError, TransientError } from '../schemas/errors.ts';
+import type { Names, ProjectionName } from '../schemas/names.ts';
+import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
+import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
+import { createArticleLoader, createProjectionEngine } from './engine.ts';
+import {
+  aliasTargets,
+  applyLiveSettings,
+  asOfIndexName,
+  createProjectionIndex,
+  DEFAULT_LIVE_SETTINGS,
+  deleteIndexes,
+  type IndexMeta,
+  type LiveSettings,
+  listProjectionIndexes,
+  refresh,
+  setIndexMeta,
+  versionedIndexName,
+} from './indexes.ts';
+import { createLease, type Lease, type LeaseValue } from './lease.ts';
+import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
+import { projectLeaseKey } from './projector.ts';
+import { PROJECTIONS } from './projections.ts';
+import { backoffMs, retrying, sleep } from './retry.ts';
+import { type Verification, verifyIndex } from './verify.ts';
+
+export type ReindexPhase = 'prepare' | 'scan' | 'write' | 'catch-up' | 'verify' | 'swap' | 'done';
+
+/** Progress of a reindex, reported a few times a second. */
+export interface ReindexProgress {
+  phase: ReindexPhase;
+  /** Sequence reached in the current phase. */
+  seq: number;
+  /** Sequence the current phase runs to. */
+  targetSeq: number;
+  /** Events read so far (all phases). */
+  events: number;
+  /** Documents written so far. */
+  docs: number;
+  /** Items dead-lettered or writes retried so far: never hidden behind the progress bar. */
+  deadLettered: number;
+  retries: number;
+  /** Events the live indexes are behind the log (when a live projection exists). */
+  liveLag?: number;
+  /** The latest error or warning (a retried bulk request, a dead letter). */
+  lastError?: string;
+}
+
+export interface ReindexOptions {
+  log: ContentLog;
+  client: Client;
+  checkpoints: CheckpointStore;
+  leaseBucket: KV;
+  deadLetters: DeadLetterStore;
+  names: Names;
+  projections: readonly ProjectionName[];
+  /** Build the archive as it stood at this time into separate, unaliased indexes. */
+  asOf?: Date;
+  /** Previous indexes to keep after the swap, for rollback (default 1). */
+  keep?: number;
+  live?: LiveSettings;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Documents per bulk batch (default 1000; requests are also capped at 8 MiB). */
+  batchDocs?: number;
+  /** Bulk requests in flight (default 3). */
+  maxInFlight?: number;
+  /** Stop catching up with bulk settings once the new indexes are this few events behind (default 1000). */
+  catchUpLag?: number;
+  leaseTtlMs?: number;
+  /** With `keep` 0, how long to wait for the live projector to leave the old index before deleting it (default 30 s). */
+  handoverWaitMs?: number;
+  onProgress?: (progress: ReindexProgress) => void;
+  /** Called when another reindex holds the lock and `wait` is set. */
+  wait?: boolean;
+  onWait?: (holder: LeaseValue) => void;
+  /** Test hook: called between phases (e.g. to append events while the indexes are built). */
+  onPhase?: (phase: ReindexPhase) => Promise<void> | void;
+}
+
+export interface ReindexedIndex {
+  projection: ProjectionName;
+  index: string;
+  alias?: string;
+  /** What the alias pointed at before the swap. */
+  previous: string[];
+  /** Old indexes deleted after the swap (beyond `keep`), and stale partial ones deleted before the build. */
+  deleted: string[];
+  verification: Verification;
+}
+
+export interface ReindexReport {
+  indexes: ReindexedIndex[];
+  /** Sequence the new indexes are current as of (their checkpoint). */
+  seq: number;
+  asOf?: string;
+  events: number;
+  unreadable: number;
+  docsWritten: number;
+  stats: BulkStats;
+  /** Articles read back from the log during the catch-up (fan-out). */
+  articlesLoaded: number;
+  durationMs: number;
+  phasesMs: Record<string, number>;
+  state: { articles: number; bylines: number; images: number; references: number };
+  /** Peak resident memory of this process (bytes). */
+  peakRssBytes: number;
+}
+
+/** A reindex failed verification: the alias was not moved. */
+export class VerificationError extends PresslogError {
+  override name = 'VerificationError';
+  constructor(readonly verifications: Verification[]) {
+    const bad = verifications.filter((v) => !v.ok);
+    super(
+      `verification failed, aliases left unchanged: ${bad
+        .map((v) => `${v.index} has ${v.actualDocs} documents (checksum ${v.actualChecksum}), expected ${v.expectedDocs} (${v.expectedChecksum})`)
+        .join('; ')}`,
+    );
+  }
+}
+
+export function reindexLeaseKey(projection: ProjectionName): string {
+  return `reindex.${projection}`;
+}
+
+const PROGRESS_EVERY_MS = 250;
+
+/**
+ * Rebuild projections from the whole log into new versioned indexes and swap the aliases.
+ *
+ * 1. Take the reindex lock of every projection (a second reindex is refused, naming the
+ *    holder); delete stale partial indexes an interrupted run left behind.
+ * 2. Create `<ns>-<projection>-<timestamp>` indexes with bulk settings (no refresh, no
+ *    replicas, async translog).
+ * 3. Scan: replay the log from sequence 1 to the head H1 into the projection state
+ *    (compact: no article bodies), nothing written.
+ * 4. Write: every document exactly once, in its final form as of H1: articles while
+ *    replaying the article subjects once more (each article at its last event, which
+ *    carries its full state), bylines and images from the state. No intermediate
+ *    versions, no article read back: that is what lets a rebuild run at the speed
+ *    Elasticsearch takes documents.
+ * 5. Catch up: apply the events appended meanwhile incrementally (the same code as the
+ *    live projector), until the lag is small; restore live settings and refresh; catch
+ *    up once more to the current head Hf.
+ * 6. Verify: document counts and a checksum of (id, version) against the state at Hf.
+ * 7. Write each new index's checkpoint (Hf), then swap all aliases in ONE `_aliases`
+ *    call and record the pointers; the live projector notices and continues on the new
+ *    indexes from Hf. Old indexes beyond `keep` are deleted.
+ *
+ * A failure or an interruption before step 7 leaves the aliases untouched; the next run
+ * deletes the partial indexes. With `asOf`, steps 3-4 stop at the last event stored at
+ * or before that time, there is no catch-up and no swap, and the indexes are named
+ * `<ns>-<projection>-asof-<time>`.
+ */
+export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
+  const { log, client, checkpoints, names, deadLetters } = options;
+  const projections = [...options.projections];
+  const signal = options.signal ?? new AbortController().signal;
+  const logger = options.logger?.child({ component: 'reindex', projections: projections.join(',') });
+  const batchDocs = options.batchDocs ?? 1000;
+  const keep = Math.max(0, options.keep ?? 1);
+  const asOf = options.asOf;
+  const started = Date.now();
+  const phasesMs: Record<string, number> = {};
+  let phase: ReindexPhase = 'prepare';
+  let phaseStarted = Date.now();
+  const progress: ReindexProgress = { phase, seq: 0, targetSeq: 0, events: 0, docs: 0, deadLettered: 0, retries: 0 };
+  let lastReport = 0;
+  let peakRss = process.memoryUsage().rss;
+  const report = (force = false) => {
+    const rss = process.memoryUsage().rss;
+    if (rss > peakRss) peakRss = rss;
+    if (!force && Date.now() - lastReport < PROGRESS_EVERY_MS) return;
+    lastReport = Date.now();
+    options.onProgress?.({ ...progress });
+  };
+  const enter = async (next: ReindexPhase) => {
+    phasesMs[phase] = (phasesMs[phase] ?? 0) + Date.now() - phaseStarted;
+    phase = next;
+    phaseStarted = Date.now();
+    progress.phase = next;
+    report(true);
+    await options.onPhase?.(next);
+  };
+
+  const locks: Lease[] = projections.map((projection) =>
+    createLease({
+      kv: options.leaseBucket,
+      key: asOf ? `asof.${projection}` : reindexLeaseKey(projection),
+      ttlMs: options.leaseTtlMs,
+      purpose: asOf ? `as-of rebuild of ${projection}` : `reindex of ${projection}`,
+      logger,
+    }),
+  );
+  const liveLagTimer = setInterval(() => {
+    void (async () => {
+      const head = await log.head();
+      let lag = 0;
+      for (const projection of projections) {
+        const checkpoint = await checkpoints.current(projection);
+        if (checkpoint) lag = Math.max(lag, head.lastSeq - checkpoint.seq);
+      }
+      progress.liveLag = lag;
+    })().catch(() => {});
+  }, 2000);
+  liveLagTimer.unref();
+
+  try {
+    for (const lock of locks) await lock.acquire({ wait: options.wait, signal, onWait: options.onWait });
+    const lockLost = AbortSignal.any([signal, ...locks.map((l) => l.lost)]);
+
+    // Stale partial indexes of an interrupted run: unaliased and never finished.
+    const deletedStale = new Map<ProjectionName, string[]>();
+    for (const projection of projections) {
+      const stale = (await listProjectionIndexes(client, names, projection, lockLost)).filter(
+        (info) => info.meta?.state === 'building' && info.aliases.length === 0,
+      );
+      if (stale.length > 0) {
+        logger?.warn({ projection, indexes: stale.map((s) => s.name) }, 'deleting partial indexes of an interrupted reindex');
+        await deleteIndexes(client, stale.map((s) => s.name), lockLost);
+        for (const info of stale) await checkpoints.delete(info.name).catch(() => {});
+      }
+      deletedStale.set(projection, stale.map((s) => s.name));
+    }
+
+    const now = new Date();
+    const created = new Map<ProjectionName, { index: string; meta: IndexMeta }>();
+    for (const projection of projections) {
+      const index = asOf ? asOfIndexName(names, projection, asOf) : versionedIndexName(names, projection, now);
+      if (asOf) await deleteIndexes(client, [index], lockLost);
+      const definition = PROJECTIONS[projection];
+      const meta: IndexMeta = {
+        projection,
+        fingerprint: definition.fingerprint,
+        state: 'building',
+        createdAt: now.toISOString(),
+        ...(asOf ? { asOf: asOf.toISOString() } : {}),
+      };
+      await createProjectionIndex(client, { index, definition, mode: 'bulk', meta, signal: lockLost });
+      created.set(projection, { index, meta });
+    }
+    const indexOf = (projection: ProjectionName) => created.get(projection)!.index;
+    logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
+
+    const writer = createBulkWriter({
+      client,
+      deadLetters,
+      logger,
+      onRetry: (notice) => {
+        progress.retries++;
+        progress.lastError = notice.error;
+        report(true);
+      },
+    });
+    const totals = emptyBulkStats();
+    const pipeline = createWritePipeline<PipelineBatch>({
+      maxInFlight: options.maxInFlight ?? 3,
+      commit: async (_batch, stats) => {
+        addBulkStats(totals, stats);
+        progress.docs = totals.indexed + totals.deleted + totals.conflicts;
+        progress.deadLettered = totals.deadLettered;
+        if (stats.deadLettered > 0) progress.lastError = `${stats.deadLettered} document(s) dead-lettered`;
+        report();
+      },
+    });
+    let batch: DocOp[] = [];
+    let batchBytes = 0;
+    let pendingDead: DeadLetter[] = [];
+    const submit = async (toSeq: number) => {
+      const ops = batch;
+      const dead = pendingDead;
+      batch = [];
+      batchBytes = 0;
+      pendingDead = [];
+      if (ops.length === 0 && dead.length === 0) return;
+      await pipeline.submit({ toSeq, final: false }, async () => {
+        if (dead.length > 0) await deadLetters.record(dead, lockLost);
+        const stats = ops.length > 0 ? await writer.write(ops, lockLost) : emptyBulkStats();
+        stats.deadLettered += dead.length;
+        return stats;
+      });
+    };
+    const push = async (op: DocOp, seq: number) => {
+      batch.push(op);
+      batchBytes += op.source?.length ?? 0;
+      if (batch.length >= batchDocs || batchBytes >= 8 * 1024 * 1024) await submit(seq);
+    };
+    const unreadable = (item: Extract<ReplayItem, { kind: 'unreadable' }>) => {
+      for (const projection of projections) {
+        pendingDead.push({
+          kind: 'unreadable',
+          projection,
+          index: indexOf(projection),
+          seq: item.unreadable.seq,
+          subject: item.unreadable.subject,
+          reason: item.unreadable.reason,
+          problems: item.unreadable.problems,
+          at: new Date().toISOString(),
+        });
+      }
+      progress.lastError = `unreadable event at ${item.unreadable.seq}: ${item.unreadable.reason}`;
+    };
+
+    /** Replay with retries: a NATS hiccup resumes after the last sequence handled. */
+    async function* replayFrom(
+      fromSeq: number,
+      untilSeq: number | undefined,
+      extra: { entityType?: 'article'; untilTime?: Date } = {},
+    ): AsyncGenerator<ReplayItem> {
+      let next = fromSeq;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          for await (const item of log.replay({ fromSeq: next, untilSeq, ...extra, signal: lockLost })) {
+            next = (item.kind === 'event' ? item.stored.seq : item.unreadable.seq) + 1;
+            yield item;
+          }
+          return;
+        } catch (err) {
+          if (!(err instanceof TransientError) || lockLost.aborted) throw err;
+          logger?.warn({ err, next }, 'replay interrupted; resuming');
+          progress.lastError = (err as Error).message;
+          await sleep(backoffMs(attempt, 200, 5000), lockLost);
+        }
+      }
+    }
+
+    const engine = createProjectionEngine({ projections, loadArticle: createArticleLoader(log) });
+    const state = engine.state;
+    let unreadableCount = 0;
+
+    // Scan: state only.
+    await enter('scan');
+    const head = await log.head();
+    progress.targetSeq = head.lastSeq;
+    let position = 0;
+    let positionTime: Date | undefined;
+    for await (const item of replayFrom(1, head.lastSeq, asOf ? { untilTime: asOf } : {})) {
+      if (item.kind === 'event') {
+        engine.apply(item.stored.seq, item.stored.event, () => false);
+        position = item.stored.seq;
+        positionTime = item.stored.time;
+      } else {
+        unreadableCount++;
+        unreadable(item);
+        position = item.unreadable.seq;
+        positionTime = item.unreadable.time;
+        if (pendingDead.length >= 500) await submit(position);
+      }
+      progress.events++;
+      progress.seq = position;
+      report();
+    }
+    const builtTo = position;
+    logger?.info({ seq: builtTo, events: progress.events, state: state.stats() }, 'scan done');
+
+    // Write: every document once, as of `builtTo`.
+    await enter('write');
+    progress.targetSeq = builtTo;
+    for (const projection of ['bylines', 'images'] as const) {
+      if (!created.has(projection)) continue;
+      const index = indexOf(projection);
+      for (const [id] of state.expectedDocs(projection)) {
+        const doc = projection === 'bylines' ? state.renderByline(id) : state.renderImage(id);
+        if (!doc) continue;
+        await push({ projection, index, id, action: 'index', version: doc.lineage.asOfSeq, source: JSON.stringify(doc) }, builtTo);
+      }
+    }
+    if (created.has('articles') && builtTo > 0) {
+      const index = indexOf('articles');
+      for await (const item of replayFrom(1, builtTo, { entityType: 'article' })) {
+        if (item.kind !== 'event') continue;
+        const { seq, event } = item.stored;
+        progress.seq = seq;
+        report();
+        const record = state.article(event.entityId);
+        if (!record || record.retracted || record.lastSeq !== seq) continue;
+        const doc = state.renderArticle(state.articleStateFrom(record, event));
+        if (!doc) continue;
+        await push({ projection: 'articles', index, id: doc.id, action: 'index', version: doc.lineage.asOfSeq, source: JSON.stringify(doc) }, seq);
+      }
+    }
+    await submit(builtTo);
+    await pipeline.drain();
+
+    // Catch up with what was appended meanwhile (not for as-of: that archive is fixed in time).
+    let articlesLoaded = 0;
+    const catchUp = async () => {
+      for await (const item of replayFrom(position + 1, undefined)) {
+        if (item.kind === 'event') {
+          engine.apply(item.stored.seq, item.stored.event);
+          position = item.stored.seq;
+          positionTime = item.stored.time;
+        } else {
+          unreadableCount++;
+          unreadable(item);
+          position = item.unreadable.seq;
+          positionTime = item.unreadable.time;
+        }
+        progress.events++;
+        progress.seq = position;
+        report();
+        if (engine.queued >= batchDocs) await renderAndSubmit();
+      }
+      await renderAndSubmit();
+      await pipeline.drain();
+    };
+    const renderAndSubmit = async () => {
+      if (engine.queued === 0 && pendingDead.length === 0) return;
+      const rendered = await retrying(() => engine.render(indexOf, lockLost), {
+        signal: lockLost,
+        retryable: (err) => err instanceof TransientError,
+      });
+      articlesLoaded += rendered.loaded;
+      pendingDead.push(...rendered.failures);
+      for (const op of rendered.ops) await push(op, position);
+      await submit(position);
+    };
+
+    if (!asOf) {
+      await enter('catch-up');
+      for (let round = 0; round < 20; round++) {
+        const now = await log.head();
+        progress.targetSeq = now.lastSeq;
+        if (now.lastSeq - position <= (options.catchUpLag ?? 1000)) break;
+        await catchUp();
+      }
+    }
+    for (const { index } of created.values()) await applyLiveSettings(client, index, options.live ?? DEFAULT_LIVE_SETTINGS, lockLost);
+    if (!asOf) {
+      const now = await log.head();
+      progress.targetSeq = now.lastSeq;
+      await catchUp();
+    }
+    for (const { index } of created.values()) await refresh(client, index, lockLost);
+
+    await enter('verify');
+    const verifications: Verification[] = [];
+    for (const [projection, { index }] of created) {
+      verifications.push(await verifyIndex(client, index, () => state.expectedDocs(projection), lockLost));
+    }
+    if (verifications.some((v) => !v.ok)) {
+      logger?.error({ verifications }, 'verification failed; aliases unchanged');
+      throw new VerificationError(verifications);
+    }
+
+    await enter('swap');
+    const results: ReindexedIndex[] = [];
+    const seq = position;
+    const time = positionTime?.toISOString();
+    if (asOf) {
+      for (const [projection, { index, meta }] of created) {
+        await setIndexMeta(client, index, { ...meta, state: 'asof', builtToSeq: seq }, lockLost);
+        results.push({ projection, index, previous: [], deleted: deletedStale.get(projection) ?? [], verification: verifications.find((v) => v.index === index)! });
+      }
+    } else {
+      const previous = new Map<ProjectionName, string[]>();
+      for (const [projection, { index, meta }] of created) {
+        await setIndexMeta(client, index, { ...meta, state: 'ready', builtToSeq: seq }, lockLost);
+        await checkpoints.put({ index, projection, seq, visibleSeq: seq, time, updatedAt: new Date().toISOString() });
+        previous.set(projection, await aliasTargets(client, names.alias(projection), lockLost));
+      }
+      // All aliases in one call: searches see the old set of indexes or the new one, never a mix.
+      const actions = [...created].flatMap(([projection, { index }]) => [
+        { remove: { index: `${names.indexPrefix(projection)}*`, alias: names.alias(projection), must_exist: false } },
+        { add: { index, alias: names.alias(projection) } },
+      ]);
+      await retrying(() => client.indices.updateAliases({ actions }), { signal: lockLost, deadlineMs: 60_000 });
+      for (const [projection, { index }] of created) {
+        const now = await aliasTargets(client, names.alias(projection), lockLost);
+        if (now.length !== 1 || now[0] !== index) {
+          throw new PresslogError(`alias ${names.alias(projection)} points at ${now.join(', ') || 'nothing'} after the swap to ${index}`);
+        }
+        await checkpoints.setPointer({ projection, index, since: new Date().toISOString() });
+      }
+      logger?.info({ seq, indexes: [...created.values()].map((c) => c.index) }, 'aliases swapped');
+      for (const [projection, { index }] of created) {
+        const deleted = await pruneOld({ ...options, projection, current: index, keep, previous: previous.get(projection) ?? [] });
+        results.push({
+          projection,
+          index,
+          alias: names.alias(projection),
+          previous: previous.get(projection) ?? [],
+          deleted: [...(deletedStale.get(projection) ?? []), ...deleted],
+          verification: verifications.find((v) => v.index === index)!,
+        });
+      }
+    }
+    await enter('done');
+    const usage = process.resourceUsage();
+    return {
+      indexes: results,
+      seq,
+      ...(asOf ? { asOf: asOf.toISOString() } : {}),
+      events: progress.events,
+      unreadable: unreadableCount,
+      docsWritten: totals.indexed + totals.deleted,
+      stats: totals,
+      articlesLoaded,
+      durationMs: Date.now() - started,
+      phasesMs,
+      state: state.stats(),
+      peakRssBytes: Math.max(peakRss, usage.maxRSS * 1024),
+    };
+  } finally {
+    clearInterval(liveLagTimer);
+    await Promise.all(locks.map((l) => l.release()));
+  }
+}
+
+/** Delete old ready indexes of a projection beyond the newest `keep`; with keep 0, after the live projector left. */
+async function pruneOld(options: {
+  client: Client;
+  names: Names;
+  checkpoints: CheckpointStore;
+  leaseBucket: KV;
+  projection: ProjectionName;
+  current: string;
+  keep: number;
+  previous: string[];
+  handoverWaitMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}): Promise<string[]> {
+  const { client, names, projection } = options;
+  const all = await listProjectionIndexes(client, names, projection, options.signal);
+  const old = all
+    .filter((info) => info.name !== options.current && info.aliases.length === 0 && info.meta?.state === 'ready')
+    .sort((a, b) => b.createdMs - a.createdMs);
+  const doomed = old.slice(options.keep).map((info) => info.name);
+  if (doomed.length === 0) return [];
+  const deadline = Date.now() + (options.handoverWaitMs ?? 30_000);
+  // The live projector may still be writing its last batch to the index it is leaving.
+  for (;;) {
+    const entry = await options.leaseBucket.get(projectLeaseKey(projection)).catch(() => null);
+    const holder = entry?.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
+    const writing = (holder?.detail?.indexes as Record<string, string> | undefined)?.[projection];
+    const alive = holder && Date.parse(holder.expiresAt) > Date.now();
+    if (!alive || !writing || !doomed.includes(writing) || Date.now() > deadline) break;
+    await sleep(200, options.signal);
+  }
+  await deleteIndexes(client, doomed, options.signal);
+  for (const index of doomed) await options.checkpoints.delete(index).catch(() => {});
+  options.logger?.info({ projection, deleted: doomed }, 'deleted old indexes');
+  return doomed;
+}
+
+/** Result of {@link rollback}. */
+export interface RollbackResult {
+  projection: ProjectionName;
+  alias: string;
+  from: string[];
+  to: string;
+}
+
+/**
+ * Point a projection's alias back at an earlier index (the newest one before the current
+ * one, or `to`). The live projector follows and catches that index up from its checkpoint.
+ */
+export async function rollback(options: {
+  client: Client;
+  names: Names;
+  checkpoints: CheckpointStore;
+  leaseBucket: KV;
+  projection: ProjectionName;
+  /** The index to roll back to (default: the newest earlier ready index). */
+  to?: string;
+  signal?: AbortSignal;
+  logger?: Logger;
+}): Promise<RollbackResult> {
+  const { client, names, projection } = options;
+  const lock = createLease({ kv: options.leaseBucket, key: reindexLeaseKey(projection), purpose: `rollback of ${projection}` });
+  await lock.acquire({ signal: options.signal });
+  try {
+    const alias = names.alias(projection);
+    const current = await aliasTargets(client, alias, options.signal);
+    const all = await listProjectionIndexes(client, names, projection, options.signal);
+    const candidates = all
+      .filter((info) => !current.includes(info.name) && info.meta?.state === 'ready')
+      .sort((a, b) => b.createdMs - a.createdMs);
+    const to = options.to ?? candidates[0]?.name;
+    if (!to) throw new PresslogError(`no earlier index of ${projection} to roll back to (kept indexes: none; see --keep)`);
+    if (!all.some((info) => info.name === to && info.meta?.state === 'ready')) {
+      throw new PresslogError(`${to} is not a complete index of ${projection}`);
+    }
+    await retrying(
+      () =>
+        client.indices.updateAliases({
+          actions: [
+            { remove: { index: `${names.indexPrefix(projection)}*`, alias, must_exist: false } },
+            { add: { index: to, alias } },
+          ],
+        }),
+      { signal: options.signal, deadlineMs: 60_000 },
+    );
+    await options.checkpoints.setPointer({ projection, index: to, since: new Date().toISOString() });
+    options.logger?.info({ projection, from: current, to }, 'alias rolled back');
+    return { projection, alias, from: current, to };
+  } finally {
+    await lock.release();
+  }
+}

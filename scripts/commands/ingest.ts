@@ -1,0 +1,252 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import {
+  createIngester,
+  type IngestProgress,
+  type IngestReject,
+  type IngestStats,
+  type IngestWarning,
+} from '../../ingest/ingest.ts';
+import { formatLocation, listInputFiles } from '../../ingest/readRecords.ts';
+import { createBlobStore } from '../../log/blobStore.ts';
+import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
+import { withContentLog } from './withContentLog.ts';
+
+interface IngestCommandOptions {
+  source: string;
+  dryRun?: boolean;
+  rejects?: string;
+  batchSize: number;
+  maxImageMb: number;
+  maxRecordMb: number;
+  progress: boolean;
+}
+
+/** How many rejects and warnings are printed to stderr; the rest are counted (and in --rejects). */
+const PRINT_LIMIT = 1000;
+
+function positiveInt(value: string): number {
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+const MB = 1024 * 1024;
+const size = (bytes: number) =>
+  bytes >= 1024 * MB ? `${(bytes / (1024 * MB)).toFixed(2)} GB` : `${(bytes / MB).toFixed(1)} MB`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function eta(p: IngestProgress): string {
+  if (p.bytesRead <= 0 || p.bytesTotal <= p.bytesRead) return '0s';
+  const remaining = (p.elapsedMs / p.bytesRead) * (p.bytesTotal - p.bytesRead);
+  return `${Math.ceil(remaining / 1000)}s`;
+}
+
+/** Writes the --rejects files: the records as they were (re-ingestable), and why, line by line. */
+function createRejectsWriter(file: string) {
+  const records = createWriteStream(file);
+  const reasons = createWriteStream(`${file}.reasons.ndjson`);
+  let recordLines = 0;
+  const write = (out: WriteStream, data: string | Buffer) =>
+    out.write(data) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  const end = (out: WriteStream) =>
+    new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  return {
+    files: { records: file, reasons: `${file}.reasons.ndjson` },
+    async add(r: IngestReject) {
+      // An oversized line has no record to give back; its reason line says so (rejectsLine null).
+      let rejectsLine: number | null = null;
+      if (r.raw !== undefined) {
+        const raw = typeof r.raw === 'string' ? r.raw : r.raw;
+        await write(records, raw);
+        await write(records, '\n');
+        rejectsLine = ++recordLines;
+      }
+      const reason = { ...r.location, field: r.field ?? null, reason: r.reason, rejectsLine };
+      await write(reasons, `${JSON.stringify(reason)}\n`);
+    },
+    close: () => Promise.all([end(records), end(reasons)]).then(() => {}),
+  };
+}
+
+function summaryJson(stats: IngestStats, rejectsFiles?: { records: string; reasons: string }) {
+  return {
+    read: stats.read,
+    appended: stats.appended,
+    unchanged: stats.unchanged,
+    rejected: stats.rejected,
+    warnings: stats.warnings,
+    duplicates: stats.duplicates,
+    conflicts: stats.conflicts,
+    deferred: stats.deferred,
+    byType: stats.byType,
+    lastSeq: stats.lastSeq,
+    durationMs: stats.durationMs,
+    eventsPerSecond: stats.eventsPerSecond,
+    recordsPerSecond: stats.recordsPerSecond,
+    files: stats.files,
+    bytes: stats.bytes,
+    dryRun: stats.dryRun,
+    aborted: stats.aborted,
+    correlationId: stats.correlationId,
+    ...(rejectsFiles ? { rejectsFile: rejectsFiles.records, reasonsFile: rejectsFiles.reasons } : {}),
+  };
+}
+
+function summaryText(stats: IngestStats, rejectsFiles?: { records: string; reasons: string }): string {
+  const verb = stats.dryRun ? 'would append' : 'appended';
+  const types = Object.entries(stats.byType)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${n} ${type}`)
+    .join(', ');
+  const rows: string[][] = [
+    ['read', `${stats.read} records in ${stats.files} file(s), ${size(stats.bytes)}`],
+    [verb, `${stats.appended} events${types ? ` (${types})` : ''}`],
+    ['unchanged', `${stats.unchanged} records (already in the log as they are)`],
+    [
+      'rejected',
+      `${stats.rejected}${rejectsFiles && stats.rejected > 0 ? ` (records in ${rejectsFiles.records}, reasons in ${rejectsFiles.reasons})` : ''}`,
+    ],
+    ['warnings', String(stats.warnings)],
+  ];
+  if (stats.deferred > 0)
+    rows.push(['deferred', `${stats.deferred} articles appended after the bylines/images they use`]);
+  if (stats.duplicates > 0)
+    rows.push([
+      'duplicates',
+      `${stats.duplicates} (already stored by the server: another run appended them)`,
+    ]);
+  if (stats.conflicts > 0)
+    rows.push(['conflicts', `${stats.conflicts} (another writer changed the entity first; decided again)`]);
+  rows.push([
+    'duration',
+    `${seconds(stats.durationMs)} (${stats.recordsPerSecond} records/s, ${stats.eventsPerSecond} events/s)`,
+  ]);
+  rows.push(['last seq', String(stats.lastSeq)]);
+  const head = stats.dryRun
+    ? 'dry run: nothing was appended or stored'
+    : stats.aborted
+      ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
+      : stats.appended === 0 && stats.rejected === 0
+        ? `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
+        : `ingest done`;
+  return `${head}\n${formatTable(rows.map(([k, v]) => [`  ${k}`, v!]))}`;
+}
+
+/**
+ * `presslog ingest <paths...>`: ingest record files into the content log. Exit 0 when
+ * every record was ingested (or unchanged), 1 when any was rejected (the valid ones
+ * are still appended) or the run was interrupted, 2 for usage errors.
+ */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('ingest')
+    .description(
+      'ingest record files (.ndjson/.jsonl/.json, directories recursively): validated, ordered, idempotent',
+    )
+    .argument('<paths...>', 'record files or directories (the ingest root for image paths)')
+    .option('--source <name>', 'source recorded on every event', 'ingest')
+    .option('--dry-run', 'validate, map and compare with the log; append and store nothing')
+    .option(
+      '--rejects <file>',
+      'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson',
+    )
+    .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
+    .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
+    .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
+    .option('--no-progress', 'no progress bar or progress lines')
+    .action(async (paths: string[], options: IngestCommandOptions) => {
+      const config = ctx.config();
+      // Usage errors (a missing path, a file that is not a record file) before any connection.
+      await listInputFiles(paths);
+      const logger = ctx.log();
+      const stderr = process.stderr;
+      const tty = stderr.isTTY === true && options.progress;
+      let bar: cliProgress.MultiBar | undefined;
+      let barItem: cliProgress.SingleBar | undefined;
+      let lastLine = 0;
+      const print = (line: string) => {
+        if (bar) bar.log(`${line}\n`);
+        else stderr.write(`${line}\n`);
+      };
+      const rejectsWriter = options.rejects ? createRejectsWriter(options.rejects) : undefined;
+      let printed = 0;
+      const onReject = async (r: IngestReject) => {
+        if (printed++ < PRINT_LIMIT) {
+          print(`${formatLocation(r.location)}${r.field ? ` ${r.field}` : ''}: ${r.reason}`);
+        }
+        await rejectsWriter?.add(r);
+      };
+      let warned = 0;
+      const onWarning = (w: IngestWarning) => {
+        if (warned++ < PRINT_LIMIT)
+          print(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
+      };
+      const onProgress = (p: IngestProgress) => {
+        const rate = p.elapsedMs > 0 ? Math.round((p.read / p.elapsedMs) * 1000) : 0;
+        if (tty) {
+          if (!bar) {
+            bar = new cliProgress.MultiBar(
+              {
+                stream: stderr,
+                format:
+                  'ingest |{bar}| {percentage}% | {read} records | {rate} rec/s | ETA {etaText} | appended {appended}, rejected {rejected}',
+                hideCursor: true,
+                clearOnComplete: true,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            barItem = bar.create(Math.max(1, p.bytesTotal), 0);
+          }
+          barItem?.update(p.bytesRead, { ...p, rate, etaText: eta(p) });
+        } else if (options.progress && p.phase !== 'done' && p.elapsedMs - lastLine >= 5_000) {
+          lastLine = p.elapsedMs;
+          const pct = p.bytesTotal > 0 ? Math.floor((p.bytesRead / p.bytesTotal) * 100) : 100;
+          stderr.write(
+            `ingest: ${pct}% (${size(p.bytesRead)} of ${size(p.bytesTotal)}), ${p.read} records, ${rate} records/s, appended ${p.appended}, rejected ${p.rejected}, ETA ${eta(p)}\n`,
+          );
+        }
+      };
+
+      let stats: IngestStats;
+      try {
+        stats = await withContentLog(ctx, async (log) => {
+          if (!options.dryRun) {
+            const report = await log.init();
+            if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
+          }
+          const ingester = createIngester({
+            log,
+            blobs: createBlobStore(config.blobDir),
+            source: options.source,
+            batchSize: options.batchSize,
+            maxImageBytes: Math.round(options.maxImageMb * MB),
+            maxRecordBytes: Math.round(options.maxRecordMb * MB),
+            logger,
+          });
+          return ingester.ingest(paths, {
+            dryRun: options.dryRun,
+            signal: ctx.signal,
+            onReject,
+            onWarning,
+            onProgress,
+          });
+        });
+      } finally {
+        bar?.stop();
+        await rejectsWriter?.close();
+      }
+      if (printed > PRINT_LIMIT) stderr.write(`... and ${printed - PRINT_LIMIT} more rejected records\n`);
+      if (warned > PRINT_LIMIT) stderr.write(`... and ${warned - PRINT_LIMIT} more warnings\n`);
+      ctx.output(summaryJson(stats, rejectsWriter?.files), () => summaryText(stats, rejectsWriter?.files));
+      if (stats.rejected > 0 || stats.aborted) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,132 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
+import type { ContentLog } from '../../log/types.ts';
+import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/deadLetters.ts';
+import { openLeaseBucket } from '../../projectors/lease.ts';
+import { createProjector, type ProjectorProgress } from '../../projectors/projector.ts';
+import { parseProjections } from '../../projectors/projections.ts';
+import { ConfigError } from '../../schemas/errors.ts';
+import type { ProjectionName } from '../../schemas/names.ts';
+import { createEsClient } from '../runtime.ts';
+import type { CliContext } from './cliContext.ts';
+import { withContentLog } from './withContentLog.ts';
+
+/** Everything the projector commands need, opened together and closed in reverse order. */
+export interface ProjectorClients {
+  log: ContentLog;
+  nc: NatsConnection;
+  es: Client;
+  checkpoints: CheckpointStore;
+  leaseBucket: KV;
+  deadLetters: DeadLetterStore;
+}
+
+/** Open NATS, the content log, Elasticsearch, the checkpoint and lease buckets; run `fn`; close all. */
+export async function withProjectorClients<T>(
+  ctx: CliContext,
+  fn: (clients: ProjectorClients) => Promise<T>,
+): Promise<T> {
+  const config = ctx.config();
+  return withContentLog(ctx, async (log, nc) => {
+    const es = createEsClient(config);
+    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    try {
+      const leaseBucket = await openLeaseBucket(nc, config.names);
+      const deadLetters = createDeadLetterStore({ client: es, names: config.names });
+      return await fn({ log, nc, es, checkpoints, leaseBucket, deadLetters });
+    } finally {
+      await checkpoints.close();
+      await es.close();
+    }
+  });
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function projectionsArg(value: string | undefined, variable: string): ProjectionName[] {
+  try {
+    return parseProjections(value);
+  } catch (err) {
+    throw new ConfigError(variable, (err as Error).message);
+  }
+}
+
+interface ProjectOptions {
+  projection?: string;
+  wait?: boolean;
+  once?: boolean;
+  batch: number;
+  leaseTtl: number;
+  replicas: number;
+}
+
+function describe(progress: ProjectorProgress): string {
+  return Object.entries(progress.targets)
+    .map(([p, t]) => `${p}@${t.seq}`)
+    .join(' ');
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('project')
+    .description(
+      'live projection: tail the log into the Elasticsearch indexes behind the aliases (creates them when missing)',
+    )
+    .option('-p, --projection <name>', 'articles, images, bylines, or all (default all)')
+    .option('--wait', 'when another projector holds the lease, wait for it instead of exiting')
+    .option('--once', 'stop when caught up with the head of the log')
+    .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
+    .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
+    .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
+    .action(async (options: ProjectOptions) => {
+      const projections = projectionsArg(options.projection, '--projection');
+      const log = ctx.log();
+      await withProjectorClients(ctx, async (clients) => {
+        let lastLog = 0;
+        const projector = createProjector({
+          log: clients.log,
+          client: clients.es,
+          checkpoints: clients.checkpoints,
+          leaseBucket: clients.leaseBucket,
+          deadLetters: clients.deadLetters,
+          names: ctx.config().names,
+          projections,
+          logger: log,
+          batchDocs: options.batch,
+          leaseTtlMs: options.leaseTtl,
+          live: { replicas: options.replicas, refreshInterval: '1s' },
+          onProgress: (progress) => {
+            if (Date.now() - lastLog < 5000) return;
+            lastLog = Date.now();
+            log.info(
+              { position: progress.position, indexed: progress.stats.indexed, deadLettered: progress.stats.deadLettered },
+              `projected up to ${describe(progress)}`,
+            );
+          },
+        });
+        try {
+          const stats = await projector.run({
+            signal: ctx.signal,
+            wait: options.wait,
+            untilCaughtUp: options.once,
+            onWait: (holder) => log.warn({ holder }, 'another live projector holds the lease; waiting'),
+          });
+          ctx.output(stats, () =>
+            [
+              `applied events up to sequence ${stats.position} (${stats.events} read, ${stats.unreadable} unreadable)`,
+              `documents: ${stats.indexed} indexed, ${stats.deleted} deleted, ${stats.conflicts} already current, ${stats.deadLettered} dead-lettered`,
+            ].join('\n'),
+          );
+        } finally {
+          await projector.close();
+        }
+      });
+    });
+}

@@ -1,0 +1,199 @@
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import {
+  type ReindexPhase,
+  type ReindexProgress,
+  type ReindexReport,
+  reindex,
+  rollback,
+} from '../../projectors/reindex.ts';
+import { ConfigError } from '../../schemas/errors.ts';
+import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
+import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
+import { positiveInt, projectionsArg, withProjectorClients } from './project.ts';
+
+interface ReindexOptions {
+  asOf?: string;
+  keep: number;
+  rollback?: string;
+  batch: number;
+  wait?: boolean;
+  progress: boolean;
+  replicas: number;
+}
+
+const PHASE_LABEL: Record<ReindexPhase, string> = {
+  prepare: 'prepare ',
+  scan: 'scan    ',
+  write: 'write   ',
+  'catch-up': 'catch-up',
+  verify: 'verify  ',
+  swap: 'swap    ',
+  done: 'done    ',
+};
+
+/**
+ * Progress output: a bar on a terminal (stderr), periodic log lines otherwise. Errors are
+ * printed above the bar as they happen, never only counted inside it.
+ */
+function createProgressView(ctx: CliContext, enabled: boolean) {
+  const tty = enabled && process.stderr.isTTY === true && !ctx.json();
+  const log = ctx.log();
+  let multibar: cliProgress.MultiBar | undefined;
+  let bar: cliProgress.SingleBar | undefined;
+  let phase: ReindexPhase | undefined;
+  let phaseStart = Date.now();
+  let phaseStartEvents = 0;
+  let lastError: string | undefined;
+  let lastLine = 0;
+  if (tty) {
+    multibar = new cliProgress.MultiBar(
+      {
+        stream: process.stderr,
+        format:
+          '{phase} |{bar}| {percentage}% | seq {value}/{total} | {rate} ev/s | ETA {eta_formatted} | docs {docs} | live lag {lag} | dead {dead} | retries {retries}',
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+  return {
+    update(progress: ReindexProgress) {
+      if (progress.phase !== phase) {
+        phase = progress.phase;
+        phaseStart = Date.now();
+        phaseStartEvents = progress.events;
+      }
+      const seconds = Math.max(0.001, (Date.now() - phaseStart) / 1000);
+      const rate = Math.round((progress.events - phaseStartEvents) / seconds);
+      const payload = {
+        phase: PHASE_LABEL[progress.phase],
+        docs: progress.docs,
+        rate,
+        lag: progress.liveLag ?? '-',
+        dead: progress.deadLettered,
+        retries: progress.retries,
+      };
+      if (progress.lastError && progress.lastError !== lastError) {
+        lastError = progress.lastError;
+        if (multibar) multibar.log(`presslog reindex: ${progress.lastError}\n`);
+        else log.warn({ phase: progress.phase, seq: progress.seq }, progress.lastError);
+      }
+      if (multibar) {
+        bar ??= multibar.create(Math.max(1, progress.targetSeq), 0, payload);
+        bar.setTotal(Math.max(1, progress.targetSeq));
+        bar.update(Math.min(progress.seq, Math.max(1, progress.targetSeq)), payload);
+      } else if (Date.now() - lastLine >= 5000 || progress.phase === 'done') {
+        lastLine = Date.now();
+        log.info({ ...payload, seq: progress.seq, targetSeq: progress.targetSeq }, `reindex ${progress.phase}`);
+      }
+    },
+    stop() {
+      multibar?.stop();
+    },
+  };
+}
+
+function summary(report: ReindexReport): string {
+  const rows = report.indexes.map((r) => [
+    r.projection,
+    r.index,
+    r.alias ? `${r.alias} (was ${r.previous.join(', ') || 'none'})` : 'not aliased (as-of)',
+    String(r.verification.actualDocs),
+    r.verification.actualChecksum,
+    r.deleted.join(', ') || '-',
+  ]);
+  const seconds = report.durationMs / 1000;
+  return [
+    formatTable([['PROJECTION', 'INDEX', 'ALIAS', 'DOCS', 'CHECKSUM', 'DELETED'], ...rows]),
+    '',
+    `current as of log sequence ${report.seq}${report.asOf ? ` (as of ${report.asOf})` : ''}; ` +
+      `${report.events} events in ${seconds.toFixed(1)} s (${Math.round(report.events / Math.max(seconds, 0.001))} events/s), ` +
+      `${report.docsWritten} documents written, ${report.stats.deadLettered} dead-lettered, ${report.unreadable} unreadable events`,
+    `phases: ${Object.entries(report.phasesMs)
+      .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ')}; peak RSS ${Math.round(report.peakRssBytes / 1024 / 1024)} MiB`,
+  ].join('\n');
+}
+
+function rollbackTarget(value: string, prefix: (p: ProjectionName) => string): { projection: ProjectionName; to?: string } {
+  if ((PROJECTION_NAMES as readonly string[]).includes(value)) return { projection: value as ProjectionName };
+  const projection = PROJECTION_NAMES.find((p) => value.startsWith(prefix(p)));
+  if (!projection) {
+    throw new ConfigError('--rollback', `${JSON.stringify(value)} is neither a projection (${PROJECTION_NAMES.join(', ')}) nor one of its indexes`);
+  }
+  return { projection, to: value };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('reindex')
+    .description(
+      'rebuild projections from the whole log into new indexes, verify, and swap the aliases (zero downtime)',
+    )
+    .argument('[projection]', 'articles, images, bylines, or all', 'all')
+    .option('--as-of <time>', 'build the archive as it stood at this ISO time into separate, unaliased indexes')
+    .option('--keep <n>', 'previous indexes to keep for rollback', (v) => Number(v), 1)
+    .option('--rollback <name>', 'point the alias of a projection (or at a given index) back at the previous index')
+    .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
+    .option('--replicas <n>', 'replicas once built (0 on a single node, 1+ in a cluster)', (v) => Number(v), 0)
+    .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
+    .option('--no-progress', 'no progress bar')
+    .action(async (selector: string, options: ReindexOptions) => {
+      const config = ctx.config();
+      if (options.rollback !== undefined) {
+        const target = rollbackTarget(options.rollback, (p) => config.names.indexPrefix(p));
+        await withProjectorClients(ctx, async (clients) => {
+          const result = await rollback({
+            client: clients.es,
+            names: config.names,
+            checkpoints: clients.checkpoints,
+            leaseBucket: clients.leaseBucket,
+            ...target,
+            signal: ctx.signal,
+            logger: ctx.log(),
+          });
+          ctx.output(result, () => `${result.alias}: ${result.from.join(', ') || 'none'} → ${result.to}`);
+        });
+        return;
+      }
+      const projections = projectionsArg(selector, '<projection>');
+      let asOf: Date | undefined;
+      if (options.asOf !== undefined) {
+        asOf = new Date(options.asOf);
+        if (Number.isNaN(asOf.getTime())) throw new ConfigError('--as-of', `not an ISO time: ${JSON.stringify(options.asOf)}`);
+      }
+      if (!Number.isInteger(options.keep) || options.keep < 0) throw new ConfigError('--keep', 'must be 0 or more');
+      if (!Number.isInteger(options.replicas) || options.replicas < 0) throw new ConfigError('--replicas', 'must be 0 or more');
+      await withProjectorClients(ctx, async (clients) => {
+        const view = createProgressView(ctx, options.progress);
+        try {
+          const report = await reindex({
+            log: clients.log,
+            client: clients.es,
+            checkpoints: clients.checkpoints,
+            leaseBucket: clients.leaseBucket,
+            deadLetters: clients.deadLetters,
+            names: config.names,
+            projections,
+            asOf,
+            keep: options.keep,
+            batchDocs: options.batch,
+            live: { replicas: options.replicas, refreshInterval: '1s' },
+            logger: ctx.log(),
+            signal: ctx.signal,
+            wait: options.wait,
+            onWait: (holder) => ctx.log().warn({ holder }, 'another reindex holds the lock; waiting'),
+            onProgress: (progress) => view.update(progress),
+          });
+          view.stop();
+          ctx.output(report, () => summary(report));
+        } finally {
+          view.stop();
+        }
+      });
+    });
+}

@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { type ProjectionStatus, projectionStatus, type StatusReport } from '../../projectors/status.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
+import { withProjectorClients } from './project.ts';
+
+function lag(status: ProjectionStatus): string {
+  if (status.lagEvents === undefined) return '-';
+  const seconds = status.lagSeconds === undefined ? '' : ` / ${status.lagSeconds.toFixed(1)} s`;
+  return `${status.lagEvents} events${seconds}`;
+}
+
+function runner(status: ProjectionStatus): string {
+  const parts: string[] = [];
+  if (status.live) parts.push(`live: pid ${status.live.pid}@${status.live.host}`);
+  else parts.push('live: not running');
+  if (status.reindexing) parts.push(`reindex: pid ${status.reindexing.pid}@${status.reindexing.host}`);
+  return parts.join('; ');
+}
+
+function text(report: StatusReport): string {
+  const rows = report.projections.map((s) => [
+    s.projection,
+    s.index ? `${s.alias} → ${s.index}${s.current === false ? ' (outdated: reindex)' : ''}` : `${s.alias} → (none)`,
+    s.docs === undefined ? '-' : String(s.docs),
+    s.checkpoint ? String(s.checkpoint.seq) : '-',
+    lag(s),
+    String(s.deadLetters.count),
+    runner(s),
+  ]);
+  const lines = [
+    `log head: sequence ${report.head.seq}${report.head.time ? ` (${report.head.time})` : ''}`,
+    '',
+    formatTable([['PROJECTION', 'ALIAS → INDEX', 'DOCS', 'CHECKPOINT', 'LAG', 'DEAD LETTERS', 'RUNNING'], ...rows]),
+  ];
+  for (const s of report.projections) {
+    if (s.health?.lastError) lines.push(`${s.projection}: last error ${s.health.lastErrorAt}: ${s.health.lastError}`);
+    if (s.deadLetters.last) {
+      const d = s.deadLetters.last;
+      lines.push(`${s.projection}: last dead letter (${d.kind}) seq ${d.seq}${d.docId ? ` doc ${d.docId}` : ''}: ${d.reason}`);
+    }
+    const others = s.otherIndexes.map((o) => `${o.name} (${o.state ?? 'unknown'}${o.asOf ? ` as of ${o.asOf}` : ''})`);
+    if (others.length > 0) lines.push(`${s.projection}: other indexes: ${others.join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description(
+      'projections: alias → index, documents, checkpoint vs log head (lag), dead letters, running projectors, last error',
+    )
+    .action(async () => {
+      await withProjectorClients(ctx, async (clients) => {
+        const report = await projectionStatus({
+          log: clients.log,
+          client: clients.es,
+          checkpoints: clients.checkpoints,
+          leaseBucket: clients.leaseBucket,
+          deadLetters: clients.deadLetters,
+          names: ctx.config().names,
+          projections: PROJECTION_NAMES,
+          signal: ctx.signal,
+        });
+        ctx.output(report, () => text(report));
+      });
+    });
+}

@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { LeaseHeldError } from '../../projectors/lease.ts';
+import { createProjector } from '../../projectors/projector.ts';
+import { projectionStatus } from '../../projectors/status.ts';
+import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import { eventually } from '../support/env.ts';
+import { articleFields, digest, makeEvent, processedPayload, randomLog } from '../unit/projectorsEvents.ts';
+import { assertSameDocs, dumpAll, projectOnce, reindexAll, withProjectorEnv } from './projectorsSupport.ts';
+
+describe('projectors', () => {
+  test('live projection and a full reindex of the same log produce identical documents', async () => {
+    await withProjectorEnv(async (env) => {
+      const events = randomLog(400, 42);
+      // Live, in three steps, so the projector starts from its checkpoint twice.
+      await env.append(events.slice(0, 150));
+      await projectOnce(env, { batchDocs: 7 });
+      await env.append(events.slice(150, 300));
+      await projectOnce(env, { batchDocs: 50 });
+      await env.append(events.slice(300));
+      const stats = await projectOnce(env);
+      assert.equal(stats.deadLettered, 0);
+      const live = await dumpAll(env.client, env.names);
+      assert.ok(live.size > 10, `live holds ${live.size} documents`);
+
+      const report = await reindexAll(env);
+      assert.equal(report.seq, 400);
+      assert.ok(report.indexes.every((r) => r.verification.ok));
+      const rebuilt = await dumpAll(env.client, env.names);
+      assertSameDocs(rebuilt, live, 'reindex differs from live projection');
+    });
+  });
+
+  test('live mode: fan-out, dangling references, retraction, read-your-writes, status, one projector at a time', async () => {
+    await withProjectorEnv(async (env) => {
+      const controller = new AbortController();
+      const projector = createProjector({
+        ...env.common(),
+        projections: PROJECTION_NAMES,
+        leaseTtlMs: 3000,
+        idlePollMs: 20,
+        aliasCheckMs: 500,
+      });
+      const running = projector.run({ signal: controller.signal });
+      try {
+        // References before their targets: the article arrives first.
+        let seq = await env.append([
+          makeEvent('ArticlePublished', 'a1', articleFields({ headline: 'Harbour news', bylineIds: ['b1'], imageIds: ['i1'] })),
+        ]);
+        let waited = await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 });
+        assert.equal(waited.reached, true, JSON.stringify(waited));
+        let a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
+        assert.deepEqual(a1.bylines, [{ id: 'b1' }]);
+        assert.deepEqual(a1.images, [{ id: 'i1', renditions: [] }]);
+
+        seq = await env.append([
+          makeEvent('BylineRegistered', 'b1', { name: 'Ada Lovelace' }),
+          makeEvent('ImageSubmitted', 'i1', {
+            caption: 'Boats in the harbour',
+            fileName: 'boats.jpg',
+            original: { digest: digest(1), bytes: 100, mediaType: 'image/jpeg' },
+          }),
+          makeEvent('ImageProcessed', 'i1', processedPayload(digest(1), 1)),
+        ]);
+        assert.equal((await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached, true);
+        // Searchable, not only stored: the caption and the byline name find the article.
+        const byCaption = await env.client.search({ index: env.names.alias('articles'), query: { match: { 'images.caption': 'harbour' } } });
+        assert.equal(byCaption.hits.hits[0]?._id, 'a1');
+        const byName = await env.client.search({ index: env.names.alias('articles'), query: { match: { 'bylines.name': 'lovelace' } } });
+        assert.equal(byName.hits.hits[0]?._id, 'a1');
+        a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
+        assert.equal(a1.images[0]?.width, 101);
+        assert.equal(a1.lineage.asOfSeq, seq);
+        assert.equal(a1.lineage.embeddedSeqs['byline:b1'], seq - 2);
+
+        // A byline rename reaches the article; the image and byline documents carry their articles.
+        seq = await env.append([makeEvent('BylineUpdated', 'b1', { name: 'Augusta Ada King' })]);
+        assert.equal((await env.checkpoints.waitForSeq('bylines', seq, { timeoutMs: 15_000 })).reached, true);
+        await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 });
+        a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
+        assert.deepEqual(a1.bylines, [{ id: 'b1', name: 'Augusta Ada King' }]);
+        const b1 = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))._source!;
+        assert.equal(b1.articleCount, 1);
+        const i1 = (await env.client.get<ImageDoc>({ index: env.names.alias('images'), id: 'i1' }))._source!;
+        assert.deepEqual(i1.articleIds, ['a1']);
+        assert.equal(i1.status, 'processed');
+
+        // A second live projector is refused, naming the holder.
+        const second = createProjector({ ...env.common(), projections: ['articles'], leaseTtlMs: 3000 });
+        await assert.rejects(second.run({ untilCaughtUp: true }), (err: unknown) => {
+          assert.ok(err instanceof LeaseHeldError);
+          assert.match(err.message, /project\.articles is held by .*pid/);
+          return true;
+        });
+        await second.close();
+
+        // Retraction removes the article and updates the statistics.
+        seq = await env.append([makeEvent('ArticleRetracted', 'a1', { reason: 'wrong' })]);
+        assert.equal((await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached, true);
+        await env.checkpoints.waitForSeq('bylines', seq, { timeoutMs: 15_000 });
+        const gone = await env.client.get({ index: env.names.alias('articles'), id: 'a1' }, { ignore: [404] });
+        assert.equal(gone.found, false);
+        const b1After = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))._source!;
+        assert.equal(b1After.articleCount, 0);
+
+        const status = await projectionStatus({ ...env.common(), projections: PROJECTION_NAMES });
+        const articles = status.projections.find((p) => p.projection === 'articles')!;
+        assert.equal(articles.lagEvents, 0);
+        assert.equal(articles.docs, 0);
+        assert.equal(articles.current, true);
+        assert.ok(articles.live, 'the running projector shows in status');
+        assert.equal(status.projections.find((p) => p.projection === 'images')!.docs, 1);
+      } finally {
+        controller.abort();
+        await running.catch(() => {});
+        await projector.close();
+      }
+      // Closing released the lease: the next projector starts at once.
+      const stats = await projectOnce(env, { projections: ['articles'] });
+      assert.equal(stats.indexed, 0, 'nothing to do after a clean stop');
+    });
+  });
+
+  test('an unreadable event is dead-lettered and skipped; a rejected document too, and neither blocks the rest', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append([makeEvent('ArticlePublished', 'a1', articleFields({ section: 'news' }))]);
+      // A message that fails its schema, written around the content log's validation.
+      const js = jetstream(env.nc);
+      await js.publish(env.names.subject('article', 'bad'), JSON.stringify({ type: 'ArticlePublished', version: 2, payload: {} }));
+      // Provoke a mapping error: the alias already points at an index where `section` is a number.
+      const index = `${env.names.indexPrefix('articles')}20000101t000000000`;
+      await env.client.indices.create({
+        index,
+        aliases: { [env.names.alias('articles')]: {} },
+        mappings: { dynamic: true, properties: { section: { type: 'integer' } } },
+      });
+      const last = await env.append([
+        makeEvent('ArticlePublished', 'a2', articleFields({ headline: 'No section' })),
+        makeEvent('ArticlePublished', 'a3', articleFields({ section: 'sport' })),
+      ]);
+      const stats = await projectOnce(env, { projections: ['articles'] });
+      assert.equal(stats.unreadable, 1);
+      assert.equal(stats.deadLettered, 3, 'one unreadable event, two rejected documents');
+      const checkpoint = await env.checkpoints.get(index);
+      assert.equal(checkpoint?.seq, last, 'the checkpoint moves past dead letters');
+      const docs = await env.client.search({ index, query: { match_all: {} } });
+      assert.deepEqual(docs.hits.hits.map((h) => h._id), ['a2']);
+      const letters = await env.deadLetters.list(index);
+      assert.deepEqual(letters.map((l) => `${l.kind}:${l.docId ?? l.subject}`).sort(), [
+        'rejected:a1',
+        'rejected:a3',
+        `unreadable:${env.names.subject('article', 'bad')}`,
+      ]);
+      const status = await projectionStatus({ ...env.common(), projections: ['articles'] });
+      assert.equal(status.projections[0]!.deadLetters.count, 3);
+      // Running again neither duplicates dead letters nor changes anything.
+      await projectOnce(env, { projections: ['articles'] });
+      assert.equal((await env.deadLetters.summary(index)).count, 3);
+    });
+  });
+
+  test('reindex of an empty log yields empty indexes; a concurrent reindex is refused', async () => {
+    await withProjectorEnv(async (env) => {
+      const report = await reindexAll(env);
+      assert.equal(report.seq, 0);
+      for (const result of report.indexes) {
+        assert.equal(result.verification.actualDocs, 0);
+        assert.deepEqual(await env.client.indices.getAlias({ name: result.alias! }).then(Object.keys), [result.index]);
+      }
+      // Hold the lock as a running reindex would.
+      const { createLease } = await import('../../projectors/lease.ts');
+      const lock = createLease({ kv: env.leaseBucket, key: 'reindex.images', purpose: 'reindex of images', ttlMs: 5000 });
+      await lock.acquire();
+      try {
+        await assert.rejects(reindexAll(env, { projections: ['images'] }), /reindex\.images is held by .*reindex of images|held by/);
+      } finally {
+        await lock.release();
+      }
+      // Rollback returns to the previous (empty) indexes of the first run.
+      const again = await reindexAll(env, { projections: ['bylines'], keep: 1 });
+      const { rollback } = await import('../../projectors/reindex.ts');
+      const back = await rollback({ ...env.common(), projection: 'bylines' });
+      assert.equal(back.to, report.indexes.find((r) => r.projection === 'bylines')!.index);
+      assert.deepEqual(back.from, [again.indexes[0]!.index]);
+    });
+  });
+
+  test('as-of builds the archive as it stood into an unaliased index', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append([
+        makeEvent('BylineRegistered', 'b1', { name: 'Old name' }),
+        makeEvent('ArticlePublished', 'a1', articleFields({ headline: 'First version', bylineIds: ['b1'] })),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const asOf = new Date();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await env.append([
+        makeEvent('BylineUpdated', 'b1', { name: 'New name' }),
+        makeEvent('ArticleRevised', 'a1', articleFields({ headline: 'Second version', bylineIds: ['b1'] })),
+        makeEvent('ArticlePublished', 'a2', articleFields({ headline: 'Later' })),
+      ]);
+      const report = await reindexAll(env, { asOf, projections: ['articles'] });
+      const [result] = report.indexes;
+      assert.match(result!.index, /-articles-asof-/);
+      assert.equal(result!.alias, undefined);
+      assert.equal(report.seq, 2);
+      const hits = await env.client.search<ArticleDoc>({ index: result!.index, query: { match_all: {} } });
+      assert.deepEqual(
+        hits.hits.hits.map((h) => [h._id, h._source!.headline, h._source!.bylines[0]?.name]),
+        [['a1', 'First version', 'Old name']],
+      );
+      const aliases = await env.client.indices.getAlias({ index: result!.index });
+      assert.deepEqual(aliases[result!.index]!.aliases, {});
+    });
+  });
+
+  test('status reports lag before anything is projected', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append([makeEvent('BylineRegistered', 'b1', { name: 'x' })]);
+      const before = await projectionStatus({ ...env.common(), projections: ['bylines'] });
+      assert.equal(before.projections[0]!.index, undefined);
+      await projectOnce(env, { projections: ['bylines'] });
+      await env.append([makeEvent('BylineUpdated', 'b1', { name: 'y' })]);
+      const after = await eventually(async () => {
+        const s = await projectionStatus({ ...env.common(), projections: ['bylines'] });
+        assert.equal(s.projections[0]!.lagEvents, 1);
+        return s;
+      });
+      assert.equal(after.head.seq, 2);
+      assert.equal(after.projections[0]!.docs, 1);
+    });
+  });
+});

@@ -1,0 +1,442 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@elastic/elasticsearch';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
+import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
+import { createContentLog } from '../../log/contentLog.ts';
+import { sampleEvent } from '../../log/sampleEvents.ts';
+import type { ContentLog } from '../../log/types.ts';
+import type { Config } from '../../schemas/config.ts';
+import type { ArticleDoc } from '../../schemas/documents.ts';
+import { connectNats, createEsClient } from '../../scripts/runtime.ts';
+import type { SearchResult } from '../../search/results.ts';
+import { createSearcher, type Searcher } from '../../search/searcher.ts';
+import { buildServer } from '../../search/server.ts';
+import { cleanupNamespace, testConfig } from '../support/env.ts';
+import {
+  imageDocs,
+  indexArticleDocs,
+  indexImageDocs,
+  loadSpeeches,
+  speechDocs,
+  storeFixtureImages,
+} from './searchSupport.ts';
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+/**
+ * The HTTP API over real Elasticsearch (the SOTU speeches), real NATS (the content log,
+ * the checkpoints) and a real blob store, listening on a real socket.
+ */
+describe('search HTTP API (real Elasticsearch and NATS)', () => {
+  let config: Config;
+  let es: Client;
+  let nc: NatsConnection;
+  let log: ContentLog;
+  let blobs: BlobStore;
+  let checkpoints: CheckpointStore;
+  let searcher: Searcher;
+  let app: FastifyInstance;
+  let base: string;
+  let docs: ArticleDoc[];
+  let articlesIndex: string;
+  let revisedId: string;
+
+  before(async () => {
+    config = testConfig();
+    es = createEsClient(config);
+    nc = await connectNats(config);
+    log = createContentLog({ nc, names: config.names });
+    await log.init();
+    blobs = createBlobStore(config.blobDir);
+    const images = await storeFixtureImages(blobs);
+    docs = speechDocs(loadSpeeches(), images);
+    articlesIndex = await indexArticleDocs(es, config.names, docs);
+    await indexImageDocs(es, config.names, imageDocs(images, docs));
+    // The history of one article, in the log.
+    const lincoln = docs.find((d) => d.year === 1862)!;
+    revisedId = lincoln.id;
+    const fields = {
+      headline: 'Annual Message to Congress',
+      body: lincoln.body,
+      publishedAt: lincoln.publishedAt,
+      bylineIds: ['b-abraham-lincoln'],
+      imageIds: [],
+      tags: ['sotu'],
+    };
+    const appended = await log.append([
+      {
+        event: sampleEvent('ArticlePublished', revisedId, fields, { occurredAt: '1862-12-01T12:00:00Z' }),
+        expectedLastSeq: 0,
+      },
+    ]);
+    await log.append([
+      {
+        event: sampleEvent(
+          'ArticleRevised',
+          revisedId,
+          { ...fields, headline: lincoln.headline },
+          { occurredAt: '1862-12-02T12:00:00Z', basisSeq: appended.lastSeq },
+        ),
+        expectedLastSeq: appended.lastSeq,
+      },
+    ]);
+    checkpoints = createCheckpointStore({ nc, names: config.names });
+    await checkpoints.setPointer({
+      projection: 'articles',
+      index: articlesIndex,
+      since: new Date().toISOString(),
+    });
+    await checkpoints.put({
+      index: articlesIndex,
+      projection: 'articles',
+      seq: 2,
+      visibleSeq: 2,
+      updatedAt: new Date().toISOString(),
+    });
+    searcher = createSearcher({ es, names: config.names });
+    app = buildServer({ searcher, log, blobs, checkpoints, readYourWritesTimeoutMs: 400 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await app?.close();
+    await searcher?.close();
+    await checkpoints?.close();
+    await log?.close();
+    await cleanupNamespace(config).catch((err) => console.warn(err));
+    await nc?.close();
+    await es?.close();
+  });
+
+  async function get(path: string, headers: Record<string, string> = {}): Promise<Answer> {
+    const response = await fetch(`${base}${path}`, { headers });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, headers: response.headers, body, text };
+  }
+
+  const search = (params: Record<string, string>) => get(`/api/search?${new URLSearchParams(params)}`);
+
+  function assertJsonError(answer: Answer, status: number, code?: string) {
+    assert.equal(answer.status, status, answer.text.slice(0, 300));
+    assert.match(answer.headers.get('content-type') ?? '', /^application\/json/);
+    const error = (answer.body as { error?: { code?: unknown; message?: unknown } }).error;
+    assert.equal(typeof error?.code, 'string', answer.text);
+    assert.equal(typeof error?.message, 'string', answer.text);
+    if (code) assert.equal(error?.code, code, answer.text);
+    assert.doesNotMatch(answer.text, /\bat .*\.(ts|js):\d+|"stack"/, 'no stack trace');
+  }
+
+  test('search answers the documented shape, identical to the query layer (and so to the CLI --json)', async () => {
+    const answer = await search({ q: '"fiery trial through which we pass"' });
+    assert.equal(answer.status, 200);
+    const result = answer.body as SearchResult;
+    assert.deepEqual(Object.keys(result).sort(), ['facets', 'hits', 'next', 'total']);
+    assert.equal(result.total, 1);
+    const hit = result.hits[0]!;
+    assert.deepEqual(Object.keys(hit).sort(), [
+      'bylines',
+      'headline',
+      'highlights',
+      'id',
+      'images',
+      'kind',
+      'publishedAt',
+      'score',
+      'section',
+      'tags',
+    ]);
+    assert.equal(hit.id, revisedId);
+    assert.deepEqual(hit.bylines, [{ id: 'b-abraham-lincoln', name: 'Abraham Lincoln' }]);
+    assert.deepEqual(Object.keys(hit.images[0]!).sort(), ['caption', 'id', 'placeholder', 'thumbnail']);
+    const direct = await searcher.search({ q: '"fiery trial through which we pass"' });
+    assert.deepEqual({ ...result, next: null }, { ...direct, next: null });
+  });
+
+  test('filters and facets through the API', async () => {
+    const all = (await search({ q: 'constitution' })).body as SearchResult;
+    const lincoln = (await search({ q: 'constitution', byline: 'b-abraham-lincoln' })).body as SearchResult;
+    assert.ok(lincoln.total < all.total);
+    const facet = all.facets?.bylines.find((b) => b.id === 'b-abraham-lincoln');
+    assert.equal(facet?.count, lincoln.total);
+    assert.equal(facet?.name, 'Abraham Lincoln');
+    const ranged = (await search({ q: 'constitution', from: '1861', to: '1865' })).body as SearchResult;
+    assert.ok(ranged.total > 0 && ranged.total < all.total);
+    const section = all.facets?.sections[0];
+    assert.ok(section);
+    const bySection = (await search({ q: 'constitution', section: section.value, size: '1' }))
+      .body as SearchResult;
+    assert.equal(bySection.total, section.count);
+  });
+
+  test('pagination past page 20 through the API: no duplicates, no gaps', async () => {
+    const ids: string[] = [];
+    let next: string | null = null;
+    let pages = 0;
+    let total = 0;
+    do {
+      const params: Record<string, string> = { q: 'congress', size: '5', ...(next ? { after: next } : {}) };
+      const page = (await search(params)).body as SearchResult;
+      if (pages === 0) total = page.total;
+      ids.push(...page.hits.map((h) => h.id));
+      next = page.next;
+      pages++;
+    } while (next && pages < 500);
+    assert.ok(pages > 20, `${pages} pages`);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.equal(ids.length, total);
+  });
+
+  test('an empty query browses everything, newest first', async () => {
+    const answer = await search({ q: '' });
+    assert.equal(answer.status, 200);
+    const result = answer.body as SearchResult;
+    assert.equal(result.total, docs.length);
+    assert.equal(
+      result.hits[0]?.publishedAt,
+      [...docs].sort((a, b) => b.publishedAt.localeCompare(a.publishedAt))[0]?.publishedAt,
+    );
+    const filtered = (await search({ section: 'whig' })).body as SearchResult;
+    assert.equal(filtered.total, docs.filter((d) => d.section === 'whig').length);
+  });
+
+  test('kind=image searches the images index', async () => {
+    const result = (await search({ q: 'cat', kind: 'image' })).body as SearchResult;
+    assert.equal(result.total, 1);
+    assert.equal(result.hits[0]?.kind, 'image');
+    assert.equal(result.hits[0]?.id, 'img-house-cat');
+    assert.deepEqual(result.hits[0]?.highlights.captions, ['Locomotion study of a house <mark>cat</mark>']);
+  });
+
+  test('DSL-looking text is only text', async () => {
+    for (const q of [
+      '{"script":{"source":"1"}}',
+      '*:*',
+      '_all',
+      '{"query":{"match_all":{}}}',
+      'headline:*',
+    ]) {
+      const answer = await search({ q });
+      assert.ok(answer.status === 200 || answer.status === 400, `${q}: ${answer.status}`);
+      if (answer.status === 200)
+        assert.ok((answer.body as SearchResult).total < docs.length, `${q} must not match everything`);
+      else assertJsonError(answer, 400);
+    }
+  });
+
+  test('bad input: 4xx with a clear JSON error, never a 500, never a stack trace', async () => {
+    const cases: [string, number, string?][] = [
+      [`/api/search?q=${'x'.repeat(100 * 1024)}`, 400, 'invalid_parameter'],
+      [`/api/search?q=${'x'.repeat(1001)}`, 400, 'invalid_parameter'],
+      ['/api/search?q=a&size=-1', 400, 'invalid_parameter'],
+      ['/api/search?q=a&size=0', 400, 'invalid_parameter'],
+      ['/api/search?q=a&size=101', 400, 'invalid_parameter'],
+      ['/api/search?q=a&size=99999999999999999999', 400, 'invalid_parameter'],
+      ['/api/search?q=a&size=ten', 400, 'invalid_parameter'],
+      ['/api/search?q=a&from=2021-02-30', 400, 'invalid_parameter'],
+      ['/api/search?q=a&from=yesterday', 400, 'invalid_parameter'],
+      ['/api/search?q=a&to=1865-13', 400, 'invalid_parameter'],
+      ['/api/search?q=a&from=1900&to=1800', 400, 'invalid_parameter'],
+      ['/api/search?q=a&kind=video', 400, 'invalid_parameter'],
+      ['/api/search?q=a&sort=_score', 400, 'invalid_parameter'],
+      ['/api/search?q=a&after=not-a-cursor', 400, 'invalid_parameter'],
+      ['/api/search?q=a&q=b', 400, 'invalid_parameter'],
+      ['/api/search?q=a&bogus=1', 400, 'invalid_parameter'],
+      ['/api/search?kind=image&section=x', 400, 'invalid_parameter'],
+      ['/api/search?byline=*', 400, 'invalid_parameter'],
+      ['/api/search?afterSeq=-4', 400, 'invalid_parameter'],
+      ['/api/articles/no-such-article', 404, 'not_found'],
+      ['/api/articles/no%20such', 400, 'invalid_parameter'],
+      [`/api/articles/${'a'.repeat(150)}`, 400, 'invalid_parameter'],
+      ['/api/articles/no-such-article/history', 404, 'not_found'],
+      ['/api/images/no-such-image', 404, 'not_found'],
+      [`/renditions/sha256:${'0'.repeat(64)}`, 404, 'not_found'],
+      ['/renditions/md5:abc', 400, 'invalid_parameter'],
+      ['/renditions/..%2F..%2Fetc%2Fpasswd', 400, 'invalid_parameter'],
+      ['/api/articles/%E0%A4%A', 400],
+      ['/nothing-here', 404, 'not_found'],
+    ];
+    for (const [path, status, code] of cases) {
+      const answer = await get(path);
+      assertJsonError(answer, status, code);
+    }
+    // Odd but harmless input is answered normally.
+    for (const path of ['/api/search?q=%E0%A4%A', '/api/search?q=%00', '/api/search?q=', '/api/search']) {
+      const answer = await get(path);
+      assert.ok(answer.status === 200 || answer.status === 400, `${path}: ${answer.status}`);
+      if (answer.status !== 200) assertJsonError(answer, 400);
+    }
+  });
+
+  test('a request line beyond the header limit gets a JSON 431, not a dropped connection', async () => {
+    const answer = await rawGet(base, `/api/search?q=${'x'.repeat(1024 * 1024)}`);
+    assert.equal(answer.status, 431);
+    assert.equal(JSON.parse(answer.body).error.code, 'request_too_large');
+  });
+
+  test('an article from the index, its history from the log', async () => {
+    const article = await get(`/api/articles/${revisedId}`);
+    assert.equal(article.status, 200);
+    assert.equal((article.body as ArticleDoc).id, revisedId);
+    assert.ok((article.body as ArticleDoc).body.length > 10_000);
+
+    const history = await get(`/api/articles/${revisedId}/history`);
+    assert.equal(history.status, 200);
+    const events = (
+      history.body as {
+        events: { type: string; seq: number; changed: string[]; payload: Record<string, unknown> }[];
+      }
+    ).events;
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ArticlePublished', 'ArticleRevised'],
+    );
+    assert.deepEqual(events[1]?.changed, ['headline']);
+    assert.equal(events[0]?.payload.body, undefined, 'bodies are left out by default');
+    assert.equal(typeof events[0]?.payload.bodyChars, 'number');
+    const full = await get(`/api/articles/${revisedId}/history?full=true`);
+    const fullEvents = (full.body as { events: { payload: { body?: string } }[] }).events;
+    assert.ok((fullEvents[0]?.payload.body?.length ?? 0) > 10_000);
+
+    const image = await get('/api/images/img-acanthus');
+    assert.equal(image.status, 200);
+    assert.deepEqual((image.body as { articleIds: string[] }).articleIds, [revisedId]);
+  });
+
+  test('renditions: bytes by digest, media type from the bytes, cached forever', async () => {
+    const doc = docs.find((d) => d.id === revisedId)!;
+    for (const rendition of doc.images[0]!.renditions) {
+      const response = await fetch(`${base}/renditions/${rendition.digest}`);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), rendition.mediaType);
+      assert.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.equal(response.headers.get('etag'), `"${rendition.digest}"`);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, rendition.digest);
+      assert.equal(Number(response.headers.get('content-length')), bytes.length);
+      const again = await fetch(`${base}/renditions/${rendition.digest}`, {
+        headers: { 'if-none-match': `"${rendition.digest}"` },
+      });
+      assert.equal(again.status, 304);
+      const head = await fetch(`${base}/renditions/${rendition.digest}`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-type'), rendition.mediaType);
+    }
+  });
+
+  test('afterSeq: waits for the projection, else 503 with the lag', async () => {
+    const ok = await get(`/api/articles/${revisedId}?afterSeq=2`);
+    assert.equal(ok.status, 200);
+    const started = Date.now();
+    const lagging = await get('/api/search?q=union&afterSeq=5');
+    assertJsonError(lagging, 503, 'projection_lagging');
+    assert.equal((lagging.body as { lag: number }).lag, 3);
+    assert.ok(Date.now() - started >= 350, 'it waited');
+    // The projection catches up while a reader waits: the read goes through.
+    const waiting = get('/api/search?q=union&afterSeq=5');
+    await new Promise((r) => setTimeout(r, 100));
+    await checkpoints.put({
+      index: articlesIndex,
+      projection: 'articles',
+      seq: 5,
+      visibleSeq: 5,
+      updatedAt: new Date().toISOString(),
+    });
+    assert.equal((await waiting).status, 200);
+  });
+
+  test('healthz, OpenAPI document and the page', async () => {
+    const health = await get('/healthz');
+    assert.equal(health.status, 200);
+    assert.equal((health.body as { status: string }).status, 'ok');
+    assert.equal((health.body as { nats: { lastSeq: number } }).nats.lastSeq, 2);
+
+    const openapi = await get('/openapi.json');
+    assert.equal(openapi.status, 200);
+    const doc = openapi.body as { openapi: string; paths: Record<string, unknown> };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of [
+      '/api/search',
+      '/api/articles/{id}',
+      '/api/articles/{id}/history',
+      '/api/images/{id}',
+      '/renditions/{digest}',
+      '/healthz',
+    ]) {
+      assert.ok(doc.paths[path], path);
+    }
+    assert.equal(doc.paths['/'], undefined);
+
+    const page = await get('/');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(page.text, /<script type="module" src="\/app.js">/);
+    assert.equal((await get('/app.js')).status, 200);
+  });
+
+  test('a backing service down: 503 JSON, and healthz says which', async () => {
+    // A throwaway HTTP server that answers every Elasticsearch request with 503.
+    const down: Server = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+      res.end('{"error":{"type":"unavailable"},"status":503}');
+    });
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const badEs = createEsClient(
+      { elasticsearch: { url: `http://127.0.0.1:${(down.address() as AddressInfo).port}` } },
+      { maxRetries: 0 },
+    );
+    const badSearcher = createSearcher({ es: badEs, names: config.names });
+    const broken = buildServer({ searcher: badSearcher, log, blobs });
+    try {
+      const result = await broken.inject({ url: '/api/search?q=union' });
+      assert.equal(result.statusCode, 503);
+      assert.equal(result.json().error.code, 'unavailable');
+      assert.equal(result.headers['retry-after'], '1');
+      const health = await broken.inject({ url: '/healthz' });
+      assert.equal(health.statusCode, 503);
+      assert.equal(health.json().elasticsearch.ok, false);
+      assert.equal(health.json().nats.ok, true);
+      const afterSeq = await broken.inject({ url: '/api/search?q=union&afterSeq=1' });
+      assert.equal(afterSeq.statusCode, 501);
+    } finally {
+      await broken.close();
+      await badSearcher.close();
+      await badEs.close();
+      await new Promise((resolve) => down.close(resolve));
+    }
+  });
+});
+
+/** A GET with a request line longer than fetch would send, over a raw HTTP request. */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
