@@ -315,6 +315,7 @@ export function createIngester(options: IngesterOptions): Ingester {
         entry.state = undefined;
         return;
       }
+      if (existsInLog.size >= EXISTS_CACHE_LIMIT) existsInLog.clear();
       existsInLog.add(key);
       // A full-state event is the state; after any other (a retraction, an image's
       // processing result) fold the entity's history.
@@ -480,8 +481,10 @@ export function createIngester(options: IngesterOptions): Ingester {
           }
         }
         if (failed) {
+          // Interrupted: what was not sent stays unsent (re-running the ingest is safe).
+          if (signal?.aborted) return;
           failures++;
-          if (signal?.aborted || failures >= APPEND_ATTEMPTS) {
+          if (failures >= APPEND_ATTEMPTS) {
             throw new TransientError(`append failed after ${failures} attempts: ${failed.message}`, {
               cause: failed,
             });
@@ -580,7 +583,8 @@ export function createIngester(options: IngesterOptions): Ingester {
       const keys = batchKeys;
       batch = [];
       batchKeys = new Set();
-      if (current.length === 0) return;
+      // Interrupted: stop intake; the batch in flight finishes, this one is not started.
+      if (current.length === 0 || signal?.aborted) return;
       // A batch touching an entity the committing batch appends must see that append.
       if (dryRun || [...keys].some((k) => committingKeys.has(k))) await settle();
       const decided = await prepare(current, final);
@@ -611,15 +615,19 @@ export function createIngester(options: IngesterOptions): Ingester {
       }
       const parsed = parseRecord(item.value);
       if (!parsed.ok) {
-        const [first, ...rest] = parsed.problems;
+        // The id first: with a bad id, nothing else about the record can be trusted.
+        const problems = [...parsed.problems].sort(
+          (a, b) => Number(b.field === 'id') - Number(a.field === 'id'),
+        );
+        const [first, ...rest] = problems;
         const more =
           rest.length > 0
-            ? `; also ${rest.map((p) => `${p.field || 'record'} ${p.message}`).join('; ')}`
+            ? `; also ${rest.map((p) => `${p.field || 'record'}: ${p.message}`).join('; ')}`
             : '';
         await reject({
           location: item.location,
           field: first?.field || undefined,
-          reason: `${first?.field || 'record'} ${first?.message}${more}`,
+          reason: `${first?.message}${more}`,
           raw: item.raw,
         });
         return;

@@ -135,7 +135,8 @@ const TOO_LONG = Object.freeze({ tooLong: true });
  */
 function lineSplitter(maxBytes: number): Transform {
   const mapper = (line: string) => (line.length > maxBytes ? TOO_LONG : line);
-  const splitter = split2(/\r?\n/, mapper, {
+  // A string matcher splits much faster than /\r?\n/; a CR before the LF is dropped by the reader.
+  const splitter = split2('\n', mapper, {
     maxLength: maxBytes,
     skipOverflow: true,
     decodeStrings: false,
@@ -187,20 +188,25 @@ async function* readNdjson(
         } satisfies SourceItem;
         continue;
       }
-      const text = chunk as string;
+      const text = (chunk as string).endsWith('\r') ? (chunk as string).slice(0, -1) : (chunk as string);
       if (text.trim() === '') continue;
-      const bytes = Buffer.from(text, 'latin1');
+      // ASCII (the common case) is its own UTF-8 decoding: one char per byte either way,
+      // which a UTF-8 byte count equal to the length proves without copying the line.
       let decoded: string;
-      try {
-        decoded = decoder.decode(bytes);
-      } catch {
-        yield {
-          ok: false,
-          location,
-          reason: `not valid UTF-8 at byte ${invalidUtf8Offset(bytes)} of the line`,
-          raw: bytes,
-        } satisfies SourceItem;
-        continue;
+      if (Buffer.byteLength(text, 'utf8') === text.length) decoded = text;
+      else {
+        const bytes = Buffer.from(text, 'latin1');
+        try {
+          decoded = decoder.decode(bytes);
+        } catch {
+          yield {
+            ok: false,
+            location,
+            reason: `not valid UTF-8 at byte ${invalidUtf8Offset(bytes)} of the line`,
+            raw: bytes,
+          } satisfies SourceItem;
+          continue;
+        }
       }
       let value: unknown;
       try {
@@ -210,7 +216,7 @@ async function* readNdjson(
           ok: false,
           location,
           reason: `malformed JSON: ${(err as Error).message}`,
-          raw: bytes,
+          raw: Buffer.from(text, 'latin1'),
         } satisfies SourceItem;
         continue;
       }

@@ -122,7 +122,7 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
   async function read<T>(key: string): Promise<T | undefined> {
     const kv = await bucket();
     const entry = await kv.get(key);
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
     return entry.json<T>();
   }
 

@@ -37,13 +37,7 @@ import {
 } from '../schemas/errors.ts';
 import { type EntityType, isEntityType, isValidId, type Names } from '../schemas/names.ts';
 import { type EntityState, foldEntity } from '../schemas/state.ts';
-import {
-  decodeMessage,
-  encodeEvent,
-  HEADER_RESERVE_BYTES,
-  type MessageMeta,
-  oversizeError,
-} from './codec.ts';
+import { decodeMessage, encodeEvent, HEADER_RESERVE_BYTES, oversizeError } from './codec.ts';
 import type {
   AppendItem,
   AppendOutcome,
@@ -193,8 +187,12 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
   let closing: Promise<void> | undefined;
   /** Stops every scan in progress; `close()` calls them so no consumer outlives the log. */
   const activeScans = new Set<() => void>();
-  /** Whether direct gets work on this stream (`allow_direct`); learned on first use. */
-  let directGet = true;
+  /**
+   * Whether direct gets work on this stream (`allow_direct`), learned from the stream
+   * info before the first one: on 2.9 a direct get to a stream without it times out
+   * rather than failing fast.
+   */
+  let directGet: boolean | undefined;
 
   async function open(): Promise<Clients> {
     let nc: NatsConnection;
@@ -684,6 +682,39 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
     ]);
   }
 
+  /**
+   * One stored message by query, or null when there is none. A direct get (any replica
+   * answers, no consumer) when the stream allows it, else the stream API. `head()` learns
+   * which, and throws "run presslog init" when there is no stream.
+   */
+  async function getMessage(
+    query: { last_by_subj: string } | { seq: number; next_by_subj: string },
+  ): Promise<{ data: Uint8Array; seq: number; time: Date; subject: string } | null> {
+    const { jsm } = await clients();
+    if (directGet === undefined) await head();
+    try {
+      if (directGet) {
+        try {
+          return await jsm.direct.getMessage(stream, query);
+        } catch (err) {
+          if (!isNoResponders(err)) throw err;
+          await head();
+          if (directGet) throw err;
+        }
+      }
+      return await jsm.streams.getMessage(stream, query);
+    } catch (err) {
+      throw wrapRequestError(`get ${JSON.stringify(query)} from ${stream}`, err);
+    }
+  }
+
+  /**
+   * Most entities have a handful of events: reading them by direct gets (one request each)
+   * is several times faster than creating a consumer. Past this many, one ordered
+   * consumer reads the rest.
+   */
+  const DIRECT_READS = 8;
+
   async function readEntity(
     entityType: EntityType,
     id: string,
@@ -691,40 +722,38 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
   ): Promise<StoredEvent[]> {
     const subject = entitySubject(entityType, id);
     const events: StoredEvent[] = [];
-    for await (const raw of scan({
-      filter: subject,
-      fromSeq: 1,
-      untilSeq: Number.MAX_SAFE_INTEGER,
-      batch: 256,
-    })) {
-      const item = decodeMessage(names, raw.data, raw);
+    const take = (item: ReplayItem) => {
       if (item.kind === 'event') events.push(item.stored);
       else if (readOptions.onUnreadable) readOptions.onUnreadable(item.unreadable);
       else throw unreadableError(item.unreadable);
+    };
+    let next = 1;
+    for (let reads = 0; reads < DIRECT_READS; reads++) {
+      const message = await getMessage({ seq: next, next_by_subj: subject });
+      if (!message) return events;
+      take(
+        decodeMessage(names, message.data, {
+          seq: message.seq,
+          time: message.time,
+          subject: message.subject,
+        }),
+      );
+      next = message.seq + 1;
+    }
+    for await (const item of scan({
+      filter: subject,
+      fromSeq: next,
+      untilSeq: Number.MAX_SAFE_INTEGER,
+      batch: 256,
+    })) {
+      take(item);
     }
     return events;
   }
 
   async function lastEvent(entityType: EntityType, id: string): Promise<StoredEvent | undefined> {
     const subject = entitySubject(entityType, id);
-    const { jsm } = await clients();
-    let message: { data: Uint8Array; seq: number; time: Date; subject: string } | null;
-    try {
-      if (directGet) {
-        try {
-          message = await jsm.direct.getMessage(stream, { last_by_subj: subject });
-        } catch (err) {
-          // A stream without allow_direct has no responders for direct gets: use the API.
-          if (!isNoResponders(err)) throw err;
-          directGet = false;
-          message = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-        }
-      } else {
-        message = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-      }
-    } catch (err) {
-      throw wrapRequestError(`last event of ${subject}`, err);
-    }
+    const message = await getMessage({ last_by_subj: subject });
     if (!message) return undefined;
     const item = decodeMessage(names, message.data, {
       seq: message.seq,

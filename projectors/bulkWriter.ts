@@ -32,7 +32,17 @@ export interface BulkStats {
 }
 
 export function emptyBulkStats(): BulkStats {
-  return { ops: 0, indexed: 0, deleted: 0, conflicts: 0, notFound: 0, deadLettered: 0, retries: 0, requests: 0, bytes: 0 };
+  return {
+    ops: 0,
+    indexed: 0,
+    deleted: 0,
+    conflicts: 0,
+    notFound: 0,
+    deadLettered: 0,
+    retries: 0,
+    requests: 0,
+    bytes: 0,
+  };
 }
 
 export function addBulkStats<T extends BulkStats>(into: T, from: BulkStats): T {
@@ -140,7 +150,12 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
         if (signal?.aborted) throw signal.reason;
         if (!isRetryableEsError(err)) throw err;
         const waitMs = backoffMs(attempt, initial, max);
-        const notice = { error: (err as Error).message, attempt: attempt + 1, waitMs, pending: pending.ops.length };
+        const notice = {
+          error: (err as Error).message,
+          attempt: attempt + 1,
+          waitMs,
+          pending: pending.ops.length,
+        };
         log?.warn(notice, 'bulk request failed; retrying');
         options.onRetry?.(notice);
         stats.retries++;
@@ -184,7 +199,10 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
         }
       }
       if (dead.length > 0) {
-        log?.error({ count: dead.length, first: { id: dead[0]!.docId, reason: dead[0]!.reason } }, 'documents rejected; dead-lettered');
+        log?.error(
+          { count: dead.length, first: { id: dead[0]!.docId, reason: dead[0]!.reason } },
+          'documents rejected; dead-lettered',
+        );
         await deadLetters.record(dead, signal);
         stats.deadLettered += dead.length;
       }

@@ -94,7 +94,10 @@ export function createDeadLetterStore(options: { client: Client; names: Names })
         const id = createHash('sha256')
           .update([item.index, item.kind, item.seq, item.docId ?? ''].join('\u0000'))
           .digest('base64url');
-        const source = item.source && item.source.length > MAX_SOURCE_CHARS ? `${item.source.slice(0, MAX_SOURCE_CHARS)}…` : item.source;
+        const source =
+          item.source && item.source.length > MAX_SOURCE_CHARS
+            ? `${item.source.slice(0, MAX_SOURCE_CHARS)}…`
+            : item.source;
         operations.push({ index: { _index: indexName, _id: id } }, { ...item, source });
       }
       await retrying(
@@ -102,7 +105,9 @@ export function createDeadLetterStore(options: { client: Client; names: Names })
           const response = await client.bulk({ operations, refresh: 'wait_for' });
           if (response.errors) {
             const failed = response.items.find((i) => Object.values(i)[0]?.error);
-            throw new Error(`could not record dead letters: ${JSON.stringify(Object.values(failed ?? {})[0]?.error)}`);
+            throw new Error(
+              `could not record dead letters: ${JSON.stringify(Object.values(failed ?? {})[0]?.error)}`,
+            );
           }
         },
         { signal },

@@ -157,7 +157,13 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
         const record = state.article(id);
         if (!record) continue;
         if (record.retracted) {
-          ops.push({ projection: 'articles', index: articleIndex, id, action: 'delete', version: record.lastSeq });
+          ops.push({
+            projection: 'articles',
+            index: articleIndex,
+            id,
+            action: 'delete',
+            version: record.lastSeq,
+          });
           continue;
         }
         const failure = loaded?.failures.get(id);
@@ -197,7 +203,14 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
             ops.push({ projection: 'images', index, id, action: 'delete', version: image.lastSeq });
           } else {
             const source = JSON.stringify(doc);
-            ops.push({ projection: 'images', index, id, action: 'index', version: doc.lineage.asOfSeq, source });
+            ops.push({
+              projection: 'images',
+              index,
+              id,
+              action: 'index',
+              version: doc.lineage.asOfSeq,
+              source,
+            });
           }
         }
       }
@@ -208,7 +221,14 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
           const doc = state.renderByline(id);
           if (!doc) continue;
           const source = JSON.stringify(doc);
-          ops.push({ projection: 'bylines', index, id, action: 'index', version: doc.lineage.asOfSeq, source });
+          ops.push({
+            projection: 'bylines',
+            index,
+            id,
+            action: 'index',
+            version: doc.lineage.asOfSeq,
+            source,
+          });
         }
       }
 

@@ -104,7 +104,12 @@ export async function applyLiveSettings(
 }
 
 /** Replace an index's `_meta.presslog`. */
-export async function setIndexMeta(client: Client, index: string, meta: IndexMeta, signal?: AbortSignal): Promise<void> {
+export async function setIndexMeta(
+  client: Client,
+  index: string,
+  meta: IndexMeta,
+  signal?: AbortSignal,
+): Promise<void> {
   await retrying(() => client.indices.putMapping({ index, _meta: { presslog: meta } }), {
     signal,
     deadlineMs: 60_000,
@@ -184,7 +189,11 @@ export async function listProjectionIndexes(
 }
 
 /** Delete indexes (missing ones are fine). */
-export async function deleteIndexes(client: Client, indexes: readonly string[], signal?: AbortSignal): Promise<void> {
+export async function deleteIndexes(
+  client: Client,
+  indexes: readonly string[],
+  signal?: AbortSignal,
+): Promise<void> {
   if (indexes.length === 0) return;
   await retrying(
     async () => {

@@ -40,7 +40,11 @@ export interface Lease {
    * Take the lease. When another live holder has it, throw {@link LeaseHeldError}, or
    * with `wait` poll until it is free (or the signal aborts).
    */
-  acquire(options?: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LeaseValue) => void }): Promise<void>;
+  acquire(options?: {
+    wait?: boolean;
+    signal?: AbortSignal;
+    onWait?: (holder: LeaseValue) => void;
+  }): Promise<void>;
   /** Aborted when the lease is lost (a renewal failed past expiry, or someone took it over). */
   readonly lost: AbortSignal;
   /** Publish what the holder is working on with the next renewal (and renew now). */
@@ -103,7 +107,7 @@ export function createLease(options: LeaseOptions): Lease {
   async function tryTake(depth = 0): Promise<LeaseValue | undefined> {
     const entry = await kv.get(key);
     acquiredAt = new Date().toISOString();
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+    if (entry?.operation !== 'PUT' || entry.length === 0) {
       try {
         revision = await kv.create(key, value());
         return undefined;
@@ -127,7 +131,7 @@ export function createLease(options: LeaseOptions): Lease {
 
   async function current(): Promise<LeaseValue | undefined> {
     const entry = await kv.get(key);
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
     const holder = entry.json<LeaseValue>();
     return Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner ? holder : undefined;
   }

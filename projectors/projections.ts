@@ -21,7 +21,11 @@ export interface ProjectionDefinition {
   readonly fingerprint: string;
 }
 
-function define(name: ProjectionName, logicVersion: number, mappings: Record<string, unknown>): ProjectionDefinition {
+function define(
+  name: ProjectionName,
+  logicVersion: number,
+  mappings: Record<string, unknown>,
+): ProjectionDefinition {
   const fingerprint = createHash('sha256')
     .update(canonicalJson({ logicVersion, mappings, analysis: ANALYSIS }))
     .digest('hex')
@@ -44,7 +48,9 @@ export function parseProjections(selector: string | undefined): ProjectionName[]
   const names = selector.split(',').map((s) => s.trim());
   for (const name of names) {
     if (!(PROJECTION_NAMES as readonly string[]).includes(name)) {
-      throw new RangeError(`unknown projection ${JSON.stringify(name)} (use ${PROJECTION_NAMES.join(', ')} or all)`);
+      throw new RangeError(
+        `unknown projection ${JSON.stringify(name)} (use ${PROJECTION_NAMES.join(', ')} or all)`,
+      );
     }
   }
   return [...new Set(names)] as ProjectionName[];

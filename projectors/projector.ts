@@ -219,7 +219,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     const targets = await aliasTargets(client, alias, signal);
     if (targets.length === 1) return targets[0]!;
     if (targets.length > 1) {
-      throw new PresslogError(`alias ${alias} points at several indexes (${targets.join(', ')}); fix it with \`presslog reindex --rollback\``);
+      throw new PresslogError(
+        `alias ${alias} points at several indexes (${targets.join(', ')}); fix it with \`presslog reindex --rollback\``,
+      );
     }
     const index = versionedIndexName(names, projection);
     const definition = PROJECTIONS[projection];
@@ -228,14 +230,21 @@ export function createProjector(options: ProjectorOptions): Projector {
       definition,
       mode: 'live',
       live: options.live ?? DEFAULT_LIVE_SETTINGS,
-      meta: { projection, fingerprint: definition.fingerprint, state: 'ready', createdAt: new Date().toISOString() },
+      meta: {
+        projection,
+        fingerprint: definition.fingerprint,
+        state: 'ready',
+        createdAt: new Date().toISOString(),
+      },
       signal,
     });
     // Add only (no removal): if a reindex attached its index at the same moment, ours loses.
     await retrying(() => client.indices.updateAliases({ actions: [{ add: { index, alias } }] }), { signal });
     const after = await aliasTargets(client, alias, signal);
     if (after.length !== 1) {
-      await retrying(() => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }), { signal });
+      await retrying(() => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }), {
+        signal,
+      });
       await client.indices.delete({ index }).catch(() => {});
       return resolve(projection, signal);
     }
@@ -245,10 +254,17 @@ export function createProjector(options: ProjectorOptions): Projector {
     return index;
   }
 
-  async function loadTarget(projection: ProjectionName, index: string): Promise<Target> {
+  async function loadTarget(index: string): Promise<Target> {
     const checkpoint = await checkpoints.get(index);
     const seq = checkpoint?.seq ?? 0;
-    return { index, seq, visibleSeq: checkpoint?.visibleSeq ?? 0, skipThrough: seq, unrefreshed: false, time: checkpoint?.time };
+    return {
+      index,
+      seq,
+      visibleSeq: checkpoint?.visibleSeq ?? 0,
+      skipThrough: seq,
+      unrefreshed: false,
+      time: checkpoint?.time,
+    };
   }
 
   async function run(runOptions: RunOptions = {}): Promise<ProjectorStats> {
@@ -257,13 +273,21 @@ export function createProjector(options: ProjectorOptions): Projector {
       await lease.acquire({ wait: runOptions.wait, signal: outer, onWait: runOptions.onWait });
     }
     const signal = AbortSignal.any([outer, ...leases.map((l) => l.lost)]);
-    const totals: ProjectorStats = { ...emptyBulkStats(), events: 0, unreadable: 0, articlesLoaded: 0, handovers: 0, position: 0 };
+    const totals: ProjectorStats = {
+      ...emptyBulkStats(),
+      events: 0,
+      unreadable: 0,
+      articlesLoaded: 0,
+      handovers: 0,
+      position: 0,
+    };
     const targets = new Map<ProjectionName, Target>();
     for (const projection of projections) {
       const index = await resolve(projection, signal);
-      targets.set(projection, await loadTarget(projection, index));
+      targets.set(projection, await loadTarget(index));
       const pointer = await checkpoints.pointer(projection);
-      if (pointer?.index !== index) await checkpoints.setPointer({ projection, index, since: new Date().toISOString() });
+      if (pointer?.index !== index)
+        await checkpoints.setPointer({ projection, index, since: new Date().toISOString() });
     }
     const publishDetail = () => {
       const detail = Object.fromEntries([...targets].map(([p, t]) => [p, t.index]));
@@ -272,7 +296,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     publishDetail();
     await writeHealth(targets, 'running');
     logger?.info(
-      { targets: Object.fromEntries([...targets].map(([p, t]) => [p, { index: t.index, checkpoint: t.seq }])) },
+      {
+        targets: Object.fromEntries([...targets].map(([p, t]) => [p, { index: t.index, checkpoint: t.seq }])),
+      },
       'live projector started',
     );
 
@@ -295,8 +321,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       },
     });
     const memory = createChangeMemory(options.handoverMemory ?? 200_000);
-    const newEngine = () =>
-      createProjectionEngine({ projections, loadArticle: createArticleLoader(log) });
+    const newEngine = () => createProjectionEngine({ projections, loadArticle: createArticleLoader(log) });
     let engine: ProjectionEngine = newEngine();
     let position = 0;
     let positionTime: Date | undefined;
@@ -324,7 +349,10 @@ export function createProjector(options: ProjectorOptions): Projector {
           const toRefresh = dirty.filter((t) => t.unrefreshed).map((t) => t.index);
           // No deadline: Elasticsearch being away for a while is waited out, never skipped.
           if (toRefresh.length > 0) {
-            await retrying(() => client.indices.refresh({ index: toRefresh.join(',') }), { signal, maxMs: 10_000 });
+            await retrying(() => client.indices.refresh({ index: toRefresh.join(',') }), {
+              signal,
+              maxMs: 10_000,
+            });
           }
           lastRefresh = Date.now();
           for (const target of dirty) {
@@ -416,11 +444,12 @@ export function createProjector(options: ProjectorOptions): Projector {
           continue;
         }
         if (now.length !== 1 || now[0] === target.index) {
-          if (now.length !== 1) logger?.error({ projection, targets: now }, 'alias does not point at exactly one index; staying');
+          if (now.length !== 1)
+            logger?.error({ projection, targets: now }, 'alias does not point at exactly one index; staying');
           continue;
         }
         await pipeline.drain();
-        const next = await loadTarget(projection, now[0]!);
+        const next = await loadTarget(now[0]!);
         logger?.info(
           { projection, from: target.index, to: next.index, checkpoint: next.seq, position },
           'alias moved; handing over to the new index',
@@ -447,7 +476,10 @@ export function createProjector(options: ProjectorOptions): Projector {
           for await (const item of log.replay({ fromSeq: position + 1, signal })) {
             const seq = item.kind === 'event' ? item.stored.seq : item.unreadable.seq;
             if (item.kind === 'event') {
-              const changes = engine.apply(seq, item.stored.event, (p) => seq > targets.get(p)!.skipThrough);
+              const changes = engine.apply(seq, item.stored.event, (p) => {
+                const target = targets.get(p);
+                return target !== undefined && seq > target.skipThrough;
+              });
               memory.record(seq, changes);
               positionTime = item.stored.time;
               totals.events++;
@@ -470,8 +502,12 @@ export function createProjector(options: ProjectorOptions): Projector {
             }
             position = seq;
             totals.position = seq;
-            if (batchStarted === 0 && (engine.queued > 0 || pendingDead.length > 0)) batchStarted = Date.now();
-            if (engine.queued >= batchDocs || (batchStarted > 0 && Date.now() - batchStarted >= batchDelayMs)) {
+            if (batchStarted === 0 && (engine.queued > 0 || pendingDead.length > 0))
+              batchStarted = Date.now();
+            if (
+              engine.queued >= batchDocs ||
+              (batchStarted > 0 && Date.now() - batchStarted >= batchDelayMs)
+            ) {
               await flush(false);
             }
           }
@@ -488,11 +524,14 @@ export function createProjector(options: ProjectorOptions): Projector {
           if (runOptions.untilCaughtUp) break;
           if (aliasMaybeMoved || Date.now() - lastAliasCheck >= aliasCheckMs) {
             if (await handover()) {
-              logger?.warn('hand-over reaches further back than remembered; rebuilding the state from the log');
+              logger?.warn(
+                'hand-over reaches further back than remembered; rebuilding the state from the log',
+              );
               engine = newEngine();
               memory.reset();
               position = 0;
-              for (const target of targets.values()) target.skipThrough = Math.max(target.skipThrough, target.seq);
+              for (const target of targets.values())
+                target.skipThrough = Math.max(target.skipThrough, target.seq);
             }
             if (engine.queued > 0) await flush(true);
             continue;

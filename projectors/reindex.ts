@@ -24,8 +24,8 @@ import {
 } from './indexes.ts';
 import { createLease, type Lease, type LeaseValue } from './lease.ts';
 import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
-import { projectLeaseKey } from './projector.ts';
 import { PROJECTIONS } from './projections.ts';
+import { projectLeaseKey } from './projector.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
@@ -119,7 +119,10 @@ export class VerificationError extends PresslogError {
     const bad = verifications.filter((v) => !v.ok);
     super(
       `verification failed, aliases left unchanged: ${bad
-        .map((v) => `${v.index} has ${v.actualDocs} documents (checksum ${v.actualChecksum}), expected ${v.expectedDocs} (${v.expectedChecksum})`)
+        .map(
+          (v) =>
+            `${v.index} has ${v.actualDocs} documents (checksum ${v.actualChecksum}), expected ${v.expectedDocs} (${v.expectedChecksum})`,
+        )
         .join('; ')}`,
     );
   }
@@ -170,7 +173,15 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
   const phasesMs: Record<string, number> = {};
   let phase: ReindexPhase = 'prepare';
   let phaseStarted = Date.now();
-  const progress: ReindexProgress = { phase, seq: 0, targetSeq: 0, events: 0, docs: 0, deadLettered: 0, retries: 0 };
+  const progress: ReindexProgress = {
+    phase,
+    seq: 0,
+    targetSeq: 0,
+    events: 0,
+    docs: 0,
+    deadLettered: 0,
+    retries: 0,
+  };
   let lastReport = 0;
   let peakRss = process.memoryUsage().rss;
   const report = (force = false) => {
@@ -222,31 +233,53 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         (info) => info.meta?.state === 'building' && info.aliases.length === 0,
       );
       if (stale.length > 0) {
-        logger?.warn({ projection, indexes: stale.map((s) => s.name) }, 'deleting partial indexes of an interrupted reindex');
-        await deleteIndexes(client, stale.map((s) => s.name), lockLost);
+        logger?.warn(
+          { projection, indexes: stale.map((s) => s.name) },
+          'deleting partial indexes of an interrupted reindex',
+        );
+        await deleteIndexes(
+          client,
+          stale.map((s) => s.name),
+          lockLost,
+        );
         for (const info of stale) await checkpoints.delete(info.name).catch(() => {});
       }
-      deletedStale.set(projection, stale.map((s) => s.name));
+      deletedStale.set(
+        projection,
+        stale.map((s) => s.name),
+      );
     }
 
     const now = new Date();
     const created = new Map<ProjectionName, { index: string; meta: IndexMeta }>();
     for (const projection of projections) {
-      const index = asOf ? asOfIndexName(names, projection, asOf) : versionedIndexName(names, projection, now);
-      if (asOf) await deleteIndexes(client, [index], lockLost);
-      const definition = PROJECTIONS[projection];
+      const index = asOf
+        ? asOfIndexName(names, projection, asOf)
+        : versionedIndexName(names, projection, now);
       const meta: IndexMeta = {
         projection,
-        fingerprint: definition.fingerprint,
+        fingerprint: PROJECTIONS[projection].fingerprint,
         state: 'building',
         createdAt: now.toISOString(),
         ...(asOf ? { asOf: asOf.toISOString() } : {}),
       };
-      await createProjectionIndex(client, { index, definition, mode: 'bulk', meta, signal: lockLost });
       created.set(projection, { index, meta });
     }
+    // Creating indexes takes a cluster-state update each: let it run while the log is scanned.
+    const creating = Promise.all(
+      [...created].map(async ([projection, { index, meta }]) => {
+        if (asOf) await deleteIndexes(client, [index], lockLost);
+        await createProjectionIndex(client, {
+          index,
+          definition: PROJECTIONS[projection],
+          mode: 'bulk',
+          meta,
+          signal: lockLost,
+        });
+      }),
+    );
+    creating.catch(() => {});
     const indexOf = (projection: ProjectionName) => created.get(projection)!.index;
-    logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
 
     const writer = createBulkWriter({
       client,
@@ -361,6 +394,8 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
 
     // Write: every document once, as of `builtTo`.
     await enter('write');
+    await creating;
+    logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
     progress.targetSeq = builtTo;
     for (const projection of ['bylines', 'images'] as const) {
       if (!created.has(projection)) continue;
@@ -368,7 +403,17 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       for (const [id] of state.expectedDocs(projection)) {
         const doc = projection === 'bylines' ? state.renderByline(id) : state.renderImage(id);
         if (!doc) continue;
-        await push({ projection, index, id, action: 'index', version: doc.lineage.asOfSeq, source: JSON.stringify(doc) }, builtTo);
+        await push(
+          {
+            projection,
+            index,
+            id,
+            action: 'index',
+            version: doc.lineage.asOfSeq,
+            source: JSON.stringify(doc),
+          },
+          builtTo,
+        );
       }
     }
     if (created.has('articles') && builtTo > 0) {
@@ -382,7 +427,17 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         if (!record || record.retracted || record.lastSeq !== seq) continue;
         const doc = state.renderArticle(state.articleStateFrom(record, event));
         if (!doc) continue;
-        await push({ projection: 'articles', index, id: doc.id, action: 'index', version: doc.lineage.asOfSeq, source: JSON.stringify(doc) }, seq);
+        await push(
+          {
+            projection: 'articles',
+            index,
+            id: doc.id,
+            action: 'index',
+            version: doc.lineage.asOfSeq,
+            source: JSON.stringify(doc),
+          },
+          seq,
+        );
       }
     }
     await submit(builtTo);
@@ -431,19 +486,25 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         await catchUp();
       }
     }
-    for (const { index } of created.values()) await applyLiveSettings(client, index, options.live ?? DEFAULT_LIVE_SETTINGS, lockLost);
+    const allIndexes = [...created.values()].map((c) => c.index);
+    await Promise.all(
+      allIndexes.map((index) =>
+        applyLiveSettings(client, index, options.live ?? DEFAULT_LIVE_SETTINGS, lockLost),
+      ),
+    );
     if (!asOf) {
       const now = await log.head();
       progress.targetSeq = now.lastSeq;
       await catchUp();
     }
-    for (const { index } of created.values()) await refresh(client, index, lockLost);
+    await refresh(client, allIndexes.join(','), lockLost);
 
     await enter('verify');
-    const verifications: Verification[] = [];
-    for (const [projection, { index }] of created) {
-      verifications.push(await verifyIndex(client, index, () => state.expectedDocs(projection), lockLost));
-    }
+    const verifications = await Promise.all(
+      [...created].map(([projection, { index }]) =>
+        verifyIndex(client, index, () => state.expectedDocs(projection), lockLost),
+      ),
+    );
     if (verifications.some((v) => !v.ok)) {
       logger?.error({ verifications }, 'verification failed; aliases unchanged');
       throw new VerificationError(verifications);
@@ -456,31 +517,65 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     if (asOf) {
       for (const [projection, { index, meta }] of created) {
         await setIndexMeta(client, index, { ...meta, state: 'asof', builtToSeq: seq }, lockLost);
-        results.push({ projection, index, previous: [], deleted: deletedStale.get(projection) ?? [], verification: verifications.find((v) => v.index === index)! });
+        results.push({
+          projection,
+          index,
+          previous: [],
+          deleted: deletedStale.get(projection) ?? [],
+          verification: verifications.find((v) => v.index === index)!,
+        });
       }
     } else {
       const previous = new Map<ProjectionName, string[]>();
-      for (const [projection, { index, meta }] of created) {
-        await setIndexMeta(client, index, { ...meta, state: 'ready', builtToSeq: seq }, lockLost);
-        await checkpoints.put({ index, projection, seq, visibleSeq: seq, time, updatedAt: new Date().toISOString() });
+      await Promise.all(
+        [...created.values()].map(({ index, meta }) =>
+          setIndexMeta(client, index, { ...meta, state: 'ready', builtToSeq: seq }, lockLost),
+        ),
+      );
+      for (const [projection, { index }] of created) {
+        await checkpoints.put({
+          index,
+          projection,
+          seq,
+          visibleSeq: seq,
+          time,
+          updatedAt: new Date().toISOString(),
+        });
         previous.set(projection, await aliasTargets(client, names.alias(projection), lockLost));
       }
       // All aliases in one call: searches see the old set of indexes or the new one, never a mix.
       const actions = [...created].flatMap(([projection, { index }]) => [
-        { remove: { index: `${names.indexPrefix(projection)}*`, alias: names.alias(projection), must_exist: false } },
+        {
+          remove: {
+            index: `${names.indexPrefix(projection)}*`,
+            alias: names.alias(projection),
+            must_exist: false,
+          },
+        },
         { add: { index, alias: names.alias(projection) } },
       ]);
-      await retrying(() => client.indices.updateAliases({ actions }), { signal: lockLost, deadlineMs: 60_000 });
+      await retrying(() => client.indices.updateAliases({ actions }), {
+        signal: lockLost,
+        deadlineMs: 60_000,
+      });
       for (const [projection, { index }] of created) {
         const now = await aliasTargets(client, names.alias(projection), lockLost);
         if (now.length !== 1 || now[0] !== index) {
-          throw new PresslogError(`alias ${names.alias(projection)} points at ${now.join(', ') || 'nothing'} after the swap to ${index}`);
+          throw new PresslogError(
+            `alias ${names.alias(projection)} points at ${now.join(', ') || 'nothing'} after the swap to ${index}`,
+          );
         }
         await checkpoints.setPointer({ projection, index, since: new Date().toISOString() });
       }
       logger?.info({ seq, indexes: [...created.values()].map((c) => c.index) }, 'aliases swapped');
       for (const [projection, { index }] of created) {
-        const deleted = await pruneOld({ ...options, projection, current: index, keep, previous: previous.get(projection) ?? [] });
+        const deleted = await pruneOld({
+          ...options,
+          projection,
+          current: index,
+          keep,
+          previous: previous.get(projection) ?? [],
+        });
         results.push({
           projection,
           index,
@@ -530,7 +625,9 @@ async function pruneOld(options: {
   const { client, names, projection } = options;
   const all = await listProjectionIndexes(client, names, projection, options.signal);
   const old = all
-    .filter((info) => info.name !== options.current && info.aliases.length === 0 && info.meta?.state === 'ready')
+    .filter(
+      (info) => info.name !== options.current && info.aliases.length === 0 && info.meta?.state === 'ready',
+    )
     .sort((a, b) => b.createdMs - a.createdMs);
   const doomed = old.slice(options.keep).map((info) => info.name);
   if (doomed.length === 0) return [];
@@ -574,7 +671,11 @@ export async function rollback(options: {
   logger?: Logger;
 }): Promise<RollbackResult> {
   const { client, names, projection } = options;
-  const lock = createLease({ kv: options.leaseBucket, key: reindexLeaseKey(projection), purpose: `rollback of ${projection}` });
+  const lock = createLease({
+    kv: options.leaseBucket,
+    key: reindexLeaseKey(projection),
+    purpose: `rollback of ${projection}`,
+  });
   await lock.acquire({ signal: options.signal });
   try {
     const alias = names.alias(projection);
@@ -584,7 +685,10 @@ export async function rollback(options: {
       .filter((info) => !current.includes(info.name) && info.meta?.state === 'ready')
       .sort((a, b) => b.createdMs - a.createdMs);
     const to = options.to ?? candidates[0]?.name;
-    if (!to) throw new PresslogError(`no earlier index of ${projection} to roll back to (kept indexes: none; see --keep)`);
+    if (!to)
+      throw new PresslogError(
+        `no earlier index of ${projection} to roll back to (kept indexes: none; see --keep)`,
+      );
     if (!all.some((info) => info.name === to && info.meta?.state === 'ready')) {
       throw new PresslogError(`${to} is not a complete index of ${projection}`);
     }

@@ -181,8 +181,7 @@ export function createProjectionState(): ProjectionState {
       events: full.events,
       revisions: (prev?.revisions ?? 0) + (carriesFields ? 1 : 0),
       retracted: full.retracted,
-      publishedAtMs:
-        carriesFields || !prev ? Date.parse(full.fields.publishedAt) : prev.publishedAtMs,
+      publishedAtMs: carriesFields || !prev ? Date.parse(full.fields.publishedAt) : prev.publishedAtMs,
       bylineIds: carriesFields || !prev ? unique(full.fields.bylineIds) : prev.bylineIds,
       imageIds: carriesFields || !prev ? unique(full.fields.imageIds) : prev.imageIds,
     };
@@ -207,10 +206,18 @@ export function createProjectionState(): ProjectionState {
       entry.statsSeq = seq;
       if (was && !is) entry.liveCount--;
       if (!was && is) entry.liveCount++;
-      if (was && entry.latestMs === prev!.publishedAtMs && (!is || record.publishedAtMs < prev!.publishedAtMs)) {
+      if (
+        was &&
+        entry.latestMs === prev!.publishedAtMs &&
+        (!is || record.publishedAtMs < prev!.publishedAtMs)
+      ) {
         entry.latestStale = true;
       }
-      if (is && !entry.latestStale && (entry.latestMs === undefined || record.publishedAtMs > entry.latestMs)) {
+      if (
+        is &&
+        !entry.latestStale &&
+        (entry.latestMs === undefined || record.publishedAtMs > entry.latestMs)
+      ) {
         entry.latestMs = record.publishedAtMs;
       }
       changes.bylines.push(bylineId);
@@ -299,7 +306,9 @@ export function createProjectionState(): ProjectionState {
       }
       case 'images': {
         const entry = images.get(id);
-        return entry?.state && !entry.state.removed ? Math.max(entry.state.lastSeq, entry.statsSeq) : undefined;
+        return entry?.state && !entry.state.removed
+          ? Math.max(entry.state.lastSeq, entry.statsSeq)
+          : undefined;
       }
       case 'bylines': {
         const entry = bylines.get(id);
@@ -328,7 +337,9 @@ export function createProjectionState(): ProjectionState {
     image: (id) => images.get(id)?.state,
     articleStateFrom(record, event) {
       if (event.type !== 'ArticlePublished' && event.type !== 'ArticleRevised') {
-        throw new TypeError(`article ${record.id}: event at ${record.lastSeq} is ${event.type}, not a full state`);
+        throw new TypeError(
+          `article ${record.id}: event at ${record.lastSeq} is ${event.type}, not a full state`,
+        );
       }
       return {
         entityType: 'article',
@@ -371,7 +382,12 @@ export function createProjectionState(): ProjectionState {
     },
     versionOf,
     *expectedDocs(projection) {
-      const ids = projection === 'articles' ? articles.keys() : projection === 'images' ? images.keys() : bylines.keys();
+      const ids =
+        projection === 'articles'
+          ? articles.keys()
+          : projection === 'images'
+            ? images.keys()
+            : bylines.keys();
       for (const id of ids) {
         const version = versionOf(projection, id);
         if (version !== undefined) yield [id, version];

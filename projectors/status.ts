@@ -6,8 +6,8 @@ import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { aliasTargets, countDocs, listProjectionIndexes } from './indexes.ts';
 import type { LeaseValue } from './lease.ts';
-import { healthKey, type ProjectorHealth, projectLeaseKey } from './projector.ts';
 import { PROJECTIONS } from './projections.ts';
+import { healthKey, type ProjectorHealth, projectLeaseKey } from './projector.ts';
 import { reindexLeaseKey } from './reindex.ts';
 
 /** Where one projection stands. */
@@ -41,7 +41,7 @@ export interface StatusReport {
 
 async function lease(kv: KV, key: string): Promise<LeaseValue | undefined> {
   const entry = await kv.get(key).catch(() => null);
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
   const value = entry.json<LeaseValue>();
   return Date.parse(value.expiresAt) > Date.now() ? value : undefined;
 }
@@ -75,7 +75,11 @@ export async function projectionStatus(options: {
       deadLetters: { count: 0 },
       otherIndexes: indexes
         .filter((info) => info.name !== index)
-        .map((info) => ({ name: info.name, state: info.meta?.state, ...(info.meta?.asOf ? { asOf: info.meta.asOf } : {}) })),
+        .map((info) => ({
+          name: info.name,
+          state: info.meta?.state,
+          ...(info.meta?.asOf ? { asOf: info.meta.asOf } : {}),
+        })),
     };
     if (index) {
       const info = indexes.find((i) => i.name === index);
@@ -111,11 +115,22 @@ export async function projectionStatus(options: {
     const live = await lease(options.leaseBucket, projectLeaseKey(projection));
     if (live) {
       const writing = (live.detail?.indexes as Record<string, string> | undefined)?.[projection];
-      status.live = { owner: live.owner, host: live.host, pid: live.pid, since: live.acquiredAt, ...(writing ? { writing } : {}) };
+      status.live = {
+        owner: live.owner,
+        host: live.host,
+        pid: live.pid,
+        since: live.acquiredAt,
+        ...(writing ? { writing } : {}),
+      };
     }
     const rebuilding = await lease(options.leaseBucket, reindexLeaseKey(projection));
     if (rebuilding) {
-      status.reindexing = { owner: rebuilding.owner, host: rebuilding.host, pid: rebuilding.pid, since: rebuilding.acquiredAt };
+      status.reindexing = {
+        owner: rebuilding.owner,
+        host: rebuilding.host,
+        pid: rebuilding.pid,
+        since: rebuilding.acquiredAt,
+      };
     }
     const healthEntry = await bucket.get(healthKey(projection)).catch(() => null);
     if (healthEntry && healthEntry.operation === 'PUT' && healthEntry.length > 0) {

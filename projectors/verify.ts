@@ -57,7 +57,10 @@ export async function* readVersions(
       for (const hit of response.hits.hits) yield [hit._id!, hit._version ?? 0];
       if (!scrollId) break;
       const id = scrollId;
-      response = await retrying(() => client.scroll({ scroll_id: id, scroll: '2m' }), { signal, deadlineMs: 60_000 });
+      response = await retrying(() => client.scroll({ scroll_id: id, scroll: '2m' }), {
+        signal,
+        deadlineMs: 60_000,
+      });
       scrollId = response._scroll_id;
     }
   } finally {
@@ -106,7 +109,8 @@ export async function verifyIndex(
     for await (const [id, version] of readVersions(client, index, signal)) {
       seen.add(id);
       const wanted = expectedMap.get(id);
-      if (wanted !== version && result.differences.length < 10) result.differences.push({ id, expected: wanted, actual: version });
+      if (wanted !== version && result.differences.length < 10)
+        result.differences.push({ id, expected: wanted, actual: version });
     }
     for (const [id, version] of expectedMap) {
       if (result.differences.length >= 10) break;

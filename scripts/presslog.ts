@@ -52,7 +52,7 @@ function report(err: unknown): number {
   }
   const error = err instanceof Error ? err : new Error(String(err));
   const message = maskCredentials(error.message);
-  log?.debug({ err: error }, 'command failed');
+  log?.debug({ stack: maskCredentials(error.stack ?? '') }, 'command failed');
   if (ctx.json()) {
     const variable = error instanceof ConfigError ? { variable: error.variable } : {};
     process.stderr.write(`${JSON.stringify({ error: { name: error.name, message, ...variable } })}\n`);

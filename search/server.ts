@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
@@ -206,11 +207,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
-    disableRequestLogging: true,
+    // Requests are logged at debug level by the onResponse hook below, not at info per request.
+    logController: new LogController({ disableRequestLogging: true }),
     // A 100 KB query string must reach validation (and get a clear 400), not die in the parser.
     http: { maxHeaderSize: maxHeaderBytes },
     clientErrorHandler: clientErrorHandler(maxHeaderBytes),
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },

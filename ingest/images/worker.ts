@@ -32,8 +32,14 @@ export interface ImageWorkerOptions {
   log: ContentLog;
   blobs: BlobStore;
   logger: Logger;
-  /** Jobs processed at once (default: the number of CPUs; each job keeps about one core busy). */
+  /**
+   * Images sharp works on at once (default: the number of CPUs; each keeps about one core
+   * busy). The worker takes `concurrency + ioSlack` jobs at once, so the reading, storing
+   * and recording of some jobs overlaps the sharp work of others instead of idling a core.
+   */
   concurrency?: number;
+  /** Jobs in flight beyond `concurrency`, doing I/O while the others use sharp (default 1). */
+  ioSlack?: number;
   /** Limits and sizes for sharp; see ProcessImageOptions. */
   processing?: ProcessImageOptions;
   /**
@@ -106,6 +112,25 @@ export function processedPayload(
   };
 }
 
+/** At most `size` tasks at once; the rest wait in arrival order. */
+function createSemaphore(size: number): { run<T>(task: () => Promise<T>): Promise<T> } {
+  let free = size;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(task) {
+      if (free > 0) free--;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await task();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else free++;
+      }
+    },
+  };
+}
+
 function reasonOf(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return (message || 'unknown error').slice(0, 2_000);
@@ -125,6 +150,8 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
   const processing = options.processing ?? {};
   const maxInputBytes = processing.maxInputBytes ?? DEFAULT_PROCESS_OPTIONS.maxInputBytes;
   const processor = options.processor ?? processImage;
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const sharpSlots = createSemaphore(concurrency);
   const stats: ImageWorkerStats = { processed: 0, skipped: 0, failedAttempts: 0, failed: 0, recorded: 0 };
   const abort = new AbortController();
   // Jobs whose failure processJob has dealt with (the 'failed' listener handles the rest).
@@ -214,7 +241,7 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
       }
       const bytes = await readOriginal(digest);
       const started = performance.now();
-      const result = await processor(bytes, processing);
+      const result = await sharpSlots.run(() => processor(bytes, processing));
       const stored = await Promise.all(result.renditions.map((r) => blobs.put(r.bytes)));
       const payload = processedPayload(digest, result, stored);
       const images = await reading.catch(() => undefined);
@@ -256,11 +283,10 @@ export function createImageWorker(options: ImageWorkerOptions): ImageWorker {
     }
   }
 
-  const concurrency = options.concurrency ?? availableParallelism();
   const worker = new Worker<ImageJobData, ImageJobResult>(names.queue('images'), processJob, {
     connection: options.connection,
     prefix: names.redisPrefix,
-    concurrency,
+    concurrency: concurrency + Math.max(0, options.ioSlack ?? 1),
     autorun: options.autorun ?? true,
     ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),

@@ -28,6 +28,7 @@ export function projectByline(state: BylineState, stats: BylineStats): BylineDoc
     lineage,
   };
   if (state.fields.bio !== undefined) doc.bio = state.fields.bio;
-  if (stats.latestArticleMs !== undefined) doc.latestArticleAt = new Date(stats.latestArticleMs).toISOString();
+  if (stats.latestArticleMs !== undefined)
+    doc.latestArticleAt = new Date(stats.latestArticleMs).toISOString();
   return doc;
 }

@@ -43,11 +43,11 @@ export interface ImagesBenchOptions {
   nc: NatsConnection;
   /** ioredis with `maxRetriesPerRequest: null` (BullMQ blocks on it). */
   redis: Redis;
-  /** Images per round (default 45: the 9 photos, 5 distinct copies each). */
+  /** Images per round (default 27: the 9 photos, 3 distinct copies each). */
   images?: number;
   /** Jobs at once, for the workers and the ceiling alike (default 2). */
   concurrency?: number;
-  /** Ours and the ceiling alternate in this many rounds, so background load hits both alike (default 2). */
+  /** Ours and the ceiling alternate in this many rounds, so background load hits both alike (default 4). */
   rounds?: number;
   log?: Logger;
   signal?: AbortSignal;
@@ -178,19 +178,28 @@ async function oursRound(
  * to the same renditions made by sharp directly in one process at the same concurrency.
  */
 export async function runImagesBench(options: ImagesBenchOptions): Promise<Measurement[]> {
-  const count = options.images ?? 45;
+  const count = options.images ?? 27;
   const concurrency = options.concurrency ?? 2;
-  const rounds = Math.max(1, options.rounds ?? 2);
+  const rounds = Math.max(1, options.rounds ?? 4);
   // Warm up sharp (library load, first-use allocations) outside the clock.
   await ceilingRound(await loadPhotos(concurrency, 'warm'), concurrency);
   let oursSeconds = 0;
   let ceilingSeconds = 0;
+  const roundRatios: string[] = [];
   for (let round = 0; round < rounds; round++) {
     options.signal?.throwIfAborted();
     const images = await loadPhotos(count, String(round));
-    ceilingSeconds += await ceilingRound(images, concurrency);
-    oursSeconds += await oursRound(options, images, concurrency);
-    options.log?.info({ round, oursSeconds, ceilingSeconds }, 'images bench round');
+    // Alternate which goes first, so a burst of background load does not always hit one side.
+    const first = round % 2 === 0 ? 'ceiling' : 'ours';
+    let ceiling = 0;
+    let ours = 0;
+    if (first === 'ceiling') ceiling = await ceilingRound(images, concurrency);
+    ours = await oursRound(options, images, concurrency);
+    if (first === 'ours') ceiling = await ceilingRound(images, concurrency);
+    oursSeconds += ours;
+    ceilingSeconds += ceiling;
+    roundRatios.push((ceiling / ours).toFixed(2));
+    options.log?.info({ round, ours, ceiling }, 'images bench round');
   }
   const total = count * rounds;
   return [
@@ -199,7 +208,8 @@ export async function runImagesBench(options: ImagesBenchOptions): Promise<Measu
       'images/s',
       total / oursSeconds,
       total / ceilingSeconds,
-      `${total} real 1024 px photos (distinct bytes), concurrency ${concurrency}, ${rounds} rounds; ceiling: processImage alone (3 renditions + colour + placeholder), nothing stored`,
+      `${total} real 1024 px photos (distinct bytes), concurrency ${concurrency}, ${rounds} rounds (ratios ${roundRatios.join(', ')}); ` +
+        'ceiling: processImage alone (3 renditions + colour + placeholder), nothing stored',
     ),
   ];
 }

@@ -3,7 +3,8 @@ import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
 import { formatMeasurements, jsonLines } from '../bench/measurement.ts';
-import { connectNats, createRedis } from '../runtime.ts';
+import { runReplayBench } from '../bench/replay.ts';
+import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 function positiveInt(value: string): number {
@@ -82,9 +83,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'real photos through dispatcher, BullMQ and workers; ceiling: the same renditions by sharp directly, same concurrency',
     )
-    .option('--images <n>', 'images per round', positiveInt, 45)
+    .option('--images <n>', 'images per round', positiveInt, 27)
     .option('-c, --concurrency <n>', 'jobs at once (workers and ceiling alike)', positiveInt, 2)
-    .option('--rounds <n>', 'alternating rounds of ours and the ceiling', positiveInt, 2)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling', positiveInt, 4)
     .action(async (options: { images: number; concurrency: number; rounds: number }) => {
       const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
       const redis = createRedis(ctx.config(), { forBullmq: true, log: ctx.log() });
@@ -102,4 +103,58 @@ export function register(program: Command, ctx: CliContext): void {
         await nc.close();
       }
     });
+
+  bench
+    .command('replay')
+    .description(
+      'build a log of N events and time `reindex all`; ceiling: the same final documents bulk-loaded directly; then append → searchable latency',
+    )
+    .option('--events <n>', 'events in the generated log', positiveInt, 100_000)
+    .option(
+      '--latency-samples <n>',
+      'single appends timed for append → searchable (0 skips)',
+      (v) => Number(v),
+      1000,
+    )
+    .option('--body-kb <range>', 'article body size range in KiB', '2-20')
+    .option('--keep-data', 'keep the benchmark stream and indexes')
+    .action(
+      async (options: { events: number; latencySamples: number; bodyKb: string; keepData?: boolean }) => {
+        const [min, max] = options.bodyKb.split('-').map((v) => Number(v) * 1024);
+        if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
+        const config = ctx.config();
+        const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
+        const es = createEsClient(config);
+        try {
+          const { measurements, details } = await runReplayBench({
+            config,
+            nc,
+            es,
+            events: options.events,
+            bodyBytes: [min!, max!],
+            latencySamples: options.latencySamples,
+            keepData: options.keepData,
+            log: ctx.log(),
+            signal: ctx.signal,
+          });
+          if (ctx.json()) {
+            ctx.log().info({ details }, 'bench replay details');
+            process.stdout.write(`${jsonLines(measurements)}\n`);
+          } else {
+            const r = details.reindex;
+            process.stdout.write(
+              `${formatMeasurements(measurements)}\n\n` +
+                `log: ${details.events} events, ${(details.logBytes / 1024 / 1024).toFixed(0)} MiB, built in ${details.buildSeconds.toFixed(1)} s\n` +
+                `reindex: ${(r.durationMs / 1000).toFixed(1)} s (${Object.entries(r.phasesMs)
+                  .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
+                  .join(', ')}), ${r.docsWritten} documents written, state ${JSON.stringify(r.state)}\n` +
+                `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n`,
+            );
+          }
+        } finally {
+          await es.close();
+          await nc.close();
+        }
+      },
+    );
 }

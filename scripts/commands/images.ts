@@ -122,8 +122,10 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
 
 /** sharp settings for a process running `concurrency` jobs; warns when libuv's pool is the bottleneck. */
 export function setUpSharp(concurrency: number, logger: Logger): void {
-  // Each job keeps one libvips thread busy; the jobs themselves run on libuv's pool.
-  configureSharp({ concurrency: 1 });
+  // Jobs run in parallel on libuv's pool; libvips threads per job share out the cores,
+  // so N jobs x threads does not oversubscribe the machine.
+  const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
+  configureSharp({ concurrency: threads });
   const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (concurrency > pool) {
     logger.warn(
@@ -175,7 +177,7 @@ function statusText(report: StatusReport): string {
   return lines.join('\n');
 }
 
-interface ProcessOptions {
+export interface ProcessOptions {
   concurrency: number;
   retryFailed?: boolean;
 }
@@ -216,66 +218,90 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-c, --concurrency <n>', 'images processed at once', positiveInt, availableParallelism())
     .option('--retry-failed', 'also retry images whose processing failed before')
     .action(async (options: ProcessOptions) => {
-      const logger = ctx.log();
-      setUpSharp(options.concurrency, logger);
-      const pipeline = await openImagePipeline(ctx);
-      const { config, log, blobs, redis, queue } = pipeline;
-      const started = performance.now();
-      const worker = createImageWorker({
-        connection: redis,
-        names: config.names,
-        log,
-        blobs,
-        logger,
-        concurrency: options.concurrency,
-      });
-      const dispatcher = createImageDispatcher({
-        log,
-        queue,
-        logger,
-        checkpoint: createRedisCheckpoint(redis, checkpointKey(config.names.redisPrefix)),
-        fullScan: true,
-        retryFailed: options.retryFailed,
-      });
-      const failures: { imageIds: string[]; reason: string }[] = [];
-      worker.worker.on('failed', (job, err) => {
-        if (job && (err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1))) {
-          failures.push({ imageIds: job.data.imageIds, reason: err.message });
-        }
-      });
-      try {
-        let lastPending = -1;
-        const drained = await dispatchUntilDone(dispatcher, {
-          signal: ctx.signal,
-          onProgress: (stats) => {
-            if (stats.pending !== lastPending)
-              logger.info({ pending: stats.pending }, 'images waiting for an outcome');
-            lastPending = stats.pending;
-          },
-        });
-        const summary = {
-          seconds: Math.round((performance.now() - started) / 100) / 10,
-          logReadTo: drained.cursor,
-          enqueued: drained.enqueued,
-          processed: worker.stats.processed,
-          failed: worker.stats.failed,
-          alreadyDone: worker.stats.skipped,
-          recordedByDispatcher: drained.recorded,
-          failures,
-        };
-        ctx.output(summary, () =>
-          [
-            `images: ${summary.enqueued} enqueued, ${summary.processed} processed, ${summary.failed} failed` +
-              `${summary.alreadyDone ? `, ${summary.alreadyDone} already done` : ''}` +
-              `${summary.recordedByDispatcher ? `, ${summary.recordedByDispatcher} recorded from earlier jobs` : ''}` +
-              ` in ${summary.seconds} s (log read to seq ${summary.logReadTo})`,
-            ...summary.failures.map((f) => `  failed ${f.imageIds.join(',')}: ${f.reason}`),
-          ].join('\n'),
-        );
-      } finally {
-        await dispatcher.close();
-        await worker.close();
-        await pipeline.close();
-      }
+      const summary = await processImages(ctx, options);
+      ctx.output(summary, () => formatProcessSummary(summary));
     });
+}
+
+export interface ImagesProcessSummary {
+  seconds: number;
+  /** Log sequence read up to. */
+  logReadTo: number;
+  enqueued: number;
+  processed: number;
+  failed: number;
+  /** Jobs whose result a previous run had already recorded. */
+  alreadyDone: number;
+  /** Outcomes the dispatcher recorded from finished jobs (same bytes as an earlier image). */
+  recordedByDispatcher: number;
+  failures: { imageIds: string[]; reason: string }[];
+}
+
+/**
+ * Process every image of the log that has no outcome yet, with a worker in this process,
+ * and return when none is left: `presslog images process`, also usable by a quick start.
+ */
+export async function processImages(ctx: CliContext, options: ProcessOptions): Promise<ImagesProcessSummary> {
+  const logger = ctx.log();
+  setUpSharp(options.concurrency, logger);
+  const pipeline = await openImagePipeline(ctx);
+  const { config, log, blobs, redis, queue } = pipeline;
+  const started = performance.now();
+  const worker = createImageWorker({
+    connection: redis,
+    names: config.names,
+    log,
+    blobs,
+    logger,
+    concurrency: options.concurrency,
+  });
+  const dispatcher = createImageDispatcher({
+    log,
+    queue,
+    logger,
+    checkpoint: createRedisCheckpoint(redis, checkpointKey(config.names.redisPrefix)),
+    fullScan: true,
+    retryFailed: options.retryFailed,
+  });
+  const failures: { imageIds: string[]; reason: string }[] = [];
+  worker.worker.on('failed', (job, err) => {
+    if (job && (err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1))) {
+      failures.push({ imageIds: job.data.imageIds, reason: err.message });
+    }
+  });
+  try {
+    let lastPending = -1;
+    const drained = await dispatchUntilDone(dispatcher, {
+      signal: ctx.signal,
+      onProgress: (stats) => {
+        if (stats.pending !== lastPending)
+          logger.info({ pending: stats.pending }, 'images waiting for an outcome');
+        lastPending = stats.pending;
+      },
+    });
+    return {
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+      logReadTo: drained.cursor,
+      enqueued: drained.enqueued,
+      processed: worker.stats.processed,
+      failed: worker.stats.failed,
+      alreadyDone: worker.stats.skipped,
+      recordedByDispatcher: drained.recorded,
+      failures,
+    };
+  } finally {
+    await dispatcher.close();
+    await worker.close();
+    await pipeline.close();
+  }
+}
+
+export function formatProcessSummary(summary: ImagesProcessSummary): string {
+  return [
+    `images: ${summary.enqueued} enqueued, ${summary.processed} processed, ${summary.failed} failed` +
+      `${summary.alreadyDone ? `, ${summary.alreadyDone} already done` : ''}` +
+      `${summary.recordedByDispatcher ? `, ${summary.recordedByDispatcher} recorded from earlier jobs` : ''}` +
+      ` in ${summary.seconds} s (log read to seq ${summary.logReadTo})`,
+    ...summary.failures.map((f) => `  failed ${f.imageIds.join(',')}: ${f.reason}`),
+  ].join('\n');
 }

@@ -12,6 +12,7 @@ import * as search from './search.ts';
 import * as serve from './serve.ts';
 import * as services from './services.ts';
 import * as show from './show.ts';
+import * as start from './start.ts';
 import * as stats from './stats.ts';
 import * as status from './status.ts';
 import * as workers from './workers.ts';
@@ -30,6 +31,7 @@ export const commands: readonly CommandModule[] = [
   status,
   search,
   serve,
+  start,
   bench,
   images,
   workers,

@@ -65,8 +65,7 @@ function createRejectsWriter(file: string) {
       // An oversized line has no record to give back; its reason line says so (rejectsLine null).
       let rejectsLine: number | null = null;
       if (r.raw !== undefined) {
-        const raw = typeof r.raw === 'string' ? r.raw : r.raw;
-        await write(records, raw);
+        await write(records, r.raw);
         await write(records, '\n');
         rejectsLine = ++recordLines;
       }

@@ -6,8 +6,8 @@ import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoin
 import type { ContentLog } from '../../log/types.ts';
 import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/deadLetters.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
-import { createProjector, type ProjectorProgress } from '../../projectors/projector.ts';
 import { parseProjections } from '../../projectors/projections.ts';
+import { createProjector, type ProjectorProgress } from '../../projectors/projector.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createEsClient } from '../runtime.ts';
@@ -106,7 +106,11 @@ export function register(program: Command, ctx: CliContext): void {
             if (Date.now() - lastLog < 5000) return;
             lastLog = Date.now();
             log.info(
-              { position: progress.position, indexed: progress.stats.indexed, deadLettered: progress.stats.deadLettered },
+              {
+                position: progress.position,
+                indexed: progress.stats.indexed,
+                deadLettered: progress.stats.deadLettered,
+              },
               `projected up to ${describe(progress)}`,
             );
           },

@@ -21,6 +21,7 @@ interface ReindexOptions {
   wait?: boolean;
   progress: boolean;
   replicas: number;
+  leaseTtl: number;
 }
 
 const PHASE_LABEL: Record<ReindexPhase, string> = {
@@ -88,7 +89,10 @@ function createProgressView(ctx: CliContext, enabled: boolean) {
         bar.update(Math.min(progress.seq, Math.max(1, progress.targetSeq)), payload);
       } else if (Date.now() - lastLine >= 5000 || progress.phase === 'done') {
         lastLine = Date.now();
-        log.info({ ...payload, seq: progress.seq, targetSeq: progress.targetSeq }, `reindex ${progress.phase}`);
+        log.info(
+          { ...payload, seq: progress.seq, targetSeq: progress.targetSeq },
+          `reindex ${progress.phase}`,
+        );
       }
     },
     stop() {
@@ -119,11 +123,17 @@ function summary(report: ReindexReport): string {
   ].join('\n');
 }
 
-function rollbackTarget(value: string, prefix: (p: ProjectionName) => string): { projection: ProjectionName; to?: string } {
+function rollbackTarget(
+  value: string,
+  prefix: (p: ProjectionName) => string,
+): { projection: ProjectionName; to?: string } {
   if ((PROJECTION_NAMES as readonly string[]).includes(value)) return { projection: value as ProjectionName };
   const projection = PROJECTION_NAMES.find((p) => value.startsWith(prefix(p)));
   if (!projection) {
-    throw new ConfigError('--rollback', `${JSON.stringify(value)} is neither a projection (${PROJECTION_NAMES.join(', ')}) nor one of its indexes`);
+    throw new ConfigError(
+      '--rollback',
+      `${JSON.stringify(value)} is neither a projection (${PROJECTION_NAMES.join(', ')}) nor one of its indexes`,
+    );
   }
   return { projection, to: value };
 }
@@ -135,12 +145,24 @@ export function register(program: Command, ctx: CliContext): void {
       'rebuild projections from the whole log into new indexes, verify, and swap the aliases (zero downtime)',
     )
     .argument('[projection]', 'articles, images, bylines, or all', 'all')
-    .option('--as-of <time>', 'build the archive as it stood at this ISO time into separate, unaliased indexes')
+    .option(
+      '--as-of <time>',
+      'build the archive as it stood at this ISO time into separate, unaliased indexes',
+    )
     .option('--keep <n>', 'previous indexes to keep for rollback', (v) => Number(v), 1)
-    .option('--rollback <name>', 'point the alias of a projection (or at a given index) back at the previous index')
+    .option(
+      '--rollback <name>',
+      'point the alias of a projection (or at a given index) back at the previous index',
+    )
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
-    .option('--replicas <n>', 'replicas once built (0 on a single node, 1+ in a cluster)', (v) => Number(v), 0)
+    .option(
+      '--replicas <n>',
+      'replicas once built (0 on a single node, 1+ in a cluster)',
+      (v) => Number(v),
+      0,
+    )
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
+    .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
     .option('--no-progress', 'no progress bar')
     .action(async (selector: string, options: ReindexOptions) => {
       const config = ctx.config();
@@ -164,10 +186,13 @@ export function register(program: Command, ctx: CliContext): void {
       let asOf: Date | undefined;
       if (options.asOf !== undefined) {
         asOf = new Date(options.asOf);
-        if (Number.isNaN(asOf.getTime())) throw new ConfigError('--as-of', `not an ISO time: ${JSON.stringify(options.asOf)}`);
+        if (Number.isNaN(asOf.getTime()))
+          throw new ConfigError('--as-of', `not an ISO time: ${JSON.stringify(options.asOf)}`);
       }
-      if (!Number.isInteger(options.keep) || options.keep < 0) throw new ConfigError('--keep', 'must be 0 or more');
-      if (!Number.isInteger(options.replicas) || options.replicas < 0) throw new ConfigError('--replicas', 'must be 0 or more');
+      if (!Number.isInteger(options.keep) || options.keep < 0)
+        throw new ConfigError('--keep', 'must be 0 or more');
+      if (!Number.isInteger(options.replicas) || options.replicas < 0)
+        throw new ConfigError('--replicas', 'must be 0 or more');
       await withProjectorClients(ctx, async (clients) => {
         const view = createProgressView(ctx, options.progress);
         try {
@@ -186,6 +211,7 @@ export function register(program: Command, ctx: CliContext): void {
             logger: ctx.log(),
             signal: ctx.signal,
             wait: options.wait,
+            leaseTtlMs: options.leaseTtl,
             onWait: (holder) => ctx.log().warn({ holder }, 'another reindex holds the lock; waiting'),
             onProgress: (progress) => view.update(progress),
           });

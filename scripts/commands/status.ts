@@ -22,7 +22,9 @@ function runner(status: ProjectionStatus): string {
 function text(report: StatusReport): string {
   const rows = report.projections.map((s) => [
     s.projection,
-    s.index ? `${s.alias} → ${s.index}${s.current === false ? ' (outdated: reindex)' : ''}` : `${s.alias} → (none)`,
+    s.index
+      ? `${s.alias} → ${s.index}${s.current === false ? ' (outdated: reindex)' : ''}`
+      : `${s.alias} → (none)`,
     s.docs === undefined ? '-' : String(s.docs),
     s.checkpoint ? String(s.checkpoint.seq) : '-',
     lag(s),
@@ -32,15 +34,23 @@ function text(report: StatusReport): string {
   const lines = [
     `log head: sequence ${report.head.seq}${report.head.time ? ` (${report.head.time})` : ''}`,
     '',
-    formatTable([['PROJECTION', 'ALIAS → INDEX', 'DOCS', 'CHECKPOINT', 'LAG', 'DEAD LETTERS', 'RUNNING'], ...rows]),
+    formatTable([
+      ['PROJECTION', 'ALIAS → INDEX', 'DOCS', 'CHECKPOINT', 'LAG', 'DEAD LETTERS', 'RUNNING'],
+      ...rows,
+    ]),
   ];
   for (const s of report.projections) {
-    if (s.health?.lastError) lines.push(`${s.projection}: last error ${s.health.lastErrorAt}: ${s.health.lastError}`);
+    if (s.health?.lastError)
+      lines.push(`${s.projection}: last error ${s.health.lastErrorAt}: ${s.health.lastError}`);
     if (s.deadLetters.last) {
       const d = s.deadLetters.last;
-      lines.push(`${s.projection}: last dead letter (${d.kind}) seq ${d.seq}${d.docId ? ` doc ${d.docId}` : ''}: ${d.reason}`);
+      lines.push(
+        `${s.projection}: last dead letter (${d.kind}) seq ${d.seq}${d.docId ? ` doc ${d.docId}` : ''}: ${d.reason}`,
+      );
     }
-    const others = s.otherIndexes.map((o) => `${o.name} (${o.state ?? 'unknown'}${o.asOf ? ` as of ${o.asOf}` : ''})`);
+    const others = s.otherIndexes.map(
+      (o) => `${o.name} (${o.state ?? 'unknown'}${o.asOf ? ` as of ${o.asOf}` : ''})`,
+    );
     if (others.length > 0) lines.push(`${s.projection}: other indexes: ${others.join(', ')}`);
   }
   return lines.join('\n');

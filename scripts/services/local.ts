@@ -155,12 +155,12 @@ async function installElasticsearch({ dir, progress, signal }: StartOptions): Pr
 }
 
 async function ensureEsUser(): Promise<void> {
-  const exists = await run('id', ['-u', ES_USER]).then(
+  const known = await run('id', ['-u', ES_USER]).then(
     () => true,
     () => false,
   );
-  if (!exists)
-    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER]);
+  if (known) return;
+  await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER]);
 }
 
 async function startElasticsearch(options: StartOptions): Promise<LocalProcess> {

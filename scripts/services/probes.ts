@@ -5,7 +5,12 @@ import type { ServiceName } from './state.ts';
 /** What a service said when asked, or why it said nothing. */
 export type Probe =
   | { answering: true; version: string /** Elasticsearch cluster health. */; health?: string }
-  | { answering: false; error: string };
+  | {
+      answering: false;
+      error: string;
+      /** Something answers on that address, but it is not a server we can use: starting ours would fail. */
+      unusable?: boolean;
+    };
 
 function message(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -20,7 +25,11 @@ async function probeNats(config: Config, timeoutMs: number): Promise<Probe> {
     const info = nc.info;
     if (!info?.jetstream) {
       // An answering server without JetStream cannot hold the content log; say so instead of reusing it.
-      return { answering: false, error: `nats-server ${info?.version} answers but JetStream is not enabled` };
+      return {
+        answering: false,
+        unusable: true,
+        error: `nats-server ${info?.version} answers but has JetStream disabled (run it with -js)`,
+      };
     }
     return { answering: true, version: info.version };
   } finally {

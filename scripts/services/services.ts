@@ -179,6 +179,7 @@ async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext):
       ms: Date.now() - begin,
     };
   }
+  if (now.unusable) throw new ServiceError(`${name} at ${url}: ${now.error}`);
   let record = await ownRecord(state.services[name], url);
   let action: ServiceUpResult['action'] = 'reused';
   if (record) {

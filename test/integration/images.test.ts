@@ -454,4 +454,18 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       );
     });
   });
+
+  test('lifecycle: close twice, close before start, a closed dispatcher refuses to poll', async () => {
+    await withImages(async (env) => {
+      const idle = env.startWorker({ autorun: false });
+      await Promise.all([idle.close(), idle.close()]);
+      await idle.close();
+      const queue = createImageQueue({ connection: env.redis, names: env.names });
+      await Promise.all([queue.close(), queue.close()]);
+      const dispatcher = env.dispatcher();
+      await dispatcher.close();
+      await dispatcher.close();
+      await assert.rejects(dispatcher.poll(), /closed/);
+    });
+  });
 });

@@ -106,6 +106,13 @@ describe('content log', () => {
         assert.deepEqual(storage, { field: 'storage', expected: 'file', actual: 'memory' });
         const info = await jsm.streams.info(names.stream);
         assert.equal(info.config.deny_delete, false, 'init must not silently update the stream');
+        // Reads still work without allow_direct (through the stream API instead of direct gets).
+        await log.append([{ event: sampleByline('b-1') }, { event: sampleByline('b-2') }]);
+        assert.equal((await log.lastEvent('byline', 'b-2'))?.seq, 2);
+        assert.deepEqual(
+          (await log.readEntity('byline', 'b-1')).map((e) => e.seq),
+          [1],
+        );
       },
       { init: false },
     );
@@ -206,6 +213,20 @@ describe('content log', () => {
       const last = await log.lastEvent('byline', 'b-1');
       assert.equal(last?.seq, 3);
       assert.equal(await log.lastEvent('byline', 'nobody'), undefined);
+      // Past the first few direct gets, the rest of a long history comes through a consumer.
+      const more = Array.from({ length: 20 }, (_, k) => [
+        { event: sampleEvent('BylineUpdated', 'b-1', { name: `One ${k}` }, { basisSeq: 100 + k }) },
+        { event: sampleEvent('BylineUpdated', 'b-10', { name: `Ten ${k}` }, { basisSeq: 100 + k }) },
+      ]).flat();
+      assert.equal((await log.append(more)).appended, 40);
+      const long = await log.readEntity('byline', 'b-1');
+      assert.equal(long.length, 22);
+      assert.ok(long.every((s) => s.event.entityId === 'b-1'));
+      assert.deepEqual(
+        long.map((s) => s.seq),
+        [...long.map((s) => s.seq)].sort((a, b) => a - b),
+      );
+      assert.equal((long.at(-1)!.event.payload as { name: string }).name, 'One 19');
     });
   });
 

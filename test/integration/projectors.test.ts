@@ -47,11 +47,16 @@ describe('projectors', () => {
       try {
         // References before their targets: the article arrives first.
         let seq = await env.append([
-          makeEvent('ArticlePublished', 'a1', articleFields({ headline: 'Harbour news', bylineIds: ['b1'], imageIds: ['i1'] })),
+          makeEvent(
+            'ArticlePublished',
+            'a1',
+            articleFields({ headline: 'Harbour news', bylineIds: ['b1'], imageIds: ['i1'] }),
+          ),
         ]);
-        let waited = await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 });
+        const waited = await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 });
         assert.equal(waited.reached, true, JSON.stringify(waited));
-        let a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
+        let a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))
+          ._source!;
         assert.deepEqual(a1.bylines, [{ id: 'b1' }]);
         assert.deepEqual(a1.images, [{ id: 'i1', renditions: [] }]);
 
@@ -64,11 +69,20 @@ describe('projectors', () => {
           }),
           makeEvent('ImageProcessed', 'i1', processedPayload(digest(1), 1)),
         ]);
-        assert.equal((await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached, true);
+        assert.equal(
+          (await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached,
+          true,
+        );
         // Searchable, not only stored: the caption and the byline name find the article.
-        const byCaption = await env.client.search({ index: env.names.alias('articles'), query: { match: { 'images.caption': 'harbour' } } });
+        const byCaption = await env.client.search({
+          index: env.names.alias('articles'),
+          query: { match: { 'images.caption': 'harbour' } },
+        });
         assert.equal(byCaption.hits.hits[0]?._id, 'a1');
-        const byName = await env.client.search({ index: env.names.alias('articles'), query: { match: { 'bylines.name': 'lovelace' } } });
+        const byName = await env.client.search({
+          index: env.names.alias('articles'),
+          query: { match: { 'bylines.name': 'lovelace' } },
+        });
         assert.equal(byName.hits.hits[0]?._id, 'a1');
         a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
         assert.equal(a1.images[0]?.width, 101);
@@ -81,7 +95,8 @@ describe('projectors', () => {
         await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 });
         a1 = (await env.client.get<ArticleDoc>({ index: env.names.alias('articles'), id: 'a1' }))._source!;
         assert.deepEqual(a1.bylines, [{ id: 'b1', name: 'Augusta Ada King' }]);
-        const b1 = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))._source!;
+        const b1 = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))
+          ._source!;
         assert.equal(b1.articleCount, 1);
         const i1 = (await env.client.get<ImageDoc>({ index: env.names.alias('images'), id: 'i1' }))._source!;
         assert.deepEqual(i1.articleIds, ['a1']);
@@ -98,11 +113,18 @@ describe('projectors', () => {
 
         // Retraction removes the article and updates the statistics.
         seq = await env.append([makeEvent('ArticleRetracted', 'a1', { reason: 'wrong' })]);
-        assert.equal((await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached, true);
+        assert.equal(
+          (await env.checkpoints.waitForSeq('articles', seq, { timeoutMs: 15_000 })).reached,
+          true,
+        );
         await env.checkpoints.waitForSeq('bylines', seq, { timeoutMs: 15_000 });
-        const gone = await env.client.get({ index: env.names.alias('articles'), id: 'a1' }, { ignore: [404] });
+        const gone = await env.client.get(
+          { index: env.names.alias('articles'), id: 'a1' },
+          { ignore: [404] },
+        );
         assert.equal(gone.found, false);
-        const b1After = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))._source!;
+        const b1After = (await env.client.get<BylineDoc>({ index: env.names.alias('bylines'), id: 'b1' }))
+          ._source!;
         assert.equal(b1After.articleCount, 0);
 
         const status = await projectionStatus({ ...env.common(), projections: PROJECTION_NAMES });
@@ -128,7 +150,10 @@ describe('projectors', () => {
       await env.append([makeEvent('ArticlePublished', 'a1', articleFields({ section: 'news' }))]);
       // A message that fails its schema, written around the content log's validation.
       const js = jetstream(env.nc);
-      await js.publish(env.names.subject('article', 'bad'), JSON.stringify({ type: 'ArticlePublished', version: 2, payload: {} }));
+      await js.publish(
+        env.names.subject('article', 'bad'),
+        JSON.stringify({ type: 'ArticlePublished', version: 2, payload: {} }),
+      );
       // Provoke a mapping error: the alias already points at an index where `section` is a number.
       const index = `${env.names.indexPrefix('articles')}20000101t000000000`;
       await env.client.indices.create({
@@ -146,7 +171,10 @@ describe('projectors', () => {
       const checkpoint = await env.checkpoints.get(index);
       assert.equal(checkpoint?.seq, last, 'the checkpoint moves past dead letters');
       const docs = await env.client.search({ index, query: { match_all: {} } });
-      assert.deepEqual(docs.hits.hits.map((h) => h._id), ['a2']);
+      assert.deepEqual(
+        docs.hits.hits.map((h) => h._id),
+        ['a2'],
+      );
       const letters = await env.deadLetters.list(index);
       assert.deepEqual(letters.map((l) => `${l.kind}:${l.docId ?? l.subject}`).sort(), [
         'rejected:a1',
@@ -167,14 +195,24 @@ describe('projectors', () => {
       assert.equal(report.seq, 0);
       for (const result of report.indexes) {
         assert.equal(result.verification.actualDocs, 0);
-        assert.deepEqual(await env.client.indices.getAlias({ name: result.alias! }).then(Object.keys), [result.index]);
+        assert.deepEqual(await env.client.indices.getAlias({ name: result.alias! }).then(Object.keys), [
+          result.index,
+        ]);
       }
       // Hold the lock as a running reindex would.
       const { createLease } = await import('../../projectors/lease.ts');
-      const lock = createLease({ kv: env.leaseBucket, key: 'reindex.images', purpose: 'reindex of images', ttlMs: 5000 });
+      const lock = createLease({
+        kv: env.leaseBucket,
+        key: 'reindex.images',
+        purpose: 'reindex of images',
+        ttlMs: 5000,
+      });
       await lock.acquire();
       try {
-        await assert.rejects(reindexAll(env, { projections: ['images'] }), /reindex\.images is held by .*reindex of images|held by/);
+        await assert.rejects(
+          reindexAll(env, { projections: ['images'] }),
+          /reindex\.images is held by .*reindex of images|held by/,
+        );
       } finally {
         await lock.release();
       }

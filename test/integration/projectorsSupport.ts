@@ -31,7 +31,10 @@ export interface ProjectorEnv extends TestNamespace {
   /** Append events (unconditionally); asserts every one was appended; returns the last sequence. */
   append(events: readonly ContentEvent[]): Promise<number>;
   /** Options every projector/reindex of the test shares. */
-  common(): Pick<ProjectorOptions, 'log' | 'client' | 'checkpoints' | 'leaseBucket' | 'deadLetters' | 'names'>;
+  common(): Pick<
+    ProjectorOptions,
+    'log' | 'client' | 'checkpoints' | 'leaseBucket' | 'deadLetters' | 'names'
+  >;
 }
 
 /** Run `fn` in a fresh namespace with an initialised content log. */
@@ -56,7 +59,11 @@ export function withProjectorEnv<T>(fn: (env: ProjectorEnv) => Promise<T>): Prom
         let last = 0;
         for (let i = 0; i < events.length; i += 500) {
           const stats = await log.append(events.slice(i, i + 500).map((event) => ({ event })));
-          assert.equal(stats.appended + stats.duplicates, Math.min(500, events.length - i), JSON.stringify(stats.outcomes.find((o) => o.status !== 'appended')));
+          assert.equal(
+            stats.appended + stats.duplicates,
+            Math.min(500, events.length - i),
+            JSON.stringify(stats.outcomes.find((o) => o.status !== 'appended')),
+          );
           last = Math.max(last, stats.lastSeq);
         }
         return last;
@@ -76,7 +83,13 @@ export function withProjectorEnv<T>(fn: (env: ProjectorEnv) => Promise<T>): Prom
 export async function dumpIndex(client: Client, index: string): Promise<Map<string, string>> {
   await client.indices.refresh({ index });
   const out = new Map<string, string>();
-  let response = await client.search({ index, scroll: '1m', size: 1000, query: { match_all: {} }, version: true });
+  let response = await client.search({
+    index,
+    scroll: '1m',
+    size: 1000,
+    query: { match_all: {} },
+    version: true,
+  });
   try {
     while (response.hits.hits.length > 0) {
       for (const hit of response.hits.hits) out.set(hit._id!, canonicalJson(hit._source));
@@ -92,13 +105,18 @@ export async function dumpIndex(client: Client, index: string): Promise<Map<stri
 export async function dumpAll(client: Client, names: Names): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const projection of ['articles', 'images', 'bylines'] as ProjectionName[]) {
-    for (const [id, doc] of await dumpIndex(client, names.alias(projection))) out.set(`${projection}/${id}`, doc);
+    for (const [id, doc] of await dumpIndex(client, names.alias(projection)))
+      out.set(`${projection}/${id}`, doc);
   }
   return out;
 }
 
 /** Compare two document sets with a readable failure (first differing ids). */
-export function assertSameDocs(actual: Map<string, string>, expected: Map<string, string>, message = 'documents differ'): void {
+export function assertSameDocs(
+  actual: Map<string, string>,
+  expected: Map<string, string>,
+  message = 'documents differ',
+): void {
   const missing = [...expected.keys()].filter((k) => !actual.has(k));
   const extra = [...actual.keys()].filter((k) => !expected.has(k));
   const different = [...expected.keys()].filter((k) => actual.has(k) && actual.get(k) !== expected.get(k));
@@ -107,13 +125,20 @@ export function assertSameDocs(actual: Map<string, string>, expected: Map<string
   assert.fail(
     `${message}: ${missing.length} missing (${missing.slice(0, 5).join(', ')}), ${extra.length} extra (${extra.slice(0, 5).join(', ')}), ` +
       `${different.length} different (${different.slice(0, 5).join(', ')})` +
-      (first ? `\n  ${first} actual:   ${actual.get(first)?.slice(0, 400)}\n  ${first} expected: ${expected.get(first)?.slice(0, 400)}` : ''),
+      (first
+        ? `\n  ${first} actual:   ${actual.get(first)?.slice(0, 400)}\n  ${first} expected: ${expected.get(first)?.slice(0, 400)}`
+        : ''),
   );
 }
 
 /** Run a live projector until it has caught up with the head of the log. */
 export async function projectOnce(env: ProjectorEnv, extra: Partial<ProjectorOptions> = {}) {
-  const projector = createProjector({ ...env.common(), projections: ['articles', 'images', 'bylines'], leaseTtlMs: 3000, ...extra });
+  const projector = createProjector({
+    ...env.common(),
+    projections: ['articles', 'images', 'bylines'],
+    leaseTtlMs: 3000,
+    ...extra,
+  });
   try {
     return await projector.run({ untilCaughtUp: true });
   } finally {
@@ -123,7 +148,12 @@ export async function projectOnce(env: ProjectorEnv, extra: Partial<ProjectorOpt
 
 /** Run a full reindex of every projection. */
 export function reindexAll(env: ProjectorEnv, extra: Partial<ReindexOptions> = {}) {
-  return reindex({ ...env.common(), projections: ['articles', 'images', 'bylines'], leaseTtlMs: 3000, ...extra });
+  return reindex({
+    ...env.common(),
+    projections: ['articles', 'images', 'bylines'],
+    leaseTtlMs: 3000,
+    ...extra,
+  });
 }
 
 export type ProxyMode = 'pass' | 'reject-some-bulk-items';
@@ -141,22 +171,40 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
   let rejectedItems = 0;
   const sockets = new Set<Socket>();
 
-  const forward = (method: string, path: string, headers: Record<string, string | string[] | undefined>, body: Buffer) =>
-    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-      const req = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method, path, headers: { ...headers, host: upstream.host, 'content-length': body.length } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const forward = (
+    method: string,
+    path: string,
+    headers: Record<string, string | string[] | undefined>,
+    body: Buffer,
+  ) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method,
+            path,
+            headers: { ...headers, host: upstream.host, 'content-length': body.length },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      },
+    );
 
-  const handler = async (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+  const handler = async (
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+  ) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks);
@@ -165,13 +213,20 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
     delete headers['transfer-encoding'];
     const isBulk = req.method === 'POST' && /\/_bulk(\?|$)/.test(req.url ?? '');
     if (mode === 'reject-some-bulk-items' && isBulk) {
-      const lines = body.toString('utf8').split('\n').filter((l) => l.length > 0);
+      const lines = body
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0);
       const pairs: { action: string; source?: string; key: string }[] = [];
       for (let i = 0; i < lines.length; i++) {
         const action = JSON.parse(lines[i]!) as Record<string, { _id?: string; version?: number }>;
         const kind = Object.keys(action)[0]!;
         const meta = action[kind]!;
-        const pair = { action: lines[i]!, key: `${meta._id}@${meta.version}`, source: undefined as string | undefined };
+        const pair = {
+          action: lines[i]!,
+          key: `${meta._id}@${meta.version}`,
+          source: undefined as string | undefined,
+        };
         if (kind === 'index' || kind === 'create' || kind === 'update') pair.source = lines[++i];
         pairs.push(pair);
       }
@@ -187,7 +242,9 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
       let items: unknown[] = [];
       let took = 0;
       if (kept.length > 0) {
-        body = Buffer.from(`${kept.flatMap((p) => (p.source === undefined ? [p.action] : [p.action, p.source])).join('\n')}\n`);
+        body = Buffer.from(
+          `${kept.flatMap((p) => (p.source === undefined ? [p.action] : [p.action, p.source])).join('\n')}\n`,
+        );
         const response = await forward(req.method!, req.url!, headers, body);
         const parsed = JSON.parse(response.body.toString('utf8')) as { items: unknown[]; took: number };
         items = parsed.items;
@@ -223,10 +280,11 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
       res.end();
     });
   });
-  const track = (srv: Server) => srv.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const track = (srv: Server) =>
+    srv.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
   track(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

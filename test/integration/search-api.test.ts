@@ -3,29 +3,12 @@ import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { Client } from '@elastic/elasticsearch';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { FastifyInstance } from 'fastify';
-import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
-import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
-import { createContentLog } from '../../log/contentLog.ts';
-import { sampleEvent } from '../../log/sampleEvents.ts';
-import type { ContentLog } from '../../log/types.ts';
-import type { Config } from '../../schemas/config.ts';
 import type { ArticleDoc } from '../../schemas/documents.ts';
-import { connectNats, createEsClient } from '../../scripts/runtime.ts';
+import { createEsClient } from '../../scripts/runtime.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
-import { cleanupNamespace, testConfig } from '../support/env.ts';
-import {
-  imageDocs,
-  indexArticleDocs,
-  indexImageDocs,
-  loadSpeeches,
-  speechDocs,
-  storeFixtureImages,
-} from './searchSupport.ts';
+import { type SearchFixture, setUpSearchFixture } from './searchSupport.ts';
 
 interface Answer {
   status: number;
@@ -39,85 +22,19 @@ interface Answer {
  * the checkpoints) and a real blob store, listening on a real socket.
  */
 describe('search HTTP API (real Elasticsearch and NATS)', () => {
-  let config: Config;
-  let es: Client;
-  let nc: NatsConnection;
-  let log: ContentLog;
-  let blobs: BlobStore;
-  let checkpoints: CheckpointStore;
-  let searcher: Searcher;
-  let app: FastifyInstance;
+  let fixture: SearchFixture;
   let base: string;
   let docs: ArticleDoc[];
-  let articlesIndex: string;
   let revisedId: string;
+  let searcher: Searcher;
 
   before(async () => {
-    config = testConfig();
-    es = createEsClient(config);
-    nc = await connectNats(config);
-    log = createContentLog({ nc, names: config.names });
-    await log.init();
-    blobs = createBlobStore(config.blobDir);
-    const images = await storeFixtureImages(blobs);
-    docs = speechDocs(loadSpeeches(), images);
-    articlesIndex = await indexArticleDocs(es, config.names, docs);
-    await indexImageDocs(es, config.names, imageDocs(images, docs));
-    // The history of one article, in the log.
-    const lincoln = docs.find((d) => d.year === 1862)!;
-    revisedId = lincoln.id;
-    const fields = {
-      headline: 'Annual Message to Congress',
-      body: lincoln.body,
-      publishedAt: lincoln.publishedAt,
-      bylineIds: ['b-abraham-lincoln'],
-      imageIds: [],
-      tags: ['sotu'],
-    };
-    const appended = await log.append([
-      {
-        event: sampleEvent('ArticlePublished', revisedId, fields, { occurredAt: '1862-12-01T12:00:00Z' }),
-        expectedLastSeq: 0,
-      },
-    ]);
-    await log.append([
-      {
-        event: sampleEvent(
-          'ArticleRevised',
-          revisedId,
-          { ...fields, headline: lincoln.headline },
-          { occurredAt: '1862-12-02T12:00:00Z', basisSeq: appended.lastSeq },
-        ),
-        expectedLastSeq: appended.lastSeq,
-      },
-    ]);
-    checkpoints = createCheckpointStore({ nc, names: config.names });
-    await checkpoints.setPointer({
-      projection: 'articles',
-      index: articlesIndex,
-      since: new Date().toISOString(),
-    });
-    await checkpoints.put({
-      index: articlesIndex,
-      projection: 'articles',
-      seq: 2,
-      visibleSeq: 2,
-      updatedAt: new Date().toISOString(),
-    });
-    searcher = createSearcher({ es, names: config.names });
-    app = buildServer({ searcher, log, blobs, checkpoints, readYourWritesTimeoutMs: 400 });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    fixture = await setUpSearchFixture({ readYourWritesTimeoutMs: 400 });
+    ({ base, docs, revisedId, searcher } = fixture);
   });
 
   after(async () => {
-    await app?.close();
-    await searcher?.close();
-    await checkpoints?.close();
-    await log?.close();
-    await cleanupNamespace(config).catch((err) => console.warn(err));
-    await nc?.close();
-    await es?.close();
+    await fixture?.close();
   });
 
   async function get(path: string, headers: Record<string, string> = {}): Promise<Answer> {
@@ -342,21 +259,22 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
   });
 
   test('afterSeq: waits for the projection, else 503 with the lag', async () => {
-    const ok = await get(`/api/articles/${revisedId}?afterSeq=2`);
+    const head = fixture.revisedSeq;
+    const ok = await get(`/api/articles/${revisedId}?afterSeq=${head}`);
     assert.equal(ok.status, 200);
     const started = Date.now();
-    const lagging = await get('/api/search?q=union&afterSeq=5');
+    const lagging = await get(`/api/search?q=union&afterSeq=${head + 3}`);
     assertJsonError(lagging, 503, 'projection_lagging');
     assert.equal((lagging.body as { lag: number }).lag, 3);
     assert.ok(Date.now() - started >= 350, 'it waited');
     // The projection catches up while a reader waits: the read goes through.
-    const waiting = get('/api/search?q=union&afterSeq=5');
+    const waiting = get(`/api/search?q=union&afterSeq=${head + 3}`);
     await new Promise((r) => setTimeout(r, 100));
-    await checkpoints.put({
-      index: articlesIndex,
+    await fixture.checkpoints.put({
+      index: fixture.articlesIndex,
       projection: 'articles',
-      seq: 5,
-      visibleSeq: 5,
+      seq: head + 3,
+      visibleSeq: head + 3,
       updatedAt: new Date().toISOString(),
     });
     assert.equal((await waiting).status, 200);
@@ -366,7 +284,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
     const health = await get('/healthz');
     assert.equal(health.status, 200);
     assert.equal((health.body as { status: string }).status, 'ok');
-    assert.equal((health.body as { nats: { lastSeq: number } }).nats.lastSeq, 2);
+    assert.equal((health.body as { nats: { lastSeq: number } }).nats.lastSeq, fixture.revisedSeq);
 
     const openapi = await get('/openapi.json');
     assert.equal(openapi.status, 200);
@@ -403,8 +321,8 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       { elasticsearch: { url: `http://127.0.0.1:${(down.address() as AddressInfo).port}` } },
       { maxRetries: 0 },
     );
-    const badSearcher = createSearcher({ es: badEs, names: config.names });
-    const broken = buildServer({ searcher: badSearcher, log, blobs });
+    const badSearcher = createSearcher({ es: badEs, names: fixture.config.names });
+    const broken = buildServer({ searcher: badSearcher, log: fixture.log, blobs: fixture.blobs });
     try {
       const result = await broken.inject({ url: '/api/search?q=union' });
       assert.equal(result.statusCode, 503);

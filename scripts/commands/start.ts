@@ -1,0 +1,241 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
+import { buildSampleArchive, type SampleArchive } from '../../ingest/sampleArchive.ts';
+import { createBlobStore } from '../../log/blobStore.ts';
+import { createCheckpointStore } from '../../log/checkpoints.ts';
+import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
+import { openLeaseBucket } from '../../projectors/lease.ts';
+import { createProjector } from '../../projectors/projector.ts';
+import { type ReindexReport, reindex } from '../../projectors/reindex.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import type { SearchResult } from '../../search/results.ts';
+import { createSearcher } from '../../search/searcher.ts';
+import { createEsClient } from '../runtime.ts';
+import { ensureServices } from '../services/services.ts';
+import type { CliContext } from './cliContext.ts';
+import { type ImagesProcessSummary, processImages } from './images.ts';
+import { BOLD, formatResults, STARS } from './search.ts';
+import { parsePort, startServer, waitForAbort } from './serve.ts';
+import { withContentLog } from './withContentLog.ts';
+
+/** What {@link prepareSampleArchive} did, step by step. */
+export interface PreparedArchive {
+  sample: SampleArchive;
+  ingest: Pick<IngestStats, 'read' | 'appended' | 'unchanged' | 'rejected' | 'lastSeq' | 'durationMs'>;
+  images: ImagesProcessSummary;
+  /** Undefined when the indexes were already current (a second `start`). */
+  reindex?: Pick<ReindexReport, 'seq' | 'docsWritten' | 'durationMs'> & { indexes: string[] };
+}
+
+export interface PrepareOptions {
+  /** Where the sample archive's files are written (default `var/<namespace>/sample`). */
+  sampleDir?: string;
+  /** Rebuild the indexes even when they are current. */
+  forceReindex?: boolean;
+  /** Called as each step starts, for progress output. */
+  onStep?: (step: string) => void;
+}
+
+/**
+ * The quick start's pipeline, every step idempotent: create the content log, build the
+ * sample archive (State of the Union addresses and period photographs), ingest it,
+ * process its images, and rebuild the indexes by replaying the log. A second run appends
+ * nothing, processes nothing and skips the reindex when every projection is current.
+ */
+export async function prepareSampleArchive(
+  ctx: CliContext,
+  options: PrepareOptions = {},
+): Promise<PreparedArchive> {
+  const config = ctx.config();
+  const logger = ctx.log();
+  const step = options.onStep ?? (() => {});
+  const { signal } = ctx;
+
+  step('building the sample archive');
+  const sample = await buildSampleArchive(options.sampleDir ?? join('var', config.namespace, 'sample'));
+
+  const ingest = await withContentLog(ctx, async (log) => {
+    step('creating the content log');
+    await log.init();
+    step(`ingesting ${sample.articles} articles, ${sample.bylines} bylines and ${sample.images} images`);
+    const ingester = createIngester({ log, blobs: createBlobStore(config.blobDir), logger });
+    return ingester.ingest([sample.dir], { signal });
+  });
+  if (ingest.aborted) throw signal.reason ?? new Error('aborted');
+
+  step('processing the images (renditions by sharp, through BullMQ)');
+  const images = await processImages(ctx, { concurrency: Math.min(4, availableParallelism()) });
+
+  const reindexed = await withContentLog(ctx, async (log, nc) => {
+    const es = createEsClient(config);
+    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    try {
+      const head = await log.head();
+      const current = await Promise.all(PROJECTION_NAMES.map((p) => checkpoints.current(p)));
+      if (!options.forceReindex && current.every((c) => c !== undefined && c.seq >= head.lastSeq)) {
+        step('indexes are current; no reindex needed');
+        return undefined;
+      }
+      step(`rebuilding the indexes from the log (${head.lastSeq} events)`);
+      const report = await reindex({
+        log,
+        client: es,
+        checkpoints,
+        leaseBucket: await openLeaseBucket(nc, config.names),
+        deadLetters: createDeadLetterStore({ client: es, names: config.names }),
+        names: config.names,
+        projections: PROJECTION_NAMES,
+        logger,
+        signal,
+        wait: true,
+      });
+      return {
+        seq: report.seq,
+        docsWritten: report.docsWritten,
+        durationMs: report.durationMs,
+        indexes: report.indexes.map((i) => i.index),
+      };
+    } finally {
+      await checkpoints.close();
+      await es.close();
+    }
+  });
+
+  return {
+    sample,
+    ingest: {
+      read: ingest.read,
+      appended: ingest.appended,
+      unchanged: ingest.unchanged,
+      rejected: ingest.rejected,
+      lastSeq: ingest.lastSeq,
+      durationMs: ingest.durationMs,
+    },
+    images,
+    reindex: reindexed,
+  };
+}
+
+/** The example search `start` prints. */
+export const EXAMPLE_QUERY = 'railroad';
+
+/**
+ * Keep the indexes current while the server runs: the live projector tails the log, so
+ * a later `presslog ingest` shows up in searches (and `afterSeq` reads can be satisfied).
+ */
+async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void> }> {
+  const config = ctx.config();
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const done = withContentLog(ctx, async (log, nc) => {
+    const es = createEsClient(config);
+    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const projector = createProjector({
+      log,
+      client: es,
+      checkpoints,
+      leaseBucket: await openLeaseBucket(nc, config.names),
+      deadLetters: createDeadLetterStore({ client: es, names: config.names }),
+      names: config.names,
+      projections: PROJECTION_NAMES,
+      logger: ctx.log(),
+    });
+    try {
+      // Another projector (`presslog project`) may already hold the leases: then it keeps the indexes current.
+      await projector.run({ signal: controller.signal, wait: true });
+    } finally {
+      await projector.close();
+      await checkpoints.close();
+      await es.close();
+    }
+  }).catch((err) => {
+    if (!controller.signal.aborted) ctx.log().error({ err }, 'live projector stopped');
+  });
+  return {
+    async stop() {
+      ctx.signal.removeEventListener('abort', onAbort);
+      controller.abort(new Error('server stopped'));
+      await done;
+    },
+  };
+}
+
+function prepareText(prepared: PreparedArchive): string {
+  const { ingest, images, reindex: r } = prepared;
+  return [
+    `  ingest: ${ingest.appended} events appended, ${ingest.unchanged} records unchanged, ${ingest.rejected} rejected`,
+    `  images: ${images.processed} processed, ${images.alreadyDone + images.recordedByDispatcher} already done, ${images.failed} failed`,
+    r
+      ? `  reindex: ${r.docsWritten} documents, current as of log sequence ${r.seq}, in ${(r.durationMs / 1000).toFixed(1)} s`
+      : '  reindex: not needed, the indexes are current',
+  ].join('\n');
+}
+
+/**
+ * `presslog start` (`npm start`): the whole archive for a newcomer. Services up, the
+ * sample archive ingested, its images processed, the indexes built, then the API and the
+ * search page served until Ctrl-C, with the URL and one example search printed.
+ */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('start')
+    .description(
+      'quick start: services up, ingest the sample archive, process images, reindex, serve the search page',
+    )
+    .option('--port <port>', 'TCP port of the server', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--reindex', 'rebuild the indexes even when they are current')
+    .action(async (options: { port: string; host: string; reindex?: boolean }) => {
+      const port = parsePort(options.port);
+      const config = ctx.config();
+      const logger = ctx.log();
+      const say = (line: string) => {
+        if (!ctx.json()) process.stderr.write(`presslog: ${line}\n`);
+      };
+      say('starting the services (NATS, Redis, Elasticsearch)');
+      await ensureServices(config, { log: logger, quiet: true, signal: ctx.signal });
+      const prepared = await prepareSampleArchive(ctx, { forceReindex: options.reindex, onStep: say });
+      const projector = await runLiveProjector(ctx);
+      const server = await startServer(config, { port, host: options.host, logger });
+      try {
+        const es = createEsClient(config);
+        const searcher = createSearcher({ es, names: config.names });
+        let example: SearchResult;
+        try {
+          example = await searcher.search({ q: EXAMPLE_QUERY, size: '3' });
+        } finally {
+          await searcher.close();
+          await es.close();
+        }
+        ctx.output(
+          {
+            url: `${server.url}/`,
+            openapi: `${server.url}/openapi.json`,
+            prepared,
+            example: { query: EXAMPLE_QUERY, result: example },
+          },
+          () =>
+            [
+              '',
+              prepareText(prepared),
+              '',
+              `presslog is serving the archive at ${server.url}/`,
+              '',
+              `example: presslog search ${EXAMPLE_QUERY}   (or ${server.url}/api/search?q=${EXAMPLE_QUERY})`,
+              '',
+              formatResults(example, { style: process.stdout.isTTY ? BOLD : STARS, query: EXAMPLE_QUERY }),
+              '',
+              `open ${server.url}/ in a browser; Ctrl-C stops the server (the services keep running: presslog services down)`,
+            ].join('\n'),
+        );
+        await waitForAbort(ctx.signal);
+        logger.info('shutting down');
+      } finally {
+        await server.close();
+        await projector.stop();
+      }
+    });
+}

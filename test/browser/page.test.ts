@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type SearchFixture, setUpSearchFixture } from '../integration/searchSupport.ts';
+
+/** Debian's chromium package (`apt-get install -y chromium`); .ci/run installs it. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../artifacts/', import.meta.url);
+const README_SCREENSHOT = new URL('../../docs/screenshot.png', import.meta.url);
+
+/**
+ * The search page in a real headless Chromium, against the real API (Elasticsearch,
+ * NATS, blob store): search, see results with thumbnails, open an article, see its
+ * history. Saves screenshots as test artifacts and the README's screenshot.
+ */
+/** Wait until the results summary line matches. */
+async function summaryMatches(page: Page, pattern: RegExp): Promise<void> {
+  await page.locator('#summary', { hasText: pattern }).waitFor();
+}
+
+describe('search page in headless Chromium', () => {
+  let fixture: SearchFixture;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+    fixture = await setUpSearchFixture();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Anything the page logs as an error, or a Content-Security-Policy violation, fails the test.
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await fixture?.close();
+  });
+
+  test('search, see thumbnails and highlights, filter by a facet, page on', async () => {
+    await page.goto(`${fixture.base}/`);
+    // The landing page browses the archive, newest first.
+    await page.locator('#results .result').first().waitFor();
+    assert.match((await page.locator('#summary').textContent()) ?? '', /233 articles/);
+
+    await page.fill('#q', 'fiery trial');
+    await page.press('#q', 'Enter');
+    await summaryMatches(page, /fiery trial/);
+    const first = page.locator('#results .result').first();
+    assert.equal(await first.getAttribute('data-id'), fixture.revisedId);
+    assert.deepEqual(await first.locator('.snippet mark').allTextContents(), ['fiery', 'trial']);
+    // The thumbnail: the placeholder first, then the real rendition once loaded.
+    const thumb = first.locator('img.thumb');
+    await thumb.and(page.locator('[data-loaded="1"]')).waitFor();
+    const src = await thumb.getAttribute('src');
+    assert.match(src ?? '', /^\/renditions\/sha256:[0-9a-f]{64}$/);
+    const loaded = await thumb.evaluate(
+      (img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0,
+    );
+    assert.ok(loaded, 'the thumbnail decoded');
+
+    // A facet click filters (the byline facet lists Lincoln for this query).
+    await page.fill('#q', 'union');
+    await page.press('#q', 'Enter');
+    await summaryMatches(page, /“union”/);
+    await page.locator('[data-facet="byline"] button', { hasText: 'Abraham Lincoln' }).click();
+    await page.waitForURL(/[?&]byline=b-abraham-lincoln/);
+    await summaryMatches(page, /^4 articles/);
+    assert.equal(await page.locator('#results .result').count(), 4);
+    assert.equal(await page.locator('#byline').inputValue(), 'b-abraham-lincoln');
+
+    // "More results" appends the next page (no duplicates).
+    await page.goto(`${fixture.base}/?q=congress`);
+    await page.locator('#results .result').nth(9).waitFor();
+    await page.click('#more');
+    await page.locator('#results .result').nth(19).waitFor();
+    const ids = await page
+      .locator('#results .result')
+      .evaluateAll((items) => items.map((i) => i.getAttribute('data-id')));
+    assert.equal(new Set(ids).size, ids.length);
+
+    // Bad input shows the API's message, not a broken page.
+    await page.goto(`${fixture.base}/?q=union&from=1861-02-30`);
+    await page.locator('#error').waitFor({ state: 'visible' });
+    assert.match((await page.locator('#error').textContent()) ?? '', /from: not an ISO 8601 date/);
+    problems.length = 0; // the 400 above is logged by Chromium as a failed resource load
+  });
+
+  test('open an article and see its revision history', async () => {
+    await page.goto(`${fixture.base}/?q=acanthus`);
+    const link = page.locator('#results .result h2 a').first();
+    await link.waitFor();
+    await link.click();
+    await page.waitForURL(/[?&]article=/);
+    await page.locator('#history li').nth(1).waitFor();
+    const lincoln = fixture.docs.find((d) => d.id === fixture.revisedId)!;
+    assert.equal(await page.locator('#article-headline').textContent(), lincoln.headline);
+    assert.match((await page.locator('#article-meta').textContent()) ?? '', /Abraham Lincoln/);
+    assert.match(
+      (await page.locator('#article-body').textContent()) ?? '',
+      /fiery trial through which we pass/,
+    );
+    const history = await page.locator('#history li').allTextContents();
+    assert.equal(history.length, 2);
+    assert.match(history[0] ?? '', /ArticlePublished/);
+    assert.match(history[1] ?? '', /ArticleRevised — revised: headline changed/);
+    await page.locator('.article-images img[data-loaded="1"]').first().waitFor();
+    await page.screenshot({ path: new URL('search-article.png', ARTIFACTS).pathname, fullPage: false });
+
+    // Back to the results.
+    await page.click('#back');
+    await page.locator('#results .result').first().waitFor();
+    assert.equal(await page.locator('#q').inputValue(), 'acanthus');
+  });
+
+  test('document text is shown as text, never run as markup', async () => {
+    // An article whose text is markup, indexed next to the speeches.
+    const evil = {
+      ...fixture.docs[0]!,
+      id: 'evil-markup',
+      headline: '<img src=x onerror="document.title=\'pwned\'"> quixotic',
+      body: 'quixotic <script>document.title="pwned"</script> <b>bold</b>',
+    };
+    await fixture.es.index({ index: fixture.articlesIndex, id: evil.id, document: evil, refresh: true });
+    await page.goto(`${fixture.base}/?q=quixotic`);
+    const result = page.locator('#results .result[data-id="evil-markup"]');
+    await result.waitFor();
+    assert.match((await result.locator('h2').textContent()) ?? '', /<img src=x onerror=/);
+    assert.match(
+      (await result.locator('.snippet').first().textContent()) ?? '',
+      /<script>document.title="pwned"<\/script>/,
+    );
+    assert.equal(await result.locator('img:not(.thumb), script, b').count(), 0);
+    assert.notEqual(await page.title(), 'pwned');
+  });
+
+  test('the README screenshot: a search with thumbnails, facets and highlights', async () => {
+    await page.goto(`${fixture.base}/?q=${encodeURIComponent('freedom')}`);
+    await page.locator('#results .result').first().waitFor();
+    // Every thumbnail has loaded: none is left showing its placeholder.
+    const thumbs = page.locator('#results img.thumb');
+    for (let i = 0; i < (await thumbs.count()); i++)
+      await thumbs.nth(i).and(page.locator('[data-loaded="1"]')).waitFor();
+    const path = new URL('search-page.png', ARTIFACTS).pathname;
+    await page.screenshot({ path, fullPage: false });
+    await mkdir(new URL('.', README_SCREENSHOT), { recursive: true });
+    await copyFile(path, README_SCREENSHOT);
+    assert.deepEqual(problems, []);
+  });
+});
