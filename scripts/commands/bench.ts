@@ -4,8 +4,11 @@ import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
 import { formatMeasurements, jsonLines } from '../bench/measurement.ts';
 import { runReplayBench } from '../bench/replay.ts';
+import { runSearchBench } from '../bench/search.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
+import { startServer } from './serve.ts';
+import { prepareSampleArchive } from './start.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value.replaceAll('_', ''));
@@ -157,4 +160,45 @@ export function register(program: Command, ctx: CliContext): void {
         }
       },
     );
+
+  bench
+    .command('search')
+    .description(
+      'GET /api/search for a query mix at 1, 8 and 32 clients; ceiling: the same Elasticsearch requests sent straight to Elasticsearch',
+    )
+    .option('--requests <n>', 'requests per level, side and round', positiveInt, 150)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling per level', positiveInt, 2)
+    .option('--levels <list>', 'concurrent clients per level, comma-separated', '1,8,32')
+    .action(async (options: { requests: number; rounds: number; levels: string }) => {
+      const levels = options.levels.split(',').map((v) => positiveInt(v.trim()));
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        // Benchmark the configured archive; a namespace without one gets the quick start's sample.
+        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') }))) {
+          ctx.log().info({ namespace: config.namespace }, 'no archive yet: preparing the sample archive');
+          await prepareSampleArchive(ctx);
+        }
+        const server = await startServer(config, { port: 0, host: '127.0.0.1', logger: ctx.log() });
+        try {
+          const measurements = await runSearchBench({
+            config,
+            es,
+            server,
+            levels,
+            requests: options.requests,
+            rounds: options.rounds,
+            log: ctx.log(),
+            signal: ctx.signal,
+          });
+          process.stdout.write(
+            `${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`,
+          );
+        } finally {
+          await server.close();
+        }
+      } finally {
+        await es.close();
+      }
+    });
 }

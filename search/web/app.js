@@ -57,6 +57,11 @@ function markedText(html) {
   return fragment;
 }
 
+/** The query as typed, in quotes unless it brings its own. */
+function quoted(q) {
+  return q.includes('"') ? q : `“${q}”`;
+}
+
 function formatDate(iso) {
   if (!iso) return '';
   const date = new Date(iso);
@@ -309,7 +314,7 @@ async function runSearch(params, append) {
       const what = params.get('kind') === 'image' ? 'image' : 'article';
       $('summary').textContent =
         `${result.total.toLocaleString('en-US')} ${what}${result.total === 1 ? '' : 's'}` +
-        (params.get('q') ? ` for “${params.get('q')}”` : '');
+        (params.get('q') ? ` for ${quoted(params.get('q'))}` : '');
     }
     $('results').append(...result.hits.map(renderHit));
     state.next = result.next;
@@ -330,6 +335,27 @@ async function runSearch(params, append) {
 }
 
 // ---- the article view ------------------------------------------------------
+
+/**
+ * Paragraphs of a body: its own line breaks, or, for a text without any (the State of the
+ * Union transcripts are one line each), groups of sentences of a readable length.
+ */
+function paragraphsOf(body) {
+  const lines = body.split(/\n\s*\n|\n/).filter((p) => p.trim());
+  if (lines.length > 1 || body.length < 1200) return lines;
+  const sentences = body.match(/[^.!?]+[.!?]+["')\]]*\s*|[^.!?]+$/g) ?? [body];
+  const out = [];
+  let current = '';
+  for (const sentence of sentences) {
+    current += sentence;
+    if (current.length >= 700) {
+      out.push(current.trim());
+      current = '';
+    }
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
 
 function bestRendition(renditions, maxWidth) {
   const fitting = renditions.filter((r) => r.width <= maxWidth).sort((a, b) => b.width - a.width);
@@ -402,7 +428,7 @@ async function showArticle(id) {
         ),
       );
     }
-    const paragraphs = article.body.split(/\n\s*\n|\n/).filter((p) => p.trim());
+    const paragraphs = paragraphsOf(article.body);
     $('article-body').append(...paragraphs.map((p) => el('p', {}, p)));
   }
   if (history.status === 'fulfilled') {

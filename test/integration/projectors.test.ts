@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
-import { LeaseHeldError } from '../../projectors/lease.ts';
+import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/projector.ts';
 import { projectionStatus } from '../../projectors/status.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
@@ -268,6 +268,41 @@ describe('projectors', () => {
       });
       assert.equal(after.head.seq, 2);
       assert.equal(after.projections[0]!.docs, 1);
+    });
+  });
+
+  test('leases: one holder, refusal names it, expiry frees it, a taken-over holder learns it lost', async () => {
+    await withProjectorEnv(async (env) => {
+      const a = createLease({ kv: env.leaseBucket, key: 'project.test', purpose: 'first', ttlMs: 600 });
+      const b = createLease({ kv: env.leaseBucket, key: 'project.test', purpose: 'second', ttlMs: 600 });
+      await a.acquire();
+      await assert.rejects(
+        b.acquire(),
+        (err: unknown) => err instanceof LeaseHeldError && err.holder.purpose === 'first',
+      );
+      // Someone else writes the key (as a takeover after expiry would): the holder notices on renewal.
+      await env.leaseBucket.put(
+        'project.test',
+        JSON.stringify({
+          owner: 'intruder',
+          host: 'x',
+          pid: 1,
+          purpose: 'intruder',
+          acquiredAt: '',
+          expiresAt: new Date(Date.now() + 500).toISOString(),
+        }),
+      );
+      await eventually(() => a.lost.aborted, { timeout: 3000 });
+      // The intruder never renews: after its expiry the waiting contender gets the lease.
+      const started = Date.now();
+      await b.acquire({ wait: true });
+      assert.ok(Date.now() - started < 3000);
+      await a.release();
+      await b.release();
+      await b.release();
+      const c = createLease({ kv: env.leaseBucket, key: 'project.test', purpose: 'third', ttlMs: 600 });
+      await c.acquire();
+      await c.release();
     });
   });
 });

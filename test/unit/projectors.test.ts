@@ -375,14 +375,16 @@ describe('write pipeline', () => {
         committed.push(batch.toSeq);
       },
     });
-    const write = (ms: number, fail = false) => async () => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      await delay(ms);
-      concurrent--;
-      if (fail) throw new Error('bulk failed');
-      return emptyBulkStats();
-    };
+    const write =
+      (ms: number, fail = false) =>
+      async () => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await delay(ms);
+        concurrent--;
+        if (fail) throw new Error('bulk failed');
+        return emptyBulkStats();
+      };
     await pipeline.submit({ toSeq: 1, final: false }, write(30));
     await pipeline.submit({ toSeq: 2, final: false }, write(5));
     await pipeline.submit({ toSeq: 3, final: false }, write(10));

@@ -1,0 +1,201 @@
+import { performance } from 'node:perf_hooks';
+import type { Client, estypes } from '@elastic/elasticsearch';
+import type { Logger } from 'pino';
+import type { Config } from '../../schemas/config.ts';
+import {
+  buildSearchBody,
+  buildTypoHighlightBody,
+  EXACT_CLAUSE,
+  parseSearchParams,
+  type SearchParams,
+} from '../../search/query.ts';
+import { matchedClauses, type RawSearchResponse, type SearchResult } from '../../search/results.ts';
+import type { RunningServer } from '../commands/serve.ts';
+import { type Measurement, measurement } from './measurement.ts';
+
+export interface SearchBenchOptions {
+  config: Config;
+  es: Client;
+  /** The API under test, listening on loopback, over the same namespace. */
+  server: RunningServer;
+  /** Concurrent clients per level (default 1, 8, 32). */
+  levels?: readonly number[];
+  /** Requests per level, side and round (default 150). */
+  requests?: number;
+  /** Alternating rounds of ours and the ceiling per level (default 2). */
+  rounds?: number;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+const KEEP_ALIVE = '2m';
+
+/**
+ * A mix of what people type: single words, phrases, a misspelling, operators, filters by
+ * byline, tag and date, date sort, an empty browse, a bigger page. Filters use values
+ * that exist in the archive (from its own facets).
+ */
+export function queryMix(facets: SearchResult['facets'], tags: readonly string[]): SearchParams[] {
+  const bylines = facets?.bylines ?? [];
+  return [
+    { q: 'union' },
+    { q: 'constitution' },
+    { q: '"fiery trial"' },
+    { q: 'railroad tariff' },
+    { q: 'nagasakki' },
+    { q: 'war -peace' },
+    { q: '' },
+    { q: 'congress', byline: bylines[0]?.id },
+    { q: 'freedom', from: '1900', to: '1950' },
+    { q: 'slavery', sort: 'date' },
+    { q: 'economy', size: 20 },
+    { q: 'silver print' },
+    { q: 'gold', tag: tags[0] },
+    { q: '', byline: bylines[1]?.id },
+    { q: 'immigration', from: '1880' },
+    { q: 'depression unemployment' },
+  ].map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as SearchParams);
+}
+
+/**
+ * The ceiling: the Elasticsearch requests one search makes (open a point in time, the
+ * search, the typo-highlight follow-up and the byline-name lookup when needed, closing
+ * the point in time when there is no next page), sent straight to Elasticsearch with the
+ * same client, without HTTP API, validation, mapping or serialization.
+ */
+async function rawSearch(es: Client, config: Config, params: SearchParams, closing: Set<Promise<unknown>>) {
+  const request = parseSearchParams(params);
+  const index = config.names.alias(request.kind === 'image' ? 'images' : 'articles');
+  const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
+  const response = (await es.search(
+    buildSearchBody(request, { pitId: pit, keepAlive: KEEP_ALIVE, facets: true }) as estypes.SearchRequest,
+  )) as RawSearchResponse;
+  const pitId = response.pit_id ?? pit;
+  const hits = response.hits.hits;
+  const followUps: Promise<unknown>[] = [];
+  const typoIds = hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string);
+  const typo = buildTypoHighlightBody(request, typoIds, { pitId, keepAlive: KEEP_ALIVE });
+  if (typo) followUps.push(es.search(typo as estypes.SearchRequest));
+  if (request.kind === 'article') {
+    const named = new Set<string>();
+    for (const h of hits) {
+      for (const b of (h._source as { bylines?: { id: string; name?: string }[] }).bylines ?? []) {
+        if (b.name) named.add(b.id);
+      }
+    }
+    const buckets =
+      (response.aggregations?.bylines as { buckets?: { key: string }[] } | undefined)?.buckets ?? [];
+    const missing = buckets.map((b) => String(b.key)).filter((id) => !named.has(id));
+    if (missing.length > 0) {
+      followUps.push(
+        es.mget({ index: config.names.alias('bylines'), ids: missing, _source_includes: ['name'] }),
+      );
+    }
+  }
+  await Promise.all(followUps);
+  const total =
+    typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
+  if (!(hits.length === request.size && total > hits.length)) {
+    const p = es.closePointInTime({ id: pitId }).catch(() => {});
+    closing.add(p);
+    p.finally(() => closing.delete(p));
+  }
+}
+
+async function apiSearch(base: string, params: SearchParams) {
+  const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+  const response = await fetch(`${base}/api/search?${query}`);
+  const body = await response.text();
+  if (response.status !== 200)
+    throw new Error(`GET /api/search?${query}: ${response.status} ${body.slice(0, 200)}`);
+}
+
+interface Run {
+  seconds: number;
+  latenciesMs: number[];
+}
+
+/** `requests` calls of `fn` by `concurrency` clients, each client starting its next call when one returns. */
+async function load(
+  concurrency: number,
+  requests: number,
+  fn: (i: number) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<Run> {
+  let next = 0;
+  const latenciesMs: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        signal?.throwIfAborted();
+        const i = next++;
+        const t = performance.now();
+        await fn(i);
+        latenciesMs.push(performance.now() - t);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+function summarize(runs: readonly Run[]) {
+  const latencies = runs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  return { qps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** A latency pair as a measurement whose ratio, like the throughput's, is higher-is-better (ceiling / ours). */
+function latency(name: string, ours: number, ceiling: number, note?: string): Measurement {
+  const m = measurement(name, 'ms', ours, ceiling, note);
+  return { ...m, ratio: ours > 0 ? Math.round((ceiling / ours) * 1000) / 1000 : 0 };
+}
+
+/**
+ * `presslog bench search`: queries per second and p50/p99 latency of `GET /api/search` for
+ * a query mix at 1, 8 and 32 concurrent clients, next to the same Elasticsearch requests
+ * sent straight to Elasticsearch with the same client (the ceiling). Ours and the ceiling
+ * alternate in rounds at each level, so drift on a shared machine hits both alike.
+ */
+export async function runSearchBench(options: SearchBenchOptions): Promise<Measurement[]> {
+  const { es, config, server, signal } = options;
+  const levels = options.levels ?? [1, 8, 32];
+  const requests = options.requests ?? 150;
+  const rounds = options.rounds ?? 2;
+  const browse = (await (await fetch(`${server.url}/api/search?size=100`)).json()) as SearchResult;
+  if (browse.total === 0) throw new Error(`the archive in namespace ${config.namespace} is empty`);
+  const tags = [...new Set(browse.hits.flatMap((h) => h.tags))].filter((t) => t !== 'state-of-the-union');
+  const mix = queryMix(browse.facets, tags);
+  const closing = new Set<Promise<unknown>>();
+  const ours = (i: number) => apiSearch(server.url, mix[i % mix.length]!);
+  const ceiling = (i: number) => rawSearch(es, config, mix[i % mix.length]!, closing);
+
+  // Warm up both paths (JIT, caches, connections) before anything is timed.
+  await load(4, mix.length * 2, ours, signal);
+  await load(4, mix.length * 2, ceiling, signal);
+
+  const measurements: Measurement[] = [];
+  for (const concurrency of levels) {
+    const runs = { ours: [] as Run[], ceiling: [] as Run[] };
+    for (let round = 0; round < rounds; round++) {
+      runs.ours.push(await load(concurrency, requests, ours, signal));
+      runs.ceiling.push(await load(concurrency, requests, ceiling, signal));
+    }
+    const o = summarize(runs.ours);
+    const c = summarize(runs.ceiling);
+    options.log?.info({ concurrency, ours: o, ceiling: c }, 'bench search level done');
+    const note = `${rounds * requests} requests per side, ${mix.length} queries in the mix`;
+    measurements.push(
+      measurement(`search c=${concurrency} throughput`, 'queries/s', o.qps, c.qps, note),
+      latency(`search c=${concurrency} p50`, o.p50, c.p50, 'latency ratio = ceiling/ours'),
+      latency(`search c=${concurrency} p99`, o.p99, c.p99, 'latency ratio = ceiling/ours'),
+    );
+  }
+  await Promise.allSettled([...closing]);
+  return measurements;
+}
