@@ -13,6 +13,12 @@ export interface DocOp {
   version: number;
   /** The serialized document (for `index`). */
   source?: string;
+  /**
+   * `external` (default): only a higher version replaces the document. `external_gte`
+   * also lets an equal version replace it: for a rebuild, where successive renders of an
+   * article can carry the same version and the writer keeps their order.
+   */
+  versionType?: 'external' | 'external_gte';
 }
 
 /** What happened to a set of writes. Conflicts are writes Elasticsearch already had newer: not errors. */
@@ -86,7 +92,12 @@ export interface BulkWriter {
 }
 
 function actionLine(op: DocOp): string {
-  const meta = { _index: op.index, _id: op.id, version: op.version, version_type: 'external' };
+  const meta = {
+    _index: op.index,
+    _id: op.id,
+    version: op.version,
+    version_type: op.versionType ?? 'external',
+  };
   return JSON.stringify(op.action === 'index' ? { index: meta } : { delete: meta });
 }
 

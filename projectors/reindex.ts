@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog, ReplayItem } from '../log/types.ts';
 import { PresslogError, TransientError } from '../schemas/errors.ts';
-import type { Names, ProjectionName } from '../schemas/names.ts';
+import type { EntityType, Names, ProjectionName } from '../schemas/names.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { createArticleLoader, createProjectionEngine } from './engine.ts';
@@ -141,13 +141,13 @@ const PROGRESS_EVERY_MS = 250;
  *    holder); delete stale partial indexes an interrupted run left behind.
  * 2. Create `<ns>-<projection>-<timestamp>` indexes with bulk settings (no refresh, no
  *    replicas, async translog).
- * 3. Scan: replay the log from sequence 1 to the head H1 into the projection state
- *    (compact: no article bodies), nothing written.
- * 4. Write: every document exactly once, in its final form as of H1: articles while
- *    replaying the article subjects once more (each article at its last event, which
- *    carries its full state), bylines and images from the state. No intermediate
- *    versions, no article read back: that is what lets a rebuild run at the speed
- *    Elasticsearch takes documents.
+ * 3. Scan: replay the byline and image subjects (a small share of the log) up to the
+ *    head H1 into the projection state, so their states are final.
+ * 4. Write: replay the article subjects up to H1 once; every article is written at each
+ *    of its events, rendered with the final bylines and images, so its last write is its
+ *    final document. No fan-out during a rebuild, no article read back, and only
+ *    revisions cost an extra write: that is what lets a rebuild run close to the speed
+ *    Elasticsearch takes documents. Then bylines and images from the state.
  * 5. Catch up: apply the events appended meanwhile incrementally (the same code as the
  *    live projector), until the lag is small; restore live settings and refresh; catch
  *    up once more to the current head Hf.
@@ -303,24 +303,56 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       },
     });
     let batch: DocOp[] = [];
+    /** Position in `batch` of each document: a document written twice in one batch is written once, last wins. */
+    let batchSlots = new Map<string, number>();
     let batchBytes = 0;
     let pendingDead: DeadLetter[] = [];
+    /** Documents of the batches being written: a document is never in two concurrent requests. */
+    const writing: { keys: Set<string>; done: Promise<void> }[] = [];
     const submit = async (toSeq: number) => {
       const ops = batch;
       const dead = pendingDead;
+      const keys = new Set(batchSlots.keys());
       batch = [];
+      batchSlots = new Map();
       batchBytes = 0;
       pendingDead = [];
       if (ops.length === 0 && dead.length === 0) return;
+      // Two writes of one document must land in order (equal versions are allowed while
+      // building, see below): wait for an earlier batch that holds the same document.
+      for (const earlier of [...writing]) {
+        for (const key of keys) {
+          if (earlier.keys.has(key)) {
+            await earlier.done;
+            break;
+          }
+        }
+      }
+      let finished!: () => void;
+      const entry = { keys, done: new Promise<void>((resolve) => (finished = resolve)) };
+      writing.push(entry);
       await pipeline.submit({ toSeq, final: false }, async () => {
-        if (dead.length > 0) await deadLetters.record(dead, lockLost);
-        const stats = ops.length > 0 ? await writer.write(ops, lockLost) : emptyBulkStats();
-        stats.deadLettered += dead.length;
-        return stats;
+        try {
+          if (dead.length > 0) await deadLetters.record(dead, lockLost);
+          const stats = ops.length > 0 ? await writer.write(ops, lockLost) : emptyBulkStats();
+          stats.deadLettered += dead.length;
+          return stats;
+        } finally {
+          writing.splice(writing.indexOf(entry), 1);
+          finished();
+        }
       });
     };
     const push = async (op: DocOp, seq: number) => {
-      batch.push(op);
+      const key = `${op.projection}/${op.id}`;
+      const slot = batchSlots.get(key);
+      if (slot === undefined) {
+        batchSlots.set(key, batch.length);
+        batch.push(op);
+      } else {
+        batchBytes -= batch[slot]!.source?.length ?? 0;
+        batch[slot] = op;
+      }
       batchBytes += op.source?.length ?? 0;
       if (batch.length >= batchDocs || batchBytes >= 8 * 1024 * 1024) await submit(seq);
     };
@@ -344,7 +376,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     async function* replayFrom(
       fromSeq: number,
       untilSeq: number | undefined,
-      extra: { entityType?: 'article'; untilTime?: Date } = {},
+      extra: { entityType?: EntityType; untilTime?: Date } = {},
     ): AsyncGenerator<ReplayItem> {
       let next = fromSeq;
       for (let attempt = 0; ; attempt++) {
@@ -367,35 +399,85 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     const state = engine.state;
     let unreadableCount = 0;
 
-    // Scan: state only.
+    // Scan: bylines and images first (a small share of the log), so their states are final.
     await enter('scan');
     const head = await log.head();
     progress.targetSeq = head.lastSeq;
     let position = 0;
     let positionTime: Date | undefined;
-    for await (const item of replayFrom(1, head.lastSeq, asOf ? { untilTime: asOf } : {})) {
-      if (item.kind === 'event') {
-        engine.apply(item.stored.seq, item.stored.event, () => false);
-        position = item.stored.seq;
-        positionTime = item.stored.time;
-      } else {
-        unreadableCount++;
-        unreadable(item);
-        position = item.unreadable.seq;
-        positionTime = item.unreadable.time;
-        if (pendingDead.length >= 500) await submit(position);
+    const advance = (seq: number, time: Date) => {
+      if (seq > position) {
+        position = seq;
+        positionTime = time;
       }
+    };
+    const take = (item: ReplayItem): boolean => {
       progress.events++;
-      progress.seq = position;
-      report();
+      if (item.kind === 'event') {
+        advance(item.stored.seq, item.stored.time);
+        progress.seq = item.stored.seq;
+        report();
+        return true;
+      }
+      unreadableCount++;
+      unreadable(item);
+      advance(item.unreadable.seq, item.unreadable.time);
+      return false;
+    };
+    const until = asOf ? { untilTime: asOf } : {};
+    for (const entityType of ['byline', 'image'] as const) {
+      for await (const item of replayFrom(1, head.lastSeq, { entityType, ...until })) {
+        if (take(item) && item.kind === 'event')
+          engine.apply(item.stored.seq, item.stored.event, () => false);
+      }
     }
-    const builtTo = position;
-    logger?.info({ seq: builtTo, events: progress.events, state: state.stats() }, 'scan done');
 
-    // Write: every document once, as of `builtTo`.
+    // Write: stream the articles. Each article is written at each of its events, rendered
+    // with the final bylines and images, so its last write is its final document: fan-out
+    // never happens during a rebuild, and only revisions cost an extra write. Versions of
+    // those successive writes can be equal (a byline renamed after both revisions), hence
+    // `external_gte` while building, with batches ordered per document (`submit`).
     await enter('write');
     await creating;
     logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
+    const articleIndex = created.has('articles') ? indexOf('articles') : undefined;
+    for await (const item of replayFrom(1, head.lastSeq, { entityType: 'article', ...until })) {
+      if (!take(item) || item.kind !== 'event') continue;
+      const { seq, event } = item.stored;
+      const changes = engine.apply(seq, event, () => false);
+      if (articleIndex === undefined) continue;
+      const record = state.article(event.entityId)!;
+      if (changes.article) {
+        const doc = state.renderArticle(changes.article)!;
+        await push(
+          {
+            projection: 'articles',
+            index: articleIndex,
+            id: doc.id,
+            action: 'index',
+            version: doc.lineage.asOfSeq,
+            versionType: 'external_gte',
+            source: JSON.stringify(doc),
+          },
+          seq,
+        );
+      } else if (record.retracted && record.revisions > 0) {
+        // Undo what an earlier event of this article wrote; at least that write's version.
+        await push(
+          {
+            projection: 'articles',
+            index: articleIndex,
+            id: record.id,
+            action: 'delete',
+            version: state.versionOf('articles', record.id, { evenIfRetracted: true })!,
+            versionType: 'external_gte',
+          },
+          seq,
+        );
+      }
+    }
+    const builtTo = position;
+    logger?.info({ seq: builtTo, events: progress.events, state: state.stats() }, 'articles written');
     progress.targetSeq = builtTo;
     for (const projection of ['bylines', 'images'] as const) {
       if (!created.has(projection)) continue;
@@ -413,30 +495,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             source: JSON.stringify(doc),
           },
           builtTo,
-        );
-      }
-    }
-    if (created.has('articles') && builtTo > 0) {
-      const index = indexOf('articles');
-      for await (const item of replayFrom(1, builtTo, { entityType: 'article' })) {
-        if (item.kind !== 'event') continue;
-        const { seq, event } = item.stored;
-        progress.seq = seq;
-        report();
-        const record = state.article(event.entityId);
-        if (!record || record.retracted || record.lastSeq !== seq) continue;
-        const doc = state.renderArticle(state.articleStateFrom(record, event));
-        if (!doc) continue;
-        await push(
-          {
-            projection: 'articles',
-            index,
-            id: doc.id,
-            action: 'index',
-            version: doc.lineage.asOfSeq,
-            source: JSON.stringify(doc),
-          },
-          seq,
         );
       }
     }

@@ -71,7 +71,9 @@ export interface StateStats {
  * of every byline and image, a compact record of every article, reverse references
  * (byline → articles, image → articles) for fan-out, and per-byline statistics. It is a
  * pure function of the log prefix applied, which is what lets a live projector rebuild
- * it on start by replaying, and a reindex reproduce the live documents exactly.
+ * it on start by replaying, and a reindex reproduce the live documents exactly. Only the
+ * order within each entity type matters: applying all bylines and images first and then
+ * the articles (in stream order) ends in the same state, which a rebuild relies on.
  */
 export interface ProjectionState {
   /** Apply the event stored at `seq`; returns the documents whose content may have changed. */
@@ -91,8 +93,16 @@ export interface ProjectionState {
   renderImage(id: string): ImageDoc | null | undefined;
   /** The byline's document; undefined while the byline is only referenced. */
   renderByline(id: string): BylineDoc | undefined;
-  /** The version (`lineage.asOfSeq`) the document of `id` has at this position, or undefined when there is none. */
-  versionOf(projection: ProjectionName, id: string): number | undefined;
+  /**
+   * The version (`lineage.asOfSeq`) the document of `id` has at this position, or
+   * undefined when there is none. `evenIfRetracted`: the version a retracted article
+   * would have (what a delete must at least carry after a rebuild's earlier write).
+   */
+  versionOf(
+    projection: ProjectionName,
+    id: string,
+    options?: { evenIfRetracted?: boolean },
+  ): number | undefined;
   /** Every document the projection holds at this position, as (id, version). */
   expectedDocs(projection: ProjectionName): Iterable<[string, number]>;
   /** Unretracted article ids, in insertion order (for a final render). */
@@ -200,7 +210,6 @@ export function createProjectionState(): ProjectionState {
       else entry.articles.delete(record.id);
       const moved = was && is && prev!.publishedAtMs !== record.publishedAtMs;
       if (was === is && !moved) {
-        if (entry.state === undefined && entry.articles.size === 0) bylines.delete(bylineId);
         continue;
       }
       entry.statsSeq = seq;
@@ -221,7 +230,6 @@ export function createProjectionState(): ProjectionState {
         entry.latestMs = record.publishedAtMs;
       }
       changes.bylines.push(bylineId);
-      if (entry.state === undefined && entry.articles.size === 0) bylines.delete(bylineId);
     }
 
     const oldImages = prev?.imageIds ?? NO_IDS;
@@ -232,12 +240,10 @@ export function createProjectionState(): ProjectionState {
       if (record.imageIds.includes(imageId)) entry.articles.add(record.id);
       else entry.articles.delete(record.id);
       if (was === is) {
-        if (entry.state === undefined && entry.articles.size === 0) images.delete(imageId);
         continue;
       }
       entry.statsSeq = seq;
       changes.images.push(imageId);
-      if (entry.state === undefined && entry.articles.size === 0) images.delete(imageId);
     }
 
     if (isLive) changes.article = full;
@@ -298,11 +304,15 @@ export function createProjectionState(): ProjectionState {
     return version;
   }
 
-  function versionOf(projection: ProjectionName, id: string): number | undefined {
+  function versionOf(
+    projection: ProjectionName,
+    id: string,
+    options: { evenIfRetracted?: boolean } = {},
+  ): number | undefined {
     switch (projection) {
       case 'articles': {
         const record = articles.get(id);
-        return record && !record.retracted ? articleVersion(record) : undefined;
+        return record && (!record.retracted || options.evenIfRetracted) ? articleVersion(record) : undefined;
       }
       case 'images': {
         const entry = images.get(id);

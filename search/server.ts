@@ -232,7 +232,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     sendError(reply, {
       status: 404,
       code: 'not_found',
-      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
     }),
   );
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -247,7 +247,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (afterSeq === undefined) return;
     if (!checkpoints)
       throw new HttpError(501, 'not_supported', 'afterSeq: this server has no access to checkpoints');
-    const { reached, visibleSeq } = await checkpoints.waitForSeq(projection, afterSeq, { timeoutMs: waitMs });
+    let result: Awaited<ReturnType<typeof checkpoints.waitForSeq>>;
+    try {
+      result = await checkpoints.waitForSeq(projection, afterSeq, { timeoutMs: waitMs });
+    } catch (err) {
+      // The checkpoints live in NATS KV: failing to read them is an outage, not a bad request.
+      throw new TransientError(`reading the ${projection} checkpoint failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const { reached, visibleSeq } = result;
     if (!reached) {
       throw new HttpError(
         503,

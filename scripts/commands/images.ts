@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
@@ -60,9 +61,21 @@ async function openQueueWith(ctx: CliContext, releasers: Releaser[]): Promise<Om
   const config = ctx.config();
   // BullMQ workers block on this connection: it must retry forever rather than fail requests.
   const redis = createRedis(config, { forBullmq: true, log: ctx.log() });
-  releasers.push(() => redis.quit());
+  // quit() waits for a server that may never answer; disconnect() does not.
+  releasers.push(async () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()));
   try {
-    await redis.ping();
+    // With maxRetriesPerRequest null a command waits for Redis forever: bound the first one.
+    const timer = new AbortController();
+    try {
+      await Promise.race([
+        redis.ping(),
+        sleep(5_000, undefined, { signal: AbortSignal.any([timer.signal, ctx.signal]) }).then(() => {
+          throw new Error('no answer within 5 s');
+        }),
+      ]);
+    } finally {
+      timer.abort();
+    }
   } catch (err) {
     throw new TransientError(
       `cannot reach Redis at ${maskCredentials(config.redis.url)}: ${(err as Error).message}`,

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import {
@@ -26,8 +21,10 @@ import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog, StoredEvent } from '../../log/types.ts';
 import type { EventOf } from '../../schemas/catalog.ts';
+import type { Config } from '../../schemas/config.ts';
 import { deriveEventId } from '../../schemas/eventId.ts';
-import { createNames, type Names } from '../../schemas/names.ts';
+import type { Names } from '../../schemas/names.ts';
+import { connectNats, createRedis } from '../../scripts/runtime.ts';
 import {
   photo,
   pngBomb,
@@ -37,43 +34,13 @@ import {
   truncatedJpeg,
   zeroBytes,
 } from '../fixtures/images/craft.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
+import { cleanupNamespace, eventually, testConfig } from '../support/env.ts';
 
-// test/support/env.ts did not exist when this was written: unique namespace and temp blob dir per test here.
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-before(async () => {
-  nc = await connect({ servers: NATS_URL });
-  jsm = await jetstreamManager(nc);
-});
-after(async () => {
-  await nc.close();
-});
-
-async function eventually<T>(
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
-}
-
 interface Env {
+  config: Config;
   names: Names;
   log: ContentLog;
   blobs: BlobStore;
@@ -89,16 +56,18 @@ interface Env {
 
 /** Everything the image pipeline needs, in a namespace of its own; all of it removed afterwards. */
 async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
-  const names = createNames(`t-${randomBytes(5).toString('hex')}`);
-  const blobDir = await mkdtemp(join(tmpdir(), 'presslog-images-'));
+  const config = testConfig();
+  const { names, blobDir } = config;
+  const nc = await connectNats(config);
   const log = createContentLog({ nc, names });
   const blobs = createBlobStore(blobDir);
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedis(config, { forBullmq: true });
   const queue = createImageQueue({ connection: redis, names, attempts: 3, backoffMs: 100, logger });
   const workers: ImageWorker[] = [];
   try {
     await log.init();
     await fn({
+      config,
       names,
       log,
       blobs,
@@ -128,40 +97,8 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
           ...options,
         });
       },
-      async submit(imageId, bytes, fileName = `${imageId}.jpg`, caption) {
-        const stored = await blobs.put(bytes);
-        const last = await log.lastEvent('image', imageId);
-        const payload = {
-          fileName,
-          ...(caption ? { caption } : {}),
-          original: { digest: stored.digest, bytes: stored.bytes, mediaType: 'image/jpeg' },
-        };
-        const basisSeq = last?.seq ?? 0;
-        const at = new Date().toISOString();
-        const stats = await log.append([
-          {
-            event: {
-              id: deriveEventId({
-                type: 'ImageSubmitted',
-                entityType: 'image',
-                entityId: imageId,
-                payload,
-                basisSeq,
-              }),
-              type: 'ImageSubmitted',
-              version: 1,
-              entityType: 'image',
-              entityId: imageId,
-              occurredAt: at,
-              recordedAt: at,
-              source: 'test',
-              payload,
-            },
-          },
-        ]);
-        assert.equal(stats.appended, 1, JSON.stringify(stats.outcomes));
-        return stats.lastSeq;
-      },
+      submit: (imageId, bytes, fileName, caption) =>
+        submitImage(log, blobs, imageId, bytes, fileName, caption),
       events: (imageId) => log.readEntity('image', imageId),
       async outcomes(imageId) {
         return (await log.readEntity('image', imageId)).filter(
@@ -171,14 +108,62 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
     });
   } finally {
     await Promise.all(workers.map((w) => w.close()));
-    await queue.queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
-    await redis.del(checkpointKey(names.redisPrefix));
-    await redis.quit();
     await log.close();
-    await jsm.streams.delete(names.stream).catch(() => {});
-    await rm(blobDir, { recursive: true, force: true });
+    // Streams <NS>_*, Redis keys <ns>:* (queue and checkpoint), the blob directory.
+    await cleanupNamespace(config, {
+      nats: async () => nc,
+      redis: () => redis,
+      es: () => {
+        throw new Error('no ES here');
+      },
+    }).catch((err: unknown) => console.warn(err));
+    await redis.quit();
+    await nc.close();
   }
+}
+
+/** What ingest does for an image file: store the original, append ImageSubmitted. */
+async function submitImage(
+  log: ContentLog,
+  blobs: BlobStore,
+  imageId: string,
+  bytes: Buffer,
+  fileName = `${imageId}.jpg`,
+  caption?: string,
+): Promise<number> {
+  const stored = await blobs.put(bytes);
+  const last = await log.lastEvent('image', imageId);
+  const payload = {
+    fileName,
+    ...(caption ? { caption } : {}),
+    original: { digest: stored.digest, bytes: stored.bytes, mediaType: 'image/jpeg' },
+  };
+  const basisSeq = last?.seq ?? 0;
+  const at = new Date().toISOString();
+  const stats = await log.append([
+    {
+      event: {
+        id: deriveEventId({
+          type: 'ImageSubmitted',
+          entityType: 'image',
+          entityId: imageId,
+          payload,
+          basisSeq,
+        }),
+        type: 'ImageSubmitted',
+        version: 1,
+        entityType: 'image',
+        entityId: imageId,
+        occurredAt: at,
+        recordedAt: at,
+        source: 'test',
+        payload,
+      },
+    },
+  ]);
+  assert.equal(stats.appended, 1, JSON.stringify(stats.outcomes));
+  return stats.lastSeq;
 }
 
 /**
@@ -190,6 +175,7 @@ async function killWorkerMidJob(env: Env, imageId: string): Promise<string> {
     process.execPath,
     ['--import', 'tsx', 'test/fixtures/images/workerProcess.ts'],
     {
+      cwd: REPO_ROOT,
       env: {
         ...process.env,
         PRESSLOG_NAMESPACE: env.names.namespace,
@@ -203,9 +189,9 @@ async function killWorkerMidJob(env: Env, imageId: string): Promise<string> {
   try {
     const seen = new Set<string>();
     createInterface({ input: child.stdout! }).on('line', (line) => seen.add(line));
-    await eventually(async () => seen.has('ready'), 20_000, 'the child worker');
+    await eventually(() => seen.has('ready'), { timeout: 20_000 });
     await env.dispatcher().poll();
-    await eventually(async () => seen.has('active'), 20_000, 'the child to take the job');
+    await eventually(() => seen.has('active'), { timeout: 20_000 });
     const submitted = (await env.events(imageId))[0]!.event as EventOf<'ImageSubmitted'>;
     const jobId = imageJobId(submitted.payload.original.digest);
     assert.equal(await (await env.queue.queue.getJob(jobId))!.getState(), 'active');
@@ -366,7 +352,7 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       ))!;
       // As if the worker had died after appending but before completing: run the job again.
       await job.retry('completed');
-      await eventually(async () => worker.stats.skipped === 1, 10_000, 'the retried job');
+      await eventually(() => worker.stats.skipped === 1, { timeout: 10_000 });
       assert.equal((await env.outcomes('img-1')).length, 1);
       assert.equal(worker.stats.processed, 1);
     });
@@ -421,7 +407,7 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       });
       const first = env.dispatcher();
       await first.poll();
-      await eventually(async () => started, 10_000, 'the job to start');
+      await eventually(() => started, { timeout: 10_000 });
       await Promise.all([worker.close(), worker.close()]);
       assert.equal(
         (await env.outcomes('img-slow')).length,
@@ -466,6 +452,40 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       await dispatcher.close();
       await dispatcher.close();
       await assert.rejects(dispatcher.poll(), /closed/);
+    });
+  });
+
+  test('CLI: images process handles everything unprocessed and exits; images status shows the failures', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-cli-1', photo('black-canyon'));
+      await env.submit('img-cli-2', photo('nagasaki-boats'));
+      await env.submit('img-cli-bad', textFile());
+      const cliEnv = {
+        PRESSLOG_NAMESPACE: env.names.namespace,
+        PRESSLOG_BLOB_DIR: env.blobDir,
+        PRESSLOG_LOG_LEVEL: 'warn',
+      };
+      const run = await runCli(['--json', 'images', 'process', '--concurrency', '2'], cliEnv);
+      assert.equal(run.code, 0, run.stderr);
+      const summary = JSON.parse(run.stdout);
+      assert.equal(summary.enqueued, 3);
+      assert.equal(summary.processed, 2);
+      assert.equal(summary.failed, 1);
+      assert.deepEqual(summary.failures, [
+        { imageIds: ['img-cli-bad'], reason: 'not an image: no known image format in the file' },
+      ]);
+      assert.equal((await env.outcomes('img-cli-1'))[0]?.event.type, 'ImageProcessed');
+      assert.equal((await env.outcomes('img-cli-bad'))[0]?.event.type, 'ImageProcessingFailed');
+      const again = await runCli(['--json', 'images', 'process'], cliEnv);
+      assert.equal(JSON.parse(again.stdout).enqueued, 0, 'nothing left to do');
+      const status = await runCli(['--json', 'images', 'status'], cliEnv);
+      assert.equal(status.code, 0, status.stderr);
+      const report = JSON.parse(status.stdout);
+      assert.equal(report.counts.completed, 2);
+      assert.equal(report.counts.failed, 1);
+      assert.equal(report.failed[0].imageIds[0], 'img-cli-bad');
+      assert.match(report.failed[0].reason, /not an image/);
+      assert.equal(report.checkpoint, (await env.log.head()).lastSeq);
     });
   });
 });

@@ -279,6 +279,27 @@ function versionedStore() {
   };
 }
 
+describe('projection state order', () => {
+  it('ends in the same state when bylines and images are applied before the articles', () => {
+    for (const seed of [21, 22, 23]) {
+      const events = randomLog(400, seed);
+      const inOrder = createProjectionState();
+      applyAll(inOrder, events);
+      const refsFirst = createProjectionState();
+      const numbered = events.map((event, i) => ({ event, seq: i + 1 }));
+      for (const { event, seq } of numbered) if (event.entityType !== 'article') refsFirst.apply(seq, event);
+      for (const { event, seq } of numbered) if (event.entityType === 'article') refsFirst.apply(seq, event);
+      assert.deepEqual(finalDocs(refsFirst, events), finalDocs(inOrder, events), `seed ${seed}`);
+      for (const projection of PROJECTION_NAMES) {
+        assert.deepEqual(
+          [...refsFirst.expectedDocs(projection)].sort(),
+          [...inOrder.expectedDocs(projection)].sort(),
+        );
+      }
+    }
+  });
+});
+
 describe('projection engine', () => {
   it('produces the same documents live (any batch boundaries) as a final render', async () => {
     for (const seed of [11, 12, 13, 14]) {
