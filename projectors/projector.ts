@@ -89,6 +89,8 @@ export interface ProjectorOptions {
   /** Documents changed by recent events, remembered for a hand-over to an index that is behind (default 200k ids). */
   handoverMemory?: number;
   onProgress?: (progress: ProjectorProgress) => void;
+  /** Called once, when the projector has first read up to the head of the log (its state is rebuilt). */
+  onCaughtUp?: (position: number) => void;
 }
 
 export interface RunOptions {
@@ -516,6 +518,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           if (!caughtUp) {
             caughtUp = true;
             logger?.info({ position, events: totals.events }, 'caught up with the log');
+            options.onCaughtUp?.(position);
           }
           if (lastError) {
             lastError = undefined;

@@ -314,6 +314,31 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
     });
   });
 
+  test('--retry-failed: a failed image is tried again once the cause is fixed', async () => {
+    await withImages(async (env) => {
+      const bytes = photo('allium-oreophilum');
+      await env.submit('img-retry', bytes);
+      const submitted = (await env.events('img-retry'))[0]!.event as EventOf<'ImageSubmitted'>;
+      await rm(env.blobs.pathOf(submitted.payload.original.digest));
+      env.startWorker();
+      await dispatchUntilDone(env.dispatcher());
+      assert.deepEqual(
+        (await env.outcomes('img-retry')).map((e) => e.event.type),
+        ['ImageProcessingFailed'],
+      );
+      // Without the flag a failed image is done; with it, it is retried.
+      assert.equal((await dispatchUntilDone(env.dispatcher({ fullScan: true }))).enqueued, 0);
+      await env.blobs.put(bytes);
+      await dispatchUntilDone(env.dispatcher({ fullScan: true, retryFailed: true }));
+      assert.deepEqual(
+        (await env.outcomes('img-retry')).map((e) => e.event.type),
+        ['ImageProcessingFailed', 'ImageProcessed'],
+      );
+      const state = await env.log.stateAsOf('image', 'img-retry');
+      assert.ok(state?.entityType === 'image' && state.processed && !state.failed);
+    });
+  });
+
   test('the same image submitted twice, or the same bytes under two ids, is processed once', async () => {
     await withImages(async (env) => {
       const bytes = photo('march-pastoral');

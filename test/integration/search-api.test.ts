@@ -11,6 +11,7 @@ import { createEsClient } from '../../scripts/runtime.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
+import { runCli } from '../support/cli.ts';
 import { type SearchFixture, setUpSearchFixture } from './searchSupport.ts';
 
 interface Answer {
@@ -372,6 +373,35 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       assert.ok(Date.now() - started >= 350, 'it waited');
     } finally {
       await live.stop();
+    }
+  });
+
+  test('the CLI: the same JSON as the API, readable text with the match marked, usage errors exit 2', async () => {
+    const env = { PRESSLOG_NAMESPACE: fixture.config.namespace, PRESSLOG_LOG_LEVEL: 'warn' };
+    const json = await runCli(['search', '"fiery trial through which we pass"', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const cli = JSON.parse(json.stdout) as SearchResult;
+    const api = (await search({ q: '"fiery trial through which we pass"' })).body as SearchResult;
+    assert.deepEqual({ ...cli, next: null }, { ...api, next: null });
+
+    const text = await runCli(['search', 'fiery trial', '--byline', 'b-abraham-lincoln', '--size', '1'], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /1862-01-01 · Abraham Lincoln · politics/);
+    assert.match(text.stdout, /article sotu-1862-abraham-lincoln/);
+    assert.match(text.stdout, /\*\*fiery\*\* \*\*trial\*\*/, 'matches marked with ** when not on a terminal');
+    assert.match(text.stdout, /Abraham Lincoln/);
+
+    for (const [args, pattern] of [
+      [['search', 'x', '--size', '0'], /--size: must be a whole number from 1 to 100/],
+      [['search', 'x', '--from', '2021-02-30'], /--from: not an ISO 8601 date/],
+      [['search', 'x', '--kind', 'video'], /--kind: must be one of article, image/],
+      [['search', 'x'.repeat(1001)], /<query>: at most 1000 characters/],
+      [['search', 'x', '--after', 'nonsense'], /--after: not a cursor/],
+    ] as const) {
+      const run = await runCli(args, env);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, pattern);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
     }
   });
 });
