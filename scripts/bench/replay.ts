@@ -41,6 +41,8 @@ export interface ReplayBenchOptions {
   bodyBytes?: readonly [number, number];
   /** Single appends timed for append → searchable (default 1000; 0 skips). */
   latencySamples?: number;
+  /** Alternating rounds of ours and the ceiling; the best of each counts (default 2). */
+  rounds?: number;
   /** Keep the benchmark's stream and indexes (default: delete them). */
   keepData?: boolean;
   log?: Logger;
@@ -55,6 +57,8 @@ export interface ReplayBenchDetails {
   buildSeconds: number;
   reindex: Pick<ReindexReport, 'durationMs' | 'phasesMs' | 'docsWritten' | 'peakRssBytes' | 'state' | 'seq'>;
   ceilingSeconds: number;
+  /** Every round's time, ours and the ceiling. */
+  runs: { ours: number[]; ceiling: number[] };
   finalDocs: number;
 }
 
@@ -488,34 +492,51 @@ export async function runReplayBench(
     const head = await log.head();
     options.log?.info({ seconds: buildSeconds, bytes: head.bytes }, 'log built; reindexing');
 
-    const report = await runCliJson<ReindexReport>(
-      ['reindex', 'all', '--no-progress'],
-      { PRESSLOG_NAMESPACE: namespace, PRESSLOG_LOG_LEVEL: 'warn' },
-      options.signal,
-    );
-    const oursSeconds = report.durationMs / 1000;
-
-    options.log?.info({ seconds: oursSeconds }, 'reindexed; exporting the final documents for the ceiling');
+    // Ours and the ceiling alternate, best of each counts: the machine is shared, and
+    // Elasticsearch's own background work (merges) must not favour either side.
+    const rounds = Math.max(1, options.rounds ?? 2);
     const target = Object.fromEntries(PROJECTION_NAMES.map((p) => [p, `${namespace}-ceiling-${p}`]));
-    for (const projection of PROJECTION_NAMES) {
-      await createProjectionIndex(es, {
-        index: target[projection]!,
-        definition: PROJECTIONS[projection],
-        mode: 'bulk',
-        meta: {
-          projection,
-          fingerprint: PROJECTIONS[projection].fingerprint,
-          state: 'building',
-          createdAt: new Date().toISOString(),
-        },
-      });
-    }
     const file = join(tmp, 'docs.ndjson');
-    const finalDocs = await exportDocs(es, names, file, target);
-    options.log?.info({ docs: finalDocs }, 'loading the ceiling');
-    const ceilingSeconds = await ceilingLoad(es, file, Object.values(target));
-    await deleteIndexes(es, Object.values(target));
+    let finalDocs = 0;
+    let report: ReindexReport | undefined;
+    const oursRuns: number[] = [];
+    const ceilingRuns: number[] = [];
+    let peakRssBytes = 0;
+    for (let round = 0; round < rounds; round++) {
+      options.log?.info({ round }, 'reindexing');
+      const run = await runCliJson<ReindexReport>(
+        ['reindex', 'all', '--no-progress', '--keep', '0'],
+        { PRESSLOG_NAMESPACE: namespace, PRESSLOG_LOG_LEVEL: 'warn' },
+        options.signal,
+      );
+      oursRuns.push(run.durationMs / 1000);
+      peakRssBytes = Math.max(peakRssBytes, run.peakRssBytes);
+      if (!report || run.durationMs < report.durationMs) report = run;
+      if (round === 0) {
+        options.log?.info('exporting the final documents for the ceiling');
+        finalDocs = await exportDocs(es, names, file, target);
+      }
+      for (const projection of PROJECTION_NAMES) {
+        await createProjectionIndex(es, {
+          index: target[projection]!,
+          definition: PROJECTIONS[projection],
+          mode: 'bulk',
+          meta: {
+            projection,
+            fingerprint: PROJECTIONS[projection].fingerprint,
+            state: 'building',
+            createdAt: new Date().toISOString(),
+          },
+        });
+      }
+      options.log?.info({ round, docs: finalDocs }, 'loading the ceiling');
+      ceilingRuns.push(await ceilingLoad(es, file, Object.values(target)));
+      await deleteIndexes(es, Object.values(target));
+    }
     await rm(file, { force: true });
+    const oursSeconds = Math.min(...oursRuns);
+    const ceilingSeconds = Math.min(...ceilingRuns);
+    report = report!;
 
     const measurements: Measurement[] = [
       measurement(
@@ -536,9 +557,9 @@ export async function runReplayBench(
       measurement(
         'reindex peak RSS',
         'MiB',
-        report.peakRssBytes / 1024 / 1024,
+        peakRssBytes / 1024 / 1024,
         0,
-        'the reindex process; no ceiling',
+        'the reindex process (a whole presslog CLI: ~210 MiB of it is the idle process); no ceiling',
       ),
     ];
     const samples = options.latencySamples ?? 1000;
@@ -580,11 +601,12 @@ export async function runReplayBench(
           durationMs: report.durationMs,
           phasesMs: report.phasesMs,
           docsWritten: report.docsWritten,
-          peakRssBytes: report.peakRssBytes,
+          peakRssBytes,
           state: report.state,
           seq: report.seq,
         },
         ceilingSeconds,
+        runs: { ours: oursRuns, ceiling: ceilingRuns },
         finalDocs,
       },
     };

@@ -151,7 +151,8 @@ export function register(program: Command, ctx: CliContext): void {
                 `reindex: ${(r.durationMs / 1000).toFixed(1)} s (${Object.entries(r.phasesMs)
                   .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
                   .join(', ')}), ${r.docsWritten} documents written, state ${JSON.stringify(r.state)}\n` +
-                `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n`,
+                `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n` +
+                `rounds (s): ours ${details.runs.ours.map((t) => t.toFixed(1)).join(', ')}; ceiling ${details.runs.ceiling.map((t) => t.toFixed(1)).join(', ')}\n`,
             );
           }
         } finally {

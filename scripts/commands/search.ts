@@ -68,7 +68,7 @@ function hitText(hit: SearchHit, n: number, style: MarkStyle): string {
 /** The human rendering of a result page (the `--json` output is the result itself). */
 export function formatResults(
   result: SearchResult,
-  options: { style: MarkStyle; offset?: number; query?: string },
+  options: { style: MarkStyle; offset?: number; query?: string; showNext?: boolean },
 ): string {
   const offset = options.offset ?? 0;
   const kind = result.hits[0]?.kind ?? 'article';
@@ -91,7 +91,7 @@ export function formatResults(
       );
     }
   }
-  if (result.next) lines.push('', `more: add --after ${result.next}`);
+  if (result.next && options.showNext !== false) lines.push('', `more: add --after ${result.next}`);
   return lines.join('\n');
 }
 

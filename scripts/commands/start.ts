@@ -118,8 +118,8 @@ export async function prepareSampleArchive(
   };
 }
 
-/** The example search `start` prints. */
-export const EXAMPLE_QUERY = 'railroad';
+/** The example search `start` prints: one speech mentions it, and one photograph caption. */
+export const EXAMPLE_QUERY = 'nagasaki';
 
 /**
  * Keep the indexes current while the server runs: the live projector tails the log, so
@@ -226,7 +226,11 @@ export function register(program: Command, ctx: CliContext): void {
               '',
               `example: presslog search ${EXAMPLE_QUERY}   (or ${server.url}/api/search?q=${EXAMPLE_QUERY})`,
               '',
-              formatResults(example, { style: process.stdout.isTTY ? BOLD : STARS, query: EXAMPLE_QUERY }),
+              formatResults(example, {
+                style: process.stdout.isTTY ? BOLD : STARS,
+                query: EXAMPLE_QUERY,
+                showNext: false,
+              }),
               '',
               `open ${server.url}/ in a browser; Ctrl-C stops the server (the services keep running: presslog services down)`,
             ].join('\n'),

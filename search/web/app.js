@@ -254,7 +254,9 @@ function articleLink(id, children) {
 
 function renderHit(hit) {
   const image = hit.images.find((i) => i.thumbnail) ?? hit.images[0];
-  const headline = hit.highlights.headline?.[0];
+  // An image hit's headline is its caption: the caption highlight is its marked title.
+  const headline =
+    hit.highlights.headline?.[0] ?? (hit.kind === 'image' ? hit.highlights.captions?.[0] : undefined);
   const title = headline ? markedText(headline) : hit.headline;
   const meta = [
     formatDate(hit.publishedAt),
@@ -264,7 +266,7 @@ function renderHit(hit) {
   const snippets = (hit.highlights.body ?? []).map((h) =>
     el('p', { class: 'snippet' }, markedText(`${h} …`)),
   );
-  const captions = (hit.highlights.captions ?? []).map((h) =>
+  const captions = (hit.kind === 'image' ? [] : (hit.highlights.captions ?? [])).map((h) =>
     el('p', { class: 'caption' }, 'Image: ', markedText(h)),
   );
   const target = hit.kind === 'image' ? hit.articleIds?.[0] : hit.id;
