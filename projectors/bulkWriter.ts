@@ -14,11 +14,11 @@ export interface DocOp {
   /** The serialized document (for `index`). */
   source?: string;
   /**
-   * `external` (default): only a higher version replaces the document. `external_gte`
-   * also lets an equal version replace it: for a rebuild, where successive renders of an
-   * article can carry the same version and the writer keeps their order.
+   * `external` (default): only a higher version replaces the document. `internal`: no
+   * version check, the last write wins. Only for a rebuild's first pass into a fresh
+   * index, where the caller keeps the writes of one document in order (see reindex).
    */
-  versionType?: 'external' | 'external_gte';
+  versionType?: 'external' | 'internal';
 }
 
 /** What happened to a set of writes. Conflicts are writes Elasticsearch already had newer: not errors. */
@@ -69,7 +69,7 @@ export interface BulkWriterOptions {
   client: Client;
   deadLetters: DeadLetterStore;
   logger?: Logger;
-  /** Largest request body (default 8 MiB); a batch is split into requests below it. */
+  /** Largest request body (default 16 MiB); a batch is split into requests below it. */
   maxRequestBytes?: number;
   /** Timeout of one bulk request (default 60 s). */
   requestTimeoutMs?: number;
@@ -92,12 +92,10 @@ export interface BulkWriter {
 }
 
 function actionLine(op: DocOp): string {
-  const meta = {
-    _index: op.index,
-    _id: op.id,
-    version: op.version,
-    version_type: op.versionType ?? 'external',
-  };
+  const meta =
+    op.versionType === 'internal'
+      ? { _index: op.index, _id: op.id }
+      : { _index: op.index, _id: op.id, version: op.version, version_type: 'external' };
   return JSON.stringify(op.action === 'index' ? { index: meta } : { delete: meta });
 }
 
@@ -115,7 +113,7 @@ interface ItemResult {
  */
 export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const { client, deadLetters } = options;
-  const maxRequestBytes = options.maxRequestBytes ?? 8 * 1024 * 1024;
+  const maxRequestBytes = options.maxRequestBytes ?? 16 * 1024 * 1024;
   const requestTimeout = options.requestTimeoutMs ?? 60_000;
   const initial = options.initialBackoffMs ?? 200;
   const max = options.maxBackoffMs ?? 15_000;

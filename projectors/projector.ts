@@ -392,7 +392,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
 
     async function flush(final: boolean) {
-      const needsCommit = [...targets.values()].some((t) => position > t.seq);
+      // At the end of a read, also make earlier batches visible that were not refreshed yet.
+      const needsCommit = [...targets.values()].some(
+        (t) => position > t.seq || t.unrefreshed || t.visibleSeq < t.seq,
+      );
       if (engine.queued === 0 && pendingDead.length === 0 && !(final && needsCommit)) return;
       let rendered: Awaited<ReturnType<ProjectionEngine['render']>>;
       for (let attempt = 0; ; attempt++) {

@@ -151,7 +151,8 @@ const PROGRESS_EVERY_MS = 250;
  * 5. Catch up: apply the events appended meanwhile incrementally (the same code as the
  *    live projector), until the lag is small; restore live settings and refresh; catch
  *    up once more to the current head Hf.
- * 6. Verify: document counts and a checksum of (id, version) against the state at Hf.
+ * 6. Verify: document counts and a checksum of (id, lineage.asOfSeq, lineage.ownSeq)
+ *    against the state at Hf.
  * 7. Write each new index's checkpoint (Hf), then swap all aliases in ONE `_aliases`
  *    call and record the pointers; the live projector notices and continues on the new
  *    indexes from Hf. Old indexes beyond `keep` are deleted.
@@ -307,9 +308,32 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     let batchSlots = new Map<string, number>();
     let batchBytes = 0;
     let pendingDead: DeadLetter[] = [];
-    /** Documents of the batches being written: a document is never in two concurrent requests. */
+    /**
+     * Documents of the batches being written. Two writes of one document must land in
+     * order (equal versions are allowed while building, see below), so a document is
+     * never in two concurrent requests: a write of a document that is in flight waits in
+     * `deferred` (newest only) and joins the first batch submitted after its flight ends.
+     */
     const writing: { keys: Set<string>; done: Promise<void> }[] = [];
+    const deferred = new Map<string, DocOp>();
+    const inFlight = (key: string) => writing.some((w) => w.keys.has(key));
+    const add = (key: string, op: DocOp) => {
+      const slot = batchSlots.get(key);
+      if (slot === undefined) {
+        batchSlots.set(key, batch.length);
+        batch.push(op);
+      } else {
+        batchBytes -= batch[slot]!.source?.length ?? 0;
+        batch[slot] = op;
+      }
+      batchBytes += op.source?.length ?? 0;
+    };
     const submit = async (toSeq: number) => {
+      for (const [key, op] of deferred) {
+        if (inFlight(key)) continue;
+        deferred.delete(key);
+        add(key, op);
+      }
       const ops = batch;
       const dead = pendingDead;
       const keys = new Set(batchSlots.keys());
@@ -318,16 +342,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       batchBytes = 0;
       pendingDead = [];
       if (ops.length === 0 && dead.length === 0) return;
-      // Two writes of one document must land in order (equal versions are allowed while
-      // building, see below): wait for an earlier batch that holds the same document.
-      for (const earlier of [...writing]) {
-        for (const key of keys) {
-          if (earlier.keys.has(key)) {
-            await earlier.done;
-            break;
-          }
-        }
-      }
       let finished!: () => void;
       const entry = { keys, done: new Promise<void>((resolve) => (finished = resolve)) };
       writing.push(entry);
@@ -343,17 +357,23 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         }
       });
     };
+    /** Submit everything, deferred writes included, and wait until it is written. */
+    const flushAll = async (toSeq: number) => {
+      await submit(toSeq);
+      while (deferred.size > 0) {
+        await Promise.race(writing.map((w) => w.done));
+        await submit(toSeq);
+      }
+      await pipeline.drain();
+    };
     const push = async (op: DocOp, seq: number) => {
       const key = `${op.projection}/${op.id}`;
-      const slot = batchSlots.get(key);
-      if (slot === undefined) {
-        batchSlots.set(key, batch.length);
-        batch.push(op);
-      } else {
-        batchBytes -= batch[slot]!.source?.length ?? 0;
-        batch[slot] = op;
+      if (inFlight(key)) {
+        deferred.set(key, op);
+        return;
       }
-      batchBytes += op.source?.length ?? 0;
+      deferred.delete(key);
+      add(key, op);
       if (batch.length >= batchDocs || batchBytes >= 8 * 1024 * 1024) await submit(seq);
     };
     const unreadable = (item: Extract<ReplayItem, { kind: 'unreadable' }>) => {
@@ -434,9 +454,12 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
 
     // Write: stream the articles. Each article is written at each of its events, rendered
     // with the final bylines and images, so its last write is its final document: fan-out
-    // never happens during a rebuild, and only revisions cost an extra write. Versions of
-    // those successive writes can be equal (a byline renamed after both revisions), hence
-    // `external_gte` while building, with batches ordered per document (`submit`).
+    // never happens during a rebuild, and only revisions cost an extra write. Those
+    // intermediate renders mix the article's past with its references' future, so their
+    // versions are not monotonic (a revision that drops a byline renamed later gets a lower
+    // version than the render before it): they are written without a version check, last
+    // write wins, with the writes of one document kept in order (`push`/`submit`). Every
+    // later write (catch-up, live) carries a version above H1 and the usual external check.
     await enter('write');
     await creating;
     logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
@@ -456,21 +479,21 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             id: doc.id,
             action: 'index',
             version: doc.lineage.asOfSeq,
-            versionType: 'external_gte',
+            versionType: 'internal',
             source: JSON.stringify(doc),
           },
           seq,
         );
       } else if (record.retracted && record.revisions > 0) {
-        // Undo what an earlier event of this article wrote; at least that write's version.
+        // Undo what an earlier event of this article wrote.
         await push(
           {
             projection: 'articles',
             index: articleIndex,
             id: record.id,
             action: 'delete',
-            version: state.versionOf('articles', record.id, { evenIfRetracted: true })!,
-            versionType: 'external_gte',
+            version: record.lastSeq,
+            versionType: 'internal',
           },
           seq,
         );
@@ -498,8 +521,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         );
       }
     }
-    await submit(builtTo);
-    await pipeline.drain();
+    await flushAll(builtTo);
 
     // Catch up with what was appended meanwhile (not for as-of: that archive is fixed in time).
     let articlesLoaded = 0;
@@ -521,7 +543,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         if (engine.queued >= batchDocs) await renderAndSubmit();
       }
       await renderAndSubmit();
-      await pipeline.drain();
+      await flushAll(position);
     };
     const renderAndSubmit = async () => {
       if (engine.queued === 0 && pendingDead.length === 0) return;

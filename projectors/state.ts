@@ -93,18 +93,10 @@ export interface ProjectionState {
   renderImage(id: string): ImageDoc | null | undefined;
   /** The byline's document; undefined while the byline is only referenced. */
   renderByline(id: string): BylineDoc | undefined;
-  /**
-   * The version (`lineage.asOfSeq`) the document of `id` has at this position, or
-   * undefined when there is none. `evenIfRetracted`: the version a retracted article
-   * would have (what a delete must at least carry after a rebuild's earlier write).
-   */
-  versionOf(
-    projection: ProjectionName,
-    id: string,
-    options?: { evenIfRetracted?: boolean },
-  ): number | undefined;
-  /** Every document the projection holds at this position, as (id, version). */
-  expectedDocs(projection: ProjectionName): Iterable<[string, number]>;
+  /** The version (`lineage.asOfSeq`) the document of `id` has at this position, or undefined when there is none. */
+  versionOf(projection: ProjectionName, id: string): number | undefined;
+  /** Every document the projection holds at this position, as (id, `lineage.asOfSeq`, `lineage.ownSeq`). */
+  expectedDocs(projection: ProjectionName): Iterable<[string, number, number]>;
   /** Unretracted article ids, in insertion order (for a final render). */
   articleIds(): Iterable<string>;
   stats(): StateStats;
@@ -304,15 +296,11 @@ export function createProjectionState(): ProjectionState {
     return version;
   }
 
-  function versionOf(
-    projection: ProjectionName,
-    id: string,
-    options: { evenIfRetracted?: boolean } = {},
-  ): number | undefined {
+  function versionOf(projection: ProjectionName, id: string): number | undefined {
     switch (projection) {
       case 'articles': {
         const record = articles.get(id);
-        return record && (!record.retracted || options.evenIfRetracted) ? articleVersion(record) : undefined;
+        return record && !record.retracted ? articleVersion(record) : undefined;
       }
       case 'images': {
         const entry = images.get(id);
@@ -400,7 +388,14 @@ export function createProjectionState(): ProjectionState {
             : bylines.keys();
       for (const id of ids) {
         const version = versionOf(projection, id);
-        if (version !== undefined) yield [id, version];
+        if (version === undefined) continue;
+        const ownSeq =
+          projection === 'articles'
+            ? articles.get(id)!.lastSeq
+            : projection === 'images'
+              ? images.get(id)!.state!.lastSeq
+              : bylines.get(id)!.state!.lastSeq;
+        yield [id, version, ownSeq];
       }
     },
     *articleIds() {

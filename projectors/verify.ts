@@ -4,23 +4,24 @@ import { retrying } from './retry.ts';
 
 const MASK = (1n << 64n) - 1n;
 
-function term(id: string, version: number): bigint {
-  const digest = createHash('sha256').update(`${id}\u0000${version}`).digest();
+function term(id: string, asOfSeq: number, ownSeq: number): bigint {
+  const digest = createHash('sha256').update(`${id}\u0000${asOfSeq}\u0000${ownSeq}`).digest();
   return digest.readBigUInt64BE(0);
 }
 
 /**
- * An order-independent checksum of a set of (document id, version) pairs: the sum of
- * their hashes modulo 2^64. Versions are stream sequences and documents are a pure
- * function of the log up to their version, so equal checksums mean the same documents
- * at the same versions, without reading a single `_source` back.
+ * An order-independent checksum of a set of documents identified by (id,
+ * `lineage.asOfSeq`, `lineage.ownSeq`): the sum of their hashes modulo 2^64. The entity's
+ * own last event and the newest event of everything embedded pin down what a document
+ * was built from, so equal checksums mean the same documents, without reading a single
+ * `_source` back.
  */
 export function createChecksum() {
   let sum = 0n;
   let count = 0;
   return {
-    add(id: string, version: number) {
-      sum = (sum + term(id, version)) & MASK;
+    add(id: string, asOfSeq: number, ownSeq: number) {
+      sum = (sum + term(id, asOfSeq, ownSeq)) & MASK;
       count++;
     },
     get count() {
@@ -32,12 +33,15 @@ export function createChecksum() {
   };
 }
 
-/** Read every (id, version) of an index with a scroll (ids and versions only: cheap). */
-export async function* readVersions(
+const seqOf = (fields: Record<string, unknown> | undefined, name: string): number =>
+  Number((fields?.[name] as unknown[] | undefined)?.[0] ?? 0);
+
+/** Read every (id, asOfSeq, ownSeq) of an index with a scroll (doc values only: cheap). */
+export async function* readLineage(
   client: Client,
   index: string,
   signal?: AbortSignal,
-): AsyncGenerator<[string, number]> {
+): AsyncGenerator<[string, number, number]> {
   let response = await retrying(
     () =>
       client.search({
@@ -45,7 +49,7 @@ export async function* readVersions(
         scroll: '2m',
         size: 5000,
         _source: false,
-        version: true,
+        docvalue_fields: ['lineage.asOfSeq', 'lineage.ownSeq'],
         sort: ['_doc'],
         query: { match_all: {} },
       }),
@@ -54,7 +58,9 @@ export async function* readVersions(
   let scrollId = response._scroll_id;
   try {
     while (response.hits.hits.length > 0) {
-      for (const hit of response.hits.hits) yield [hit._id!, hit._version ?? 0];
+      for (const hit of response.hits.hits) {
+        yield [hit._id!, seqOf(hit.fields, 'lineage.asOfSeq'), seqOf(hit.fields, 'lineage.ownSeq')];
+      }
       if (!scrollId) break;
       const id = scrollId;
       response = await retrying(() => client.scroll({ scroll_id: id, scroll: '2m' }), {
@@ -76,24 +82,24 @@ export interface Verification {
   actualDocs: number;
   expectedChecksum: string;
   actualChecksum: string;
-  /** Up to 10 differences, when the checksums differ. */
-  differences: { id: string; expected?: number; actual?: number }[];
+  /** Up to 10 differences (`asOfSeq/ownSeq`), when the checksums differ. */
+  differences: { id: string; expected?: string; actual?: string }[];
 }
 
 /**
- * Compare an index with the expected (id, version) set: counts and checksums; on a
- * mismatch, a second pass lists the first differences so the failure can be explained.
+ * Compare an index with the expected documents: counts and checksums; on a mismatch, a
+ * second pass lists the first differences so the failure can be explained.
  */
 export async function verifyIndex(
   client: Client,
   index: string,
-  expected: () => Iterable<[string, number]>,
+  expected: () => Iterable<[string, number, number]>,
   signal?: AbortSignal,
 ): Promise<Verification> {
   const want = createChecksum();
-  for (const [id, version] of expected()) want.add(id, version);
+  for (const [id, asOfSeq, ownSeq] of expected()) want.add(id, asOfSeq, ownSeq);
   const have = createChecksum();
-  for await (const [id, version] of readVersions(client, index, signal)) have.add(id, version);
+  for await (const [id, asOfSeq, ownSeq] of readLineage(client, index, signal)) have.add(id, asOfSeq, ownSeq);
   const result: Verification = {
     index,
     ok: want.count === have.count && want.value === have.value,
@@ -104,17 +110,19 @@ export async function verifyIndex(
     differences: [],
   };
   if (!result.ok) {
-    const expectedMap = new Map(expected());
+    const expectedMap = new Map<string, string>();
+    for (const [id, asOfSeq, ownSeq] of expected()) expectedMap.set(id, `${asOfSeq}/${ownSeq}`);
     const seen = new Set<string>();
-    for await (const [id, version] of readVersions(client, index, signal)) {
+    for await (const [id, asOfSeq, ownSeq] of readLineage(client, index, signal)) {
       seen.add(id);
       const wanted = expectedMap.get(id);
-      if (wanted !== version && result.differences.length < 10)
-        result.differences.push({ id, expected: wanted, actual: version });
+      const actual = `${asOfSeq}/${ownSeq}`;
+      if (wanted !== actual && result.differences.length < 10)
+        result.differences.push({ id, expected: wanted, actual });
     }
-    for (const [id, version] of expectedMap) {
+    for (const [id, wanted] of expectedMap) {
       if (result.differences.length >= 10) break;
-      if (!seen.has(id)) result.differences.push({ id, expected: version });
+      if (!seen.has(id)) result.differences.push({ id, expected: wanted });
     }
   }
   return result;

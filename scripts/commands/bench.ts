@@ -120,9 +120,21 @@ export function register(program: Command, ctx: CliContext): void {
       1000,
     )
     .option('--body-kb <range>', 'article body size range in KiB', '2-20')
+    .option(
+      '--rounds <n>',
+      'alternating rounds of ours and the ceiling (best of each counts)',
+      positiveInt,
+      2,
+    )
     .option('--keep-data', 'keep the benchmark stream and indexes')
     .action(
-      async (options: { events: number; latencySamples: number; bodyKb: string; keepData?: boolean }) => {
+      async (options: {
+        events: number;
+        latencySamples: number;
+        bodyKb: string;
+        rounds: number;
+        keepData?: boolean;
+      }) => {
         const [min, max] = options.bodyKb.split('-').map((v) => Number(v) * 1024);
         if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
         const config = ctx.config();
@@ -136,6 +148,7 @@ export function register(program: Command, ctx: CliContext): void {
             events: options.events,
             bodyBytes: [min!, max!],
             latencySamples: options.latencySamples,
+            rounds: options.rounds,
             keepData: options.keepData,
             log: ctx.log(),
             signal: ctx.signal,

@@ -39,9 +39,11 @@ test('`presslog reindex all` on the SOTU sample swaps the aliases with zero fail
             try {
               const response = await es.search({
                 index,
-                query: {
-                  multi_match: { query: 'union congress president', fields: ['headline', 'body', 'name'] },
-                },
+                // Articles by words of the speeches, bylines all (their names share no words).
+                query:
+                  index === alias
+                    ? { multi_match: { query: 'union congress', fields: ['headline', 'body'] } }
+                    : { match_all: {} },
                 size: 1,
               });
               searches++;
