@@ -123,6 +123,8 @@ interface Target {
 
 interface Batch extends PipelineBatch {
   indexes: Record<string, string>;
+  /** Projections this batch wrote documents to. */
+  wrote: Set<ProjectionName>;
 }
 
 /** Memory of which documents recent events changed, for hand-overs. */
@@ -339,6 +341,8 @@ export function createProjector(options: ProjectorOptions): Projector {
         const changed: Target[] = [];
         for (const [projection, target] of targets) {
           if (batch.indexes[projection] !== target.index) continue;
+          // Written and acknowledged, not yet refreshed: not visible to searches until then.
+          if (batch.wrote.has(projection)) target.unrefreshed = true;
           if (batch.toSeq > target.seq) {
             target.seq = batch.toSeq;
             target.time = batch.time?.toISOString();
@@ -392,9 +396,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
 
     async function flush(final: boolean) {
-      // At the end of a read, also make earlier batches visible that were not refreshed yet.
+      // At the end of a read, also make earlier batches visible that were not refreshed yet
+      // (batches still in flight are made visible by their own commit, or by this one).
       const needsCommit = [...targets.values()].some(
-        (t) => position > t.seq || t.unrefreshed || t.visibleSeq < t.seq,
+        (t) => position > t.seq || t.unrefreshed || t.visibleSeq < t.seq || pipeline.inFlight > 0,
       );
       if (engine.queued === 0 && pendingDead.length === 0 && !(final && needsCommit)) return;
       let rendered: Awaited<ReturnType<ProjectionEngine['render']>>;
@@ -412,12 +417,12 @@ export function createProjector(options: ProjectorOptions): Projector {
       const dead = [...pendingDead, ...rendered.failures];
       pendingDead = [];
       const ops: DocOp[] = rendered.ops;
-      for (const op of ops) targets.get(op.projection)!.unrefreshed = true;
       const batch: Batch = {
         toSeq: position,
         time: positionTime,
         final,
         indexes: Object.fromEntries([...targets].map(([p, t]) => [p, t.index])),
+        wrote: new Set(ops.map((op) => op.projection)),
       };
       await pipeline.submit(batch, async () => {
         if (dead.length > 0) {

@@ -184,11 +184,12 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     retries: 0,
   };
   let lastReport = 0;
-  let peakRss = process.memoryUsage().rss;
+  let peakRss = process.memoryUsage.rss();
   const report = (force = false) => {
-    const rss = process.memoryUsage().rss;
-    if (rss > peakRss) peakRss = rss;
+    // Called per event: everything here must be cheap until it is time to report.
     if (!force && Date.now() - lastReport < PROGRESS_EVERY_MS) return;
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) peakRss = rss;
     lastReport = Date.now();
     options.onProgress?.({ ...progress });
   };
@@ -445,12 +446,16 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       return false;
     };
     const until = asOf ? { untilTime: asOf } : {};
-    for (const entityType of ['byline', 'image'] as const) {
-      for await (const item of replayFrom(1, head.lastSeq, { entityType, ...until })) {
-        if (take(item) && item.kind === 'event')
-          engine.apply(item.stored.seq, item.stored.event, () => false);
-      }
-    }
+    // Both at once: each is a server-side scan of the whole stream for its subjects, and
+    // bylines and images do not depend on each other.
+    await Promise.all(
+      (['byline', 'image'] as const).map(async (entityType) => {
+        for await (const item of replayFrom(1, head.lastSeq, { entityType, ...until })) {
+          if (take(item) && item.kind === 'event')
+            engine.apply(item.stored.seq, item.stored.event, () => false);
+        }
+      }),
+    );
 
     // Write: stream the articles. Each article is written at each of its events, rendered
     // with the final bylines and images, so its last write is its final document: fan-out

@@ -47,9 +47,11 @@ export async function* readLineage(
       client.search({
         index,
         scroll: '2m',
-        size: 5000,
+        size: 10_000,
         _source: false,
-        docvalue_fields: ['lineage.asOfSeq', 'lineage.ownSeq'],
+        // Doc values only, no stored field (not even `_id`): every projection keeps its id in `id`.
+        stored_fields: ['_none_'],
+        docvalue_fields: ['id', 'lineage.asOfSeq', 'lineage.ownSeq'],
         sort: ['_doc'],
         query: { match_all: {} },
       }),
@@ -59,7 +61,8 @@ export async function* readLineage(
   try {
     while (response.hits.hits.length > 0) {
       for (const hit of response.hits.hits) {
-        yield [hit._id!, seqOf(hit.fields, 'lineage.asOfSeq'), seqOf(hit.fields, 'lineage.ownSeq')];
+        const id = String((hit.fields?.id as unknown[] | undefined)?.[0] ?? hit._id);
+        yield [id, seqOf(hit.fields, 'lineage.asOfSeq'), seqOf(hit.fields, 'lineage.ownSeq')];
       }
       if (!scrollId) break;
       const id = scrollId;
