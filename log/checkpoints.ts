@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names, ProjectionName } from '../schemas/names.ts';
@@ -78,21 +79,6 @@ export interface CheckpointStoreOptions {
 
 const POINTER_PREFIX = 'alias.';
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** The KV key of the alias pointer of a projection. */
 export function pointerKey(projection: ProjectionName): string {
   return `${POINTER_PREFIX}${projection}`;
@@ -169,7 +155,9 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
           index: target?.index,
         };
         if (last.reached || Date.now() >= deadline) return last;
-        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), waitOptions.signal);
+        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), undefined, {
+          signal: waitOptions.signal,
+        });
       }
     },
     bucket,
