@@ -1,5 +1,6 @@
 import type { ArticleDoc, EmbeddedByline, EmbeddedImage, Lineage } from '../../schemas/documents.ts';
 import type { ArticleState, BylineState, ImageState } from '../../schemas/state.ts';
+import { renditionInfo } from '../renditionInfo.ts';
 
 /**
  * A referenced entity as an article sees it: its state and the sequence of the event
@@ -42,14 +43,7 @@ export function embedImage(id: string, state: ImageState | undefined): EmbeddedI
     embedded.height = processed.height;
     embedded.placeholder = processed.placeholder;
     embedded.dominantColor = processed.dominantColor;
-    embedded.renditions = processed.renditions.map((r) => ({
-      name: r.name,
-      digest: r.digest,
-      mediaType: r.mediaType,
-      width: r.width,
-      height: r.height,
-      bytes: r.bytes,
-    }));
+    embedded.renditions = processed.renditions.map(renditionInfo);
   }
   return embedded;
 }

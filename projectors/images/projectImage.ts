@@ -1,5 +1,6 @@
 import type { ImageDoc, Lineage } from '../../schemas/documents.ts';
 import type { ImageState } from '../../schemas/state.ts';
+import { renditionInfo } from '../renditionInfo.ts';
 
 /** What projecting an image needs beyond its own state: the articles that use it. */
 export interface ImageRefs {
@@ -46,14 +47,7 @@ export function projectImage(state: ImageState, refs: ImageRefs): ImageDoc | nul
     doc.hasAlpha = processed.hasAlpha;
     doc.dominantColor = processed.dominantColor;
     doc.placeholder = processed.placeholder;
-    doc.renditions = processed.renditions.map((r) => ({
-      name: r.name,
-      digest: r.digest,
-      mediaType: r.mediaType,
-      width: r.width,
-      height: r.height,
-      bytes: r.bytes,
-    }));
+    doc.renditions = processed.renditions.map(renditionInfo);
   }
   return doc;
 }
