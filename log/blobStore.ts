@@ -49,7 +49,8 @@ export function createBlobStore(root: string): BlobStore {
     async put(bytes) {
       const digest = digestOf(bytes);
       const target = pathOf(digest);
-      if ((await size(digest)) === bytes.byteLength) return { digest, bytes: bytes.byteLength, existed: true };
+      if ((await size(digest)) === bytes.byteLength)
+        return { digest, bytes: bytes.byteLength, existed: true };
       const dir = target.slice(0, target.lastIndexOf('/'));
       await mkdir(dir, { recursive: true });
       const temp = join(dir, `.tmp-${randomBytes(6).toString('hex')}`);

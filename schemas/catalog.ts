@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { FormatRegistry } from '@sinclair/typebox/type';
 import {
   ArticlePublished,
@@ -11,7 +11,7 @@ import {
 } from './articleEvents.ts';
 import { BylineRegistered, BylineUpdated } from './bylineEvents.ts';
 import type { AnyEnvelope } from './envelope.ts';
-import { InvalidEventError, type FieldProblem } from './errors.ts';
+import { type FieldProblem, InvalidEventError } from './errors.ts';
 import {
   ImageProcessed,
   ImageProcessingFailed,
@@ -107,7 +107,12 @@ export function checkEvent(value: unknown): FieldProblem[] {
   const entry = CATALOG[type].versions.get(version as number);
   if (!entry) {
     const known = [...CATALOG[type].versions.keys()].join(', ');
-    return [{ path: '/version', message: `unknown version ${JSON.stringify(version)} of ${type} (known: ${known})` }];
+    return [
+      {
+        path: '/version',
+        message: `unknown version ${JSON.stringify(version)} of ${type} (known: ${known})`,
+      },
+    ];
   }
   if (entry.check.Check(value)) return [];
   const problems: FieldProblem[] = [];
@@ -129,12 +134,19 @@ export function validateEvent(value: unknown, options: { currentOnly?: boolean }
   if (problems.length > 0) throw new InvalidEventError(type, problems, { eventId: id });
   const typeEntry = CATALOG[type as EventType];
   if (options.currentOnly && version !== typeEntry.current) {
-    throw new InvalidEventError(type, [{ path: '/version', message: `must be the current version ${typeEntry.current}` }], { eventId: id });
+    throw new InvalidEventError(
+      type,
+      [{ path: '/version', message: `must be the current version ${typeEntry.current}` }],
+      { eventId: id },
+    );
   }
   let event = value as AnyEnvelope;
   for (let v = event.version; v < typeEntry.current; v++) {
     const upcast = typeEntry.versions.get(v)?.upcast;
-    if (!upcast) throw new InvalidEventError(type, [{ path: '/version', message: `no upcaster from version ${v}` }], { eventId: id });
+    if (!upcast)
+      throw new InvalidEventError(type, [{ path: '/version', message: `no upcaster from version ${v}` }], {
+        eventId: id,
+      });
     event = upcast(event);
   }
   return event as unknown as ContentEvent;
@@ -144,7 +156,8 @@ export function validateEvent(value: unknown, options: { currentOnly?: boolean }
 export function jsonSchemas(): Record<string, TSchema> {
   const out: Record<string, TSchema> = {};
   for (const [type, typeEntry] of Object.entries(CATALOG)) {
-    for (const [version, versionEntry] of typeEntry.versions) out[`${type}.v${version}`] = versionEntry.schema;
+    for (const [version, versionEntry] of typeEntry.versions)
+      out[`${type}.v${version}`] = versionEntry.schema;
   }
   return out;
 }

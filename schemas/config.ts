@@ -118,8 +118,19 @@ export function redactConfig(config: Config): Record<string, unknown> {
       .join(',');
   return {
     namespace: config.namespace,
-    nats: { url: maskUrl(config.nats.url), user: config.nats.user, password: mask(config.nats.password), token: mask(config.nats.token), credsFile: config.nats.credsFile },
-    elasticsearch: { url: maskUrl(config.elasticsearch.url), apiKey: mask(config.elasticsearch.apiKey), username: config.elasticsearch.username, password: mask(config.elasticsearch.password) },
+    nats: {
+      url: maskUrl(config.nats.url),
+      user: config.nats.user,
+      password: mask(config.nats.password),
+      token: mask(config.nats.token),
+      credsFile: config.nats.credsFile,
+    },
+    elasticsearch: {
+      url: maskUrl(config.elasticsearch.url),
+      apiKey: mask(config.elasticsearch.apiKey),
+      username: config.elasticsearch.username,
+      password: mask(config.elasticsearch.password),
+    },
     redis: { url: maskUrl(config.redis.url) },
     blobDir: config.blobDir,
     servicesDir: config.servicesDir,

@@ -4,7 +4,11 @@ import { ID_PATTERN } from './names.ts';
 /** Ids as they appear in subjects and index ids: 1-128 of [A-Za-z0-9_-]. */
 export const Id = Type.String({ pattern: ID_PATTERN.source, minLength: 1, maxLength: 128 });
 export const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
-export const EntityTypeSchema = Type.Union([Type.Literal('article'), Type.Literal('image'), Type.Literal('byline')]);
+export const EntityTypeSchema = Type.Union([
+  Type.Literal('article'),
+  Type.Literal('image'),
+  Type.Literal('byline'),
+]);
 
 /**
  * The envelope every event travels in. `occurredAt` is when it happened at the source

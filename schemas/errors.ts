@@ -44,7 +44,10 @@ export class InvalidEventError extends PresslogError {
     const first = problems[0];
     const where = first ? ` at ${first.path || '/'}: ${first.message}` : '';
     const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
-    super(`invalid ${eventType} event${options?.eventId ? ` ${options.eventId}` : ''}${where}${more}`, options);
+    super(
+      `invalid ${eventType} event${options?.eventId ? ` ${options.eventId}` : ''}${where}${more}`,
+      options,
+    );
   }
 }
 

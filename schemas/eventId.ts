@@ -25,6 +25,12 @@ export interface EventIdInput {
 
 /** A deterministic event id (43 chars of base64url): same decision on the same content → same id. */
 export function deriveEventId(input: EventIdInput): string {
-  const material = canonicalJson([input.type, input.entityType, input.entityId, input.basisSeq, input.payload]);
+  const material = canonicalJson([
+    input.type,
+    input.entityType,
+    input.entityId,
+    input.basisSeq,
+    input.payload,
+  ]);
   return createHash('sha256').update(material).digest('base64url');
 }

@@ -65,18 +65,35 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
       const prev = state?.entityType === 'article' ? state : undefined;
       return prev
         ? { ...advance(prev, seq, event), fields: event.payload, retracted: false, retractReason: undefined }
-        : { entityType: 'article', id: event.entityId, fields: event.payload, retracted: false, ...start(seq, event) };
+        : {
+            entityType: 'article',
+            id: event.entityId,
+            fields: event.payload,
+            retracted: false,
+            ...start(seq, event),
+          };
     }
     case 'ArticleRetracted': {
       const prev = state?.entityType === 'article' ? state : undefined;
       const base: ArticleState = prev ?? {
         entityType: 'article',
         id: event.entityId,
-        fields: { headline: '(retracted)', body: '', publishedAt: event.occurredAt, bylineIds: [], imageIds: [], tags: [] },
+        fields: {
+          headline: '(retracted)',
+          body: '',
+          publishedAt: event.occurredAt,
+          bylineIds: [],
+          imageIds: [],
+          tags: [],
+        },
         retracted: true,
         ...start(seq, event),
       };
-      return { ...(prev ? advance(base, seq, event) : base), retracted: true, retractReason: event.payload.reason };
+      return {
+        ...(prev ? advance(base, seq, event) : base),
+        retracted: true,
+        retractReason: event.payload.reason,
+      };
     }
     case 'BylineRegistered':
     case 'BylineUpdated': {
@@ -100,7 +117,16 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
             processed: replaced ? undefined : prev.processed,
             failed: replaced ? undefined : prev.failed,
           }
-        : { entityType: 'image', id: event.entityId, caption, credit, fileName, original, removed: false, ...start(seq, event) };
+        : {
+            entityType: 'image',
+            id: event.entityId,
+            caption,
+            credit,
+            fileName,
+            original,
+            removed: false,
+            ...start(seq, event),
+          };
     }
     case 'ImageUpdated': {
       const prev = state?.entityType === 'image' ? state : undefined;
@@ -112,12 +138,17 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
           caption: event.payload.caption,
           credit: event.payload.credit,
           fileName: event.payload.fileName ?? '',
-          original: event.payload.original ?? { digest: `sha256:${'0'.repeat(64)}`, bytes: 0, mediaType: 'application/octet-stream' },
+          original: event.payload.original ?? {
+            digest: `sha256:${'0'.repeat(64)}`,
+            bytes: 0,
+            mediaType: 'application/octet-stream',
+          },
           removed: false,
           ...start(seq, event),
         };
       }
-      const replaced = event.payload.original !== undefined && event.payload.original.digest !== prev.original.digest;
+      const replaced =
+        event.payload.original !== undefined && event.payload.original.digest !== prev.original.digest;
       return {
         ...advance(prev, seq, event),
         caption: event.payload.caption,
