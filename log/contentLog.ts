@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import {
+  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiError,
   type JetStreamClient,
@@ -35,7 +36,7 @@ import {
   PresslogError,
   TransientError,
 } from '../schemas/errors.ts';
-import { type EntityType, isEntityType, isValidId, type Names } from '../schemas/names.ts';
+import { type EntityType, isEntityType, isValidId, type Names, parseSubject } from '../schemas/names.ts';
 import { type EntityState, foldEntity } from '../schemas/state.ts';
 import { decodeMessage, encodeEvent, HEADER_RESERVE_BYTES, oversizeError } from './codec.ts';
 import type {
@@ -45,6 +46,7 @@ import type {
   AsOfBasis,
   ContentLog,
   DriftItem,
+  EntityLastSeq,
   InitReport,
   LogHead,
   ReadEntityOptions,
@@ -813,5 +815,86 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
     return closing;
   }
 
-  return { init, append, readEntity, lastEvent, stateAsOf, replay, head, close };
+  /**
+   * The last message of every subject of an entity type, headers only (added for the
+   * projectors' rebuild). An ordered consumer that recovers from a gap restarts from a
+   * sequence, which may then deliver more than the last message of a subject: callers
+   * keep the highest sequence per id.
+   */
+  async function* lastSequences(
+    entityType: EntityType,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<EntityLastSeq> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (!isEntityType(entityType)) {
+      throw new InvalidRecordError(`unknown entity type ${JSON.stringify(entityType)}`, {
+        field: 'entityType',
+      });
+    }
+    const filter = names.entitySubjects(entityType);
+    const { js } = await clients();
+    let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
+    try {
+      consumer = await js.consumers.get(stream, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.LastPerSubject,
+        headers_only: true,
+      });
+    } catch (err) {
+      throw wrapRequestError(`create consumer on ${stream}`, err);
+    }
+    let finished = false;
+    let stopReason: Error | undefined;
+    try {
+      const info = await consumer.info(true);
+      if (info.num_pending === 0) {
+        finished = true;
+        return;
+      }
+      const messages = await consumer.consume({ max_messages: 4096 });
+      const onAbort = () => {
+        stopReason ??= abortError(signal!);
+        void messages.close();
+      };
+      const onClose = () => {
+        stopReason ??= new PresslogError('the content log was closed during a read');
+        void messages.close();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      activeScans.add(onClose);
+      try {
+        try {
+          for await (const m of messages) {
+            const parsed = parseSubject(names, m.subject);
+            if (parsed) yield { id: parsed.id, seq: m.info.streamSequence };
+            if (stopReason) break;
+            if (m.info.pending === 0) {
+              finished = true;
+              break;
+            }
+          }
+        } catch (err) {
+          stopReason ??= err as Error;
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        activeScans.delete(onClose);
+        await messages.close().catch(() => {});
+      }
+    } finally {
+      consumer.delete().catch(() => {});
+    }
+    if (!finished) {
+      if (signal?.aborted) throw abortError(signal);
+      throw new TransientError(
+        `read of ${filter} interrupted: ${stopReason?.message ?? 'consumer stopped'}`,
+        {
+          cause: stopReason,
+        },
+      );
+    }
+  }
+
+  return { init, append, readEntity, lastEvent, stateAsOf, replay, lastSequences, head, close };
 }

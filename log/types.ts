@@ -99,6 +99,12 @@ export interface ReadEntityOptions {
   onUnreadable?: (unreadable: UnreadableEvent) => void;
 }
 
+/** The sequence of an entity's last message, from {@link ContentLog.lastSequences}. */
+export interface EntityLastSeq {
+  id: string;
+  seq: number;
+}
+
 /** Which clock `stateAsOf` compares with: the stream's storage time or the event's `occurredAt`. */
 export type AsOfBasis = 'stored' | 'occurred';
 
@@ -125,6 +131,12 @@ export interface ContentLog {
   ): Promise<EntityState | undefined>;
   /** The whole log (or a range) in sequence order, flow-controlled. */
   replay(options?: ReplayOptions): AsyncIterable<ReplayItem>;
+  /**
+   * Where each entity's history of one type ends: the stream sequence of its last message,
+   * one item per entity, read without payloads (headers only). Lets a rebuild write each
+   * entity once, at its last event. Optional: callers fall back when it is absent.
+   */
+  lastSequences?(entityType: EntityType, options?: { signal?: AbortSignal }): AsyncIterable<EntityLastSeq>;
   head(): Promise<LogHead>;
   /** Idempotent; closes the connection only if the log opened it. */
   close(): Promise<void>;

@@ -25,7 +25,8 @@ export function createArticleLoader(log: Pick<ContentLog, 'lastEvent' | 'readEnt
       last = undefined;
     }
     if (last?.seq === seq) return last.event;
-    const history = await log.readEntity('article', id);
+    // Unreadable messages of its history are the replay's to dead-letter; skip them here.
+    const history = await log.readEntity('article', id, { onUnreadable: () => {} });
     const found = history.find((stored) => stored.seq === seq);
     if (!found) throw new Error(`article ${id}: no event at sequence ${seq} in its history`);
     return found.event;

@@ -31,6 +31,8 @@ export interface LiveSettings {
   /** Replicas (0 on a single node, 1 or more in a cluster). */
   replicas: number;
   refreshInterval: string;
+  /** Primary shards of a new index (default 1; in a cluster, about one per data node). */
+  shards?: number;
 }
 
 export const DEFAULT_LIVE_SETTINGS: LiveSettings = { replicas: 0, refreshInterval: '1s' };
@@ -70,7 +72,7 @@ export async function createProjectionIndex(
       client.indices.create({
         index: options.index,
         settings: {
-          number_of_shards: 1,
+          number_of_shards: live.shards ?? 1,
           number_of_replicas: bulk ? 0 : live.replicas,
           refresh_interval: bulk ? '-1' : live.refreshInterval,
           ...(bulk ? { 'translog.durability': 'async', 'translog.sync_interval': '30s' } : {}),

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog, ReplayItem } from '../log/types.ts';
 import { PresslogError, TransientError } from '../schemas/errors.ts';
-import type { EntityType, Names, ProjectionName } from '../schemas/names.ts';
+import { type EntityType, type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { createArticleLoader, createProjectionEngine } from './engine.ts';
@@ -275,6 +275,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
           index,
           definition: PROJECTIONS[projection],
           mode: 'bulk',
+          live: options.live,
           meta,
           signal: lockLost,
         });
@@ -282,6 +283,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     );
     creating.catch(() => {});
     const indexOf = (projection: ProjectionName) => created.get(projection)!.index;
+    const articleIndexWanted = () => created.has('articles');
 
     const writer = createBulkWriter({
       client,
@@ -446,36 +448,86 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       return false;
     };
     const until = asOf ? { untilTime: asOf } : {};
-    // Both at once: each is a server-side scan of the whole stream for its subjects, and
-    // bylines and images do not depend on each other.
-    await Promise.all(
-      (['byline', 'image'] as const).map(async (entityType) => {
+    // Where each article's history ends, read without payloads, so each article is
+    // written once, at its last event. Not for as-of (that needs the last event before
+    // the time, not the last one), nor for a log that cannot tell: see below.
+    const lastSeqs =
+      !asOf && articleIndexWanted() && log.lastSequences ? new Map<string, number>() : undefined;
+    // All at once: each is a server-side scan of the whole stream for its subjects, and
+    // bylines, images and the articles' last sequences do not depend on each other.
+    await Promise.all([
+      ...(['byline', 'image'] as const).map(async (entityType) => {
         for await (const item of replayFrom(1, head.lastSeq, { entityType, ...until })) {
           if (take(item) && item.kind === 'event')
             engine.apply(item.stored.seq, item.stored.event, () => false);
         }
       }),
-    );
+      (async () => {
+        if (!lastSeqs) return;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            for await (const { id, seq } of log.lastSequences!('article', { signal: lockLost })) {
+              if (seq > (lastSeqs.get(id) ?? 0)) lastSeqs.set(id, seq);
+            }
+            return;
+          } catch (err) {
+            if (!(err instanceof TransientError) || lockLost.aborted) throw err;
+            await sleep(backoffMs(attempt, 200, 5000), lockLost);
+          }
+        }
+      })(),
+    ]);
 
-    // Write: stream the articles. Each article is written at each of its events, rendered
-    // with the final bylines and images, so its last write is its final document: fan-out
-    // never happens during a rebuild, and only revisions cost an extra write. Those
-    // intermediate renders mix the article's past with its references' future, so their
-    // versions are not monotonic (a revision that drops a byline renamed later gets a lower
-    // version than the render before it): they are written without a version check, last
-    // write wins, with the writes of one document kept in order (`push`/`submit`). Every
-    // later write (catch-up, live) carries a version above H1 and the usual external check.
+    // Write: stream the articles, rendered with the final bylines and images.
+    //
+    // With the articles' last sequences (the usual case) an article is written once, at its
+    // last event: its final document, with its final version. An article whose last event
+    // came after H1 is written by the catch-up, which applies that event.
+    //
+    // Without them (as-of), each article is written at each of its events, so its last
+    // write is its final document; only revisions cost an extra write. Those intermediate
+    // renders mix the article's past with its references' future, so their versions are
+    // not monotonic (a revision that drops a byline renamed later gets a lower version
+    // than the render before it): they are written without a version check, last write
+    // wins, with the writes of one document kept in order (`push`/`submit`). Every later
+    // write (catch-up, live) carries a version above H1 and the usual external check.
+    //
+    // Either way fan-out never happens during a rebuild and no article is read back.
     await enter('write');
     await creating;
     logger?.info({ indexes: [...created.values()].map((c) => c.index) }, 'created new indexes');
     const articleIndex = created.has('articles') ? indexOf('articles') : undefined;
+    /** Articles whose last message is unreadable: rendered from their last readable event afterwards. */
+    const unreadableLast = new Set<string>();
     for await (const item of replayFrom(1, head.lastSeq, { entityType: 'article', ...until })) {
-      if (!take(item) || item.kind !== 'event') continue;
+      if (!take(item)) {
+        if (item.kind === 'unreadable' && lastSeqs) {
+          const parsed = parseSubject(names, item.unreadable.subject);
+          if (parsed && lastSeqs.get(parsed.id) === item.unreadable.seq) unreadableLast.add(parsed.id);
+        }
+        continue;
+      }
+      if (item.kind !== 'event') continue;
       const { seq, event } = item.stored;
       const changes = engine.apply(seq, event, () => false);
       if (articleIndex === undefined) continue;
       const record = state.article(event.entityId)!;
-      if (changes.article) {
+      if (lastSeqs) {
+        if (changes.article && lastSeqs.get(record.id) === seq) {
+          const doc = state.renderArticle(changes.article)!;
+          await push(
+            {
+              projection: 'articles',
+              index: articleIndex,
+              id: doc.id,
+              action: 'index',
+              version: doc.lineage.asOfSeq,
+              source: JSON.stringify(doc),
+            },
+            seq,
+          );
+        }
+      } else if (changes.article) {
         const doc = state.renderArticle(changes.article)!;
         await push(
           {
@@ -503,6 +555,17 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
           seq,
         );
       }
+    }
+    lastSeqs?.clear();
+    if (unreadableLast.size > 0) {
+      // Rare: read those articles' last readable event back from the log.
+      engine.queue('articles', unreadableLast);
+      const rendered = await retrying(() => engine.render(indexOf, lockLost), {
+        signal: lockLost,
+        retryable: (err) => err instanceof TransientError,
+      });
+      pendingDead.push(...rendered.failures);
+      for (const op of rendered.ops) await push(op, position);
     }
     const builtTo = position;
     logger?.info({ seq: builtTo, events: progress.events, state: state.stats() }, 'articles written');

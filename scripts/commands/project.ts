@@ -65,6 +65,7 @@ interface ProjectOptions {
   batch: number;
   leaseTtl: number;
   replicas: number;
+  shards: number;
 }
 
 function describe(progress: ProjectorProgress): string {
@@ -85,6 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
     .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
+    .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .action(async (options: ProjectOptions) => {
       const projections = projectionsArg(options.projection, '--projection');
       const log = ctx.log();
@@ -101,7 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
           logger: log,
           batchDocs: options.batch,
           leaseTtlMs: options.leaseTtl,
-          live: { replicas: options.replicas, refreshInterval: '1s' },
+          live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
           onProgress: (progress) => {
             if (Date.now() - lastLog < 5000) return;
             lastLog = Date.now();

@@ -21,6 +21,7 @@ interface ReindexOptions {
   wait?: boolean;
   progress: boolean;
   replicas: number;
+  shards: number;
   leaseTtl: number;
 }
 
@@ -161,6 +162,7 @@ export function register(program: Command, ctx: CliContext): void {
       (v) => Number(v),
       0,
     )
+    .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
     .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
     .option('--no-progress', 'no progress bar')
@@ -207,7 +209,7 @@ export function register(program: Command, ctx: CliContext): void {
             asOf,
             keep: options.keep,
             batchDocs: options.batch,
-            live: { replicas: options.replicas, refreshInterval: '1s' },
+            live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
             logger: ctx.log(),
             signal: ctx.signal,
             wait: options.wait,
