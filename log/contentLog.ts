@@ -5,8 +5,10 @@ import {
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   jetstream,
   jetstreamManager,
+  type OrderedConsumerOptions,
   type PubAck,
   RetentionPolicy,
   StorageType,
@@ -571,24 +573,26 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
    * Messages are decoded here rather than in a wrapping generator: one generator hop
    * per message fewer is measurable in a full replay.
    */
-  async function* scan(params: {
+  /**
+   * Read `filter` with an ephemeral ordered consumer until `visit` says the last wanted
+   * message was seen: the one lifecycle behind every bulk read (abort, close of the log,
+   * a connection lost mid-read, consumer clean-up). `visit` returns the item to yield, if
+   * any, and whether the read is complete. A read that stops before it is complete
+   * throws: the abort reason, or a TransientError the caller may resume from.
+   */
+  async function* readOrdered<T>(params: {
     filter: string;
-    fromSeq: number;
-    /** Inclusive; a function is called once, before the consumer exists (the head at start). */
-    untilSeq: number | (() => Promise<number>);
-    untilTime?: Date;
+    consumer: Partial<OrderedConsumerOptions>;
     batch: number;
     signal?: AbortSignal;
-  }): AsyncGenerator<ReplayItem> {
-    const { filter, fromSeq, untilTime, batch, signal } = params;
-    signal?.throwIfAborted();
-    const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
-    if (fromSeq > untilSeq) return;
+    visit: (m: JsMsg) => { item?: T; last: boolean };
+  }): AsyncGenerator<T> {
+    const { filter, batch, signal, visit } = params;
     const { js } = await clients();
     let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
     try {
       // `filter_subjects` given a string becomes the single `filter_subject` that 2.9 accepts.
-      consumer = await js.consumers.get(stream, { filter_subjects: filter, opt_start_seq: fromSeq });
+      consumer = await js.consumers.get(stream, { ...params.consumer, filter_subjects: filter });
     } catch (err) {
       throw wrapRequestError(`create consumer on ${stream}`, err);
     }
@@ -601,32 +605,24 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         return;
       }
       const messages = await consumer.consume({ max_messages: batch });
-      const stopScan = (reason: Error) => {
+      const stopRead = (reason: Error) => {
         stopReason ??= reason;
         void messages.close();
       };
-      const onAbort = () => stopScan(abortError(signal!));
-      const onClose = () => stopScan(new PresslogError('the content log was closed during a read'));
+      const onAbort = () => stopRead(abortError(signal!));
+      const onClose = () => stopRead(new PresslogError('the content log was closed during a read'));
       signal?.addEventListener('abort', onAbort, { once: true });
       activeScans.add(onClose);
       try {
         try {
           for await (const m of messages) {
-            const info = m.info;
-            const seq = info.streamSequence;
-            if (seq > untilSeq) {
-              finished = true;
-              break;
+            const { item, last } = visit(m);
+            if (item !== undefined) {
+              yield item;
+              // An abort or close while the reader held this message wins over buffered ones.
+              if (stopReason) break;
             }
-            const time = m.time;
-            if (untilTime && time > untilTime) {
-              finished = true;
-              break;
-            }
-            yield decodeMessage(names, m.data, { seq, time, subject: m.subject });
-            // An abort or close while the reader held this message wins over buffered ones.
-            if (stopReason) break;
-            if (seq >= untilSeq || info.pending === 0) {
+            if (last || m.info.pending === 0) {
               finished = true;
               break;
             }
@@ -658,6 +654,36 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         },
       );
     }
+  }
+
+  async function* scan(params: {
+    filter: string;
+    fromSeq: number;
+    /** Inclusive; a function is called once, before the consumer exists (the head at start). */
+    untilSeq: number | (() => Promise<number>);
+    untilTime?: Date;
+    batch: number;
+    signal?: AbortSignal;
+  }): AsyncGenerator<ReplayItem> {
+    const { filter, fromSeq, untilTime, batch, signal } = params;
+    signal?.throwIfAborted();
+    const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
+    if (fromSeq > untilSeq) return;
+    yield* readOrdered({
+      filter,
+      consumer: { opt_start_seq: fromSeq },
+      batch,
+      signal,
+      visit(m) {
+        const seq = m.info.streamSequence;
+        const time = m.time;
+        if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
+        return {
+          item: decodeMessage(names, m.data, { seq, time, subject: m.subject }),
+          last: seq >= untilSeq,
+        };
+      },
+    });
   }
 
   function entitySubject(entityType: EntityType, id: string): string {
@@ -832,68 +858,16 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         field: 'entityType',
       });
     }
-    const filter = names.entitySubjects(entityType);
-    const { js } = await clients();
-    let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
-    try {
-      consumer = await js.consumers.get(stream, {
-        filter_subjects: filter,
-        deliver_policy: DeliverPolicy.LastPerSubject,
-        headers_only: true,
-      });
-    } catch (err) {
-      throw wrapRequestError(`create consumer on ${stream}`, err);
-    }
-    let finished = false;
-    let stopReason: Error | undefined;
-    try {
-      const info = await consumer.info(true);
-      if (info.num_pending === 0) {
-        finished = true;
-        return;
-      }
-      const messages = await consumer.consume({ max_messages: 4096 });
-      const onAbort = () => {
-        stopReason ??= abortError(signal!);
-        void messages.close();
-      };
-      const onClose = () => {
-        stopReason ??= new PresslogError('the content log was closed during a read');
-        void messages.close();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      activeScans.add(onClose);
-      try {
-        try {
-          for await (const m of messages) {
-            const parsed = parseSubject(names, m.subject);
-            if (parsed) yield { id: parsed.id, seq: m.info.streamSequence };
-            if (stopReason) break;
-            if (m.info.pending === 0) {
-              finished = true;
-              break;
-            }
-          }
-        } catch (err) {
-          stopReason ??= err as Error;
-        }
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-        activeScans.delete(onClose);
-        await messages.close().catch(() => {});
-      }
-    } finally {
-      consumer.delete().catch(() => {});
-    }
-    if (!finished) {
-      if (signal?.aborted) throw abortError(signal);
-      throw new TransientError(
-        `read of ${filter} interrupted: ${stopReason?.message ?? 'consumer stopped'}`,
-        {
-          cause: stopReason,
-        },
-      );
-    }
+    yield* readOrdered({
+      filter: names.entitySubjects(entityType),
+      consumer: { deliver_policy: DeliverPolicy.LastPerSubject, headers_only: true },
+      batch: 4096,
+      signal,
+      visit(m) {
+        const parsed = parseSubject(names, m.subject);
+        return { item: parsed ? { id: parsed.id, seq: m.info.streamSequence } : undefined, last: false };
+      },
+    });
   }
 
   return { init, append, readEntity, lastEvent, stateAsOf, replay, lastSequences, head, close };

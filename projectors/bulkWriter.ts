@@ -91,6 +91,47 @@ export interface BulkWriter {
   write(ops: readonly DocOp[], signal?: AbortSignal): Promise<BulkStats>;
 }
 
+/**
+ * The NDJSON body of a bulk request as one buffer: every line UTF-8 encoded once, straight
+ * into place. Handing the client an array of lines instead makes it concatenate them into
+ * one string, measure that string's UTF-8 length and encode it again; on a 1 GB rebuild
+ * that was a fifth of the projector's CPU (`presslog bench replay`, profiled).
+ */
+export function encodeBulkBody(lines: readonly string[]): Buffer {
+  let bytes = lines.length;
+  for (const line of lines) bytes += Buffer.byteLength(line);
+  const body = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  for (const line of lines) {
+    offset += body.write(line, offset);
+    body[offset++] = 0x0a;
+  }
+  return body;
+}
+
+/** The parts of a bulk response the writers read. */
+export interface BulkResponse {
+  errors: boolean;
+  items: Record<string, ItemResult>[];
+}
+
+/** Send a bulk request whose body {@link encodeBulkBody} made. */
+export async function sendBulk(
+  client: Client,
+  body: Buffer,
+  options: { signal?: AbortSignal; requestTimeout?: number; refresh?: boolean | 'wait_for' } = {},
+): Promise<BulkResponse> {
+  return client.transport.request<BulkResponse>(
+    {
+      method: 'POST',
+      path: '/_bulk',
+      bulkBody: body,
+      querystring: { refresh: String(options.refresh ?? false) },
+    },
+    { signal: options.signal, requestTimeout: options.requestTimeout, maxRetries: 0 },
+  );
+}
+
 function actionLine(op: DocOp): string {
   const meta =
     op.versionType === 'internal'
@@ -99,7 +140,7 @@ function actionLine(op: DocOp): string {
   return JSON.stringify(op.action === 'index' ? { index: meta } : { delete: meta });
 }
 
-interface ItemResult {
+export interface ItemResult {
   status: number;
   error?: { type?: string; reason?: string; caused_by?: { reason?: string } };
   result?: string;
@@ -150,11 +191,8 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       try {
         stats.requests++;
         stats.bytes += pending.bytes;
-        const response = await client.bulk(
-          { operations: pending.lines, refresh: false },
-          { signal, maxRetries: 0, requestTimeout },
-        );
-        items = response.items.map((item) => Object.values(item)[0] as ItemResult);
+        const response = await sendBulk(client, encodeBulkBody(pending.lines), { signal, requestTimeout });
+        items = response.items.map((item) => Object.values(item)[0]!);
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         if (!isRetryableEsError(err)) throw err;

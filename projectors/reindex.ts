@@ -110,6 +110,8 @@ export interface ReindexReport {
   state: { articles: number; bylines: number; images: number; references: number };
   /** Peak resident memory of this process (bytes). */
   peakRssBytes: number;
+  /** CPU time this process spent in the reindex (user + system, ms). */
+  cpuMs: number;
 }
 
 /** A reindex failed verification: the alias was not moved. */
@@ -171,6 +173,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
   const keep = Math.max(0, options.keep ?? 1);
   const asOf = options.asOf;
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
   const phasesMs: Record<string, number> = {};
   let phase: ReindexPhase = 'prepare';
   let phaseStarted = Date.now();
@@ -749,11 +752,16 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       phasesMs,
       state: state.stats(),
       peakRssBytes: Math.max(peakRss, usage.maxRSS * 1024),
+      cpuMs: cpuMs(process.cpuUsage(cpuAtStart)),
     };
   } finally {
     clearInterval(liveLagTimer);
     await Promise.all(locks.map((l) => l.release()));
   }
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return Math.round((usage.user + usage.system) / 1000);
 }
 
 /** Delete old ready indexes of a projection beyond the newest `keep`; with keep 0, after the live projector left. */

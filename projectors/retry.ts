@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { errors } from '@elastic/elasticsearch';
 
 /** Status codes after which the same Elasticsearch request may succeed later. */
@@ -18,20 +19,17 @@ export function statusOf(err: unknown): number | undefined {
   return err instanceof errors.ResponseError ? err.statusCode : undefined;
 }
 
-/** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/**
+ * Resolve after `ms`, or reject with the signal's reason when it aborts first. The
+ * reason, not `node:timers/promises`' generic AbortError: callers tell a shutdown from a
+ * lost lease by it.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (err) {
+    throw signal?.aborted ? signal.reason : err;
+  }
 }
 
 /** Exponential backoff with full jitter: attempt 0 waits up to `initialMs`, capped at `maxMs`. */

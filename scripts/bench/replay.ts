@@ -15,6 +15,7 @@ import { createRandom } from '../../ingest/generate.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
+import { encodeBulkBody, sendBulk } from '../../projectors/bulkWriter.ts';
 import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
 import { applyLiveSettings, createProjectionIndex, deleteIndexes } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
@@ -59,6 +60,12 @@ export interface ReplayBenchDetails {
   ceilingSeconds: number;
   /** Every round's time, ours and the ceiling. */
   runs: { ours: number[]; ceiling: number[] };
+  /**
+   * CPU seconds of every round: the reindex process and Elasticsearch during ours; the
+   * loading client and Elasticsearch during the ceiling. On a shared machine this says
+   * who the time went to.
+   */
+  cpu: { ours: number[]; oursEs: number[]; ceiling: number[]; ceilingEs: number[] };
   finalDocs: number;
 }
 
@@ -257,6 +264,14 @@ async function exportDocs(
  * same client, the same index settings (bulk mode, then live settings and a refresh), the
  * same request size (1000 documents or 8 MiB) and the same requests in flight (3).
  */
+/** CPU seconds Elasticsearch's processes have used so far (all nodes). */
+async function esCpuSeconds(es: Client): Promise<number> {
+  const stats = await es.nodes.stats({ metric: 'process' });
+  let ms = 0;
+  for (const node of Object.values(stats.nodes)) ms += node.process?.cpu?.total_in_millis ?? 0;
+  return ms / 1000;
+}
+
 async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise<number> {
   const started = performance.now();
   const inflight = new Set<Promise<void>>();
@@ -264,10 +279,8 @@ async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise
   let bytes = 0;
   let docs = 0;
   const send = async (batch: string[]) => {
-    const response = await es.bulk(
-      { operations: batch, refresh: false },
-      { maxRetries: 0, requestTimeout: 120_000 },
-    );
+    // The same request the projectors' bulk writer sends.
+    const response = await sendBulk(es, encodeBulkBody(batch), { requestTimeout: 120_000 });
     if (response.errors)
       throw new Error(
         `ceiling bulk had errors: ${JSON.stringify(response.items.find((i) => Object.values(i)[0]?.error))}`,
@@ -502,13 +515,17 @@ export async function runReplayBench(
     const oursRuns: number[] = [];
     const ceilingRuns: number[] = [];
     let peakRssBytes = 0;
+    const cpu: ReplayBenchDetails['cpu'] = { ours: [], oursEs: [], ceiling: [], ceilingEs: [] };
     for (let round = 0; round < rounds; round++) {
       options.log?.info({ round }, 'reindexing');
+      const oursEs = await esCpuSeconds(es);
       const run = await runCliJson<ReindexReport>(
         ['reindex', 'all', '--no-progress', '--keep', '0'],
         { PRESSLOG_NAMESPACE: namespace, PRESSLOG_LOG_LEVEL: 'warn' },
         options.signal,
       );
+      cpu.oursEs.push((await esCpuSeconds(es)) - oursEs);
+      cpu.ours.push(run.cpuMs / 1000);
       oursRuns.push(run.durationMs / 1000);
       peakRssBytes = Math.max(peakRssBytes, run.peakRssBytes);
       if (!report || run.durationMs < report.durationMs) report = run;
@@ -530,7 +547,12 @@ export async function runReplayBench(
         });
       }
       options.log?.info({ round, docs: finalDocs }, 'loading the ceiling');
+      const ceilingCpu = process.cpuUsage();
+      const ceilingEs = await esCpuSeconds(es);
       ceilingRuns.push(await ceilingLoad(es, file, Object.values(target)));
+      const used = process.cpuUsage(ceilingCpu);
+      cpu.ceiling.push((used.user + used.system) / 1e6);
+      cpu.ceilingEs.push((await esCpuSeconds(es)) - ceilingEs);
       await deleteIndexes(es, Object.values(target));
     }
     await rm(file, { force: true });
@@ -607,6 +629,7 @@ export async function runReplayBench(
         },
         ceilingSeconds,
         runs: { ours: oursRuns, ceiling: ceilingRuns },
+        cpu,
         finalDocs,
       },
     };

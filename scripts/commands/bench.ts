@@ -158,6 +158,7 @@ export function register(program: Command, ctx: CliContext): void {
             process.stdout.write(`${jsonLines(measurements)}\n`);
           } else {
             const r = details.reindex;
+            const seconds = (list: number[]) => list.map((t) => t.toFixed(1)).join(', ');
             process.stdout.write(
               `${formatMeasurements(measurements)}\n\n` +
                 `log: ${details.events} events, ${(details.logBytes / 1024 / 1024).toFixed(0)} MiB, built in ${details.buildSeconds.toFixed(1)} s\n` +
@@ -165,7 +166,8 @@ export function register(program: Command, ctx: CliContext): void {
                   .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
                   .join(', ')}), ${r.docsWritten} documents written, state ${JSON.stringify(r.state)}\n` +
                 `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n` +
-                `rounds (s): ours ${details.runs.ours.map((t) => t.toFixed(1)).join(', ')}; ceiling ${details.runs.ceiling.map((t) => t.toFixed(1)).join(', ')}\n`,
+                `rounds (s): ours ${seconds(details.runs.ours)}; ceiling ${seconds(details.runs.ceiling)}\n` +
+                `cpu (s): ours ${seconds(details.cpu.ours)} + Elasticsearch ${seconds(details.cpu.oursEs)}; ceiling ${seconds(details.cpu.ceiling)} + Elasticsearch ${seconds(details.cpu.ceilingEs)}\n`,
             );
           }
         } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
-import { emptyBulkStats } from '../../projectors/bulkWriter.ts';
+import { emptyBulkStats, encodeBulkBody } from '../../projectors/bulkWriter.ts';
 import { createProjectionEngine } from '../../projectors/engine.ts';
 import { createWritePipeline } from '../../projectors/pipeline.ts';
 import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
@@ -380,6 +380,31 @@ describe('projection definitions', () => {
     assert.deepEqual(parseProjections('all'), ['articles', 'images', 'bylines']);
     assert.deepEqual(parseProjections('images'), ['images']);
     assert.throws(() => parseProjections('nope'), /unknown projection/);
+  });
+});
+
+describe('bulk body', () => {
+  it('is the NDJSON of the lines, each UTF-8 encoded and newline-terminated', () => {
+    const lines = [
+      '{"index":{"_index":"a","_id":"1"}}',
+      JSON.stringify({ headline: 'Zürich – naïve café ☕', body: 'line\nbreak "quoted" \u2028' }),
+      '{"delete":{"_index":"a","_id":"𝔘"}}',
+    ];
+    const body = encodeBulkBody(lines);
+    assert.equal(body.toString('utf8'), `${lines.join('\n')}\n`);
+    assert.equal(body.length, Buffer.byteLength(`${lines.join('\n')}\n`));
+    assert.deepEqual(
+      body
+        .toString('utf8')
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => JSON.parse(line)),
+      lines.map((line) => JSON.parse(line)),
+    );
+  });
+
+  it('is empty for no lines', () => {
+    assert.equal(encodeBulkBody([]).length, 0);
   });
 });
 

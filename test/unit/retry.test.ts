@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backoffMs, retrying, sleep } from '../../projectors/retry.ts';
+import { TransientError } from '../../schemas/errors.ts';
+
+describe('sleep', () => {
+  it('resolves after the time', async () => {
+    const started = Date.now();
+    await sleep(30);
+    assert.ok(Date.now() - started >= 25);
+  });
+
+  it('rejects with the signal reason, at once when already aborted and when aborted while waiting', async () => {
+    const reason = new Error('lease lost');
+    await assert.rejects(sleep(10_000, AbortSignal.abort(reason)), (err) => err === reason);
+    const controller = new AbortController();
+    const started = Date.now();
+    const waiting = sleep(10_000, controller.signal);
+    setTimeout(() => controller.abort(reason), 20);
+    await assert.rejects(waiting, (err) => err === reason);
+    assert.ok(Date.now() - started < 5_000);
+  });
+});
+
+describe('retrying', () => {
+  it('retries what the predicate allows until it succeeds, and throws anything else at once', async () => {
+    let calls = 0;
+    const value = await retrying(
+      async () => {
+        if (++calls < 3) throw new TransientError('not yet');
+        return 'done';
+      },
+      { initialMs: 1, maxMs: 2, retryable: (err) => err instanceof TransientError },
+    );
+    assert.equal(value, 'done');
+    assert.equal(calls, 3);
+
+    calls = 0;
+    await assert.rejects(
+      retrying(
+        async () => {
+          calls++;
+          throw new TypeError('a bug');
+        },
+        { initialMs: 1, retryable: (err) => err instanceof TransientError },
+      ),
+      TypeError,
+    );
+    assert.equal(calls, 1);
+  });
+
+  it('gives up at the deadline with the last error', async () => {
+    await assert.rejects(
+      retrying(
+        async () => {
+          throw new TransientError('down');
+        },
+        { initialMs: 20, maxMs: 20, deadlineMs: 50, retryable: () => true },
+      ),
+      /down/,
+    );
+  });
+});
+
+describe('backoffMs', () => {
+  it('grows exponentially with jitter and stays within its cap', () => {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const ceiling = Math.min(1000, 10 * 2 ** attempt);
+      const wait = backoffMs(attempt, 10, 1000);
+      assert.ok(wait >= ceiling / 2 && wait <= ceiling, `attempt ${attempt}: ${wait}`);
+    }
+  });
+});
