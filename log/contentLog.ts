@@ -369,6 +369,7 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
       messages: state.messages,
       bytes: state.bytes,
       ...(state.num_subjects !== undefined ? { subjects: state.num_subjects } : {}),
+      ...(info.created ? { created: new Date(info.created) } : {}),
     };
   }
 

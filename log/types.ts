@@ -78,6 +78,8 @@ export interface LogHead {
   bytes: number;
   /** Distinct subjects, i.e. entities with at least one event (when the server reports it). */
   subjects?: number;
+  /** When the stream was created: tells a recreated stream (sequences start over) from the old one. */
+  created?: Date;
 }
 
 export interface DriftItem {

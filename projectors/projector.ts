@@ -20,6 +20,7 @@ import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
 import { PROJECTIONS } from './projections.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
 import type { Changes } from './state.ts';
+import { type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 
 /** Health of a live projection, kept in the checkpoint bucket under `health.<projection>` for `status`. */
 export interface ProjectorHealth {
@@ -53,6 +54,10 @@ export interface ProjectorProgress {
 
 export interface ProjectorStats extends BulkStats {
   events: number;
+  /** Where the state came from at start: a snapshot (its position) or a replay from the start of the log. */
+  restoredFrom?: { position: number; ms: number };
+  /** State snapshots saved. */
+  snapshotsSaved: number;
   unreadable: number;
   /** Articles read back from the log for fan-out. */
   articlesLoaded: number;
@@ -88,6 +93,15 @@ export interface ProjectorOptions {
   aliasCheckMs?: number;
   /** Documents changed by recent events, remembered for a hand-over to an index that is behind (default 200k ids). */
   handoverMemory?: number;
+  /**
+   * Where the projection state is saved and found again, so a restart replays only what
+   * came after the snapshot instead of the whole log (default: no snapshots).
+   */
+  snapshots?: StateSnapshotStore;
+  /** Save the state when caught up and this many events were applied since the last save (default 50,000)... */
+  snapshotEveryEvents?: number;
+  /** ... or this long after the last save, if anything was applied (default 5 min). */
+  snapshotEveryMs?: number;
   onProgress?: (progress: ProjectorProgress) => void;
   /** Called once, when the projector has first read up to the head of the log (its state is rebuilt). */
   onCaughtUp?: (position: number) => void;
@@ -284,6 +298,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       articlesLoaded: 0,
       handovers: 0,
       position: 0,
+      snapshotsSaved: 0,
     };
     const targets = new Map<ProjectionName, Target>();
     for (const projection of projections) {
@@ -329,6 +344,56 @@ export function createProjector(options: ProjectorOptions): Projector {
     let engine: ProjectionEngine = newEngine();
     let position = 0;
     let positionTime: Date | undefined;
+    const snapshots = options.snapshots;
+    const stateName = snapshotName(projections);
+    let savedAt = { position: 0, ms: Date.now() };
+    if (snapshots) {
+      try {
+        const head = await log.head();
+        const maxPosition = Math.min(...[...targets.values()].map((t) => t.seq));
+        const loaded = await snapshots.load(stateName, { maxPosition, head });
+        if (loaded.state) {
+          engine = createProjectionEngine({
+            projections,
+            loadArticle: createArticleLoader(log),
+            state: loaded.state,
+          });
+          position = loaded.info.position;
+          savedAt = { position, ms: Date.now() };
+          totals.restoredFrom = { position, ms: loaded.ms };
+          totals.position = position;
+          logger?.info(
+            { position, records: loaded.info.records, ms: loaded.ms },
+            'projection state restored from a snapshot',
+          );
+        } else {
+          logger?.info(
+            { reason: loaded.reason },
+            'no usable state snapshot; rebuilding the state from the log',
+          );
+        }
+      } catch (err) {
+        if (signal.aborted) throw err;
+        logger?.warn({ err }, 'cannot read the state snapshot; rebuilding the state from the log');
+      }
+    }
+    /** Save the state when enough happened since the last save and every index has all of it. */
+    async function maybeSnapshot() {
+      if (!snapshots || position <= savedAt.position) return;
+      const due =
+        position - savedAt.position >= (options.snapshotEveryEvents ?? 50_000) ||
+        Date.now() - savedAt.ms >= (options.snapshotEveryMs ?? 300_000);
+      if (!due || [...targets.values()].some((t) => t.seq < position)) return;
+      try {
+        const head = await log.head();
+        await snapshots.save(stateName, engine.state, head);
+        totals.snapshotsSaved++;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        logger?.warn({ err }, 'cannot save the state snapshot; will try again later');
+      }
+      savedAt = { position, ms: Date.now() };
+    }
     let pendingDead: DeadLetter[] = [];
     let batchStarted = 0;
     let caughtUp = false;
@@ -532,6 +597,7 @@ export function createProjector(options: ProjectorOptions): Projector {
             lastError = undefined;
             await writeHealth(targets, 'running');
           }
+          await maybeSnapshot();
           if (runOptions.untilCaughtUp) break;
           if (aliasMaybeMoved || Date.now() - lastAliasCheck >= aliasCheckMs) {
             if (await handover()) {

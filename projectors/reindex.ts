@@ -27,9 +27,18 @@ import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
 import { PROJECTIONS } from './projections.ts';
 import { projectLeaseKey } from './projector.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
+import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
-export type ReindexPhase = 'prepare' | 'scan' | 'write' | 'catch-up' | 'verify' | 'swap' | 'done';
+export type ReindexPhase =
+  | 'prepare'
+  | 'scan'
+  | 'write'
+  | 'catch-up'
+  | 'verify'
+  | 'swap'
+  | 'snapshot'
+  | 'done';
 
 /** Progress of a reindex, reported a few times a second. */
 export interface ReindexProgress {
@@ -76,6 +85,11 @@ export interface ReindexOptions {
   /** With `keep` 0, how long to wait for the live projector to leave the old index before deleting it (default 30 s). */
   handoverWaitMs?: number;
   onProgress?: (progress: ReindexProgress) => void;
+  /**
+   * Save the rebuilt state here after the swap, so the live projector's next start does
+   * not replay the log again (default: not saved).
+   */
+  snapshots?: StateSnapshotStore;
   /** Called when another reindex holds the lock and `wait` is set. */
   wait?: boolean;
   onWait?: (holder: LeaseValue) => void;
@@ -112,6 +126,8 @@ export interface ReindexReport {
   peakRssBytes: number;
   /** CPU time this process spent in the reindex (user + system, ms). */
   cpuMs: number;
+  /** The state snapshot saved after the swap. */
+  snapshot?: SnapshotInfo;
 }
 
 /** A reindex failed verification: the alias was not moved. */
@@ -737,6 +753,20 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         });
       }
     }
+    let snapshot: SnapshotInfo | undefined;
+    if (options.snapshots && !asOf) {
+      await enter('snapshot');
+      // A cache for the live projector: failing to save it fails nothing.
+      try {
+        const name = snapshotName(projections);
+        const existing = await options.snapshots.info(name);
+        if (!existing || existing.position < state.position) {
+          snapshot = await options.snapshots.save(name, state, await log.head());
+        }
+      } catch (err) {
+        logger?.warn({ err }, 'cannot save the state snapshot');
+      }
+    }
     await enter('done');
     const usage = process.resourceUsage();
     return {
@@ -753,6 +783,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       state: state.stats(),
       peakRssBytes: Math.max(peakRss, usage.maxRSS * 1024),
       cpuMs: cpuMs(process.cpuUsage(cpuAtStart)),
+      ...(snapshot ? { snapshot } : {}),
     };
   } finally {
     clearInterval(liveLagTimer);

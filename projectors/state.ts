@@ -57,6 +57,36 @@ export interface Changes {
   article?: ArticleState;
 }
 
+/**
+ * One record of a saved state (see `snapshot.ts`), compact and JSON-ready: a byline or
+ * image entry (its latest state, null while only referenced, and its bookkeeping), or an
+ * article record. The reverse references are not saved: they follow from the articles.
+ */
+export type StateRecord =
+  | [
+      kind: 'b',
+      id: string,
+      state: BylineState | null,
+      embedSeq: number,
+      statsSeq: number,
+      liveCount: number,
+      latestMs: number | null,
+      latestStale: boolean,
+    ]
+  | [kind: 'i', id: string, state: ImageState | null, embedSeq: number, statsSeq: number]
+  | [
+      kind: 'a',
+      id: string,
+      firstSeq: number,
+      lastSeq: number,
+      events: number,
+      revisions: number,
+      retracted: boolean,
+      publishedAtMs: number,
+      bylineIds: readonly string[],
+      imageIds: readonly string[],
+    ];
+
 /** Sizes of the state, for memory accounting. */
 export interface StateStats {
   articles: number;
@@ -100,6 +130,13 @@ export interface ProjectionState {
   /** Unretracted article ids, in insertion order (for a final render). */
   articleIds(): Iterable<string>;
   stats(): StateStats;
+  /** The state as records, bylines and images first (for a snapshot). */
+  records(): Iterable<StateRecord>;
+}
+
+/** Thrown by {@link restoreProjectionState} for a record it cannot take. */
+export class StateRecordError extends Error {
+  override name = 'StateRecordError';
 }
 
 const NO_IDS: readonly string[] = Object.freeze([]);
@@ -111,10 +148,30 @@ function unique(ids: readonly string[]): readonly string[] {
 
 /** Create an empty projection state. */
 export function createProjectionState(): ProjectionState {
+  return createState(0).state;
+}
+
+/**
+ * A projection state rebuilt from saved records (see {@link ProjectionState.records}) at
+ * `position`: the same state the replay up to `position` built, without the replay.
+ */
+export async function restoreProjectionState(
+  position: number,
+  records: AsyncIterable<StateRecord> | Iterable<StateRecord>,
+): Promise<ProjectionState> {
+  const { state, restore } = createState(position);
+  for await (const record of records) restore(record);
+  return state;
+}
+
+function createState(initialPosition: number): {
+  state: ProjectionState;
+  restore: (record: StateRecord) => void;
+} {
   const articles = new Map<string, ArticleRecord>();
   const bylines = new Map<string, BylineEntry>();
   const images = new Map<string, ImageEntry>();
-  let position = 0;
+  let position = initialPosition;
 
   function bylineEntry(id: string): BylineEntry {
     let entry = bylines.get(id);
@@ -315,7 +372,56 @@ export function createProjectionState(): ProjectionState {
     }
   }
 
-  return {
+  function restore(record: StateRecord) {
+    const ids = (list: unknown) =>
+      Array.isArray(list) && list.every((id) => typeof id === 'string') ? (list as string[]) : undefined;
+    switch (record[0]) {
+      case 'b': {
+        const [, id, saved, embedSeq, statsSeq, liveCount, latestMs, latestStale] = record;
+        const entry = bylineEntry(id);
+        Object.assign(entry, {
+          state: saved ?? undefined,
+          embedSeq,
+          statsSeq,
+          liveCount,
+          latestMs: latestMs ?? undefined,
+          latestStale,
+        });
+        return;
+      }
+      case 'i': {
+        const [, id, saved, embedSeq, statsSeq] = record;
+        Object.assign(imageEntry(id), { state: saved ?? undefined, embedSeq, statsSeq });
+        return;
+      }
+      case 'a': {
+        const [, id, firstSeq, lastSeq, events, revisions, retracted, publishedAtMs] = record;
+        const bylineIds = ids(record[8]);
+        const imageIds = ids(record[9]);
+        if (typeof id !== 'string' || !bylineIds || !imageIds || typeof lastSeq !== 'number') {
+          throw new StateRecordError(`malformed article record ${JSON.stringify(record).slice(0, 200)}`);
+        }
+        articles.set(id, {
+          id,
+          firstSeq,
+          lastSeq,
+          events,
+          revisions,
+          retracted,
+          publishedAtMs,
+          bylineIds: unique(bylineIds),
+          imageIds: unique(imageIds),
+        });
+        for (const bylineId of bylineIds) bylineEntry(bylineId).articles.add(id);
+        for (const imageId of imageIds) imageEntry(imageId).articles.add(id);
+        return;
+      }
+      default:
+        throw new StateRecordError(`unknown state record ${JSON.stringify(record).slice(0, 200)}`);
+    }
+  }
+
+  const state: ProjectionState = {
     apply(seq, event) {
       position = Math.max(position, seq);
       switch (event.entityType) {
@@ -407,5 +513,35 @@ export function createProjectionState(): ProjectionState {
       for (const entry of images.values()) references += entry.articles.size;
       return { articles: articles.size, bylines: bylines.size, images: images.size, references };
     },
+    *records() {
+      for (const [id, e] of bylines) {
+        yield [
+          'b',
+          id,
+          e.state ?? null,
+          e.embedSeq,
+          e.statsSeq,
+          e.liveCount,
+          e.latestMs ?? null,
+          e.latestStale,
+        ];
+      }
+      for (const [id, e] of images) yield ['i', id, e.state ?? null, e.embedSeq, e.statsSeq];
+      for (const r of articles.values()) {
+        yield [
+          'a',
+          r.id,
+          r.firstSeq,
+          r.lastSeq,
+          r.events,
+          r.revisions,
+          r.retracted,
+          r.publishedAtMs,
+          r.bylineIds,
+          r.imageIds,
+        ];
+      }
+    },
   };
+  return { state, restore };
 }

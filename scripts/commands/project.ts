@@ -8,6 +8,7 @@ import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/de
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { parseProjections } from '../../projectors/projections.ts';
 import { createProjector, type ProjectorProgress } from '../../projectors/projector.ts';
+import { createStateSnapshotStore, type StateSnapshotStore } from '../../projectors/stateSnapshots.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createEsClient } from '../runtime.ts';
@@ -22,6 +23,7 @@ export interface ProjectorClients {
   checkpoints: CheckpointStore;
   leaseBucket: KV;
   deadLetters: DeadLetterStore;
+  snapshots: StateSnapshotStore;
 }
 
 /** Open NATS, the content log, Elasticsearch, the checkpoint and lease buckets; run `fn`; close all. */
@@ -36,7 +38,8 @@ export async function withProjectorClients<T>(
     try {
       const leaseBucket = await openLeaseBucket(nc, config.names);
       const deadLetters = createDeadLetterStore({ client: es, names: config.names });
-      return await fn({ log, nc, es, checkpoints, leaseBucket, deadLetters });
+      const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+      return await fn({ log, nc, es, checkpoints, leaseBucket, deadLetters, snapshots });
     } finally {
       await checkpoints.close();
       await es.close();
@@ -98,6 +101,7 @@ export function register(program: Command, ctx: CliContext): void {
           checkpoints: clients.checkpoints,
           leaseBucket: clients.leaseBucket,
           deadLetters: clients.deadLetters,
+          snapshots: clients.snapshots,
           names: ctx.config().names,
           projections,
           logger: log,
@@ -126,6 +130,9 @@ export function register(program: Command, ctx: CliContext): void {
           });
           ctx.output(stats, () =>
             [
+              stats.restoredFrom
+                ? `state restored from a snapshot at sequence ${stats.restoredFrom.position} in ${(stats.restoredFrom.ms / 1000).toFixed(1)} s`
+                : 'state rebuilt from the start of the log',
               `applied events up to sequence ${stats.position} (${stats.events} read, ${stats.unreadable} unreadable)`,
               `documents: ${stats.indexed} indexed, ${stats.deleted} deleted, ${stats.conflicts} already current, ${stats.deadLettered} dead-lettered`,
             ].join('\n'),

@@ -32,6 +32,7 @@ const PHASE_LABEL: Record<ReindexPhase, string> = {
   'catch-up': 'catch-up',
   verify: 'verify  ',
   swap: 'swap    ',
+  snapshot: 'snapshot',
   done: 'done    ',
 };
 
@@ -121,6 +122,11 @@ function summary(report: ReindexReport): string {
     `phases: ${Object.entries(report.phasesMs)
       .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
       .join(', ')}; peak RSS ${Math.round(report.peakRssBytes / 1024 / 1024)} MiB`,
+    ...(report.snapshot
+      ? [
+          `state saved for the live projector: ${report.snapshot.records} records, ${(report.snapshot.bytes / 1024 / 1024).toFixed(1)} MiB, at sequence ${report.snapshot.position}`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -204,6 +210,7 @@ export function register(program: Command, ctx: CliContext): void {
             checkpoints: clients.checkpoints,
             leaseBucket: clients.leaseBucket,
             deadLetters: clients.deadLetters,
+            snapshots: clients.snapshots,
             names: config.names,
             projections,
             asOf,

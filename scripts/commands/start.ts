@@ -9,6 +9,7 @@ import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/projector.ts';
 import { type ReindexReport, reindex } from '../../projectors/reindex.ts';
+import { createStateSnapshotStore } from '../../projectors/stateSnapshots.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
@@ -85,6 +86,7 @@ export async function prepareSampleArchive(
         checkpoints,
         leaseBucket: await openLeaseBucket(nc, config.names),
         deadLetters: createDeadLetterStore({ client: es, names: config.names }),
+        snapshots: createStateSnapshotStore({ nc, names: config.names, logger }),
         names: config.names,
         projections: PROJECTION_NAMES,
         logger,
@@ -139,6 +141,7 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
       checkpoints,
       leaseBucket: await openLeaseBucket(nc, config.names),
       deadLetters: createDeadLetterStore({ client: es, names: config.names }),
+      snapshots: createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() }),
       names: config.names,
       projections: PROJECTION_NAMES,
       logger: ctx.log(),

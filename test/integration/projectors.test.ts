@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/projector.ts';
+import { createProjectionState } from '../../projectors/state.ts';
+import { snapshotName } from '../../projectors/stateSnapshots.ts';
 import { projectionStatus } from '../../projectors/status.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
@@ -47,6 +49,78 @@ describe('projectors', () => {
       });
     });
   }
+
+  test('state snapshots: a restart replays only what came after, with the documents of a full replay; unusable ones are ignored', async () => {
+    await withProjectorEnv(async (env) => {
+      const events = randomLog(400, 99);
+      await env.append(events.slice(0, 250));
+      const first = await projectOnce(env, { snapshots: env.snapshots, snapshotEveryEvents: 1 });
+      assert.equal(first.restoredFrom, undefined);
+      assert.equal(first.snapshotsSaved, 1);
+      const name = snapshotName(PROJECTION_NAMES);
+      assert.equal((await env.snapshots.info(name))?.position, 250);
+
+      // Renames and caption edits right after the snapshot reach the articles only through
+      // the reverse references the snapshot restored; then the rest of the log.
+      const edits = [
+        ...['b0', 'b1', 'b2', 'b3', 'b4'].map((id, i) =>
+          makeEvent('BylineUpdated', id, { name: `Renamed ${id}` }, 1000 + i),
+        ),
+        ...['i0', 'i1', 'i2', 'i3', 'i4', 'i5'].map((id, i) =>
+          makeEvent('ImageUpdated', id, { caption: `Recaptioned ${id}` }, 2000 + i),
+        ),
+      ];
+      await env.append(edits);
+      const second = await projectOnce(env, { snapshots: env.snapshots, snapshotEveryEvents: 1_000_000 });
+      assert.equal(second.restoredFrom?.position, 250);
+      assert.equal(second.events, edits.length, 'only the events after the snapshot are read');
+      let embedded = 0;
+      for (const [key, json] of await dumpAll(env.client, env.names)) {
+        if (!key.startsWith('articles/')) continue;
+        const doc = JSON.parse(json) as ArticleDoc;
+        for (const byline of doc.bylines) {
+          if (byline.name === undefined) continue;
+          assert.equal(byline.name, `Renamed ${byline.id}`, `${key} embeds a stale byline name`);
+          embedded++;
+        }
+        for (const image of doc.images) {
+          if (image.caption === undefined) continue;
+          assert.equal(image.caption, `Recaptioned ${image.id}`, `${key} embeds a stale caption`);
+          embedded++;
+        }
+      }
+      assert.ok(embedded > 5, `only ${embedded} embedded names and captions to check`);
+      await env.append(events.slice(250));
+      const rest = await projectOnce(env, { snapshots: env.snapshots, snapshotEveryEvents: 1 });
+      assert.equal(rest.restoredFrom?.position, 250, 'no snapshot was due after the edits');
+      assert.equal(rest.events, 150 + edits.length);
+      assert.equal(rest.deadLettered, 0);
+      const live = await dumpAll(env.client, env.names);
+
+      const head = await env.log.head();
+      const lastSeq = head.lastSeq;
+      const ahead = await env.snapshots.load(name, { maxPosition: lastSeq - 1, head });
+      assert.match(ahead.state ? '' : ahead.reason, new RegExp(`ahead of the checkpoint ${lastSeq - 1}`));
+      const otherStream = await env.snapshots.load(name, {
+        maxPosition: lastSeq,
+        head: { ...head, created: new Date(0) },
+      });
+      assert.match(otherStream.state ? '' : otherStream.reason, /another stream/);
+
+      // The reference: a rebuild from the whole log, which also leaves its state for the next start.
+      await env.snapshots.save(name, createProjectionState(), head); // an older snapshot (position 0)
+      const report = await reindexAll(env, { snapshots: env.snapshots });
+      assert.equal(report.snapshot?.position, lastSeq);
+      assertSameDocs(
+        await dumpAll(env.client, env.names),
+        live,
+        'restored live projection differs from a rebuild',
+      );
+      const third = await projectOnce(env, { snapshots: env.snapshots });
+      assert.equal(third.restoredFrom?.position, lastSeq);
+      assert.equal(third.events, 0);
+    });
+  });
 
   test('live mode: fan-out, dangling references, retraction, read-your-writes, status, one projector at a time', async () => {
     await withProjectorEnv(async (env) => {

@@ -16,6 +16,7 @@ import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/de
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorOptions } from '../../projectors/projector.ts';
 import { type ReindexOptions, reindex } from '../../projectors/reindex.ts';
+import { createStateSnapshotStore, type StateSnapshotStore } from '../../projectors/stateSnapshots.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
@@ -28,6 +29,8 @@ export interface ProjectorEnv extends TestNamespace {
   checkpoints: CheckpointStore;
   leaseBucket: KV;
   deadLetters: DeadLetterStore;
+  /** The namespace's state snapshots (not in `common()`: tests opt in). */
+  snapshots: StateSnapshotStore;
   /** Append events (unconditionally); asserts every one was appended; returns the last sequence. */
   append(events: readonly ContentEvent[]): Promise<number>;
   /** Options every projector/reindex of the test shares. */
@@ -55,6 +58,7 @@ export function withProjectorEnv<T>(fn: (env: ProjectorEnv) => Promise<T>): Prom
       checkpoints,
       leaseBucket,
       deadLetters,
+      snapshots: createStateSnapshotStore({ nc, names: ns.names }),
       async append(events) {
         let last = 0;
         for (let i = 0; i < events.length; i += 500) {
