@@ -4,6 +4,7 @@ import { canonicalJson } from '../schemas/eventId.ts';
 import type { ProjectionName } from '../schemas/names.ts';
 import { type ArticleState, applyEvent, type BylineState, type ImageState } from '../schemas/state.ts';
 import { embedImage, projectArticle } from './articles/projectArticle.ts';
+import { createArticleTable } from './articleTable.ts';
 import { projectByline } from './bylines/projectByline.ts';
 import { projectImage } from './images/projectImage.ts';
 
@@ -29,12 +30,15 @@ export interface ArticleRecord {
 }
 
 interface RefEntry<S> {
+  readonly id: string;
+  /** Its number in the article table's references. */
+  readonly slot: number;
   /** Undefined while the entity is only known from references to it (a dangling reference). */
   state: S | undefined;
   /** Sequence of the event that last changed what articles embed of the entity. */
   embedSeq: number;
-  /** Articles whose current fields reference the entity (retracted ones included). */
-  articles: Set<string>;
+  /** Slots of the articles whose current fields reference the entity (retracted ones included). */
+  articles: Set<number>;
   /** Sequence of the last article event that changed the entity's article statistics. */
   statsSeq: number;
 }
@@ -168,15 +172,19 @@ function createState(initialPosition: number): {
   state: ProjectionState;
   restore: (record: StateRecord) => void;
 } {
-  const articles = new Map<string, ArticleRecord>();
+  const table = createArticleTable();
   const bylines = new Map<string, BylineEntry>();
   const images = new Map<string, ImageEntry>();
+  const bylineAt: BylineEntry[] = [];
+  const imageAt: ImageEntry[] = [];
   let position = initialPosition;
 
   function bylineEntry(id: string): BylineEntry {
     let entry = bylines.get(id);
     if (!entry) {
       entry = {
+        id,
+        slot: bylineAt.length,
         state: undefined,
         embedSeq: 0,
         articles: new Set(),
@@ -186,6 +194,7 @@ function createState(initialPosition: number): {
         latestStale: false,
       };
       bylines.set(id, entry);
+      bylineAt.push(entry);
     }
     return entry;
   }
@@ -193,18 +202,46 @@ function createState(initialPosition: number): {
   function imageEntry(id: string): ImageEntry {
     let entry = images.get(id);
     if (!entry) {
-      entry = { state: undefined, embedSeq: 0, articles: new Set(), statsSeq: 0 };
+      entry = { id, slot: imageAt.length, state: undefined, embedSeq: 0, articles: new Set(), statsSeq: 0 };
       images.set(id, entry);
+      imageAt.push(entry);
     }
     return entry;
   }
 
   function liveMembers(entry: RefEntry<unknown>): string[] {
     const out: string[] = [];
-    for (const articleId of entry.articles) {
-      if (articles.get(articleId)?.retracted === false) out.push(articleId);
-    }
+    for (const slot of entry.articles) if (!table.retracted(slot)) out.push(table.id(slot));
     return out;
+  }
+
+  /** The article's record as an object (a copy: the table holds it in columns). */
+  function recordAt(slot: number): ArticleRecord {
+    return {
+      id: table.id(slot),
+      firstSeq: table.firstSeq(slot),
+      lastSeq: table.lastSeq(slot),
+      events: table.events(slot),
+      revisions: table.revisions(slot),
+      retracted: table.retracted(slot),
+      publishedAtMs: table.publishedAtMs(slot),
+      bylineIds: Array.from(table.bylines(slot), (s) => bylineAt[s]!.id),
+      imageIds: Array.from(table.images(slot), (s) => imageAt[s]!.id),
+    };
+  }
+
+  function articleRecord(id: string): ArticleRecord | undefined {
+    const slot = table.slotOf(id);
+    return slot === undefined ? undefined : recordAt(slot);
+  }
+
+  /** Store a record; creates the entries it references (bylines first, then images). */
+  function setArticle(record: ArticleRecord): number {
+    const slot = table.intern(record.id);
+    const bylineSlots = record.bylineIds.map((id) => bylineEntry(id).slot);
+    const imageSlots = record.imageIds.map((id) => imageEntry(id).slot);
+    table.set(slot, { ...record, bylines: bylineSlots, images: imageSlots });
+    return slot;
   }
 
   /** The article state `applyEvent` needs as "previous": provenance is real, fields only fill the type. */
@@ -230,7 +267,7 @@ function createState(initialPosition: number): {
 
   function applyArticle(seq: number, event: ContentEvent): Changes {
     const id = event.entityId;
-    const prev = articles.get(id);
+    const prev = articleRecord(id);
     const full = applyEvent(prev ? pseudoState(prev) : undefined, event, seq) as ArticleState;
     const carriesFields = event.type === 'ArticlePublished' || event.type === 'ArticleRevised';
     const record: ArticleRecord = {
@@ -244,7 +281,7 @@ function createState(initialPosition: number): {
       bylineIds: carriesFields || !prev ? unique(full.fields.bylineIds) : prev.bylineIds,
       imageIds: carriesFields || !prev ? unique(full.fields.imageIds) : prev.imageIds,
     };
-    articles.set(record.id, record);
+    const slot = setArticle(record);
 
     const wasLive = prev !== undefined && !prev.retracted;
     const isLive = !record.retracted;
@@ -255,8 +292,8 @@ function createState(initialPosition: number): {
       const was = wasLive && oldBylines.includes(bylineId);
       const is = isLive && record.bylineIds.includes(bylineId);
       const entry = bylineEntry(bylineId);
-      if (record.bylineIds.includes(bylineId)) entry.articles.add(record.id);
-      else entry.articles.delete(record.id);
+      if (record.bylineIds.includes(bylineId)) entry.articles.add(slot);
+      else entry.articles.delete(slot);
       const moved = was && is && prev!.publishedAtMs !== record.publishedAtMs;
       if (was === is && !moved) {
         continue;
@@ -286,8 +323,8 @@ function createState(initialPosition: number): {
       const was = wasLive && oldImages.includes(imageId);
       const is = isLive && record.imageIds.includes(imageId);
       const entry = imageEntry(imageId);
-      if (record.imageIds.includes(imageId)) entry.articles.add(record.id);
-      else entry.articles.delete(record.id);
+      if (record.imageIds.includes(imageId)) entry.articles.add(slot);
+      else entry.articles.delete(slot);
       if (was === is) {
         continue;
       }
@@ -328,10 +365,10 @@ function createState(initialPosition: number): {
   function latestOf(entry: BylineEntry): number | undefined {
     if (entry.latestStale) {
       let latest: number | undefined;
-      for (const articleId of entry.articles) {
-        const record = articles.get(articleId);
-        if (record && !record.retracted && (latest === undefined || record.publishedAtMs > latest)) {
-          latest = record.publishedAtMs;
+      for (const slot of entry.articles) {
+        const publishedAtMs = table.publishedAtMs(slot);
+        if (!table.retracted(slot) && (latest === undefined || publishedAtMs > latest)) {
+          latest = publishedAtMs;
         }
       }
       entry.latestMs = latest;
@@ -340,15 +377,15 @@ function createState(initialPosition: number): {
     return entry.latestMs;
   }
 
-  function articleVersion(record: ArticleRecord): number {
-    let version = record.lastSeq;
-    for (const id of record.bylineIds) {
-      const entry = bylines.get(id);
-      if (entry?.state && entry.embedSeq > version) version = entry.embedSeq;
+  function articleVersion(slot: number): number {
+    let version = table.lastSeq(slot);
+    for (const s of table.bylines(slot)) {
+      const entry = bylineAt[s]!;
+      if (entry.state && entry.embedSeq > version) version = entry.embedSeq;
     }
-    for (const id of record.imageIds) {
-      const entry = images.get(id);
-      if (entry?.state && entry.embedSeq > version) version = entry.embedSeq;
+    for (const s of table.images(slot)) {
+      const entry = imageAt[s]!;
+      if (entry.state && entry.embedSeq > version) version = entry.embedSeq;
     }
     return version;
   }
@@ -356,8 +393,8 @@ function createState(initialPosition: number): {
   function versionOf(projection: ProjectionName, id: string): number | undefined {
     switch (projection) {
       case 'articles': {
-        const record = articles.get(id);
-        return record && !record.retracted ? articleVersion(record) : undefined;
+        const slot = table.slotOf(id);
+        return slot !== undefined && !table.retracted(slot) ? articleVersion(slot) : undefined;
       }
       case 'images': {
         const entry = images.get(id);
@@ -401,7 +438,7 @@ function createState(initialPosition: number): {
         if (typeof id !== 'string' || !bylineIds || !imageIds || typeof lastSeq !== 'number') {
           throw new StateRecordError(`malformed article record ${JSON.stringify(record).slice(0, 200)}`);
         }
-        articles.set(id, {
+        const slot = setArticle({
           id,
           firstSeq,
           lastSeq,
@@ -412,8 +449,8 @@ function createState(initialPosition: number): {
           bylineIds: unique(bylineIds),
           imageIds: unique(imageIds),
         });
-        for (const bylineId of bylineIds) bylineEntry(bylineId).articles.add(id);
-        for (const imageId of imageIds) imageEntry(imageId).articles.add(id);
+        for (const bylineId of bylineIds) bylineEntry(bylineId).articles.add(slot);
+        for (const imageId of imageIds) imageEntry(imageId).articles.add(slot);
         return;
       }
       default:
@@ -436,7 +473,7 @@ function createState(initialPosition: number): {
     get position() {
       return position;
     },
-    article: (id) => articles.get(id),
+    article: articleRecord,
     byline: (id) => bylines.get(id)?.state,
     image: (id) => images.get(id)?.state,
     articleStateFrom(record, event) {
@@ -457,9 +494,9 @@ function createState(initialPosition: number): {
       };
     },
     renderArticle(state) {
-      const record = articles.get(state.id);
+      const slot = table.slotOf(state.id);
       return projectArticle(state, {
-        revisions: record?.revisions ?? 0,
+        revisions: slot === undefined ? 0 : table.revisions(slot),
         byline(id) {
           const entry = bylines.get(id);
           return entry?.state ? { state: entry.state, seq: entry.embedSeq } : undefined;
@@ -486,32 +523,25 @@ function createState(initialPosition: number): {
     },
     versionOf,
     *expectedDocs(projection) {
-      const ids =
-        projection === 'articles'
-          ? articles.keys()
-          : projection === 'images'
-            ? images.keys()
-            : bylines.keys();
-      for (const id of ids) {
+      if (projection === 'articles') {
+        for (let slot = 0; slot < table.size; slot++) {
+          if (!table.retracted(slot)) yield [table.id(slot), articleVersion(slot), table.lastSeq(slot)];
+        }
+        return;
+      }
+      for (const [id, entry] of projection === 'images' ? images : bylines) {
         const version = versionOf(projection, id);
-        if (version === undefined) continue;
-        const ownSeq =
-          projection === 'articles'
-            ? articles.get(id)!.lastSeq
-            : projection === 'images'
-              ? images.get(id)!.state!.lastSeq
-              : bylines.get(id)!.state!.lastSeq;
-        yield [id, version, ownSeq];
+        if (version !== undefined) yield [id, version, entry.state!.lastSeq];
       }
     },
     *articleIds() {
-      for (const record of articles.values()) if (!record.retracted) yield record.id;
+      for (let slot = 0; slot < table.size; slot++) if (!table.retracted(slot)) yield table.id(slot);
     },
     stats() {
       let references = 0;
       for (const entry of bylines.values()) references += entry.articles.size;
       for (const entry of images.values()) references += entry.articles.size;
-      return { articles: articles.size, bylines: bylines.size, images: images.size, references };
+      return { articles: table.size, bylines: bylines.size, images: images.size, references };
     },
     *records() {
       for (const [id, e] of bylines) {
@@ -527,7 +557,8 @@ function createState(initialPosition: number): {
         ];
       }
       for (const [id, e] of images) yield ['i', id, e.state ?? null, e.embedSeq, e.statsSeq];
-      for (const r of articles.values()) {
+      for (let slot = 0; slot < table.size; slot++) {
+        const r = recordAt(slot);
         yield [
           'a',
           r.id,
