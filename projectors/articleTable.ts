@@ -27,14 +27,20 @@ export interface ArticleTable {
   set(slot: number, row: ArticleRow): void;
 }
 
-/** The fields of one article record, references as slots. */
-export interface ArticleRow {
+/** The numbers the state keeps of an article. */
+export interface ArticleFacts {
   firstSeq: number;
+  /** Sequence of the article's last event: for an unretracted article, a Published/Revised event. */
   lastSeq: number;
   events: number;
+  /** ArticlePublished/ArticleRevised events applied. */
   revisions: number;
   retracted: boolean;
   publishedAtMs: number;
+}
+
+/** The fields of one article record, references as slots. */
+export interface ArticleRow extends ArticleFacts {
   bylines: ArrayLike<number>;
   images: ArrayLike<number>;
 }
@@ -106,17 +112,17 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
       return pool.subarray(start, start + imageCount[slot]!);
     },
     set(slot, row) {
+      const { bylines, images } = row;
+      if (bylines.length > 255 || images.length > 255) {
+        throw new RangeError(`article ${ids[slot]}: more than 255 bylines or images`);
+      }
       firstSeq[slot] = row.firstSeq;
       lastSeq[slot] = row.lastSeq;
       events[slot] = row.events;
       revisions[slot] = row.revisions;
       retracted[slot] = row.retracted ? 1 : 0;
       publishedAtMs[slot] = row.publishedAtMs;
-      const { bylines, images } = row;
       const refs = bylines.length + images.length;
-      if (bylines.length > 255 || images.length > 255) {
-        throw new RangeError(`article ${ids[slot]}: more than 255 bylines or images`);
-      }
       // Copy first: the row's arrays may be views of the pool region about to be rewritten.
       for (let i = 0; i < bylines.length; i++) scratch[i] = bylines[i]!;
       for (let i = 0; i < images.length; i++) scratch[bylines.length + i] = images[i]!;

@@ -377,10 +377,15 @@ export function createProjector(options: ProjectorOptions): Projector {
         logger?.warn({ err }, 'cannot read the state snapshot; rebuilding the state from the log');
       }
     }
-    /** Save the state when enough happened since the last save and every index has all of it. */
-    async function maybeSnapshot() {
+    /**
+     * Save the state when enough happened since the last save (or, with `whenever`, if
+     * anything did) and every index has all of it. A snapshot is a cache: failing to save
+     * one is logged, never fatal.
+     */
+    async function maybeSnapshot(whenever = false) {
       if (!snapshots || position <= savedAt.position) return;
       const due =
+        whenever ||
         position - savedAt.position >= (options.snapshotEveryEvents ?? 50_000) ||
         Date.now() - savedAt.ms >= (options.snapshotEveryMs ?? 300_000);
       if (!due || [...targets.values()].some((t) => t.seq < position)) return;
@@ -389,7 +394,6 @@ export function createProjector(options: ProjectorOptions): Projector {
         await snapshots.save(stateName, engine.state, head);
         totals.snapshotsSaved++;
       } catch (err) {
-        if (signal.aborted) throw err;
         logger?.warn({ err }, 'cannot save the state snapshot; will try again later');
       }
       savedAt = { position, ms: Date.now() };
@@ -635,6 +639,8 @@ export function createProjector(options: ProjectorOptions): Projector {
       if (leases.some((l) => l.lost.aborted)) {
         throw new PresslogError(`lost the projector lease: another projector may have taken over`);
       }
+      // Shut down on request: leave the state for the next start (still holding the leases).
+      if (outer.aborted) await maybeSnapshot(true);
       return totals;
     } catch (err) {
       lastError = { message: (err as Error).message, at: new Date().toISOString() };

@@ -759,10 +759,12 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       // A cache for the live projector: failing to save it fails nothing.
       try {
         const name = snapshotName(projections);
-        const existing = await options.snapshots.info(name);
-        if (!existing || existing.position < state.position) {
-          snapshot = await options.snapshots.save(name, state, await log.head());
-        }
+        const [existing, head] = await Promise.all([options.snapshots.info(name), log.head()]);
+        const newer =
+          existing !== undefined &&
+          existing.streamCreated === head.created?.toISOString() &&
+          existing.position >= state.position;
+        if (!newer) snapshot = await options.snapshots.save(name, state, head);
       } catch (err) {
         logger?.warn({ err }, 'cannot save the state snapshot');
       }

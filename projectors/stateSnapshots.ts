@@ -42,6 +42,8 @@ export interface StateSnapshotStore {
    */
   load(name: string, options: { maxPosition: number; head: LogHead }): Promise<LoadedSnapshot>;
   info(name: string): Promise<SnapshotInfo | undefined>;
+  /** Every snapshot saved (none when the bucket does not exist yet: listing creates nothing). */
+  list(): Promise<SnapshotInfo[]>;
 }
 
 /** The snapshot name of a set of projections, e.g. `articles+bylines+images`. */
@@ -97,6 +99,21 @@ export function createStateSnapshotStore(options: {
     async info(name) {
       const found = await (await store()).info(name);
       return found && !found.deleted ? infoOf(found.metadata, name, found.size) : undefined;
+    },
+
+    async list() {
+      let os: ObjectStore;
+      try {
+        os = await new Objm(jetstream(nc)).open(names.bucket('state'));
+      } catch {
+        return [];
+      }
+      const out: SnapshotInfo[] = [];
+      for (const found of await os.list()) {
+        const info = found.deleted ? undefined : infoOf(found.metadata, found.name, found.size);
+        if (info) out.push(info);
+      }
+      return out;
     },
 
     async save(name, state, head) {

@@ -9,6 +9,7 @@ import type { LeaseValue } from './lease.ts';
 import { PROJECTIONS } from './projections.ts';
 import { healthKey, type ProjectorHealth, projectLeaseKey } from './projector.ts';
 import { reindexLeaseKey } from './reindex.ts';
+import type { SnapshotInfo, StateSnapshotStore } from './stateSnapshots.ts';
 
 /** Where one projection stands. */
 export interface ProjectionStatus {
@@ -37,6 +38,8 @@ export interface ProjectionStatus {
 export interface StatusReport {
   head: { seq: number; time?: string; messages: number };
   projections: ProjectionStatus[];
+  /** Saved projection states a live projector starts from (see stateSnapshots.ts). */
+  snapshots: SnapshotInfo[];
 }
 
 async function lease(kv: KV, key: string): Promise<LeaseValue | undefined> {
@@ -53,6 +56,7 @@ export async function projectionStatus(options: {
   checkpoints: CheckpointStore;
   leaseBucket: KV;
   deadLetters: DeadLetterStore;
+  snapshots?: StateSnapshotStore;
   names: Names;
   projections: readonly ProjectionName[];
   signal?: AbortSignal;
@@ -147,5 +151,6 @@ export async function projectionStatus(options: {
   return {
     head: { seq: head.lastSeq, time: head.lastTime?.toISOString(), messages: head.messages },
     projections: out,
+    snapshots: (await options.snapshots?.list()) ?? [],
   };
 }

@@ -53,6 +53,12 @@ function text(report: StatusReport): string {
     );
     if (others.length > 0) lines.push(`${s.projection}: other indexes: ${others.join(', ')}`);
   }
+  for (const snapshot of report.snapshots) {
+    lines.push(
+      `state snapshot ${snapshot.name}: at sequence ${snapshot.position} (${report.head.seq - snapshot.position} events behind the head), ` +
+        `${snapshot.records} records, ${(snapshot.bytes / 1024 / 1024).toFixed(1)} MiB, saved ${snapshot.savedAt}`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -70,6 +76,7 @@ export function register(program: Command, ctx: CliContext): void {
           checkpoints: clients.checkpoints,
           leaseBucket: clients.leaseBucket,
           deadLetters: clients.deadLetters,
+          snapshots: clients.snapshots,
           names: ctx.config().names,
           projections: PROJECTION_NAMES,
           signal: ctx.signal,

@@ -122,6 +122,45 @@ describe('projectors', () => {
     });
   });
 
+  test('a live projector stopped on request saves its state, and the next one starts from it', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append(randomLog(120, 5));
+      const controller = new AbortController();
+      let caughtUp = false;
+      const projector = createProjector({
+        ...env.common(),
+        projections: PROJECTION_NAMES,
+        snapshots: env.snapshots,
+        snapshotEveryEvents: 1_000_000,
+        leaseTtlMs: 3000,
+        idlePollMs: 20,
+        onCaughtUp: () => {
+          caughtUp = true;
+        },
+      });
+      const running = projector.run({ signal: controller.signal });
+      try {
+        await eventually(() => caughtUp, { timeout: 15_000 });
+        const seq = await env.append([
+          makeEvent('BylineRegistered', 'late-byline', { name: 'Late Arrival' }),
+        ]);
+        assert.equal((await env.checkpoints.waitForSeq('bylines', seq, { timeoutMs: 15_000 })).reached, true);
+        assert.equal(await env.snapshots.info(snapshotName(PROJECTION_NAMES)), undefined, 'none due yet');
+        controller.abort();
+        const stats = await running;
+        assert.equal(stats.snapshotsSaved, 1);
+        assert.equal((await env.snapshots.info(snapshotName(PROJECTION_NAMES)))?.position, seq);
+      } finally {
+        controller.abort();
+        await running.catch(() => {});
+        await projector.close();
+      }
+      const next = await projectOnce(env, { snapshots: env.snapshots });
+      assert.equal(next.restoredFrom?.position, 121);
+      assert.equal(next.events, 0);
+    });
+  });
+
   test('live mode: fan-out, dangling references, retraction, read-your-writes, status, one projector at a time', async () => {
     await withProjectorEnv(async (env) => {
       const controller = new AbortController();

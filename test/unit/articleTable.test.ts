@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createArticleTable } from '../../projectors/articleTable.ts';
+
+const row = (lastSeq: number, bylines: number[], images: number[], retracted = false) => ({
+  firstSeq: 1,
+  lastSeq,
+  events: lastSeq,
+  revisions: 1,
+  retracted,
+  publishedAtMs: Date.parse('1851-09-18T00:00:00Z') + lastSeq,
+  bylines,
+  images,
+});
+
+describe('article table', () => {
+  it('keeps every article through growth, and references through revisions that grow or shrink them', () => {
+    const table = createArticleTable(2);
+    const expected = new Map<string, ReturnType<typeof row>>();
+    for (let i = 0; i < 5000; i++) {
+      const id = `a-${i % 3000}`;
+      const slot = table.intern(id);
+      // Revisions alternate between more and fewer references than before.
+      const refs = (i * 7) % 5;
+      const r = row(
+        i + 1,
+        Array.from({ length: refs }, (_, k) => i + k),
+        [i % 11, i % 13],
+        i % 9 === 0,
+      );
+      table.set(slot, r);
+      expected.set(id, r);
+    }
+    assert.equal(table.size, 3000);
+    for (const [id, r] of expected) {
+      const slot = table.slotOf(id)!;
+      assert.equal(table.id(slot), id);
+      assert.equal(table.lastSeq(slot), r.lastSeq);
+      assert.equal(table.publishedAtMs(slot), r.publishedAtMs);
+      assert.equal(table.retracted(slot), r.retracted);
+      assert.deepEqual([...table.bylines(slot)], r.bylines, id);
+      assert.deepEqual([...table.images(slot)], r.images, id);
+    }
+    assert.equal(table.slotOf('never-seen'), undefined);
+  });
+
+  it('takes its own views as a row (a revision that keeps the references)', () => {
+    const table = createArticleTable();
+    const slot = table.intern('a');
+    table.set(slot, row(1, [1, 2], [3]));
+    table.set(slot, { ...row(2, [], []), bylines: table.images(slot), images: table.bylines(slot) });
+    assert.deepEqual([...table.bylines(slot)], [3]);
+    assert.deepEqual([...table.images(slot)], [1, 2]);
+  });
+
+  it('refuses more references than a slot can count, changing nothing', () => {
+    const table = createArticleTable();
+    const slot = table.intern('a');
+    table.set(slot, row(1, [1], [2]));
+    assert.throws(
+      () =>
+        table.set(
+          slot,
+          row(
+            9,
+            Array.from({ length: 256 }, (_, i) => i),
+            [],
+          ),
+        ),
+      RangeError,
+    );
+    assert.equal(table.lastSeq(slot), 1);
+    assert.deepEqual([...table.bylines(slot)], [1]);
+  });
+});
