@@ -213,6 +213,17 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     options.onProgress?.({ ...progress });
   };
   const enter = async (next: ReindexPhase) => {
+    const memory = process.memoryUsage();
+    logger?.debug(
+      {
+        phase,
+        ms: Date.now() - phaseStarted,
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        external: memory.external,
+      },
+      'reindex phase done',
+    );
     phasesMs[phase] = (phasesMs[phase] ?? 0) + Date.now() - phaseStarted;
     phase = next;
     phaseStarted = Date.now();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { retrying } from './retry.ts';
 
@@ -100,7 +101,11 @@ export async function verifyIndex(
   signal?: AbortSignal,
 ): Promise<Verification> {
   const want = createChecksum();
-  for (const [id, asOfSeq, ownSeq] of expected()) want.add(id, asOfSeq, ownSeq);
+  for (const [id, asOfSeq, ownSeq] of expected()) {
+    want.add(id, asOfSeq, ownSeq);
+    // A million hashes take seconds: let timers (lease renewals) and I/O in meanwhile.
+    if (want.count % 10_000 === 0) await setImmediate();
+  }
   const have = createChecksum();
   for await (const [id, asOfSeq, ownSeq] of readLineage(client, index, signal)) have.add(id, asOfSeq, ownSeq);
   const result: Verification = {
