@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { jetstream } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -170,7 +171,7 @@ export function createStateSnapshotStore(options: {
       const result = await os.get(name);
       if (!result) return { reason: 'snapshot vanished' };
       const lines = createInterface({
-        input: Readable.fromWeb(result.data as import('node:stream/web').ReadableStream<Uint8Array>),
+        input: Readable.fromWeb(result.data as WebReadableStream<Uint8Array>),
         crlfDelay: Number.POSITIVE_INFINITY,
       });
       async function* records(): AsyncGenerator<StateRecord> {
