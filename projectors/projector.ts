@@ -187,8 +187,9 @@ function createChangeMemory(capacity: number) {
 /**
  * Create the live projector. `run` takes a lease per projection (one live projector per
  * projection across all machines), resolves each alias to its index (creating the first
- * index when there is none), rebuilds the projection state by replaying the log (nothing
- * is written for events at or below an index's checkpoint), then tails the log: batches
+ * index when there is none), restores the projection state from a usable snapshot (see
+ * `snapshots`) or else rebuilds it by replaying the log (nothing is written for events at
+ * or below an index's checkpoint either way), then tails the log: batches
  * bounded by size and time, bulk writes with external versions, and the checkpoint of
  * each index advanced only after Elasticsearch acknowledged the batch. When a reindex (or
  * a rollback) moves an alias, the projector notices (KV pointer watch, and a periodic
