@@ -386,7 +386,10 @@ async function measureLatency(
   try {
     // Let the projector start and catch up before timing anything.
     const head = await log.head();
-    options.log?.debug({ head: head.lastSeq }, 'waiting for the live projector to restore or rebuild its state');
+    options.log?.debug(
+      { head: head.lastSeq },
+      'waiting for the live projector to restore or rebuild its state',
+    );
     while (caughtUpAt === undefined) {
       options.signal?.throwIfAborted();
       await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 5))]);
