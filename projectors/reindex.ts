@@ -541,23 +541,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       const { seq, event } = item.stored;
       const changes = engine.apply(seq, event, () => false);
       if (articleIndex === undefined) continue;
-      const record = state.article(event.entityId)!;
-      if (lastSeqs) {
-        if (changes.article && lastSeqs.get(record.id) === seq) {
-          const doc = state.renderArticle(changes.article)!;
-          await push(
-            {
-              projection: 'articles',
-              index: articleIndex,
-              id: doc.id,
-              action: 'index',
-              version: doc.lineage.asOfSeq,
-              source: JSON.stringify(doc),
-            },
-            seq,
-          );
-        }
-      } else if (changes.article) {
+      if (changes.article && (!lastSeqs || lastSeqs.get(event.entityId) === seq)) {
         const doc = state.renderArticle(changes.article)!;
         await push(
           {
@@ -566,24 +550,28 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             id: doc.id,
             action: 'index',
             version: doc.lineage.asOfSeq,
-            versionType: 'internal',
+            // Without the last sequences, every render is written, last write wins (see above).
+            ...(lastSeqs ? {} : { versionType: 'internal' as const }),
             source: JSON.stringify(doc),
           },
           seq,
         );
-      } else if (record.retracted && record.revisions > 0) {
+      } else if (!lastSeqs) {
+        const record = state.article(event.entityId)!;
         // Undo what an earlier event of this article wrote.
-        await push(
-          {
-            projection: 'articles',
-            index: articleIndex,
-            id: record.id,
-            action: 'delete',
-            version: record.lastSeq,
-            versionType: 'internal',
-          },
-          seq,
-        );
+        if (record.retracted && record.revisions > 0) {
+          await push(
+            {
+              projection: 'articles',
+              index: articleIndex,
+              id: record.id,
+              action: 'delete',
+              version: record.lastSeq,
+              versionType: 'internal',
+            },
+            seq,
+          );
+        }
       }
     }
     lastSeqs?.clear();
