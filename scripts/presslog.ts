@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../schemas/config.ts';
 import { ConfigError } from '../schemas/errors.ts';
 import type { CliContext } from './commands/cliContext.ts';
-import { commands } from './commands/index.ts';
+import { commandsFor } from './commands/index.ts';
 import { createLogger, createShutdownSignal, maskCredentials } from './runtime.ts';
 
 const EXIT_FAILURE = 1;
@@ -41,7 +41,9 @@ const ctx: CliContext = {
   },
 };
 
-for (const command of commands) command.register(program, ctx);
+// Only the command being run is loaded: the root's own options are parsed first to find it.
+const [firstOperand] = program.parseOptions(process.argv.slice(2)).operands;
+for (const command of await commandsFor(firstOperand)) command.register(program, ctx);
 
 function report(err: unknown): number {
   // Commander has already printed its usage message (or the help, exit code 0).
