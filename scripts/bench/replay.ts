@@ -587,7 +587,7 @@ export async function runReplayBench(
         'MiB',
         peakRssBytes / 1024 / 1024,
         0,
-        'the reindex process (a whole presslog CLI: ~180 MiB of it is the idle process); no ceiling',
+        'the reindex process (a whole presslog CLI: ~155 MiB of it is the idle process); no ceiling',
       ),
     ];
     const samples = options.latencySamples ?? 1000;
