@@ -492,20 +492,21 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             engine.apply(item.stored.seq, item.stored.event, () => false);
         }
       }),
-      (async () => {
-        if (!lastSeqs) return;
-        for (let attempt = 0; ; attempt++) {
-          try {
+      lastSeqs &&
+        // A retried read starts over; keeping the highest sequence per id makes that harmless.
+        retrying(
+          async () => {
             for await (const { id, seq } of log.lastSequences!('article', { signal: lockLost })) {
               if (seq > (lastSeqs.get(id) ?? 0)) lastSeqs.set(id, seq);
             }
-            return;
-          } catch (err) {
-            if (!(err instanceof TransientError) || lockLost.aborted) throw err;
-            await sleep(backoffMs(attempt, 200, 5000), lockLost);
-          }
-        }
-      })(),
+          },
+          {
+            signal: lockLost,
+            initialMs: 200,
+            maxMs: 5000,
+            retryable: (err) => err instanceof TransientError,
+          },
+        ),
     ]);
 
     // Write: stream the articles, rendered with the final bylines and images.
