@@ -605,7 +605,9 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         finished = true;
         return;
       }
-      const messages = await consumer.consume({ max_messages: batch });
+      // Pulls expire after 10 s (not the client's 30 s): two missed heartbeats (half of that
+      // each) are how a vanished consumer is noticed, so a read recovers in ~10 s, not ~30 s.
+      const messages = await consumer.consume({ max_messages: batch, expires: 10_000 });
       const stopRead = (reason: Error) => {
         stopReason ??= reason;
         void messages.close();
@@ -844,9 +846,10 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
 
   /**
    * The last message of every subject of an entity type, headers only (added for the
-   * projectors' rebuild). An ordered consumer that recovers from a gap restarts from a
-   * sequence, which may then deliver more than the last message of a subject: callers
-   * keep the highest sequence per id.
+   * projectors' rebuild), in stream order. An ordered consumer that recovers from a gap
+   * goes on from a start sequence, which would deliver more than the last message of a
+   * subject: such a read stops with a TransientError instead, so every item it yielded is
+   * a subject's last message and a caller that retries starts over.
    */
   async function* lastSequences(
     entityType: EntityType,
@@ -859,12 +862,17 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         field: 'entityType',
       });
     }
+    let consumer: string | undefined;
     yield* readOrdered({
       filter: names.entitySubjects(entityType),
       consumer: { deliver_policy: DeliverPolicy.LastPerSubject, headers_only: true },
       batch: 4096,
       signal,
       visit(m) {
+        consumer ??= m.info.consumer;
+        if (m.info.consumer !== consumer) {
+          throw new TransientError('the consumer was recreated, no longer last-per-subject');
+        }
         const parsed = parseSubject(names, m.subject);
         return { item: parsed ? { id: parsed.id, seq: m.info.streamSequence } : undefined, last: false };
       },

@@ -135,8 +135,9 @@ export interface ContentLog {
   replay(options?: ReplayOptions): AsyncIterable<ReplayItem>;
   /**
    * Where each entity's history of one type ends: the stream sequence of its last message,
-   * one item per entity, read without payloads (headers only). Lets a rebuild write each
-   * entity once, at its last event. Optional: callers fall back when it is absent.
+   * one item per entity in stream order, read without payloads (headers only). Lets a
+   * rebuild write each entity once, at its last event. A read interrupted by a
+   * TransientError must be started over. Optional: callers fall back when it is absent.
    */
   lastSequences?(entityType: EntityType, options?: { signal?: AbortSignal }): AsyncIterable<EntityLastSeq>;
   head(): Promise<LogHead>;

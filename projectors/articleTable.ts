@@ -56,10 +56,19 @@ function grow<T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(ar
   return bigger;
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** Create an empty article table. */
 export function createArticleTable(initialCapacity = 1024): ArticleTable {
-  const slots = new Map<string, number>();
-  const ids: string[] = [];
+  // Ids as ASCII bytes in one pool (ids are 1-128 of [A-Za-z0-9_-]), the id of slot s at
+  // idStart[s]..idStart[s+1], found through an open-addressing hash table of slot + 1
+  // (0: empty) at most half full: ~25 bytes per article where a Map from id strings to
+  // slots, and the strings, took ~75.
+  let size = 0;
+  let idBytes = Buffer.alloc(initialCapacity * 16);
+  let idStart = new Uint32Array(initialCapacity + 1);
+  let hashed = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(2, initialCapacity * 2))));
   let firstSeq = new Float64Array(initialCapacity);
   let lastSeq = new Float64Array(initialCapacity);
   let publishedAtMs = new Float64Array(initialCapacity);
@@ -75,18 +84,71 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
   let pool = new Int32Array(initialCapacity * 2);
   let poolEnd = 0;
 
+  const hashOfString = (id: string) => {
+    let hash = FNV_OFFSET;
+    for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), FNV_PRIME);
+    return hash >>> 0;
+  };
+  const hashOfSlot = (slot: number) => {
+    let hash = FNV_OFFSET;
+    for (let i = idStart[slot]!; i < idStart[slot + 1]!; i++) hash = Math.imul(hash ^ idBytes[i]!, FNV_PRIME);
+    return hash >>> 0;
+  };
+  const idEquals = (slot: number, id: string) => {
+    const start = idStart[slot]!;
+    if (idStart[slot + 1]! - start !== id.length) return false;
+    for (let i = 0; i < id.length; i++) if (idBytes[start + i] !== id.charCodeAt(i)) return false;
+    return true;
+  };
+  /** Where `id` is in `hashed`, or the empty place it would take. */
+  const place = (id: string) => {
+    const mask = hashed.length - 1;
+    let at = hashOfString(id) & mask;
+    for (;;) {
+      const entry = hashed[at]!;
+      if (entry === 0 || idEquals(entry - 1, id)) return at;
+      at = (at + 1) & mask;
+    }
+  };
+  const rehash = () => {
+    hashed = new Int32Array(hashed.length * 2);
+    const mask = hashed.length - 1;
+    for (let slot = 0; slot < size; slot++) {
+      let at = hashOfSlot(slot) & mask;
+      while (hashed[at] !== 0) at = (at + 1) & mask;
+      hashed[at] = slot + 1;
+    }
+  };
+
   return {
     get size() {
-      return ids.length;
+      return size;
     },
-    slotOf: (id) => slots.get(id),
+    slotOf(id) {
+      const entry = hashed[place(id)]!;
+      return entry === 0 ? undefined : entry - 1;
+    },
     intern(id) {
-      let slot = slots.get(id);
-      if (slot !== undefined) return slot;
-      slot = ids.length;
-      ids.push(id);
-      slots.set(id, slot);
-      const size = slot + 1;
+      let at = place(id);
+      if (hashed[at] !== 0) return hashed[at]! - 1;
+      for (let i = 0; i < id.length; i++) {
+        if (id.charCodeAt(i) > 0x7f) throw new RangeError(`article id ${JSON.stringify(id)} is not ASCII`);
+      }
+      const slot = size++;
+      idStart = grow(idStart, size + 1);
+      const start = idStart[slot]!;
+      if (start + id.length > idBytes.length) {
+        const bigger = Buffer.alloc(Math.max(idBytes.length * 2, start + id.length));
+        idBytes.copy(bigger);
+        idBytes = bigger;
+      }
+      idBytes.write(id, start, 'latin1');
+      idStart[size] = start + id.length;
+      if (size * 2 > hashed.length) {
+        rehash();
+        at = place(id);
+      }
+      hashed[at] = slot + 1;
       firstSeq = grow(firstSeq, size);
       lastSeq = grow(lastSeq, size);
       publishedAtMs = grow(publishedAtMs, size);
@@ -99,7 +161,7 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
       refRoom = grow(refRoom, size);
       return slot;
     },
-    id: (slot) => ids[slot]!,
+    id: (slot) => idBytes.toString('latin1', idStart[slot]!, idStart[slot + 1]!),
     firstSeq: (slot) => firstSeq[slot]!,
     lastSeq: (slot) => lastSeq[slot]!,
     events: (slot) => events[slot]!,
@@ -114,7 +176,9 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
     set(slot, row) {
       const { bylines, images } = row;
       if (bylines.length > 255 || images.length > 255) {
-        throw new RangeError(`article ${ids[slot]}: more than 255 bylines or images`);
+        throw new RangeError(
+          `article ${idBytes.toString('latin1', idStart[slot]!, idStart[slot + 1]!)}: more than 255 bylines or images`,
+        );
       }
       firstSeq[slot] = row.firstSeq;
       lastSeq[slot] = row.lastSeq;

@@ -27,6 +27,7 @@ import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
 import { PROJECTIONS } from './projections.ts';
 import { projectLeaseKey } from './projector.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
+import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
@@ -481,8 +482,8 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     // Where each article's history ends, read without payloads, so each article is
     // written once, at its last event. Not for as-of (that needs the last event before
     // the time, not the last one), nor for a log that cannot tell: see below.
-    const lastSeqs =
-      !asOf && articleIndexWanted() && log.lastSequences ? new Map<string, number>() : undefined;
+    const readLastSeqs = !asOf && articleIndexWanted() && log.lastSequences !== undefined;
+    let lastSeqs: SequenceSet | undefined;
     // All at once: each is a server-side scan of the whole stream for its subjects, and
     // bylines, images and the articles' last sequences do not depend on each other.
     await Promise.all([
@@ -492,13 +493,13 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             engine.apply(item.stored.seq, item.stored.event, () => false);
         }
       }),
-      lastSeqs &&
-        // A retried read starts over; keeping the highest sequence per id makes that harmless.
+      readLastSeqs &&
+        // An interrupted read is started over (see ContentLog.lastSequences).
         retrying(
           async () => {
-            for await (const { id, seq } of log.lastSequences!('article', { signal: lockLost })) {
-              if (seq > (lastSeqs.get(id) ?? 0)) lastSeqs.set(id, seq);
-            }
+            const seqs: number[] = [];
+            for await (const { seq } of log.lastSequences!('article', { signal: lockLost })) seqs.push(seq);
+            lastSeqs = createSequenceSet(seqs);
           },
           {
             signal: lockLost,
@@ -534,7 +535,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       if (!take(item)) {
         if (item.kind === 'unreadable' && lastSeqs) {
           const parsed = parseSubject(names, item.unreadable.subject);
-          if (parsed && lastSeqs.get(parsed.id) === item.unreadable.seq) unreadableLast.add(parsed.id);
+          if (parsed && lastSeqs.has(item.unreadable.seq)) unreadableLast.add(parsed.id);
         }
         continue;
       }
@@ -542,7 +543,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       const { seq, event } = item.stored;
       const changes = engine.apply(seq, event, () => false);
       if (articleIndex === undefined) continue;
-      if (changes.article && (!lastSeqs || lastSeqs.get(event.entityId) === seq)) {
+      if (changes.article && (!lastSeqs || lastSeqs.has(seq))) {
         const doc = state.renderArticle(changes.article)!;
         await push(
           {
@@ -575,7 +576,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         }
       }
     }
-    lastSeqs?.clear();
+    lastSeqs = undefined;
     if (unreadableLast.size > 0) {
       // Rare: read those articles' last readable event back from the log.
       engine.queue('articles', unreadableLast);

@@ -8,6 +8,7 @@ import { embedImage, projectArticle } from './articles/projectArticle.ts';
 import { type ArticleFacts, createArticleTable } from './articleTable.ts';
 import { projectByline } from './bylines/projectByline.ts';
 import { projectImage } from './images/projectImage.ts';
+import { addSlot, deleteSlot } from './slotSet.ts';
 
 /**
  * What the projection state keeps of an article: everything fan-out and the byline and
@@ -30,8 +31,8 @@ interface RefEntry<S> {
   state: S | undefined;
   /** Sequence of the event that last changed what articles embed of the entity. */
   embedSeq: number;
-  /** Slots of the articles whose current fields reference the entity (retracted ones included). */
-  articles: Set<number>;
+  /** Slots of the articles whose current fields reference the entity (retracted ones included), sorted (see slotSet.ts). */
+  articles: number[];
   /** Sequence of the last article event that changed the entity's article statistics. */
   statsSeq: number;
 }
@@ -187,7 +188,7 @@ function createState(initialPosition: number): {
         slot: bylineAt.length,
         state: undefined,
         embedSeq: 0,
-        articles: new Set(),
+        articles: [],
         statsSeq: 0,
         liveCount: 0,
         latestMs: undefined,
@@ -202,7 +203,7 @@ function createState(initialPosition: number): {
   function imageEntry(id: string): ImageEntry {
     let entry = images.get(id);
     if (!entry) {
-      entry = { id, slot: imageAt.length, state: undefined, embedSeq: 0, articles: new Set(), statsSeq: 0 };
+      entry = { id, slot: imageAt.length, state: undefined, embedSeq: 0, articles: [], statsSeq: 0 };
       images.set(id, entry);
       imageAt.push(entry);
     }
@@ -292,8 +293,8 @@ function createState(initialPosition: number): {
       const was = wasLive && oldBylines.includes(bylineId);
       const is = isLive && record.bylineIds.includes(bylineId);
       const entry = bylineEntry(bylineId);
-      if (record.bylineIds.includes(bylineId)) entry.articles.add(slot);
-      else entry.articles.delete(slot);
+      if (record.bylineIds.includes(bylineId)) addSlot(entry.articles, slot);
+      else deleteSlot(entry.articles, slot);
       const moved = was && is && prev!.publishedAtMs !== record.publishedAtMs;
       if (was === is && !moved) {
         continue;
@@ -323,8 +324,8 @@ function createState(initialPosition: number): {
       const was = wasLive && oldImages.includes(imageId);
       const is = isLive && record.imageIds.includes(imageId);
       const entry = imageEntry(imageId);
-      if (record.imageIds.includes(imageId)) entry.articles.add(slot);
-      else entry.articles.delete(slot);
+      if (record.imageIds.includes(imageId)) addSlot(entry.articles, slot);
+      else deleteSlot(entry.articles, slot);
       if (was === is) {
         continue;
       }
@@ -449,8 +450,8 @@ function createState(initialPosition: number): {
           bylineIds: unique(bylineIds),
           imageIds: unique(imageIds),
         });
-        for (const bylineId of bylineIds) bylineEntry(bylineId).articles.add(slot);
-        for (const imageId of imageIds) imageEntry(imageId).articles.add(slot);
+        for (const bylineId of bylineIds) addSlot(bylineEntry(bylineId).articles, slot);
+        for (const imageId of imageIds) addSlot(imageEntry(imageId).articles, slot);
         return;
       }
       default:
@@ -539,8 +540,8 @@ function createState(initialPosition: number): {
     },
     stats() {
       let references = 0;
-      for (const entry of bylines.values()) references += entry.articles.size;
-      for (const entry of images.values()) references += entry.articles.size;
+      for (const entry of bylines.values()) references += entry.articles.length;
+      for (const entry of images.values()) references += entry.articles.length;
       return { articles: table.size, bylines: bylines.size, images: images.size, references };
     },
     *records() {

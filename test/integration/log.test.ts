@@ -267,6 +267,63 @@ describe('content log', () => {
     });
   });
 
+  test('lastSequences: the last message of each subject in stream order; a recreated consumer never yields another', async () => {
+    await withLog(async (log, names) => {
+      // 6,000 articles with one event (seq 1-6000), then 1,000 with two (6001-7000, 7001-8000).
+      const articles = (prefix: string, count: number, headline: string) =>
+        Array.from({ length: count }, (_, i) => ({
+          event: sampleArticle(`${prefix}-${i}`, { bodyChars: 40, headline }),
+        }));
+      for (const batch of [
+        articles('a', 6_000, 'One'),
+        articles('b', 1_000, 'First'),
+        articles('b', 1_000, 'Second'),
+      ]) {
+        const stats = await log.append(batch);
+        assert.equal(stats.appended, batch.length);
+      }
+      const expected = [
+        ...Array.from({ length: 6_000 }, (_, i) => i + 1),
+        ...Array.from({ length: 1_000 }, (_, i) => 7_001 + i),
+      ];
+      const all: { id: string; seq: number }[] = [];
+      for await (const item of log.lastSequences!('article')) all.push(item);
+      assert.deepEqual(
+        all.map((item) => item.seq),
+        expected,
+      );
+      assert.deepEqual(
+        [all[0]!.id, all[5_999]!.id, all[6_000]!.id, all[6_999]!.id],
+        ['a-0', 'a-5999', 'b-0', 'b-999'],
+      );
+
+      // The consumer deleted after the first item: the ordered consumer recreates it from
+      // a start sequence, which would deliver b-*'s first events (6001-7000) too.
+      const lastOnes = new Set(expected);
+      const seen: number[] = [];
+      let deleted = 0;
+      try {
+        for await (const { seq } of log.lastSequences!('article')) {
+          seen.push(seq);
+          if (deleted === 0) {
+            for await (const consumer of await jsm.consumers.list(names.stream)) {
+              await jsm.consumers.delete(names.stream, consumer.name);
+              deleted++;
+            }
+          }
+        }
+        assert.deepEqual(seen, expected);
+      } catch (err) {
+        assert.ok(err instanceof TransientError, `${(err as Error).name}: ${(err as Error).message}`);
+      }
+      assert.equal(deleted, 1);
+      assert.deepEqual(
+        seen.filter((seq) => !lastOnes.has(seq)),
+        [],
+      );
+    });
+  });
+
   test('a v1 event in the log is upcast to v2 on replay and read', async () => {
     await withLog(async (log, names) => {
       const v1 = {

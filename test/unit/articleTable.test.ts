@@ -44,6 +44,33 @@ describe('article table', () => {
     assert.equal(table.slotOf('never-seen'), undefined);
   });
 
+  it('finds each id among many of every length, and no id it was not given', () => {
+    const table = createArticleTable(3);
+    const ids = Array.from({ length: 20_000 }, (_, i) =>
+      `${'x'.repeat(i % 128)}${i.toString(36)}`.slice(-128),
+    );
+    const unique = [...new Set(ids)];
+    for (const id of ids) table.intern(id);
+    assert.equal(table.size, unique.length);
+    unique.forEach((id, slot) => {
+      assert.equal(table.slotOf(id), slot, id);
+      assert.equal(table.intern(id), slot, id);
+      assert.equal(table.id(slot), id);
+    });
+    for (const id of ['', 'a', `${unique[5]}-`, unique[5]!.slice(1), 'A-1', 'x'.repeat(128)]) {
+      if (!unique.includes(id)) assert.equal(table.slotOf(id), undefined, id);
+    }
+  });
+
+  it('refuses an id that is not ASCII, adding nothing', () => {
+    const table = createArticleTable();
+    table.intern('a-1');
+    assert.throws(() => table.intern('a-\u00e9'), RangeError);
+    assert.equal(table.size, 1);
+    assert.equal(table.slotOf('a-\u00e9'), undefined);
+    assert.equal(table.intern('a-2'), 1);
+  });
+
   it('takes its own views as a row (a revision that keeps the references)', () => {
     const table = createArticleTable();
     const slot = table.intern('a');
