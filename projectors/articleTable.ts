@@ -49,8 +49,9 @@ const scratch = new Int32Array(510);
 
 function grow<T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(array: T, size: number): T {
   if (size <= array.length) return array;
-  let length = array.length;
-  while (length < size) length *= 2;
+  // By half again, not double: less slack in the columns of a large table, still amortised O(1).
+  let length = Math.max(array.length, 4);
+  while (length < size) length = Math.ceil(length * 1.5);
   const bigger = new (array.constructor as new (length: number) => T)(length);
   bigger.set(array);
   return bigger;
@@ -138,7 +139,7 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
       idStart = grow(idStart, size + 1);
       const start = idStart[slot]!;
       if (start + id.length > idBytes.length) {
-        const bigger = Buffer.alloc(Math.max(idBytes.length * 2, start + id.length));
+        const bigger = Buffer.alloc(Math.max(Math.ceil(idBytes.length * 1.5), start + id.length + 128));
         idBytes.copy(bigger);
         idBytes = bigger;
       }

@@ -110,14 +110,10 @@ async function withImages(fn: (env: Env) => Promise<void>): Promise<void> {
     await Promise.all(workers.map((w) => w.close()));
     await queue.close();
     await log.close();
-    // Streams <NS>_*, Redis keys <ns>:* (queue and checkpoint), the blob directory.
-    await cleanupNamespace(config, {
-      nats: async () => nc,
-      redis: () => redis,
-      es: () => {
-        throw new Error('no ES here');
-      },
-    }).catch((err: unknown) => console.warn(err));
+    // Streams <NS>_*, Redis keys <ns>:* (queue and checkpoint), the blob directory; no ES here.
+    await cleanupNamespace(config, { nats: async () => nc, redis: () => redis }).catch((err: unknown) =>
+      console.warn(err),
+    );
     await redis.quit();
     await nc.close();
   }

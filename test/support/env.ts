@@ -107,7 +107,11 @@ function lazyClients(config: Config): TestClients & { close(): Promise<void> } {
  * (KV buckets `KV_<NS>_*`, object stores `OBJ_<NS>_*`), Elasticsearch indexes and
  * index templates `<ns>-*`, Redis keys `<ns>:*` (BullMQ's prefix), and the blob directory.
  */
-export async function cleanupNamespace(config: Config, clients?: TestClients): Promise<void> {
+export async function cleanupNamespace(
+  config: Config,
+  /** The clients to use (default: opened and closed here); without `es`, Elasticsearch is left alone. */
+  clients?: Omit<TestClients, 'es'> & Partial<Pick<TestClients, 'es'>>,
+): Promise<void> {
   const own = clients ? undefined : lazyClients(config);
   const use = clients ?? own!;
   const ns = config.namespace;
@@ -122,6 +126,7 @@ export async function cleanupNamespace(config: Config, clients?: TestClients): P
     }
   };
   const elasticsearch = async () => {
+    if (!use.es) return;
     const es = use.es();
     // Deleting by wildcard is refused by default (action.destructive_requires_name): name each index.
     const indexes = Object.keys(await es.indices.get({ index: `${ns}-*`, expand_wildcards: 'all' }));
