@@ -5,6 +5,7 @@ import type { ProjectionName } from '../schemas/names.ts';
 import type { ArticleState } from '../schemas/state.ts';
 import type { DocOp } from './bulkWriter.ts';
 import type { DeadLetter } from './deadLetters.ts';
+import { docJson } from './docJson.ts';
 import { type Changes, createProjectionState, type ProjectionState } from './state.ts';
 
 /** Reads the article event stored at `seq` (an article re-projected by fan-out: its body is not in memory). */
@@ -190,7 +191,7 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
           id,
           action: 'index',
           version: doc.lineage.asOfSeq,
-          source: JSON.stringify(doc),
+          source: docJson(doc),
         });
       }
 

@@ -7,6 +7,7 @@ import { PresslogError, TransientError } from '../schemas/errors.ts';
 import { type EntityType, type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
+import { docJson } from './docJson.ts';
 import { createArticleLoader, createProjectionEngine } from './engine.ts';
 import {
   aliasTargets,
@@ -554,7 +555,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             version: doc.lineage.asOfSeq,
             // Without the last sequences, every render is written, last write wins (see above).
             ...(lastSeqs ? {} : { versionType: 'internal' as const }),
-            source: JSON.stringify(doc),
+            source: docJson(doc),
           },
           seq,
         );
