@@ -126,14 +126,14 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
     state,
     apply(seq, event, queue) {
       const changes = state.apply(seq, event);
-      const allowed = (projection: ProjectionName) => !queue || queue(projection);
-      if (allowed('articles')) {
+      // No closure per event: tsx keeps function names by defining a property on each one.
+      if (!queue || queue('articles')) {
         enqueue('articles', changes.articles);
         if (changes.article && rendered.has('articles')) fullStates.set(changes.article.id, changes.article);
         else if (event.entityType === 'article') fullStates.delete(event.entityId);
       }
-      if (allowed('images')) enqueue('images', changes.images);
-      if (allowed('bylines')) enqueue('bylines', changes.bylines);
+      if (!queue || queue('images')) enqueue('images', changes.images);
+      if (!queue || queue('bylines')) enqueue('bylines', changes.bylines);
       return changes;
     },
     queue: enqueue,
