@@ -647,9 +647,12 @@ export async function runReplayBench(
         await es.indices.get({ index: `${namespace}-*`, expand_wildcards: 'all' }).catch(() => ({})),
       );
       if (indexes.length > 0) await es.indices.delete({ index: indexes }).catch(() => {});
-      const upper = `${namespace.toUpperCase().replaceAll('-', '_')}_`;
+      // The content stream, KV buckets (checkpoints, leases) and object stores (state snapshots).
+      const prefixes = ['', 'KV_', 'OBJ_'].map(
+        (kind) => `${kind}${namespace.toUpperCase().replaceAll('-', '_')}_`,
+      );
       for await (const stream of jsm.streams.names()) {
-        if (stream.startsWith(upper) || stream.startsWith(`KV_${upper}`))
+        if (prefixes.some((prefix) => stream.startsWith(prefix)))
           await jsm.streams.delete(stream).catch(() => {});
       }
     }

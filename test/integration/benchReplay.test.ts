@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Client } from '@elastic/elasticsearch';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { runCli } from '../support/cli.ts';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const ES_URL = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
+
+let nc: NatsConnection;
+let es: Client;
+before(async () => {
+  nc = await connect({ servers: NATS_URL });
+  es = new Client({ node: ES_URL });
+});
+after(async () => {
+  await nc.close();
+  await es.close();
+});
+
+/** Streams (content, KV buckets, object stores) and indexes of replay benchmarks. */
+async function benchResources(): Promise<Set<string>> {
+  const out = new Set<string>();
+  const jsm = await jetstreamManager(nc);
+  for await (const name of jsm.streams.names()) {
+    if (/^(KV_|OBJ_)?BENCH_REPLAY_/.test(name)) out.add(name);
+  }
+  const indexes = await es.indices.get({ index: 'bench-replay-*', expand_wildcards: 'all' });
+  for (const index of Object.keys(indexes)) out.add(index);
+  return out;
+}
+
+test('bench replay --json: one measurement per line with ours, ceiling and ratio; nothing left behind', async () => {
+  const before = await benchResources();
+  const run = await runCli([
+    'bench',
+    'replay',
+    '--events',
+    '2000',
+    '--rounds',
+    '1',
+    '--latency-samples',
+    '20',
+    '--json',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const measurements = run.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (line) =>
+        JSON.parse(line) as { name: string; unit: string; ours: number; ceiling: number; ratio: number },
+    );
+  assert.deepEqual(
+    measurements.map((m) => m.name),
+    [
+      'reindex events/s',
+      'reindex docs/s',
+      'reindex time',
+      'reindex peak RSS',
+      'append→searchable p50',
+      'append→searchable p99',
+      'live start-up',
+    ],
+  );
+  for (const m of measurements.filter((m) => m.name !== 'reindex peak RSS')) {
+    assert.ok(m.ours > 0 && m.ceiling > 0 && m.ratio > 0, JSON.stringify(m));
+  }
+  // Rates are large numbers, so their printed rounding leaves the ratio checkable.
+  for (const m of measurements.filter((m) => m.unit.endsWith('/s'))) {
+    assert.ok(Math.abs(m.ratio - m.ours / m.ceiling) < 0.01, JSON.stringify(m));
+  }
+  // The log, its checkpoints, leases and state snapshots, and every index: all deleted.
+  const leftOver = [...(await benchResources())].filter((name) => !before.has(name));
+  assert.deepEqual(leftOver, []);
+});
