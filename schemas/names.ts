@@ -41,6 +41,12 @@ export interface Names {
   queue(purpose: string): string;
   /** BullMQ key prefix in Redis (keeps namespaces apart), e.g. `presslog`. */
   readonly redisPrefix: string;
+  /**
+   * Every JetStream stream of the namespace starts with one of these: its own (the
+   * content log), `KV_` (buckets) and `OBJ_` (object stores), e.g. `PRESSLOG_`,
+   * `KV_PRESSLOG_`, `OBJ_PRESSLOG_`. For deleting a namespace.
+   */
+  readonly streamPrefixes: readonly string[];
 }
 
 export function createNames(namespace: string): Names {
@@ -60,6 +66,7 @@ export function createNames(namespace: string): Names {
     bucket: (purpose: string) => `${upper}_${purpose.toUpperCase()}`,
     queue: (purpose: string) => `${lower}-${purpose}`,
     redisPrefix: lower,
+    streamPrefixes: Object.freeze(['', 'KV_', 'OBJ_'].map((kind) => `${kind}${upper}_`)),
   });
 }
 

@@ -648,11 +648,8 @@ export async function runReplayBench(
       );
       if (indexes.length > 0) await es.indices.delete({ index: indexes }).catch(() => {});
       // The content stream, KV buckets (checkpoints, leases) and object stores (state snapshots).
-      const prefixes = ['', 'KV_', 'OBJ_'].map(
-        (kind) => `${kind}${namespace.toUpperCase().replaceAll('-', '_')}_`,
-      );
       for await (const stream of jsm.streams.names()) {
-        if (prefixes.some((prefix) => stream.startsWith(prefix)))
+        if (names.streamPrefixes.some((prefix) => stream.startsWith(prefix)))
           await jsm.streams.delete(stream).catch(() => {});
       }
     }

@@ -115,9 +115,7 @@ export async function cleanupNamespace(
   const own = clients ? undefined : lazyClients(config);
   const use = clients ?? own!;
   const ns = config.namespace;
-  // The stream and bucket prefix as schemas/names.ts derives it.
-  const upper = `${ns.toUpperCase().replaceAll('-', '_')}_`;
-  const streamPrefixes = [upper, `KV_${upper}`, `OBJ_${upper}`];
+  const { streamPrefixes } = config.names;
 
   const nats = async () => {
     const jsm = await jetstreamManager(await use.nats());
