@@ -72,9 +72,20 @@ export const storedOnly: MappingProperty = { type: 'object', enabled: false };
 /** A keyword kept in `_source` but neither indexed nor aggregatable. */
 export const opaqueKeyword: MappingProperty = { type: 'keyword', index: false, doc_values: false };
 
-/** Lineage of every document: `asOfSeq` is also its external version; embedded sequences are kept, not indexed. */
+/** A number kept for aggregations only (doc values), never searched. */
+const aggregatedInteger: MappingProperty = { type: 'integer', index: false };
+
+/**
+ * Lineage of every document: `asOfSeq` is also its external version; embedded sequences
+ * are kept, not indexed; the check values are summed by the reindex's verification.
+ */
 export const LINEAGE_MAPPING: MappingProperty = {
-  properties: { asOfSeq: long, ownSeq: long, embeddedSeqs: storedOnly },
+  properties: {
+    asOfSeq: long,
+    ownSeq: long,
+    embeddedSeqs: storedOnly,
+    check: { properties: { a: aggregatedInteger, b: aggregatedInteger, c: aggregatedInteger } },
+  },
 };
 
 export const RENDITIONS_MAPPING: MappingProperty = {

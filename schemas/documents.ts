@@ -12,6 +12,15 @@ export interface Lineage {
   ownSeq: number;
   /** Sequences of the embedded entities' last events, e.g. `{ "byline:b-1": 12, "image:img-2": 40 }`. */
   embeddedSeqs: Record<string, number>;
+  /** Digest of (id, asOfSeq, ownSeq) that a reindex sums over an index to verify it (see `projectors/lineage.ts`). */
+  check: LineageCheck;
+}
+
+/** Three 20-bit slices of a document's lineage digest. */
+export interface LineageCheck {
+  a: number;
+  b: number;
+  c: number;
 }
 
 export interface EmbeddedByline {

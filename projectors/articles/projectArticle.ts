@@ -1,5 +1,6 @@
-import type { ArticleDoc, EmbeddedByline, EmbeddedImage, Lineage } from '../../schemas/documents.ts';
+import type { ArticleDoc, EmbeddedByline, EmbeddedImage } from '../../schemas/documents.ts';
 import type { ArticleState, BylineState, ImageState } from '../../schemas/state.ts';
+import { lineageOf } from '../lineage.ts';
 import { renditionInfo } from '../renditionInfo.ts';
 
 /**
@@ -81,7 +82,7 @@ export function projectArticle(state: ArticleState, refs: ArticleRefs): ArticleD
     }
     return embedImage(id, ref?.state);
   });
-  const lineage: Lineage = { asOfSeq, ownSeq: state.lastSeq, embeddedSeqs };
+  const lineage = lineageOf(state.id, asOfSeq, state.lastSeq, embeddedSeqs);
   const doc: ArticleDoc = {
     id: state.id,
     headline: fields.headline,

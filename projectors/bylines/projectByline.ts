@@ -1,5 +1,6 @@
-import type { BylineDoc, Lineage } from '../../schemas/documents.ts';
+import type { BylineDoc } from '../../schemas/documents.ts';
 import type { BylineState } from '../../schemas/state.ts';
+import { lineageOf } from '../lineage.ts';
 
 /** What projecting a byline needs beyond its own state: statistics over its articles. */
 export interface BylineStats {
@@ -15,11 +16,7 @@ export interface BylineStats {
 export function projectByline(state: BylineState, stats: BylineStats): BylineDoc {
   const embeddedSeqs: Record<string, number> = {};
   if (stats.statsSeq > 0) embeddedSeqs.articles = stats.statsSeq;
-  const lineage: Lineage = {
-    asOfSeq: Math.max(state.lastSeq, stats.statsSeq),
-    ownSeq: state.lastSeq,
-    embeddedSeqs,
-  };
+  const lineage = lineageOf(state.id, Math.max(state.lastSeq, stats.statsSeq), state.lastSeq, embeddedSeqs);
   const doc: BylineDoc = {
     id: state.id,
     name: state.fields.name,

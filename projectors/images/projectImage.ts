@@ -1,5 +1,6 @@
-import type { ImageDoc, Lineage } from '../../schemas/documents.ts';
+import type { ImageDoc } from '../../schemas/documents.ts';
 import type { ImageState } from '../../schemas/state.ts';
+import { lineageOf } from '../lineage.ts';
 import { renditionInfo } from '../renditionInfo.ts';
 
 /** What projecting an image needs beyond its own state: the articles that use it. */
@@ -15,11 +16,7 @@ export function projectImage(state: ImageState, refs: ImageRefs): ImageDoc | nul
   if (state.removed) return null;
   const embeddedSeqs: Record<string, number> = {};
   if (refs.articlesSeq > 0) embeddedSeqs.articles = refs.articlesSeq;
-  const lineage: Lineage = {
-    asOfSeq: Math.max(state.lastSeq, refs.articlesSeq),
-    ownSeq: state.lastSeq,
-    embeddedSeqs,
-  };
+  const lineage = lineageOf(state.id, Math.max(state.lastSeq, refs.articlesSeq), state.lastSeq, embeddedSeqs);
   const processed = state.processed;
   const failed = state.failed;
   const doc: ImageDoc = {

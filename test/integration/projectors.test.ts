@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
+import { lineageOf } from '../../projectors/lineage.ts';
 import { createProjector } from '../../projectors/projector.ts';
 import { createProjectionState } from '../../projectors/state.ts';
 import { snapshotName } from '../../projectors/stateSnapshots.ts';
 import { projectionStatus } from '../../projectors/status.ts';
+import { verifyIndex } from '../../projectors/verify.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { eventually } from '../support/env.ts';
@@ -49,6 +51,50 @@ describe('projectors', () => {
       });
     });
   }
+
+  test('verification sums the index in Elasticsearch and catches a missing, a stale and an extra document', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append(randomLog(300, 11));
+      const report = await reindexAll(env);
+      const articles = report.indexes.find((r) => r.projection === 'articles')!;
+      assert.ok(articles.verification.ok, JSON.stringify(articles.verification));
+      assert.ok(articles.verification.expectedDocs >= 5, JSON.stringify(articles.verification));
+      const index = articles.index;
+      const state = createProjectionState();
+      for await (const item of env.log.replay({ fromSeq: 1 })) {
+        if (item.kind === 'event') state.apply(item.stored.seq, item.stored.event);
+      }
+      const expected = () => state.expectedDocs('articles');
+      const again = await verifyIndex(env.client, index, expected);
+      assert.deepEqual(
+        [again.ok, again.actualDocs, again.actualChecksum],
+        [true, articles.verification.actualDocs, articles.verification.expectedChecksum],
+      );
+
+      const [first, second] = [...expected()].map(([id]) => id);
+      const doc = (await env.client.get<ArticleDoc>({ index, id: second! }))._source!;
+      await env.client.delete({ index, id: first!, refresh: true });
+      const missing = await verifyIndex(env.client, index, expected);
+      assert.equal(missing.ok, false);
+      assert.equal(missing.actualDocs, missing.expectedDocs - 1);
+      assert.deepEqual(missing.differences, [{ id: first, expected: missing.differences[0]!.expected }]);
+
+      // Same count, one document a version behind (its check values say so too).
+      const stale = { ...doc, lineage: lineageOf(doc.id, doc.lineage.asOfSeq - 1, doc.lineage.ownSeq, {}) };
+      await env.client.index({ index, id: doc.id, document: stale, refresh: true });
+      await env.client.index({ index, id: first!, document: { ...stale, id: first }, refresh: true });
+      const changed = await verifyIndex(env.client, index, expected);
+      assert.equal(changed.ok, false);
+      assert.equal(changed.actualDocs, changed.expectedDocs);
+      assert.notEqual(changed.actualChecksum, changed.expectedChecksum);
+      assert.ok(changed.differences.some((d) => d.id === doc.id));
+
+      await env.client.index({ index, id: 'intruder', document: { ...doc, id: 'intruder' }, refresh: true });
+      const extra = await verifyIndex(env.client, index, expected);
+      assert.equal(extra.actualDocs, extra.expectedDocs + 1);
+      assert.ok(extra.differences.some((d) => d.id === 'intruder' && d.expected === undefined));
+    });
+  });
 
   test('state snapshots: a restart replays only what came after, with the documents of a full replay; unusable ones are ignored', async () => {
     await withProjectorEnv(async (env) => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
 import { emptyBulkStats, encodeBulkBody } from '../../projectors/bulkWriter.ts';
 import { createProjectionEngine } from '../../projectors/engine.ts';
+import { lineageCheck } from '../../projectors/lineage.ts';
 import { createWritePipeline } from '../../projectors/pipeline.ts';
 import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
 import {
@@ -12,6 +13,7 @@ import {
   type StateRecord,
   StateRecordError,
 } from '../../projectors/state.ts';
+import { createChecksum } from '../../projectors/verify.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
@@ -82,7 +84,12 @@ describe('projectArticle', () => {
     })!;
     assert.deepEqual(doc.bylines, [{ id: 'b1', name: 'Lincoln' }, { id: 'b2' }]);
     assert.deepEqual(doc.images, [{ id: 'i1', caption: 'Boats', credit: 'Nagasaki', renditions: [] }]);
-    assert.deepEqual(doc.lineage, { asOfSeq: 9, ownSeq: 5, embeddedSeqs: { 'byline:b1': 1, 'image:i1': 9 } });
+    assert.deepEqual(doc.lineage, {
+      asOfSeq: 9,
+      ownSeq: 5,
+      embeddedSeqs: { 'byline:b1': 1, 'image:i1': 9 },
+      check: lineageCheck(doc.id, 9, 5),
+    });
     assert.equal(doc.year, 1900);
     assert.equal(doc.revisions, 2);
     assert.equal(doc.section, 'news');
@@ -489,5 +496,38 @@ describe('write pipeline', () => {
     await assert.rejects(pipeline.drain(), /bulk failed/);
     assert.deepEqual(committed, [1, 2, 3], 'nothing after the failed batch is committed');
     await assert.rejects(pipeline.submit({ toSeq: 6, final: false }, write(1)), /bulk failed/);
+  });
+});
+
+describe('lineage checks', () => {
+  it('are three 20-bit slices of the digest of (id, asOfSeq, ownSeq)', () => {
+    const check = lineageCheck('a-1', 12, 10);
+    assert.deepEqual(check, lineageCheck('a-1', 12, 10));
+    for (const value of Object.values(check))
+      assert.ok(Number.isInteger(value) && value >= 0 && value < 2 ** 20);
+    assert.notDeepEqual(lineageCheck('a-1', 12, 10), lineageCheck('a-1', 12, 11));
+    assert.notDeepEqual(lineageCheck('a-1', 12, 10), lineageCheck('a-2', 12, 10));
+    // The separator keeps id and sequences apart: ("a-1", 12) is not ("a-11", 2).
+    assert.notDeepEqual(lineageCheck('a-1', 12, 10), lineageCheck('a-11', 2, 10));
+  });
+
+  it('sum to a checksum that ignores order and changes with any document', () => {
+    const docs = Array.from({ length: 5000 }, (_, i): [string, number, number] => [`a-${i}`, i + 7, i + 3]);
+    const checksum = (list: [string, number, number][]) => {
+      const sum = createChecksum();
+      for (const [id, asOfSeq, ownSeq] of list) sum.add(lineageCheck(id, asOfSeq, ownSeq));
+      return [sum.count, sum.value] as const;
+    };
+    const [count, value] = checksum(docs);
+    assert.equal(count, 5000);
+    assert.match(value, /^[0-9a-f]{42}$/);
+    assert.deepEqual(checksum([...docs].reverse()), [count, value]);
+    const stale = docs.map((d, i): [string, number, number] => (i === 4321 ? [d[0], d[1] - 1, d[2]] : d));
+    assert.notEqual(checksum(stale)[1], value);
+    // Two documents swapping their versions: same multiset of sequences, different documents.
+    const swapped = docs.map((d, i): [string, number, number] =>
+      i === 1 ? [d[0], docs[2]![1], docs[2]![2]] : i === 2 ? [d[0], docs[1]![1], docs[1]![2]] : d,
+    );
+    assert.notEqual(checksum(swapped)[1], value);
   });
 });
