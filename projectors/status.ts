@@ -154,3 +154,26 @@ export async function projectionStatus(options: {
     snapshots: (await options.snapshots?.list()) ?? [],
   };
 }
+
+/**
+ * The aliased indexes built by another definition of their projection (mapping, analysis
+ * or projection logic: the fingerprint in their `_meta` differs). Their strict mappings
+ * may refuse today's documents, so they want a reindex even when caught up with the log.
+ */
+export async function outdatedIndexes(
+  client: Client,
+  names: Names,
+  projections: readonly ProjectionName[],
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const outdated: string[] = [];
+  for (const projection of projections) {
+    const alias = names.alias(projection);
+    for (const info of await listProjectionIndexes(client, names, projection, signal)) {
+      if (info.aliases.includes(alias) && info.meta?.fingerprint !== PROJECTIONS[projection].fingerprint) {
+        outdated.push(info.name);
+      }
+    }
+  }
+  return outdated;
+}

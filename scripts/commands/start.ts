@@ -10,6 +10,7 @@ import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/projector.ts';
 import { type ReindexReport, reindex } from '../../projectors/reindex.ts';
 import { createStateSnapshotStore } from '../../projectors/stateSnapshots.ts';
+import { outdatedIndexes } from '../../projectors/status.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
@@ -75,10 +76,15 @@ export async function prepareSampleArchive(
     try {
       const head = await log.head();
       const current = await Promise.all(PROJECTION_NAMES.map((p) => checkpoints.current(p)));
-      if (!options.forceReindex && current.every((c) => c !== undefined && c.seq >= head.lastSeq)) {
+      // An index built by older code (another mapping or projection logic) is rebuilt
+      // even when it is caught up: its strict mapping would refuse today's documents.
+      const outdated = await outdatedIndexes(es, config.names, PROJECTION_NAMES, signal);
+      const caughtUp = current.every((c) => c !== undefined && c.seq >= head.lastSeq);
+      if (!options.forceReindex && caughtUp && outdated.length === 0) {
         step('indexes are current; no reindex needed');
         return undefined;
       }
+      if (outdated.length > 0) step(`built by an older definition: ${outdated.join(', ')}`);
       step(`rebuilding the indexes from the log (${head.lastSeq} events)`);
       const report = await reindex({
         log,

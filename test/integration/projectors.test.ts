@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
+import { listProjectionIndexes, setIndexMeta } from '../../projectors/indexes.ts';
 import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
 import { lineageOf } from '../../projectors/lineage.ts';
 import { createProjector } from '../../projectors/projector.ts';
 import { createProjectionState } from '../../projectors/state.ts';
 import { snapshotName } from '../../projectors/stateSnapshots.ts';
-import { projectionStatus } from '../../projectors/status.ts';
+import { outdatedIndexes, projectionStatus } from '../../projectors/status.ts';
 import { verifyIndex } from '../../projectors/verify.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
@@ -93,6 +94,20 @@ describe('projectors', () => {
       const extra = await verifyIndex(env.client, index, expected);
       assert.equal(extra.actualDocs, extra.expectedDocs + 1);
       assert.ok(extra.differences.some((d) => d.id === 'intruder' && d.expected === undefined));
+    });
+  });
+
+  test('an aliased index built by another definition is reported outdated (the quick start then rebuilds)', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append(randomLog(50, 5));
+      const report = await reindexAll(env);
+      assert.deepEqual(await outdatedIndexes(env.client, env.names, PROJECTION_NAMES), []);
+      const articles = report.indexes.find((r) => r.projection === 'articles')!.index;
+      const [info] = (await listProjectionIndexes(env.client, env.names, 'articles')).filter(
+        (i) => i.name === articles,
+      );
+      await setIndexMeta(env.client, articles, { ...info!.meta!, fingerprint: 'an older mapping' });
+      assert.deepEqual(await outdatedIndexes(env.client, env.names, PROJECTION_NAMES), [articles]);
     });
   });
 
