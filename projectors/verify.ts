@@ -6,7 +6,7 @@ import { retrying } from './retry.ts';
 
 /**
  * An order-independent checksum of a set of documents: their count and the sums of their
- * lineage check values (see `lineage.ts`), which equal sums mean the same documents.
+ * lineage check values (see `lineage.ts`): equal counts and sums mean the same documents.
  */
 export function createChecksum() {
   const sums = { a: 0, b: 0, c: 0 };
