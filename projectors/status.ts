@@ -4,7 +4,7 @@ import type { Checkpoint, CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
-import { aliasTargets, countDocs, listProjectionIndexes } from './indexes.ts';
+import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
 import type { LeaseValue } from './lease.ts';
 import { PROJECTIONS } from './projections.ts';
 import { healthKey, type ProjectorHealth, projectLeaseKey } from './projector.ts';
@@ -87,7 +87,7 @@ export async function projectionStatus(options: {
     };
     if (index) {
       const info = indexes.find((i) => i.name === index);
-      status.current = info?.meta?.fingerprint === PROJECTIONS[projection].fingerprint;
+      status.current = builtByCurrentDefinition(projection, info);
       status.docs = await countDocs(client, index, signal);
       status.checkpoint = await checkpoints.get(index);
       const seq = status.checkpoint?.seq ?? 0;
@@ -155,6 +155,11 @@ export async function projectionStatus(options: {
   };
 }
 
+/** Whether the index was built by this code's definition of the projection (its `_meta` fingerprint). */
+function builtByCurrentDefinition(projection: ProjectionName, info: IndexInfo | undefined): boolean {
+  return info?.meta?.fingerprint === PROJECTIONS[projection].fingerprint;
+}
+
 /**
  * The aliased indexes built by another definition of their projection (mapping, analysis
  * or projection logic: the fingerprint in their `_meta` differs). Their strict mappings
@@ -170,7 +175,7 @@ export async function outdatedIndexes(
   for (const projection of projections) {
     const alias = names.alias(projection);
     for (const info of await listProjectionIndexes(client, names, projection, signal)) {
-      if (info.aliases.includes(alias) && info.meta?.fingerprint !== PROJECTIONS[projection].fingerprint) {
+      if (info.aliases.includes(alias) && !builtByCurrentDefinition(projection, info)) {
         outdated.push(info.name);
       }
     }
