@@ -72,18 +72,20 @@ describe('projectors', () => {
         [true, articles.verification.actualDocs, articles.verification.expectedChecksum],
       );
 
-      const [first, second] = [...expected()].map(([id]) => id);
-      const doc = (await env.client.get<ArticleDoc>({ index, id: second! }))._source!;
-      await env.client.delete({ index, id: first!, refresh: true });
+      const docs = [...expected()];
+      const [first, firstAsOf, firstOwn] = docs[0]!;
+      const second = docs[1]![0];
+      const doc = (await env.client.get<ArticleDoc>({ index, id: second }))._source!;
+      await env.client.delete({ index, id: first, refresh: true });
       const missing = await verifyIndex(env.client, index, expected);
       assert.equal(missing.ok, false);
       assert.equal(missing.actualDocs, missing.expectedDocs - 1);
-      assert.deepEqual(missing.differences, [{ id: first, expected: missing.differences[0]!.expected }]);
+      assert.deepEqual(missing.differences, [{ id: first, expected: `${firstAsOf}/${firstOwn}` }]);
 
       // Same count, one document a version behind (its check values say so too).
       const stale = { ...doc, lineage: lineageOf(doc.id, doc.lineage.asOfSeq - 1, doc.lineage.ownSeq, {}) };
       await env.client.index({ index, id: doc.id, document: stale, refresh: true });
-      await env.client.index({ index, id: first!, document: { ...stale, id: first }, refresh: true });
+      await env.client.index({ index, id: first, document: { ...stale, id: first }, refresh: true });
       const changed = await verifyIndex(env.client, index, expected);
       assert.equal(changed.ok, false);
       assert.equal(changed.actualDocs, changed.expectedDocs);
