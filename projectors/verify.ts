@@ -62,7 +62,7 @@ const seqOf = (fields: Record<string, unknown> | undefined, name: string): numbe
 const LINEAGE_FILTER = ['_scroll_id', 'hits.hits.fields'];
 
 /** Read every (id, asOfSeq, ownSeq) of an index with a scroll (doc values only), to list differences. */
-export async function* readLineage(
+async function* readLineage(
   client: Client,
   index: string,
   signal?: AbortSignal,
