@@ -29,6 +29,7 @@ import { PROJECTIONS } from './projections.ts';
 import { projectLeaseKey } from './projector.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
 import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
+import type { StateStats } from './state.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
@@ -123,7 +124,7 @@ export interface ReindexReport {
   articlesLoaded: number;
   durationMs: number;
   phasesMs: Record<string, number>;
-  state: { articles: number; bylines: number; images: number; references: number };
+  state: StateStats;
   /** Peak resident memory of this process (bytes). */
   peakRssBytes: number;
   /** CPU time this process spent in the reindex (user + system, ms). */

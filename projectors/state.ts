@@ -8,6 +8,7 @@ import { embedImage, projectArticle } from './articles/projectArticle.ts';
 import { type ArticleFacts, createArticleTable } from './articleTable.ts';
 import { projectByline } from './bylines/projectByline.ts';
 import { projectImage } from './images/projectImage.ts';
+import { createRecordFile, type RecordFileOptions } from './recordFile.ts';
 import { addSlot, deleteSlot } from './slotSet.ts';
 
 /**
@@ -23,12 +24,15 @@ export interface ArticleRecord extends ArticleFacts {
   imageIds: readonly string[];
 }
 
-interface RefEntry<S> {
+interface RefEntry {
   readonly id: string;
-  /** Its number in the article table's references. */
+  /** Its number in the article table's references, and where its state is in its record file. */
   readonly slot: number;
-  /** Undefined while the entity is only known from references to it (a dangling reference). */
-  state: S | undefined;
+  /**
+   * Sequence of the entity's last event (its state's `lastSeq`); 0 while the entity is
+   * only known from references to it (a dangling reference) and has no state.
+   */
+  lastSeq: number;
   /** Sequence of the event that last changed what articles embed of the entity. */
   embedSeq: number;
   /** Slots of the articles whose current fields reference the entity (retracted ones included), sorted (see slotSet.ts). */
@@ -37,14 +41,17 @@ interface RefEntry<S> {
   statsSeq: number;
 }
 
-interface BylineEntry extends RefEntry<BylineState> {
+interface BylineEntry extends RefEntry {
   liveCount: number;
   latestMs: number | undefined;
   /** The article holding `latestMs` left or moved earlier: recompute on next use. */
   latestStale: boolean;
 }
 
-type ImageEntry = RefEntry<ImageState>;
+interface ImageEntry extends RefEntry {
+  /** Its state says the image was removed. */
+  removed: boolean;
+}
 
 /** The documents one event may have changed, per projection. */
 export interface Changes {
@@ -92,6 +99,8 @@ export interface StateStats {
   images: number;
   /** Article → byline/image reference pairs held in the reverse indexes. */
   references: number;
+  /** Byline and image states: bytes of the current ones, written to their files (garbage included), and cached in memory. */
+  stateBytes: { live: number; file: number; cached: number };
 }
 
 /**
@@ -144,9 +153,14 @@ function unique(ids: readonly string[]): readonly string[] {
   return ids.length === 1 || new Set(ids).size === ids.length ? ids : [...new Set(ids)];
 }
 
+export interface ProjectionStateOptions {
+  /** Where and how the byline and image states are kept (see recordFile.ts). */
+  stateFiles?: RecordFileOptions;
+}
+
 /** Create an empty projection state. */
-export function createProjectionState(): ProjectionState {
-  return createState(0).state;
+export function createProjectionState(options: ProjectionStateOptions = {}): ProjectionState {
+  return createState(0, options).state;
 }
 
 /**
@@ -156,8 +170,9 @@ export function createProjectionState(): ProjectionState {
 export async function restoreProjectionState(
   position: number,
   records: AsyncIterable<StateRecord> | Iterable<StateRecord>,
+  options: ProjectionStateOptions = {},
 ): Promise<ProjectionState> {
-  const { state, restore } = createState(position);
+  const { state, restore } = createState(position, options);
   let count = 0;
   for await (const record of records) {
     restore(record);
@@ -169,11 +184,17 @@ export async function restoreProjectionState(
   return state;
 }
 
-function createState(initialPosition: number): {
+function createState(
+  initialPosition: number,
+  options: ProjectionStateOptions,
+): {
   state: ProjectionState;
   restore: (record: StateRecord) => void;
 } {
   const table = createArticleTable();
+  // The bylines' and images' latest states, by entry slot, out of the heap (see recordFile.ts).
+  const bylineStates = createRecordFile<BylineState>(options.stateFiles);
+  const imageStates = createRecordFile<ImageState>(options.stateFiles);
   const bylines = new Map<string, BylineEntry>();
   const images = new Map<string, ImageEntry>();
   const bylineAt: BylineEntry[] = [];
@@ -186,7 +207,7 @@ function createState(initialPosition: number): {
       entry = {
         id,
         slot: bylineAt.length,
-        state: undefined,
+        lastSeq: 0,
         embedSeq: 0,
         articles: [],
         statsSeq: 0,
@@ -203,14 +224,38 @@ function createState(initialPosition: number): {
   function imageEntry(id: string): ImageEntry {
     let entry = images.get(id);
     if (!entry) {
-      entry = { id, slot: imageAt.length, state: undefined, embedSeq: 0, articles: [], statsSeq: 0 };
+      entry = {
+        id,
+        slot: imageAt.length,
+        lastSeq: 0,
+        removed: false,
+        embedSeq: 0,
+        articles: [],
+        statsSeq: 0,
+      };
       images.set(id, entry);
       imageAt.push(entry);
     }
     return entry;
   }
 
-  function liveMembers(entry: RefEntry<unknown>): string[] {
+  const bylineState = (entry: BylineEntry | undefined) =>
+    entry && entry.lastSeq > 0 ? bylineStates.get(entry.slot) : undefined;
+  const imageState = (entry: ImageEntry | undefined) =>
+    entry && entry.lastSeq > 0 ? imageStates.get(entry.slot) : undefined;
+
+  function setBylineState(entry: BylineEntry, state: BylineState): void {
+    bylineStates.set(entry.slot, state);
+    entry.lastSeq = state.lastSeq;
+  }
+
+  function setImageState(entry: ImageEntry, state: ImageState): void {
+    imageStates.set(entry.slot, state);
+    entry.lastSeq = state.lastSeq;
+    entry.removed = state.removed;
+  }
+
+  function liveMembers(entry: RefEntry): string[] {
     const out: string[] = [];
     for (const slot of entry.articles) if (!table.retracted(slot)) out.push(table.id(slot));
     return out;
@@ -339,11 +384,11 @@ function createState(initialPosition: number): {
 
   function applyByline(seq: number, event: ContentEvent): Changes {
     const entry = bylineEntry(event.entityId);
-    const before = entry.state?.fields.name;
-    const known = entry.state !== undefined;
-    entry.state = applyEvent(entry.state, event, seq) as BylineState;
-    const changes: Changes = { articles: [], images: [], bylines: [entry.state.id] };
-    if (!known || entry.state.fields.name !== before) {
+    const previous = bylineState(entry);
+    const next = applyEvent(previous, event, seq) as BylineState;
+    setBylineState(entry, next);
+    const changes: Changes = { articles: [], images: [], bylines: [next.id] };
+    if (!previous || next.fields.name !== previous.fields.name) {
       entry.embedSeq = seq;
       changes.articles = liveMembers(entry);
     }
@@ -352,11 +397,14 @@ function createState(initialPosition: number): {
 
   function applyImage(seq: number, event: ContentEvent): Changes {
     const entry = imageEntry(event.entityId);
-    const known = entry.state !== undefined;
-    const before = known ? canonicalJson(embedImage(event.entityId, entry.state)) : '';
-    entry.state = applyEvent(entry.state, event, seq) as ImageState;
-    const changes: Changes = { articles: [], images: [entry.state.id], bylines: [] };
-    if (!known || canonicalJson(embedImage(entry.state.id, entry.state)) !== before) {
+    const previous = imageState(entry);
+    const next = applyEvent(previous, event, seq) as ImageState;
+    setImageState(entry, next);
+    const changes: Changes = { articles: [], images: [next.id], bylines: [] };
+    if (
+      !previous ||
+      canonicalJson(embedImage(next.id, next)) !== canonicalJson(embedImage(previous.id, previous))
+    ) {
       entry.embedSeq = seq;
       changes.articles = liveMembers(entry);
     }
@@ -382,11 +430,11 @@ function createState(initialPosition: number): {
     let version = table.lastSeq(slot);
     for (const s of table.bylines(slot)) {
       const entry = bylineAt[s]!;
-      if (entry.state && entry.embedSeq > version) version = entry.embedSeq;
+      if (entry.lastSeq > 0 && entry.embedSeq > version) version = entry.embedSeq;
     }
     for (const s of table.images(slot)) {
       const entry = imageAt[s]!;
-      if (entry.state && entry.embedSeq > version) version = entry.embedSeq;
+      if (entry.lastSeq > 0 && entry.embedSeq > version) version = entry.embedSeq;
     }
     return version;
   }
@@ -399,13 +447,13 @@ function createState(initialPosition: number): {
       }
       case 'images': {
         const entry = images.get(id);
-        return entry?.state && !entry.state.removed
-          ? Math.max(entry.state.lastSeq, entry.statsSeq)
+        return entry && entry.lastSeq > 0 && !entry.removed
+          ? Math.max(entry.lastSeq, entry.statsSeq)
           : undefined;
       }
       case 'bylines': {
         const entry = bylines.get(id);
-        return entry?.state ? Math.max(entry.state.lastSeq, entry.statsSeq) : undefined;
+        return entry && entry.lastSeq > 0 ? Math.max(entry.lastSeq, entry.statsSeq) : undefined;
       }
     }
   }
@@ -417,8 +465,8 @@ function createState(initialPosition: number): {
       case 'b': {
         const [, id, saved, embedSeq, statsSeq, liveCount, latestMs, latestStale] = record;
         const entry = bylineEntry(id);
+        if (saved) setBylineState(entry, saved);
         Object.assign(entry, {
-          state: saved ?? undefined,
           embedSeq,
           statsSeq,
           liveCount,
@@ -429,7 +477,9 @@ function createState(initialPosition: number): {
       }
       case 'i': {
         const [, id, saved, embedSeq, statsSeq] = record;
-        Object.assign(imageEntry(id), { state: saved ?? undefined, embedSeq, statsSeq });
+        const entry = imageEntry(id);
+        if (saved) setImageState(entry, saved);
+        Object.assign(entry, { embedSeq, statsSeq });
         return;
       }
       case 'a': {
@@ -475,8 +525,8 @@ function createState(initialPosition: number): {
       return position;
     },
     article: articleRecord,
-    byline: (id) => bylines.get(id)?.state,
-    image: (id) => images.get(id)?.state,
+    byline: (id) => bylineState(bylines.get(id)),
+    image: (id) => imageState(images.get(id)),
     articleStateFrom(record, event) {
       if (event.type !== 'ArticlePublished' && event.type !== 'ArticleRevised') {
         throw new TypeError(
@@ -500,23 +550,27 @@ function createState(initialPosition: number): {
         revisions: slot === undefined ? 0 : table.revisions(slot),
         byline(id) {
           const entry = bylines.get(id);
-          return entry?.state ? { state: entry.state, seq: entry.embedSeq } : undefined;
+          const state = bylineState(entry);
+          return state ? { state, seq: entry!.embedSeq } : undefined;
         },
         image(id) {
           const entry = images.get(id);
-          return entry?.state ? { state: entry.state, seq: entry.embedSeq } : undefined;
+          const state = imageState(entry);
+          return state ? { state, seq: entry!.embedSeq } : undefined;
         },
       });
     },
     renderImage(id) {
       const entry = images.get(id);
-      if (!entry?.state) return undefined;
-      return projectImage(entry.state, { articleIds: liveMembers(entry), articlesSeq: entry.statsSeq });
+      const state = imageState(entry);
+      if (!state) return undefined;
+      return projectImage(state, { articleIds: liveMembers(entry!), articlesSeq: entry!.statsSeq });
     },
     renderByline(id) {
       const entry = bylines.get(id);
-      if (!entry?.state) return undefined;
-      return projectByline(entry.state, {
+      const state = bylineState(entry);
+      if (!entry || !state) return undefined;
+      return projectByline(state, {
         articleCount: entry.liveCount,
         latestArticleMs: latestOf(entry),
         statsSeq: entry.statsSeq,
@@ -532,7 +586,7 @@ function createState(initialPosition: number): {
       }
       for (const [id, entry] of projection === 'images' ? images : bylines) {
         const version = versionOf(projection, id);
-        if (version !== undefined) yield [id, version, entry.state!.lastSeq];
+        if (version !== undefined) yield [id, version, entry.lastSeq];
       }
     },
     *articleIds() {
@@ -542,14 +596,24 @@ function createState(initialPosition: number): {
       let references = 0;
       for (const entry of bylines.values()) references += entry.articles.length;
       for (const entry of images.values()) references += entry.articles.length;
-      return { articles: table.size, bylines: bylines.size, images: images.size, references };
+      const files = [bylineStates.stats(), imageStates.stats()];
+      const sum = (key: 'liveBytes' | 'fileBytes' | 'cachedBytes') => files[0]![key] + files[1]![key];
+      return {
+        articles: table.size,
+        bylines: bylines.size,
+        images: images.size,
+        references,
+        stateBytes: { live: sum('liveBytes'), file: sum('fileBytes'), cached: sum('cachedBytes') },
+      };
     },
     *records() {
+      // Past the caches: a full scan would only evict what the projection uses.
+      const uncached = { cache: false };
       for (const [id, e] of bylines) {
         yield [
           'b',
           id,
-          e.state ?? null,
+          (e.lastSeq > 0 && bylineStates.get(e.slot, uncached)) || null,
           e.embedSeq,
           e.statsSeq,
           e.liveCount,
@@ -557,7 +621,9 @@ function createState(initialPosition: number): {
           e.latestStale,
         ];
       }
-      for (const [id, e] of images) yield ['i', id, e.state ?? null, e.embedSeq, e.statsSeq];
+      for (const [id, e] of images) {
+        yield ['i', id, (e.lastSeq > 0 && imageStates.get(e.slot, uncached)) || null, e.embedSeq, e.statsSeq];
+      }
       for (let slot = 0; slot < table.size; slot++) {
         const r = recordAt(slot);
         yield [
