@@ -21,8 +21,10 @@ import { join } from 'node:path';
  * nor after `get` (the projection state only ever replaces its states).
  */
 export interface RecordFile<T> {
-  /** The value stored at `slot`, or undefined when none was. `cache: false` reads without caching (a full scan). */
-  get(slot: number, options?: { cache?: boolean }): T | undefined;
+  /** The value stored at `slot`, or undefined when none was. */
+  get(slot: number): T | undefined;
+  /** Like `get`, but leaves the cache as it is: for a full scan, which would only evict what is in use. */
+  peek(slot: number): T | undefined;
   set(slot: number, value: T): void;
   stats(): RecordFileStats;
   /** Close the file (idempotent); the store is unusable afterwards. */
@@ -39,6 +41,7 @@ export interface RecordFileStats {
   /** Values in the cache, and their size as JSON. */
   cached: number;
   cachedBytes: number;
+  /** Values read from the file (cache misses that the write buffer did not hold). */
   reads: number;
   compactions: number;
 }
@@ -48,8 +51,12 @@ export interface RecordFileOptions {
   dir?: string;
   /** Bytes buffered before a write to the file (default 1 MiB). */
   bufferBytes?: number;
-  /** Size, as JSON, of the parsed values kept in the cache (default 16 MiB). */
-  cacheBytes?: number;
+  /**
+   * Parsed values kept in the cache, a power of two (default 8192). The cache is
+   * direct-mapped (slot modulo its size): slots are dense, so while there are no more
+   * values than places every value stays cached, and a hit costs no bookkeeping.
+   */
+  cacheEntries?: number;
   /** Copy the live values to a new file when the file is over this size and more than half garbage (default 64 MiB). */
   compactBytes?: number;
 }
@@ -74,7 +81,10 @@ let files = 0;
 /** Create an empty record file. */
 export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile<T> {
   const dir = options.dir ?? tmpdir();
-  const cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
+  const cacheEntries = options.cacheEntries ?? 8192;
+  if (!Number.isInteger(Math.log2(cacheEntries)))
+    throw new RangeError(`cacheEntries ${cacheEntries}: not a power of two`);
+  const cacheMask = cacheEntries - 1;
   const compactBytes = options.compactBytes ?? 64 * 1024 * 1024;
   const buffer = Buffer.allocUnsafe(options.bufferBytes ?? 1024 * 1024);
   /** File offset of the buffer's first byte: the bytes before it are in the file. */
@@ -89,8 +99,9 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
   let compactions = 0;
   let closed = false;
   const held: { fd: number | undefined } = { fd: undefined };
-  const cache = new Map<number, T>();
-  let cachedBytes = 0;
+  /** Slot cached at each place of the cache (-1: none), and its value. */
+  const cachedSlots = new Int32Array(cacheEntries).fill(-1);
+  const cachedValues: (T | undefined)[] = new Array(cacheEntries).fill(undefined);
   let scratch = Buffer.allocUnsafe(4096);
   const token = {};
   descriptors.register(token, held, token);
@@ -169,64 +180,71 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
     compactions++;
   }
 
-  function remember(slot: number, value: T, length: number): void {
-    cache.delete(slot);
-    cache.set(slot, value);
-    cachedBytes += length;
-    while (cachedBytes > cacheBytes && cache.size > 1) {
-      const [oldest] = cache.keys() as IterableIterator<number>;
-      cache.delete(oldest!);
-      cachedBytes -= lengths[oldest!]!;
-    }
+  /** The slot's value parsed, or undefined when it has none. */
+  function read(slot: number): T | undefined {
+    if (slot >= lengths.length || lengths[slot] === 0) return undefined;
+    return JSON.parse(bytesOf(slot).toString('utf8')) as T;
+  }
+
+  function usable(): void {
+    if (closed) throw new Error('record file is closed');
   }
 
   return {
-    get(slot, { cache: useCache = true } = {}) {
-      if (closed) throw new Error('record file is closed');
-      if (slot >= lengths.length || lengths[slot] === 0) return undefined;
-      const hit = cache.get(slot);
-      if (hit !== undefined) {
-        if (useCache) {
-          cache.delete(slot);
-          cache.set(slot, hit);
-        }
-        return hit;
+    get(slot) {
+      usable();
+      const at = slot & cacheMask;
+      if (cachedSlots[at] === slot) return cachedValues[at];
+      const value = read(slot);
+      if (value !== undefined) {
+        cachedSlots[at] = slot;
+        cachedValues[at] = value;
       }
-      const value = JSON.parse(bytesOf(slot).toString('utf8')) as T;
-      if (useCache) remember(slot, value, lengths[slot]!);
       return value;
     },
+    peek(slot) {
+      usable();
+      const at = slot & cacheMask;
+      return cachedSlots[at] === slot ? cachedValues[at] : read(slot);
+    },
     set(slot, value) {
-      if (closed) throw new Error('record file is closed');
-      const json = Buffer.from(JSON.stringify(value), 'utf8');
-      const length = json.length;
+      usable();
+      const json = JSON.stringify(value);
+      const length = Buffer.byteLength(json);
       if (length === 0 || length >= 2 ** 32) throw new RangeError(`record of ${length} bytes`);
       offsets = grow(offsets, slot + 1);
       lengths = grow(lengths, slot + 1);
       const previous = lengths[slot]!;
-      if (cache.delete(slot)) cachedBytes -= previous;
       if (previous === 0) values++;
       liveBytes += length - previous;
       if (buffered + length > buffer.length) flush();
       if (length > buffer.length) {
         held.fd ??= openFile();
-        writeAll(held.fd, json, length, bufferAt);
+        writeAll(held.fd, Buffer.from(json), length, bufferAt);
         offsets[slot] = bufferAt;
         bufferAt += length;
       } else {
-        json.copy(buffer, buffered);
+        buffer.write(json, buffered);
         offsets[slot] = bufferAt + buffered;
         buffered += length;
       }
       lengths[slot] = length;
-      remember(slot, value, length);
+      cachedSlots[slot & cacheMask] = slot;
+      cachedValues[slot & cacheMask] = value;
     },
     stats() {
+      let cached = 0;
+      let cachedBytes = 0;
+      for (const slot of cachedSlots) {
+        if (slot < 0) continue;
+        cached++;
+        cachedBytes += lengths[slot]!;
+      }
       return {
         values,
         liveBytes,
         fileBytes: bufferAt + buffered,
-        cached: cache.size,
+        cached,
         cachedBytes,
         reads,
         compactions,
@@ -235,7 +253,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
     close() {
       if (closed) return;
       closed = true;
-      cache.clear();
+      cachedValues.fill(undefined);
       descriptors.unregister(token);
       if (held.fd !== undefined) closeSync(held.fd);
       held.fd = undefined;

@@ -607,13 +607,11 @@ function createState(
       };
     },
     *records() {
-      // Past the caches: a full scan would only evict what the projection uses.
-      const uncached = { cache: false };
       for (const [id, e] of bylines) {
         yield [
           'b',
           id,
-          (e.lastSeq > 0 && bylineStates.get(e.slot, uncached)) || null,
+          (e.lastSeq > 0 && bylineStates.peek(e.slot)) || null,
           e.embedSeq,
           e.statsSeq,
           e.liveCount,
@@ -622,7 +620,7 @@ function createState(
         ];
       }
       for (const [id, e] of images) {
-        yield ['i', id, (e.lastSeq > 0 && imageStates.get(e.slot, uncached)) || null, e.embedSeq, e.statsSeq];
+        yield ['i', id, (e.lastSeq > 0 && imageStates.peek(e.slot)) || null, e.embedSeq, e.statsSeq];
       }
       for (let slot = 0; slot < table.size; slot++) {
         const r = recordAt(slot);

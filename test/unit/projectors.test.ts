@@ -321,7 +321,7 @@ describe('projection state snapshot', () => {
       applyAll(whole, events);
       for (const cut of [0, 1, 137, 250, 499, 500]) {
         // Byline and image states through their files: a tiny buffer and cache.
-        const stateFiles = { bufferBytes: 256, cacheBytes: 512 };
+        const stateFiles = { bufferBytes: 256, cacheEntries: 2 };
         const prefix = createProjectionState({ stateFiles });
         applyAll(prefix, events.slice(0, cut));
         // Through JSON, as it is stored.

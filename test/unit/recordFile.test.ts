@@ -25,7 +25,7 @@ describe('record files', () => {
     const file = createRecordFile<Value>({
       dir,
       bufferBytes: 512,
-      cacheBytes: 2048,
+      cacheEntries: 32,
       compactBytes: 16 * 1024,
     });
     const expected = new Map<number, Value>();
@@ -49,7 +49,7 @@ describe('record files', () => {
     // Compacted once over 16 KiB and half garbage: at most that, a buffer and a value more.
     const bound = Math.max(16 * 1024, 2 * stats.liveBytes) + 512 + 1024;
     assert.ok(stats.fileBytes < bound, `file kept small: ${stats.fileBytes} bytes, bound ${bound}`);
-    assert.ok(stats.cachedBytes <= 2048, `cache within its budget: ${stats.cachedBytes} bytes`);
+    assert.ok(stats.cached <= 32, `cache within its size: ${stats.cached} values`);
     file.close();
   });
 
@@ -60,7 +60,7 @@ describe('record files', () => {
     for (let slot = 0; slot < 100; slot++) big.set(slot, { id: `b-${slot}`, n: slot, text: 'y'.repeat(50) });
     assert.ok(big.stats().fileBytes > 64);
     assert.deepEqual(await readdir(dir), [], 'the file is unlinked as soon as it is open');
-    assert.deepEqual(big.get(3, { cache: false }), { id: 'b-3', n: 3, text: 'y'.repeat(50) });
+    assert.deepEqual(big.peek(3), { id: 'b-3', n: 3, text: 'y'.repeat(50) });
     small.close();
     big.close();
     big.close();
@@ -68,13 +68,17 @@ describe('record files', () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it('read without caching when asked, leaving the cache as it was', () => {
-    const file = createRecordFile<Value>({ dir, bufferBytes: 64, cacheBytes: 100 });
+  it('peek without caching, leaving the cache as it was', () => {
+    const file = createRecordFile<Value>({ dir, bufferBytes: 64, cacheEntries: 4 });
     for (let slot = 0; slot < 10; slot++) file.set(slot, { id: `c-${slot}`, n: slot, text: '' });
-    const before = file.stats().cached;
-    for (let slot = 0; slot < 10; slot++) assert.equal(file.get(slot, { cache: false })?.n, slot);
-    assert.equal(file.stats().cached, before);
+    const before = file.stats();
+    for (let slot = 0; slot < 10; slot++) assert.equal(file.peek(slot)?.n, slot);
+    const after = file.stats();
+    assert.equal(after.cached, 4);
+    assert.equal(after.cachedBytes, before.cachedBytes);
+    assert.equal(after.reads, before.reads + 6, 'the six values not cached were read from the file');
     assert.equal(file.get(10), undefined);
+    assert.throws(() => createRecordFile({ cacheEntries: 1000 }), /power of two/);
     file.close();
   });
 });
