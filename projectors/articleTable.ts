@@ -1,10 +1,15 @@
+import { createPageFile, type PageFileStats } from './pageFile.ts';
+
 /**
- * The article records of the projection state in columns: one slot per article, numbers
- * in typed arrays, byline and image references as slot numbers of their own tables in one
- * shared pool. A record as objects (a Map entry, an object, two arrays of id strings) held
- * ~400 bytes per article and millions of objects for the garbage collector to trace on
- * every full collection; here it is ~90 bytes (ids included) in a handful of arrays, which
- * is what keeps a rebuild of a large archive from slowing down as its state grows.
+ * The article records of the projection state: one slot per article, its numbers in a
+ * fixed 40-byte row, its byline and image references as slot numbers of their own tables
+ * in one shared pool. A record as objects (a Map entry, an object, two arrays of id
+ * strings) held ~400 bytes per article and millions of objects for the garbage collector
+ * to trace on every full collection. Here the ids and their hash index stay in memory
+ * (~25 bytes an article, in a few typed arrays), while the rows and the pool are pages of
+ * a temporary file behind a bounded cache (see pageFile.ts): ~55 bytes an article that
+ * would otherwise grow with the archive. New articles fill the last pages, so the pages
+ * in use are mostly cached; a revision of an old article costs a page read.
  */
 export interface ArticleTable {
   /** Articles ever seen. */
@@ -25,6 +30,8 @@ export interface ArticleTable {
   /** Image slots the article references (a view, as above). */
   images(slot: number): Int32Array;
   set(slot: number, row: ArticleRow): void;
+  /** The page files of the rows and of the references. */
+  stats(): { rows: PageFileStats; refs: PageFileStats };
 }
 
 /** The numbers the state keeps of an article. */
@@ -45,9 +52,33 @@ export interface ArticleRow extends ArticleFacts {
   images: ArrayLike<number>;
 }
 
+export interface ArticleTableOptions {
+  /** Articles the id index has room for before it first grows (default 1,024). */
+  initialCapacity?: number;
+  /** Pages of rows (128 articles each) and of references (4,096) kept in memory (default 1,024 and 256: ~9 MiB). */
+  cachePages?: { rows: number; refs: number };
+  /** Where the pages' file is created (default: the system's temporary directory). */
+  dir?: string;
+}
+
 const scratch = new Int32Array(510);
 
-function grow<T extends Float64Array | Uint32Array | Uint8Array | Int32Array>(array: T, size: number): T {
+/** A row: firstSeq, lastSeq, publishedAtMs (f64); events, revisions, refStart (u32); retracted, bylineCount, imageCount, refRoom (u8). */
+const ROW_BYTES = 40;
+const ROW_SHIFT = 7;
+const ROWS_PER_PAGE = 1 << ROW_SHIFT;
+const ROW_MASK = ROWS_PER_PAGE - 1;
+const REF_SHIFT = 12;
+const REFS_PER_PAGE = 1 << REF_SHIFT;
+const REF_MASK = REFS_PER_PAGE - 1;
+
+interface RowPage {
+  f64: Float64Array;
+  u32: Uint32Array;
+  u8: Uint8Array;
+}
+
+function grow<T extends Uint32Array | Int32Array>(array: T, size: number): T {
   if (size <= array.length) return array;
   // By half again, not double: less slack in the columns of a large table, still amortised O(1).
   let length = Math.max(array.length, 4);
@@ -61,7 +92,8 @@ const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
 /** Create an empty article table. */
-export function createArticleTable(initialCapacity = 1024): ArticleTable {
+export function createArticleTable(options: ArticleTableOptions = {}): ArticleTable {
+  const initialCapacity = options.initialCapacity ?? 1024;
   // Ids as ASCII bytes in one pool (ids are 1-128 of [A-Za-z0-9_-]), the id of slot s at
   // idStart[s]..idStart[s+1], found through an open-addressing hash table of slot + 1
   // (0: empty) at most half full: ~25 bytes per article where a Map from id strings to
@@ -70,20 +102,39 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
   let idBytes = Buffer.alloc(initialCapacity * 16);
   let idStart = new Uint32Array(initialCapacity + 1);
   let hashed = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(2, initialCapacity * 2))));
-  let firstSeq = new Float64Array(initialCapacity);
-  let lastSeq = new Float64Array(initialCapacity);
-  let publishedAtMs = new Float64Array(initialCapacity);
-  let events = new Uint32Array(initialCapacity);
-  let revisions = new Uint32Array(initialCapacity);
-  let retracted = new Uint8Array(initialCapacity);
-  /** Where the article's references start in `pool`: its bylines, then its images. */
-  let refStart = new Uint32Array(initialCapacity);
-  let bylineCount = new Uint8Array(initialCapacity);
-  let imageCount = new Uint8Array(initialCapacity);
-  /** Capacity of the article's region in `pool` (a revision that adds references moves it to the end). */
-  let refRoom = new Uint8Array(initialCapacity);
-  let pool = new Int32Array(initialCapacity * 2);
+  const rows = createPageFile<RowPage>({
+    pageBytes: ROWS_PER_PAGE * ROW_BYTES,
+    cachePages: options.cachePages?.rows ?? 1024,
+    views: (bytes) => ({
+      f64: new Float64Array(bytes),
+      u32: new Uint32Array(bytes),
+      u8: new Uint8Array(bytes),
+    }),
+    dir: options.dir,
+  });
+  /**
+   * References: an article's bylines then its images, in a region of `refRoom` places
+   * starting at `refStart` (a revision that adds references moves it to the end), never
+   * across a page boundary.
+   */
+  const pool = createPageFile<Int32Array>({
+    pageBytes: REFS_PER_PAGE * 4,
+    cachePages: options.cachePages?.refs ?? 256,
+    views: (bytes) => new Int32Array(bytes),
+    dir: options.dir,
+  });
   let poolEnd = 0;
+  // Where a row's fields are in its page's views (f64: 5 per row, u32: 10, u8: 40).
+  const F64 = ROW_BYTES / 8;
+  const U32 = ROW_BYTES / 4;
+  const row = (slot: number) => rows.page(slot >>> ROW_SHIFT);
+  const f64 = (slot: number, field: number) => row(slot).f64[(slot & ROW_MASK) * F64 + field]!;
+  const u32 = (slot: number, field: number) => row(slot).u32[(slot & ROW_MASK) * U32 + 6 + field]!;
+  const u8 = (slot: number, field: number) => row(slot).u8[(slot & ROW_MASK) * ROW_BYTES + 36 + field]!;
+  const refs = (slot: number, from: number, count: number) => {
+    const start = u32(slot, 2) + from;
+    return pool.page(start >>> REF_SHIFT).subarray(start & REF_MASK, (start & REF_MASK) + count);
+  };
 
   const idAt = (slot: number) => idBytes.toString('latin1', idStart[slot]!, idStart[slot + 1]!);
   const hashOfString = (id: string) => {
@@ -151,54 +202,48 @@ export function createArticleTable(initialCapacity = 1024): ArticleTable {
         at = place(id);
       }
       hashed[at] = slot + 1;
-      firstSeq = grow(firstSeq, size);
-      lastSeq = grow(lastSeq, size);
-      publishedAtMs = grow(publishedAtMs, size);
-      events = grow(events, size);
-      revisions = grow(revisions, size);
-      retracted = grow(retracted, size);
-      refStart = grow(refStart, size);
-      bylineCount = grow(bylineCount, size);
-      imageCount = grow(imageCount, size);
-      refRoom = grow(refRoom, size);
       return slot;
     },
     id: idAt,
-    firstSeq: (slot) => firstSeq[slot]!,
-    lastSeq: (slot) => lastSeq[slot]!,
-    events: (slot) => events[slot]!,
-    revisions: (slot) => revisions[slot]!,
-    retracted: (slot) => retracted[slot] === 1,
-    publishedAtMs: (slot) => publishedAtMs[slot]!,
-    bylines: (slot) => pool.subarray(refStart[slot]!, refStart[slot]! + bylineCount[slot]!),
-    images(slot) {
-      const start = refStart[slot]! + bylineCount[slot]!;
-      return pool.subarray(start, start + imageCount[slot]!);
-    },
+    firstSeq: (slot) => f64(slot, 0),
+    lastSeq: (slot) => f64(slot, 1),
+    publishedAtMs: (slot) => f64(slot, 2),
+    events: (slot) => u32(slot, 0),
+    revisions: (slot) => u32(slot, 1),
+    retracted: (slot) => u8(slot, 0) === 1,
+    bylines: (slot) => refs(slot, 0, u8(slot, 1)),
+    images: (slot) => refs(slot, u8(slot, 1), u8(slot, 2)),
     set(slot, row) {
       const { bylines, images } = row;
       if (bylines.length > 255 || images.length > 255) {
         throw new RangeError(`article ${idAt(slot)}: more than 255 bylines or images`);
       }
-      firstSeq[slot] = row.firstSeq;
-      lastSeq[slot] = row.lastSeq;
-      events[slot] = row.events;
-      revisions[slot] = row.revisions;
-      retracted[slot] = row.retracted ? 1 : 0;
-      publishedAtMs[slot] = row.publishedAtMs;
-      const refs = bylines.length + images.length;
+      const count = bylines.length + images.length;
       // Copy first: the row's arrays may be views of the pool region about to be rewritten.
       for (let i = 0; i < bylines.length; i++) scratch[i] = bylines[i]!;
       for (let i = 0; i < images.length; i++) scratch[bylines.length + i] = images[i]!;
-      if (refs > refRoom[slot]!) {
-        pool = grow(pool, poolEnd + refs);
-        refStart[slot] = poolEnd;
-        refRoom[slot] = refs;
-        poolEnd += refs;
+      const page = rows.page(slot >>> ROW_SHIFT, true);
+      const f = (slot & ROW_MASK) * F64;
+      const u = (slot & ROW_MASK) * U32 + 6;
+      const b = (slot & ROW_MASK) * ROW_BYTES + 36;
+      page.f64[f] = row.firstSeq;
+      page.f64[f + 1] = row.lastSeq;
+      page.f64[f + 2] = row.publishedAtMs;
+      page.u32[u] = row.events;
+      page.u32[u + 1] = row.revisions;
+      page.u8[b] = row.retracted ? 1 : 0;
+      page.u8[b + 1] = bylines.length;
+      page.u8[b + 2] = images.length;
+      if (count > page.u8[b + 3]!) {
+        // A new region at the end of the pool, on the next page if it would cross this one's end.
+        if ((poolEnd & REF_MASK) + count > REFS_PER_PAGE) poolEnd = (poolEnd | REF_MASK) + 1;
+        page.u32[u + 2] = poolEnd;
+        page.u8[b + 3] = count;
+        poolEnd += count;
       }
-      pool.set(scratch.subarray(0, refs), refStart[slot]!);
-      bylineCount[slot] = bylines.length;
-      imageCount[slot] = images.length;
+      const start = page.u32[u + 2]!;
+      pool.page(start >>> REF_SHIFT, true).set(scratch.subarray(0, count), start & REF_MASK);
     },
+    stats: () => ({ rows: rows.stats(), refs: pool.stats() }),
   };
 }

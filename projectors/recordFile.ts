@@ -1,6 +1,4 @@
-import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { openTempFile, type TempFile } from './tempFile.ts';
 
 /**
  * Values by slot number (0, 1, 2, ...), kept as JSON in a temporary file instead of the
@@ -70,17 +68,9 @@ function grow<T extends Float64Array | Uint32Array>(array: T, size: number): T {
   return bigger;
 }
 
-// A store dropped without close() (a projection state replaced by a restored one) still
-// gives its descriptor back.
-const descriptors = new FinalizationRegistry<{ fd: number | undefined }>((held) => {
-  if (held.fd !== undefined) closeSync(held.fd);
-});
-
-let files = 0;
-
 /** Create an empty record file. */
 export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile<T> {
-  const dir = options.dir ?? tmpdir();
+  const { dir } = options;
   const cacheEntries = options.cacheEntries ?? 8192;
   if (!Number.isInteger(Math.log2(cacheEntries)))
     throw new RangeError(`cacheEntries ${cacheEntries}: not a power of two`);
@@ -98,34 +88,11 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
   let reads = 0;
   let compactions = 0;
   let closed = false;
-  const held: { fd: number | undefined } = { fd: undefined };
+  let file: TempFile | undefined;
   /** Slot cached at each place of the cache (-1: none), and its value. */
   const cachedSlots = new Int32Array(cacheEntries).fill(-1);
   const cachedValues: (T | undefined)[] = new Array(cacheEntries).fill(undefined);
   let scratch = Buffer.allocUnsafe(4096);
-  const token = {};
-  descriptors.register(token, held, token);
-
-  function openFile(): number {
-    const path = join(dir, `presslog-state-${process.pid}-${++files}-${Date.now()}`);
-    const fd = openSync(path, 'wx+', 0o600);
-    unlinkSync(path);
-    return fd;
-  }
-
-  function writeAll(fd: number, bytes: Buffer, length: number, position: number): void {
-    let done = 0;
-    while (done < length) done += writeSync(fd, bytes, done, length - done, position + done);
-  }
-
-  function readAll(fd: number, into: Buffer, length: number, position: number): void {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, into, done, length - done, position + done);
-      if (n === 0) throw new Error(`record file: unexpected end at ${position + done}`);
-      done += n;
-    }
-  }
 
   /** The slot's JSON bytes, from the buffer or the file (valid until the next read or write). */
   function bytesOf(slot: number): Buffer {
@@ -133,15 +100,15 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
     const length = lengths[slot]!;
     if (at >= bufferAt) return buffer.subarray(at - bufferAt, at - bufferAt + length);
     if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2));
-    readAll(held.fd!, scratch, length, at);
+    file!.read(scratch, length, at);
     reads++;
     return scratch.subarray(0, length);
   }
 
   function flush(): void {
     if (buffered === 0) return;
-    held.fd ??= openFile();
-    writeAll(held.fd, buffer, buffered, bufferAt);
+    file ??= openTempFile(store, dir);
+    file.write(buffer, buffered, bufferAt);
     bufferAt += buffered;
     buffered = 0;
     if (bufferAt > compactBytes && bufferAt > 2 * liveBytes) compact();
@@ -149,12 +116,12 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
 
   /** Copy the live values, in slot order, to a new file. */
   function compact(): void {
-    const fd = openFile();
+    const next = openTempFile(store, dir);
     const out = Buffer.allocUnsafe(buffer.length);
     let written = 0;
     let used = 0;
     const drain = () => {
-      writeAll(fd, out, used, written);
+      next.write(out, used, written);
       written += used;
       used = 0;
     };
@@ -164,7 +131,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
       const bytes = bytesOf(slot);
       if (used + length > out.length) drain();
       if (length > out.length) {
-        writeAll(fd, bytes, length, written);
+        next.write(bytes, length, written);
         offsets[slot] = written;
         written += length;
         continue;
@@ -174,8 +141,8 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
       used += length;
     }
     drain();
-    closeSync(held.fd!);
-    held.fd = fd;
+    file!.close();
+    file = next;
     bufferAt = written;
     compactions++;
   }
@@ -190,7 +157,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
     if (closed) throw new Error('record file is closed');
   }
 
-  return {
+  const store: RecordFile<T> = {
     get(slot) {
       usable();
       const at = slot & cacheMask;
@@ -219,8 +186,8 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
       liveBytes += length - previous;
       if (buffered + length > buffer.length) flush();
       if (length > buffer.length) {
-        held.fd ??= openFile();
-        writeAll(held.fd, Buffer.from(json), length, bufferAt);
+        file ??= openTempFile(store, dir);
+        file.write(Buffer.from(json), length, bufferAt);
         offsets[slot] = bufferAt;
         bufferAt += length;
       } else {
@@ -254,9 +221,8 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
       if (closed) return;
       closed = true;
       cachedValues.fill(undefined);
-      descriptors.unregister(token);
-      if (held.fd !== undefined) closeSync(held.fd);
-      held.fd = undefined;
+      file?.close();
     },
   };
+  return store;
 }

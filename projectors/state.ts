@@ -8,6 +8,7 @@ import { embedImage, projectArticle } from './articles/projectArticle.ts';
 import { type ArticleFacts, createArticleTable } from './articleTable.ts';
 import { projectByline } from './bylines/projectByline.ts';
 import { projectImage } from './images/projectImage.ts';
+import type { PageFileStats } from './pageFile.ts';
 import { createRecordFile, type RecordFileOptions } from './recordFile.ts';
 import { addSlot, deleteSlot } from './slotSet.ts';
 
@@ -101,6 +102,8 @@ export interface StateStats {
   references: number;
   /** Byline and image states: bytes of the current ones, written to their files (garbage included), and cached in memory. */
   stateBytes: { live: number; file: number; cached: number };
+  /** The article table's pages: cached, read from and written to its file (rows and references). */
+  articlePages: { rows: PageFileStats; refs: PageFileStats };
 }
 
 /**
@@ -604,6 +607,7 @@ function createState(
         images: images.size,
         references,
         stateBytes: { live: sum('liveBytes'), file: sum('fileBytes'), cached: sum('cachedBytes') },
+        articlePages: table.stats(),
       };
     },
     *records() {

@@ -15,7 +15,8 @@ const row = (lastSeq: number, bylines: number[], images: number[], retracted = f
 
 describe('article table', () => {
   it('keeps every article through growth, and references through revisions that grow or shrink them', () => {
-    const table = createArticleTable(2);
+    // Room for two ids at first, and two pages of rows and of references: most of it on disk.
+    const table = createArticleTable({ initialCapacity: 2, cachePages: { rows: 2, refs: 2 } });
     const expected = new Map<string, ReturnType<typeof row>>();
     for (let i = 0; i < 5000; i++) {
       const id = `a-${i % 3000}`;
@@ -42,10 +43,24 @@ describe('article table', () => {
       assert.deepEqual([...table.images(slot)], r.images, id);
     }
     assert.equal(table.slotOf('never-seen'), undefined);
+    const { rows, refs } = table.stats();
+    assert.ok(rows.writes > 0 && rows.reads > 0, `rows went through the file: ${JSON.stringify(rows)}`);
+    assert.ok(refs.writes > 0 && refs.reads > 0, `references went through the file: ${JSON.stringify(refs)}`);
+    assert.ok(rows.cached <= 2 && refs.cached <= 2);
+  });
+
+  it('reads zeros for an article interned but never set, among pages on disk', () => {
+    const table = createArticleTable({ cachePages: { rows: 2, refs: 2 } });
+    for (let i = 0; i < 1000; i++) table.set(table.intern(`a-${i}`), row(i + 1, [i], [i, i + 1]));
+    const slot = table.intern('unset');
+    assert.equal(table.lastSeq(slot), 0);
+    assert.deepEqual([...table.bylines(slot)], []);
+    assert.equal(table.lastSeq(3), 4, 'an early page, read back');
+    assert.deepEqual([...table.images(3)], [3, 4]);
   });
 
   it('finds each id among many of every length, and no id it was not given', () => {
-    const table = createArticleTable(3);
+    const table = createArticleTable({ initialCapacity: 3 });
     const ids = Array.from({ length: 20_000 }, (_, i) =>
       `${'x'.repeat(i % 128)}${i.toString(36)}`.slice(-128),
     );
