@@ -10,7 +10,7 @@ import { projectByline } from './bylines/projectByline.ts';
 import { projectImage } from './images/projectImage.ts';
 import type { PageFileStats } from './pageFile.ts';
 import { createRecordFile, type RecordFileOptions } from './recordFile.ts';
-import { addSlot, deleteSlot } from './slotSet.ts';
+import { createSlotLists, type SlotLists } from './slotLists.ts';
 
 /**
  * What the projection state keeps of an article: everything fan-out and the byline and
@@ -36,8 +36,6 @@ interface RefEntry {
   lastSeq: number;
   /** Sequence of the event that last changed what articles embed of the entity. */
   embedSeq: number;
-  /** Slots of the articles whose current fields reference the entity (retracted ones included), sorted (see slotSet.ts). */
-  articles: number[];
   /** Sequence of the last article event that changed the entity's article statistics. */
   statsSeq: number;
 }
@@ -198,6 +196,10 @@ function createState(
   // The bylines' and images' latest states, by entry slot, out of the heap (see recordFile.ts).
   const bylineStates = createRecordFile<BylineState>(options.stateFiles);
   const imageStates = createRecordFile<ImageState>(options.stateFiles);
+  // The reverse references, by entry slot: the slots of the articles whose current fields
+  // reference the byline or image (retracted ones included).
+  const bylineArticles = createSlotLists();
+  const imageArticles = createSlotLists();
   const bylines = new Map<string, BylineEntry>();
   const images = new Map<string, ImageEntry>();
   const bylineAt: BylineEntry[] = [];
@@ -212,7 +214,6 @@ function createState(
         slot: bylineAt.length,
         lastSeq: 0,
         embedSeq: 0,
-        articles: [],
         statsSeq: 0,
         liveCount: 0,
         latestMs: undefined,
@@ -233,7 +234,6 @@ function createState(
         lastSeq: 0,
         removed: false,
         embedSeq: 0,
-        articles: [],
         statsSeq: 0,
       };
       images.set(id, entry);
@@ -258,9 +258,9 @@ function createState(
     entry.removed = state.removed;
   }
 
-  function liveMembers(entry: RefEntry): string[] {
+  function liveMembers(lists: SlotLists, entry: RefEntry): string[] {
     const out: string[] = [];
-    for (const slot of entry.articles) if (!table.retracted(slot)) out.push(table.id(slot));
+    for (const slot of lists.members(entry.slot)) if (!table.retracted(slot)) out.push(table.id(slot));
     return out;
   }
 
@@ -341,8 +341,8 @@ function createState(
       const was = wasLive && oldBylines.includes(bylineId);
       const is = isLive && record.bylineIds.includes(bylineId);
       const entry = bylineEntry(bylineId);
-      if (record.bylineIds.includes(bylineId)) addSlot(entry.articles, slot);
-      else deleteSlot(entry.articles, slot);
+      if (record.bylineIds.includes(bylineId)) bylineArticles.add(entry.slot, slot);
+      else bylineArticles.delete(entry.slot, slot);
       const moved = was && is && prev!.publishedAtMs !== record.publishedAtMs;
       if (was === is && !moved) {
         continue;
@@ -372,8 +372,8 @@ function createState(
       const was = wasLive && oldImages.includes(imageId);
       const is = isLive && record.imageIds.includes(imageId);
       const entry = imageEntry(imageId);
-      if (record.imageIds.includes(imageId)) addSlot(entry.articles, slot);
-      else deleteSlot(entry.articles, slot);
+      if (record.imageIds.includes(imageId)) imageArticles.add(entry.slot, slot);
+      else imageArticles.delete(entry.slot, slot);
       if (was === is) {
         continue;
       }
@@ -393,7 +393,7 @@ function createState(
     const changes: Changes = { articles: [], images: [], bylines: [next.id] };
     if (!previous || next.fields.name !== previous.fields.name) {
       entry.embedSeq = seq;
-      changes.articles = liveMembers(entry);
+      changes.articles = liveMembers(bylineArticles, entry);
     }
     return changes;
   }
@@ -409,7 +409,7 @@ function createState(
       canonicalJson(embedImage(next.id, next)) !== canonicalJson(embedImage(previous.id, previous))
     ) {
       entry.embedSeq = seq;
-      changes.articles = liveMembers(entry);
+      changes.articles = liveMembers(imageArticles, entry);
     }
     return changes;
   }
@@ -417,7 +417,7 @@ function createState(
   function latestOf(entry: BylineEntry): number | undefined {
     if (entry.latestStale) {
       let latest: number | undefined;
-      for (const slot of entry.articles) {
+      for (const slot of bylineArticles.members(entry.slot)) {
         const publishedAtMs = table.publishedAtMs(slot);
         if (!table.retracted(slot) && (latest === undefined || publishedAtMs > latest)) {
           latest = publishedAtMs;
@@ -503,8 +503,8 @@ function createState(
           bylineIds: unique(bylineIds),
           imageIds: unique(imageIds),
         });
-        for (const bylineId of bylineIds) addSlot(bylineEntry(bylineId).articles, slot);
-        for (const imageId of imageIds) addSlot(imageEntry(imageId).articles, slot);
+        for (const bylineId of bylineIds) bylineArticles.add(bylineEntry(bylineId).slot, slot);
+        for (const imageId of imageIds) imageArticles.add(imageEntry(imageId).slot, slot);
         return;
       }
       default:
@@ -567,7 +567,10 @@ function createState(
       const entry = images.get(id);
       const state = imageState(entry);
       if (!state) return undefined;
-      return projectImage(state, { articleIds: liveMembers(entry!), articlesSeq: entry!.statsSeq });
+      return projectImage(state, {
+        articleIds: liveMembers(imageArticles, entry!),
+        articlesSeq: entry!.statsSeq,
+      });
     },
     renderByline(id) {
       const entry = bylines.get(id);
@@ -596,9 +599,7 @@ function createState(
       for (let slot = 0; slot < table.size; slot++) if (!table.retracted(slot)) yield table.id(slot);
     },
     stats() {
-      let references = 0;
-      for (const entry of bylines.values()) references += entry.articles.length;
-      for (const entry of images.values()) references += entry.articles.length;
+      const references = bylineArticles.total + imageArticles.total;
       const files = [bylineStates.stats(), imageStates.stats()];
       const sum = (key: 'liveBytes' | 'fileBytes' | 'cachedBytes') => files[0]![key] + files[1]![key];
       return {
