@@ -1,3 +1,4 @@
+import { grow } from './growArray.ts';
 import { createPageFile, type PageFileStats } from './pageFile.ts';
 
 /**
@@ -76,16 +77,6 @@ interface RowPage {
   f64: Float64Array;
   u32: Uint32Array;
   u8: Uint8Array;
-}
-
-function grow<T extends Uint32Array | Int32Array>(array: T, size: number): T {
-  if (size <= array.length) return array;
-  // By half again, not double: less slack in the columns of a large table, still amortised O(1).
-  let length = Math.max(array.length, 4);
-  while (length < size) length = Math.ceil(length * 1.5);
-  const bigger = new (array.constructor as new (length: number) => T)(length);
-  bigger.set(array);
-  return bigger;
 }
 
 const FNV_OFFSET = 0x811c9dc5;

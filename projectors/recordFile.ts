@@ -1,3 +1,4 @@
+import { grow } from './growArray.ts';
 import { openTempFile, type TempFile } from './tempFile.ts';
 
 /**
@@ -57,15 +58,6 @@ export interface RecordFileOptions {
   cacheEntries?: number;
   /** Copy the live values to a new file when the file is over this size and more than half garbage (default 64 MiB). */
   compactBytes?: number;
-}
-
-function grow<T extends Float64Array | Uint32Array>(array: T, size: number): T {
-  if (size <= array.length) return array;
-  let length = Math.max(array.length, 64);
-  while (length < size) length = Math.ceil(length * 1.5);
-  const bigger = new (array.constructor as new (length: number) => T)(length);
-  bigger.set(array);
-  return bigger;
 }
 
 /** Create an empty record file. */

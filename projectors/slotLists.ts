@@ -1,3 +1,5 @@
+import { grow } from './growArray.ts';
+
 /**
  * Sorted lists of article slots, one per byline or image (the reverse references: the
  * articles that reference it, about two per article), all in one pool of 32-bit
@@ -19,13 +21,6 @@ export interface SlotLists {
   members(list: number): Int32Array;
   /** Members of all lists. */
   readonly total: number;
-}
-
-function grow(array: Uint32Array, size: number): Uint32Array {
-  if (size <= array.length) return array;
-  const bigger = new Uint32Array(Math.max(size, Math.ceil(array.length * 1.5)));
-  bigger.set(array);
-  return bigger;
 }
 
 /** Create an empty set of lists (any list number may be used; a list never added to is empty). */
