@@ -26,7 +26,7 @@ export interface ArticleTable {
   revisions(slot: number): number;
   retracted(slot: number): boolean;
   publishedAtMs(slot: number): number;
-  /** Byline slots the article references, in its own order (a view: copy before changing the table). */
+  /** Byline slots the article references, in its own order (a view of a cached page: use or copy it before the next call on the table). */
   bylines(slot: number): Int32Array;
   /** Image slots the article references (a view, as above). */
   images(slot: number): Int32Array;
