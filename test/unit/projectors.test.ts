@@ -328,8 +328,9 @@ describe('projection state snapshot', () => {
         const saved = [...prefix.records()].map((record) => JSON.parse(JSON.stringify(record)));
         const restored = await restoreProjectionState(cut, saved, { stateFiles });
         assert.equal(restored.position, cut);
-        const { stateBytes: restoredBytes, ...restoredStats } = restored.stats();
-        const { stateBytes: prefixBytes, ...prefixStats } = prefix.stats();
+        // The same state, however differently stored: sizes of the files and page traffic aside.
+        const { stateBytes: restoredBytes, articlePages: _r, ...restoredStats } = restored.stats();
+        const { stateBytes: prefixBytes, articlePages: _p, ...prefixStats } = prefix.stats();
         assert.deepEqual(restoredStats, prefixStats, `seed ${seed} cut ${cut}`);
         assert.equal(restoredBytes.live, prefixBytes.live);
         if (cut >= 250) assert.ok(prefixBytes.file > 256, 'states went through the file');
