@@ -6,7 +6,7 @@ import { openTempFile, type TempFile } from './tempFile.ts';
  * heap, with a bounded cache of parsed values in front of it. The projection state keeps
  * the latest state of every byline and image here: ~1.4 KB of heap each when held as
  * objects, 72 MB for the 50,000 of a million-event log, and growing with the archive.
- * Here the memory is the cache and the write buffer, whatever the size of the log; the
+ * Here the memory is the cache, the write buffer and 12 bytes per value (where it is); the
  * rest is the kernel's page cache, not the process's.
  *
  * Writes append (a value changed is written anew, its old bytes become garbage) through a
