@@ -58,8 +58,6 @@ export interface ArticleTableOptions {
   initialCapacity?: number;
   /** Pages of rows (128 articles each) and of references (4,096) kept in memory (default 1,024 and 256: ~9 MiB). */
   cachePages?: { rows: number; refs: number };
-  /** Where the pages' file is created (default: the system's temporary directory). */
-  dir?: string;
 }
 
 const scratch = new Int32Array(510);
@@ -101,7 +99,6 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
       u32: new Uint32Array(bytes),
       u8: new Uint8Array(bytes),
     }),
-    dir: options.dir,
   });
   /**
    * References: an article's bylines then its images, in a region of `refRoom` places
@@ -112,7 +109,6 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
     pageBytes: REFS_PER_PAGE * 4,
     cachePages: options.cachePages?.refs ?? 256,
     views: (bytes) => new Int32Array(bytes),
-    dir: options.dir,
   });
   let poolEnd = 0;
   // Where a row's fields are in its page's views (f64: 5 per row, u32: 10, u8: 40).
