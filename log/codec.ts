@@ -13,6 +13,7 @@ export const HEADER_RESERVE_BYTES = 512;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const BACKSLASH = 0x5c;
 
 /** The wire form of an event: its JSON in UTF-8. */
 export function encodeEvent(event: ContentEvent): Uint8Array {
@@ -57,8 +58,15 @@ function unreadable(meta: MessageMeta, reason: string, problems: FieldProblem[] 
  */
 export function decodeMessage(names: Names, data: Uint8Array, meta: MessageMeta): ReplayItem {
   let value: unknown;
+  let plainStrings: boolean;
   try {
-    value = JSON.parse(decoder.decode(data));
+    const text = decoder.decode(data);
+    value = JSON.parse(text);
+    // One character a byte: all ASCII. No backslash: no escape, so no quote, control
+    // character or backslash inside a string. Buffer's indexOf is a memchr (~11 GB/s).
+    plainStrings =
+      text.length === data.length &&
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength).indexOf(BACKSLASH) === -1;
   } catch (err) {
     return unreadable(meta, `not JSON: ${(err as Error).message}`);
   }
@@ -81,6 +89,7 @@ export function decodeMessage(names: Names, data: Uint8Array, meta: MessageMeta)
     subject: meta.subject,
     storedVersion: storedVersion as number,
     event,
+    plainStrings,
   };
   return { kind: 'event', stored };
 }

@@ -13,6 +13,12 @@ export interface StoredEvent<E extends ContentEvent = ContentEvent> {
   /** The version the event was stored in (before upcasting). */
   storedVersion: number;
   event: E;
+  /**
+   * Every string in the event is printable ASCII without `"` or `\`: its stored JSON has
+   * no escape and no multi-byte character. Such a string, between quotes, is already its
+   * JSON literal, so a writer can skip looking for characters to escape.
+   */
+  plainStrings?: boolean;
 }
 
 /** A message in the log that could not be read as an event (bad JSON, fails its schema). */

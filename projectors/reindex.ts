@@ -556,7 +556,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             version: doc.lineage.asOfSeq,
             // Without the last sequences, every render is written, last write wins (see above).
             ...(lastSeqs ? {} : { versionType: 'internal' as const }),
-            source: docJson(doc),
+            source: docJson(doc, item.stored.plainStrings),
           },
           seq,
         );

@@ -199,14 +199,24 @@ function* benchLog(count: number, bodyBytes: readonly [number, number]): Generat
   }
 }
 
+/**
+ * Node options for the reindex process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+ * profile it (Node refuses `--cpu-prof` in NODE_OPTIONS).
+ */
+const nodeOptions = process.env.PRESSLOG_BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
+
 function runCliJson<T>(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/presslog.ts', '--json', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-    });
+    const child = spawn(
+      process.execPath,
+      [...nodeOptions, '--import', 'tsx', 'scripts/presslog.ts', '--json', ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        signal,
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
