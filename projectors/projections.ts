@@ -33,11 +33,14 @@ function define(
   return Object.freeze({ name, logicVersion, mappings, analysis: ANALYSIS, fingerprint });
 }
 
-/** The three projections, by name. */
+/**
+ * The three projections, by name. Logic version 2: `lineage.check` is computed with
+ * MurmurHash3 instead of SHA-256 (an index written by version 1 would not verify).
+ */
 export const PROJECTIONS: Readonly<Record<ProjectionName, ProjectionDefinition>> = Object.freeze({
-  articles: define('articles', 1, ARTICLES_MAPPING),
-  images: define('images', 1, IMAGES_MAPPING),
-  bylines: define('bylines', 1, BYLINES_MAPPING),
+  articles: define('articles', 2, ARTICLES_MAPPING),
+  images: define('images', 2, IMAGES_MAPPING),
+  bylines: define('bylines', 2, BYLINES_MAPPING),
 });
 
 export { PROJECTION_NAMES };

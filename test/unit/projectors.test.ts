@@ -507,7 +507,7 @@ describe('write pipeline', () => {
 });
 
 describe('lineage checks', () => {
-  it('are three 20-bit slices of the digest of (id, asOfSeq, ownSeq)', () => {
+  it('are three 20-bit hashes of (id, asOfSeq, ownSeq)', () => {
     const check = lineageCheck('a-1', 12, 10);
     assert.deepEqual(check, lineageCheck('a-1', 12, 10));
     for (const value of Object.values(check))
