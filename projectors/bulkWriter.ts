@@ -11,14 +11,21 @@ export interface DocOp {
   id: string;
   action: 'index' | 'delete';
   version: number;
-  /** The serialized document (for `index`). */
-  source?: string;
+  /** The serialized document (for `index`): JSON, or JSON already UTF-8 encoded. */
+  source?: string | Uint8Array;
   /**
    * `external` (default): only a higher version replaces the document. `internal`: no
    * version check, the last write wins. Only for a rebuild's first pass into a fresh
    * index, where the caller keeps the writes of one document in order (see reindex).
    */
   versionType?: 'external' | 'internal';
+}
+
+/** A write's document as JSON text (decoded when it is held encoded). */
+export function sourceText(op: Pick<DocOp, 'source'>): string | undefined {
+  const { source } = op;
+  if (source === undefined || typeof source === 'string') return source;
+  return Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('utf8');
 }
 
 /** What happened to a set of writes. Conflicts are writes Elasticsearch already had newer: not errors. */
@@ -97,13 +104,17 @@ export interface BulkWriter {
  * one string, measure that string's UTF-8 length and encode it again; on a 1 GB rebuild
  * that was a fifth of the projector's CPU (`presslog bench replay`, profiled).
  */
-export function encodeBulkBody(lines: readonly string[]): Buffer {
+export function encodeBulkBody(lines: readonly (string | Uint8Array)[]): Buffer {
   let bytes = lines.length;
-  for (const line of lines) bytes += Buffer.byteLength(line);
+  for (const line of lines) bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
   const body = Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const line of lines) {
-    offset += body.write(line, offset);
+    if (typeof line === 'string') offset += body.write(line, offset);
+    else {
+      body.set(line, offset);
+      offset += line.length;
+    }
     body[offset++] = 0x0a;
   }
   return body;
@@ -166,9 +177,10 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const max = options.maxBackoffMs ?? 15_000;
   const log = options.logger?.child({ component: 'bulk-writer' });
 
-  function chunks(ops: readonly DocOp[]): { ops: DocOp[]; lines: string[]; bytes: number }[] {
-    const out: { ops: DocOp[]; lines: string[]; bytes: number }[] = [];
-    let current = { ops: [] as DocOp[], lines: [] as string[], bytes: 0 };
+  type Chunk = { ops: DocOp[]; lines: (string | Uint8Array)[]; bytes: number };
+  function chunks(ops: readonly DocOp[]): Chunk[] {
+    const out: Chunk[] = [];
+    let current: Chunk = { ops: [], lines: [], bytes: 0 };
     for (const op of ops) {
       const action = actionLine(op);
       const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
@@ -185,11 +197,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
     return out;
   }
 
-  async function writeChunk(
-    chunk: { ops: DocOp[]; lines: string[]; bytes: number },
-    stats: BulkStats,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  async function writeChunk(chunk: Chunk, stats: BulkStats, signal?: AbortSignal): Promise<void> {
     let pending = chunk;
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
@@ -246,7 +254,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
             seq: op.version,
             docId: op.id,
             reason: reason || `status ${status}`,
-            source: op.source,
+            source: sourceText(op),
             at: new Date().toISOString(),
           });
         }

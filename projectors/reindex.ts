@@ -31,6 +31,7 @@ import { backoffMs, retrying, sleep } from './retry.ts';
 import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
 import type { StateStats } from './state.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
+import { createUtf8Slabs } from './utf8Slabs.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
 export type ReindexPhase =
@@ -402,7 +403,11 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       }
       await pipeline.drain();
     };
+    const toUtf8 = createUtf8Slabs();
     const push = async (op: DocOp, seq: number) => {
+      // Encoded now, the rendered JSON dies young instead of waiting for its batch's
+      // acknowledgement on the heap (see utf8Slabs.ts).
+      if (typeof op.source === 'string') op.source = toUtf8(op.source);
       const key = `${op.projection}/${op.id}`;
       if (inFlight(key)) {
         deferred.set(key, op);

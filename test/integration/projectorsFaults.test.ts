@@ -186,6 +186,13 @@ describe('projector faults', () => {
           await dumpAll(env.client, env.names),
           'retried writes differ from a clean rebuild',
         );
+        // A rebuild's writes (documents held UTF-8 encoded) are retried the same way.
+        const rejectedBefore = proxy.rejectedItems;
+        const rebuilt = await reindexAll(env, { client, batchDocs: 30 });
+        assert.ok(proxy.rejectedItems > rejectedBefore, 'the proxy rejected some of the rebuild');
+        assert.ok(rebuilt.stats.retries > 0);
+        assert.equal(rebuilt.stats.deadLettered, 0);
+        assertSameDocs(live, await dumpAll(env.client, env.names), 'a retried rebuild differs');
       } finally {
         await client.close();
         await proxy.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
-import { emptyBulkStats, encodeBulkBody } from '../../projectors/bulkWriter.ts';
+import { type DocOp, emptyBulkStats, encodeBulkBody, sourceText } from '../../projectors/bulkWriter.ts';
 import { createProjectionEngine } from '../../projectors/engine.ts';
 import { lineageCheck } from '../../projectors/lineage.ts';
 import { createWritePipeline } from '../../projectors/pipeline.ts';
@@ -13,10 +13,11 @@ import {
   type StateRecord,
   StateRecordError,
 } from '../../projectors/state.ts';
+import { createUtf8Slabs } from '../../projectors/utf8Slabs.ts';
 import { createChecksum } from '../../projectors/verify.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
-import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { type ArticleState, applyEvent, type ImageState } from '../../schemas/state.ts';
 import { articleFields, digest, makeEvent, prng, processedPayload, randomLog } from './projectorsEvents.ts';
 
@@ -271,16 +272,14 @@ function versionedStore() {
   const docs = new Map<string, { version: number; source?: string }>();
   return {
     docs,
-    apply(
-      ops: { projection: ProjectionName; id: string; action: string; version: number; source?: string }[],
-    ) {
+    apply(ops: Pick<DocOp, 'projection' | 'id' | 'action' | 'version' | 'source'>[]) {
       for (const op of ops) {
         const key = `${op.projection}/${op.id}`;
         const current = docs.get(key);
         if (current && current.version >= op.version) continue;
         docs.set(key, {
           version: op.version,
-          source: op.action === 'index' ? canonicalJson(JSON.parse(op.source!)) : undefined,
+          source: op.action === 'index' ? canonicalJson(JSON.parse(sourceText(op)!)) : undefined,
         });
       }
     },
@@ -465,6 +464,21 @@ describe('bulk body', () => {
 
   it('is empty for no lines', () => {
     assert.equal(encodeBulkBody([]).length, 0);
+  });
+
+  it('takes lines already encoded, from slabs, alongside strings', () => {
+    const random = prng(11);
+    const encode = createUtf8Slabs(16_384);
+    const texts = Array.from({ length: 400 }, (_, i) =>
+      JSON.stringify({
+        i,
+        body: 'é☕𝔘"\\\n'.repeat(Math.floor(random() * 60)) + 'x'.repeat(Math.floor(random() * 900)),
+      }),
+    );
+    // Every copy stays intact while later ones fill (and outgrow) the small slabs.
+    const lines = texts.map((text, i) => (i % 3 === 0 ? text : encode(text)));
+    for (const [i, line] of lines.entries()) assert.equal(sourceText({ source: line }), texts[i]);
+    assert.equal(encodeBulkBody(lines).toString('utf8'), `${texts.join('\n')}\n`);
   });
 });
 
