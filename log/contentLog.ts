@@ -666,9 +666,11 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
     untilSeq: number | (() => Promise<number>);
     untilTime?: Date;
     batch: number;
+    rawBodies?: boolean;
     signal?: AbortSignal;
   }): AsyncGenerator<ReplayItem> {
     const { filter, fromSeq, untilTime, batch, signal } = params;
+    const decodeOptions = { rawBody: params.rawBodies === true };
     signal?.throwIfAborted();
     const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
     if (fromSeq > untilSeq) return;
@@ -682,7 +684,7 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
         const time = m.time;
         if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
         return {
-          item: decodeMessage(names, m.data, { seq, time, subject: m.subject }),
+          item: decodeMessage(names, m.data, { seq, time, subject: m.subject }, decodeOptions),
           last: seq >= untilSeq,
         };
       },
@@ -830,6 +832,7 @@ export function createContentLog(options: ContentLogOptions): ContentLog {
       },
       untilTime: replayOptions.untilTime,
       batch: replayBatch,
+      rawBodies: replayOptions.rawBodies,
       signal: replayOptions.signal,
     });
   }

@@ -19,6 +19,12 @@ export interface StoredEvent<E extends ContentEvent = ContentEvent> {
    * JSON literal, so a writer can skip looking for characters to escape.
    */
   plainStrings?: boolean;
+  /**
+   * Only from a replay with {@link ReplayOptions.rawBodies}: the article body's JSON
+   * literal as stored (quotes included, UTF-8, no escapes), while `event.payload.body`
+   * is `''`.
+   */
+  rawBody?: Uint8Array;
 }
 
 /** A message in the log that could not be read as an event (bad JSON, fails its schema). */
@@ -71,6 +77,14 @@ export interface ReplayOptions {
   untilTime?: Date;
   /** Only this entity type's subjects. */
   entityType?: EntityType;
+  /**
+   * Leave the bodies of article events undecoded where they can be copied out as they
+   * are (valid UTF-8 without escapes or control characters): the event's `payload.body`
+   * is `''` and {@link StoredEvent.rawBody} holds the body's JSON literal. For a reader
+   * that writes bodies into documents unchanged, i.e. a rebuild; nothing else may use
+   * such an event's body. Other events and bodies are decoded as usual.
+   */
+  rawBodies?: boolean;
   signal?: AbortSignal;
 }
 

@@ -31,7 +31,15 @@ export function quoteJson(text: string): string {
 export function docJson(doc: object, plainBody = false): string {
   const body = (doc as { body?: unknown }).body;
   if (typeof body !== 'string') return JSON.stringify(doc);
-  const { body: _, ...rest } = doc as { body: string };
+  return `${docJsonHead(doc)}${plainBody ? `"${body}"` : quoteJson(body)}}`;
+}
+
+/**
+ * {@link docJson} up to the body's value: every other key, then `"body":`. Followed by
+ * the body's JSON literal and `}` it is the whole document.
+ */
+export function docJsonHead(doc: object): string {
+  const { body: _, ...rest } = doc as { body?: unknown };
   const head = JSON.stringify(rest);
-  return `${head.length > 2 ? `${head.slice(0, -1)},` : '{'}"body":${plainBody ? `"${body}"` : quoteJson(body)}}`;
+  return `${head.length > 2 ? `${head.slice(0, -1)},` : '{'}"body":`;
 }

@@ -2,12 +2,12 @@ import type { Client } from '@elastic/elasticsearch';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { CheckpointStore } from '../log/checkpoints.ts';
-import type { ContentLog, ReplayItem } from '../log/types.ts';
+import type { ContentLog, ReplayItem, ReplayOptions } from '../log/types.ts';
 import { PresslogError, TransientError } from '../schemas/errors.ts';
-import { type EntityType, type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
+import { type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
-import { docJson } from './docJson.ts';
+import { docJson, docJsonHead } from './docJson.ts';
 import { createArticleLoader, createProjectionEngine } from './engine.ts';
 import {
   aliasTargets,
@@ -437,7 +437,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     async function* replayFrom(
       fromSeq: number,
       untilSeq: number | undefined,
-      extra: { entityType?: EntityType; untilTime?: Date } = {},
+      extra: Pick<ReplayOptions, 'entityType' | 'untilTime' | 'rawBodies'> = {},
     ): AsyncGenerator<ReplayItem> {
       let next = fromSeq;
       for (let attempt = 0; ; attempt++) {
@@ -538,7 +538,11 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     const articleIndex = created.has('articles') ? indexOf('articles') : undefined;
     /** Articles whose last message is unreadable: rendered from their last readable event afterwards. */
     const unreadableLast = new Set<string>();
-    for await (const item of replayFrom(1, head.lastSeq, { entityType: 'article', ...until })) {
+    for await (const item of replayFrom(1, head.lastSeq, {
+      entityType: 'article',
+      ...until,
+      rawBodies: articleIndex !== undefined,
+    })) {
       if (!take(item)) {
         if (item.kind === 'unreadable' && lastSeqs) {
           const parsed = parseSubject(names, item.unreadable.subject);
@@ -552,6 +556,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       if (articleIndex === undefined) continue;
       if (changes.article && (!lastSeqs || lastSeqs.has(seq))) {
         const doc = state.renderArticle(changes.article)!;
+        const { rawBody, plainStrings } = item.stored;
         await push(
           {
             projection: 'articles',
@@ -561,7 +566,8 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             version: doc.lineage.asOfSeq,
             // Without the last sequences, every render is written, last write wins (see above).
             ...(lastSeqs ? {} : { versionType: 'internal' as const }),
-            source: docJson(doc, item.stored.plainStrings),
+            // The body as stored, bytes copied, when the read left it undecoded.
+            source: rawBody ? toUtf8(docJsonHead(doc), rawBody, '}') : docJson(doc, plainStrings),
           },
           seq,
         );

@@ -1,5 +1,5 @@
 /**
- * UTF-8 copies of strings, carved out of shared 4 MiB slabs.
+ * UTF-8 copies of strings (or of strings and bytes, joined), carved out of shared 4 MiB slabs.
  *
  * A rebuild renders ~10 KB of JSON per article and keeps it until Elasticsearch has
  * acknowledged its batch: seconds, long enough for the string to survive the young
@@ -14,20 +14,27 @@
  * keep the external-memory accounting (which schedules full collections) quiet; one
  * `ArrayBuffer` per document did not (see pageFile.ts).
  */
-export function createUtf8Slabs(slabBytes = 4 << 20): (text: string) => Uint8Array {
+export function createUtf8Slabs(slabBytes = 4 << 20): (...parts: (string | Uint8Array)[]) => Uint8Array {
   let slab = Buffer.allocUnsafeSlow(0);
   let offset = 0;
-  return (text) => {
+  return (...parts) => {
     // At most three bytes per UTF-16 unit (a surrogate pair: four bytes for two units).
-    const most = text.length * 3;
-    if (most > slabBytes >> 2) return Buffer.from(text);
+    let most = 0;
+    for (const part of parts) most += typeof part === 'string' ? part.length * 3 : part.length;
+    if (most > slabBytes >> 2)
+      return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
     if (offset + most > slab.length) {
       slab = Buffer.allocUnsafeSlow(slabBytes);
       offset = 0;
     }
-    const written = slab.write(text, offset);
-    const copy = slab.subarray(offset, offset + written);
-    offset += written;
-    return copy;
+    const start = offset;
+    for (const part of parts) {
+      if (typeof part === 'string') offset += slab.write(part, offset);
+      else {
+        slab.set(part, offset);
+        offset += part.length;
+      }
+    }
+    return slab.subarray(start, offset);
   };
 }

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRandom } from '../../ingest/generate.ts';
+import { decodeMessage, encodeEvent } from '../../log/codec.ts';
+import { sampleArticle, sampleByline } from '../../log/sampleEvents.ts';
+import type { ReplayItem } from '../../log/types.ts';
+import { docJson, docJsonHead } from '../../projectors/docJson.ts';
+import { createUtf8Slabs } from '../../projectors/utf8Slabs.ts';
+import { createNames } from '../../schemas/names.ts';
+
+const names = createNames('codec');
+const SPECIAL = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '😀', 'é', '"body":"', ' '];
+
+function randomText(random: () => number, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    text +=
+      random() < 0.02
+        ? SPECIAL[Math.floor(random() * SPECIAL.length)]
+        : String.fromCharCode(0x20 + Math.floor(random() * 95));
+  }
+  return text;
+}
+
+function decode(data: Uint8Array, subject: string, rawBody: boolean): ReplayItem {
+  return decodeMessage(names, data, { seq: 1, time: new Date(0), subject }, { rawBody });
+}
+
+describe('decoding article events around their bodies', () => {
+  it('leaves exactly the bodies JSON.stringify writes unchanged as bytes, and decodes the rest alike', () => {
+    const random = createRandom(13);
+    let raw = 0;
+    let decoded = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const event = sampleArticle(`a-${i}`, { headline: randomText(random, 1 + Math.floor(random() * 30)) });
+      event.payload.body = randomText(random, Math.floor(random() * 120));
+      // Other writers may order the keys differently: the body first, or last.
+      if (i % 3 === 1) {
+        const { body, ...rest } = event.payload;
+        event.payload = { body, ...rest };
+      }
+      if (i % 3 === 2) {
+        const { body, ...rest } = event.payload;
+        event.payload = { ...rest, body };
+      }
+      const data = encodeEvent(event);
+      const subject = names.subject('article', event.entityId);
+      const full = decode(data, subject, false);
+      const lazy = decode(data, subject, true);
+      assert.equal(full.kind, 'event');
+      assert.equal(lazy.kind, 'event');
+      if (full.kind !== 'event' || lazy.kind !== 'event') continue;
+      const body = full.stored.event.type === 'ArticlePublished' ? full.stored.event.payload.body : '';
+      const rawBody = lazy.stored.rawBody;
+      if (!rawBody) {
+        decoded++;
+        assert.deepEqual(lazy.stored, full.stored);
+        continue;
+      }
+      raw++;
+      assert.equal(Buffer.from(rawBody).toString('utf8'), JSON.stringify(body));
+      // No escape in the literal: no quote, backslash or control character in the body.
+      assert.ok(!JSON.stringify(body).slice(1, -1).includes('\\'), `left raw: ${JSON.stringify(body)}`);
+      const { rawBody: _, plainStrings: __, ...rest } = lazy.stored;
+      const { plainStrings: ___, ...expected } = full.stored;
+      assert.deepEqual(rest, {
+        ...expected,
+        event: { ...expected.event, payload: { ...expected.event.payload, body: '' } },
+      });
+    }
+    // Both ways occur: plain bodies (non-ASCII ones too) and bodies with escapes.
+    assert.ok(raw > 500 && decoded > 500, `${raw} raw, ${decoded} decoded`);
+  });
+
+  it('decodes everything else as usual and reports unreadable messages the same way', () => {
+    const article = sampleArticle('a-1', { bodyChars: 200 });
+    const subject = names.subject('article', 'a-1');
+    const text = new TextDecoder().decode(encodeEvent(article));
+    const cases: [string, string][] = [
+      // A raw control character in the body (at every alignment): not JSON, either way.
+      ...Array.from({ length: 12 }, (_, k): [string, string] => {
+        const at = text.indexOf('"body":"') + 8 + 40 + k;
+        return [`control character ${k}`, `${text.slice(0, at)}${k % 2 ? '\u001f' : '\t'}${text.slice(at)}`];
+      }),
+      // A key that ends in `"body` (escaped quote) precedes the real body.
+      ['forged key', text.replace('"section":', '"x\\"body":"y","section":')],
+      ['unterminated', text.slice(0, text.indexOf('"body":"') + 20)],
+      ['body not a string', text.replace(/"body":"[^"]*"/, '"body":7')],
+      ['wrong subject', text],
+    ];
+    for (const [name, variant] of cases) {
+      const data = Buffer.from(variant);
+      const where = name === 'wrong subject' ? names.subject('article', 'a-2') : subject;
+      const lazy = decode(data, where, true);
+      assert.deepEqual(lazy, decode(data, where, false), name);
+      assert.equal(lazy.kind, 'unreadable', name);
+    }
+    // Invalid UTF-8 in the body.
+    const bytes = Buffer.from(encodeEvent(article));
+    bytes[bytes.indexOf('"body":"') + 50] = 0xff;
+    assert.deepEqual(decode(bytes, subject, true), decode(bytes, subject, false));
+    assert.equal(decode(bytes, subject, true).kind, 'unreadable');
+    const byline = sampleByline('b-1');
+    const item = decode(encodeEvent(byline), names.subject('byline', 'b-1'), true);
+    assert.ok(item.kind === 'event' && item.stored.rawBody === undefined);
+  });
+
+  it('makes the same document JSON with the raw body spliced in', () => {
+    const toUtf8 = createUtf8Slabs(1 << 16);
+    for (const doc of [
+      { id: 'a-1', headline: 'Zürich "quoted"', body: 'plain é 😀 body', lineage: { asOfSeq: 3 } },
+      { body: '' },
+    ]) {
+      const spliced = toUtf8(docJsonHead(doc), Buffer.from(JSON.stringify(doc.body)), '}');
+      assert.equal(Buffer.from(spliced).toString('utf8'), docJson(doc));
+      assert.deepEqual(JSON.parse(docJson(doc)), doc);
+    }
+  });
+});
