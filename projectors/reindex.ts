@@ -128,6 +128,11 @@ export interface ReindexReport {
   state: StateStats;
   /** Peak resident memory of this process (bytes). */
   peakRssBytes: number;
+  /**
+   * The peak resident memory so far at the end of each phase (bytes): the phase where
+   * it last rises is the one that set the peak.
+   */
+  peakRssByPhase: Record<string, number>;
   /** CPU time this process spent in the reindex (user + system, ms). */
   cpuMs: number;
   /** The state snapshot saved after the swap. */
@@ -195,6 +200,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
   const phasesMs: Record<string, number> = {};
+  const peakRssByPhase: Record<string, number> = {};
   let phase: ReindexPhase = 'prepare';
   let phaseStarted = Date.now();
   const progress: ReindexProgress = {
@@ -229,6 +235,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       'reindex phase done',
     );
     phasesMs[phase] = (phasesMs[phase] ?? 0) + Date.now() - phaseStarted;
+    peakRssByPhase[phase] = process.resourceUsage().maxRSS * 1024;
     phase = next;
     phaseStarted = Date.now();
     progress.phase = next;
@@ -796,6 +803,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       articlesLoaded,
       durationMs: Date.now() - started,
       phasesMs,
+      peakRssByPhase,
       state: state.stats(),
       peakRssBytes: Math.max(peakRss, usage.maxRSS * 1024),
       cpuMs: cpuMs(process.cpuUsage(cpuAtStart)),

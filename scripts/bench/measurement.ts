@@ -32,7 +32,9 @@ export function measurement(
 
 /** The human table: name, unit, ours, ceiling, ratio (notes below). */
 export function formatMeasurements(measurements: readonly Measurement[]): string {
-  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  // Whole numbers from 100 up; below, the one decimal a measurement keeps (ratios like 10.1×).
+  const n = (v: number) =>
+    Math.abs(v) >= 100 || Number.isInteger(v) ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
   const rows = measurements.map((m) => [m.name, m.unit, n(m.ours), n(m.ceiling), m.ratio.toFixed(2)]);
   const notes = measurements.filter((m) => m.note).map((m) => `  ${m.name}: ${m.note}`);
   return [

@@ -57,7 +57,10 @@ export interface ReplayBenchDetails {
   events: number;
   logBytes: number;
   buildSeconds: number;
-  reindex: Pick<ReindexReport, 'durationMs' | 'phasesMs' | 'docsWritten' | 'peakRssBytes' | 'state' | 'seq'>;
+  reindex: Pick<
+    ReindexReport,
+    'durationMs' | 'phasesMs' | 'docsWritten' | 'peakRssBytes' | 'peakRssByPhase' | 'state' | 'seq'
+  >;
   ceilingSeconds: number;
   /** Every round's time, ours and the ceiling. */
   runs: { ours: number[]; ceiling: number[] };
@@ -640,6 +643,7 @@ export async function runReplayBench(
           phasesMs: report.phasesMs,
           docsWritten: report.docsWritten,
           peakRssBytes,
+          peakRssByPhase: report.peakRssByPhase,
           state: report.state,
           seq: report.seq,
         },
@@ -664,4 +668,48 @@ export async function runReplayBench(
       }
     }
   }
+}
+
+/** The facts of one run below its table: log, phases, state, rounds, CPU. */
+export function describeReplayRun(details: ReplayBenchDetails): string {
+  const r = details.reindex;
+  const seconds = (list: number[]) => list.map((t) => t.toFixed(1)).join(', ');
+  const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)}`;
+  return (
+    `log: ${details.events} events, ${mib(details.logBytes)} MiB, built in ${details.buildSeconds.toFixed(1)} s\n` +
+    `reindex: ${(r.durationMs / 1000).toFixed(1)} s (${Object.entries(r.phasesMs)
+      .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ')}), ${r.docsWritten} documents written, state ${JSON.stringify(r.state)}\n` +
+    `peak RSS so far at the end of each phase (MiB): ${Object.entries(r.peakRssByPhase)
+      .map(([phase, bytes]) => `${phase} ${mib(bytes)}`)
+      .join(', ')}\n` +
+    `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n` +
+    `rounds (s): ours ${seconds(details.runs.ours)}; ceiling ${seconds(details.runs.ceiling)}\n` +
+    `cpu (s): ours ${seconds(details.cpu.ours)} + Elasticsearch ${seconds(details.cpu.oursEs)}; ceiling ${seconds(details.cpu.ceiling)} + Elasticsearch ${seconds(details.cpu.ceilingEs)}\n`
+  );
+}
+
+/**
+ * How a larger run compares with a smaller one of the same invocation: the reindex's
+ * time growth next to the ceiling's (same machine, same hour), and the peak RSS growth.
+ */
+export function replayScaling(small: ReplayBenchDetails, large: ReplayBenchDetails): Measurement[] {
+  const factor = large.events / small.events;
+  const label = `${large.events.toLocaleString('en-US')} / ${small.events.toLocaleString('en-US')} events`;
+  return [
+    measurement(
+      `reindex time, ${label}`,
+      '×',
+      Math.min(...large.runs.ours) / Math.min(...small.runs.ours),
+      large.ceilingSeconds / small.ceilingSeconds,
+      `best rounds; ${factor}× the events; lower is better`,
+    ),
+    measurement(
+      `reindex peak RSS, ${label}`,
+      '×',
+      large.reindex.peakRssBytes / small.reindex.peakRssBytes,
+      0,
+      '1 is flat; no ceiling',
+    ),
+  ];
 }

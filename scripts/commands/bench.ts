@@ -3,7 +3,7 @@ import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
 import { formatMeasurements, jsonLines } from '../bench/measurement.ts';
-import { runReplayBench } from '../bench/replay.ts';
+import { describeReplayRun, replayScaling, runReplayBench } from '../bench/replay.ts';
 import { runSearchBench } from '../bench/search.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
@@ -112,7 +112,12 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'build a log of N events and time `reindex all`; ceiling: the same final documents bulk-loaded directly; then append → searchable latency',
     )
-    .option('--events <n>', 'events in the generated log', positiveInt, 100_000)
+    .option(
+      '--events <n[,n...]>',
+      'events in the generated log; several sizes (e.g. 100000,1000000) run one after the other and add how time and memory scale',
+      (v) => v.split(',').map((n) => positiveInt(n.trim())),
+      [100_000],
+    )
     .option(
       '--latency-samples <n>',
       'single appends timed for append → searchable (0 skips)',
@@ -129,45 +134,55 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep-data', 'keep the benchmark stream and indexes')
     .action(
       async (options: {
-        events: number;
+        events: number[];
         latencySamples: number;
         bodyKb: string;
         rounds: number;
         keepData?: boolean;
       }) => {
+        const sizes = options.events;
         const [min, max] = options.bodyKb.split('-').map((v) => Number(v) * 1024);
         if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
         const config = ctx.config();
         const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
         const es = createEsClient(config);
         try {
-          const { measurements, details } = await runReplayBench({
-            config,
-            nc,
-            es,
-            events: options.events,
-            bodyBytes: [min!, max!],
-            latencySamples: options.latencySamples,
-            rounds: options.rounds,
-            keepData: options.keepData,
-            log: ctx.log(),
-            signal: ctx.signal,
-          });
-          if (ctx.json()) {
-            ctx.log().info({ details }, 'bench replay details');
-            process.stdout.write(`${jsonLines(measurements)}\n`);
-          } else {
-            const r = details.reindex;
-            const seconds = (list: number[]) => list.map((t) => t.toFixed(1)).join(', ');
+          const runs: Awaited<ReturnType<typeof runReplayBench>>[] = [];
+          for (const events of sizes) {
+            const run = await runReplayBench({
+              config,
+              nc,
+              es,
+              events,
+              bodyBytes: [min!, max!],
+              latencySamples: options.latencySamples,
+              rounds: options.rounds,
+              keepData: options.keepData,
+              log: ctx.log(),
+              signal: ctx.signal,
+            });
+            runs.push(run);
+            // Several sizes: each size's measurements are named after it.
+            const measurements =
+              sizes.length > 1
+                ? run.measurements.map((m) => ({
+                    ...m,
+                    name: `${m.name} (${events.toLocaleString('en-US')})`,
+                  }))
+                : run.measurements;
+            if (ctx.json()) {
+              ctx.log().info({ details: run.details }, 'bench replay details');
+              process.stdout.write(`${jsonLines(measurements)}\n`);
+            } else {
+              process.stdout.write(
+                `${sizes.length > 1 ? `== ${events.toLocaleString('en-US')} events ==\n` : ''}${formatMeasurements(measurements)}\n\n${describeReplayRun(run.details)}\n`,
+              );
+            }
+          }
+          if (runs.length > 1) {
+            const scaling = replayScaling(runs[0]!.details, runs.at(-1)!.details);
             process.stdout.write(
-              `${formatMeasurements(measurements)}\n\n` +
-                `log: ${details.events} events, ${(details.logBytes / 1024 / 1024).toFixed(0)} MiB, built in ${details.buildSeconds.toFixed(1)} s\n` +
-                `reindex: ${(r.durationMs / 1000).toFixed(1)} s (${Object.entries(r.phasesMs)
-                  .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
-                  .join(', ')}), ${r.docsWritten} documents written, state ${JSON.stringify(r.state)}\n` +
-                `ceiling: ${details.finalDocs} documents in ${details.ceilingSeconds.toFixed(1)} s\n` +
-                `rounds (s): ours ${seconds(details.runs.ours)}; ceiling ${seconds(details.runs.ceiling)}\n` +
-                `cpu (s): ours ${seconds(details.cpu.ours)} + Elasticsearch ${seconds(details.cpu.oursEs)}; ceiling ${seconds(details.cpu.ceiling)} + Elasticsearch ${seconds(details.cpu.ceilingEs)}\n`,
+              `${ctx.json() ? jsonLines(scaling) : `== scaling ==\n${formatMeasurements(scaling)}`}\n`,
             );
           }
         } finally {

@@ -31,13 +31,13 @@ async function benchResources(): Promise<Set<string>> {
   return out;
 }
 
-test('bench replay --json: one measurement per line with ours, ceiling and ratio; nothing left behind', async () => {
+test('bench replay --json: one measurement per line with ours, ceiling and ratio, per size and scaling; nothing left behind', async () => {
   const before = await benchResources();
   const run = await runCli([
     'bench',
     'replay',
     '--events',
-    '2000',
+    '1000,2000',
     '--rounds',
     '1',
     '--latency-samples',
@@ -52,19 +52,31 @@ test('bench replay --json: one measurement per line with ours, ceiling and ratio
       (line) =>
         JSON.parse(line) as { name: string; unit: string; ours: number; ceiling: number; ratio: number },
     );
+  const perSize = [
+    'reindex events/s',
+    'reindex docs/s',
+    'reindex time',
+    'reindex peak RSS',
+    'append→searchable p50',
+    'append→searchable p99',
+    'live start-up',
+  ];
   assert.deepEqual(
     measurements.map((m) => m.name),
     [
-      'reindex events/s',
-      'reindex docs/s',
-      'reindex time',
-      'reindex peak RSS',
-      'append→searchable p50',
-      'append→searchable p99',
-      'live start-up',
+      ...perSize.map((name) => `${name} (1,000)`),
+      ...perSize.map((name) => `${name} (2,000)`),
+      'reindex time, 2,000 / 1,000 events',
+      'reindex peak RSS, 2,000 / 1,000 events',
     ],
   );
-  for (const m of measurements.filter((m) => m.name !== 'reindex peak RSS')) {
+  const byName = new Map(measurements.map((m) => [m.name, m]));
+  const time = (size: string) => byName.get(`reindex time (${size})`)!;
+  const scaling = byName.get('reindex time, 2,000 / 1,000 events')!;
+  // Measurements keep one decimal: the growth is the two sizes' times divided, give or take.
+  assert.ok(Math.abs(scaling.ours - time('2,000').ours / time('1,000').ours) < 0.3, JSON.stringify(scaling));
+  assert.ok(Math.abs(scaling.ceiling - time('2,000').ceiling / time('1,000').ceiling) < 0.3);
+  for (const m of measurements.filter((m) => !m.name.includes('peak RSS'))) {
     assert.ok(m.ours > 0 && m.ceiling > 0 && m.ratio > 0, JSON.stringify(m));
   }
   // Rates are large numbers, so their printed rounding leaves the ratio checkable.
