@@ -104,10 +104,10 @@ export interface BulkWriter {
  * one string, measure that string's UTF-8 length and encode it again; on a 1 GB rebuild
  * that was a fifth of the projector's CPU (`presslog bench replay`, profiled).
  */
-export function encodeBulkBody(lines: readonly (string | Uint8Array)[]): Buffer {
+export function encodeBulkBody(lines: readonly (string | Uint8Array)[], pool?: BulkBodyPool): Buffer {
   let bytes = lines.length;
   for (const line of lines) bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
-  const body = Buffer.allocUnsafe(bytes);
+  const body = pool ? pool.take(bytes) : Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const line of lines) {
     if (typeof line === 'string') offset += body.write(line, offset);
@@ -118,6 +118,36 @@ export function encodeBulkBody(lines: readonly (string | Uint8Array)[]): Buffer 
     body[offset++] = 0x0a;
   }
   return body;
+}
+
+/**
+ * Buffers for request bodies, used again once their request is answered. A rebuild sends
+ * ~8 MiB bodies back to back; a new buffer for each is memory outside the JavaScript heap
+ * that only a full collection returns, and those came rarely enough that ~100 MiB of
+ * answered bodies stayed resident (`presslog reindex`, `external` at the end of the write
+ * phase). Kept: as many buffers as requests were ever in flight at once, at most four.
+ */
+export interface BulkBodyPool {
+  /** A buffer of exactly `bytes` (a view of a pooled one); give it back when answered. */
+  take(bytes: number): Buffer;
+  give(body: Buffer): void;
+}
+
+export function createBulkBodyPool(): BulkBodyPool {
+  const free: Buffer[] = [];
+  return {
+    take(bytes) {
+      const at = free.findIndex((b) => b.length >= bytes);
+      // Rounded up so that the next, slightly larger body fits too.
+      const buffer =
+        at === -1 ? Buffer.allocUnsafeSlow(Math.max(1 << 20, bytes + (bytes >> 3))) : free.splice(at, 1)[0]!;
+      return buffer.subarray(0, bytes);
+    },
+    give(body) {
+      const whole = Buffer.from(body.buffer, 0, body.buffer.byteLength);
+      if (free.length < 4) free.push(whole);
+    },
+  };
 }
 
 /**
@@ -176,6 +206,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const initial = options.initialBackoffMs ?? 200;
   const max = options.maxBackoffMs ?? 15_000;
   const log = options.logger?.child({ component: 'bulk-writer' });
+  const bodies = createBulkBodyPool();
 
   type Chunk = { ops: DocOp[]; lines: (string | Uint8Array)[]; bytes: number };
   function chunks(ops: readonly DocOp[]): Chunk[] {
@@ -205,8 +236,14 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       try {
         stats.requests++;
         stats.bytes += pending.bytes;
-        const response = await sendBulk(client, encodeBulkBody(pending.lines), { signal, requestTimeout });
-        items = response.items.map((item) => Object.values(item)[0]!);
+        const body = encodeBulkBody(pending.lines, bodies);
+        try {
+          const response = await sendBulk(client, body, { signal, requestTimeout });
+          items = response.items.map((item) => Object.values(item)[0]!);
+        } finally {
+          // Answered or failed, the request no longer reads its body.
+          bodies.give(body);
+        }
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         if (!isRetryableEsError(err)) throw err;

@@ -229,8 +229,10 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         phase,
         ms: Date.now() - phaseStarted,
         rss: memory.rss,
+        heapTotal: memory.heapTotal,
         heapUsed: memory.heapUsed,
         external: memory.external,
+        arrayBuffers: memory.arrayBuffers,
       },
       'reindex phase done',
     );

@@ -15,7 +15,7 @@ import { createRandom } from '../../ingest/generate.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { encodeBulkBody, sendBulk } from '../../projectors/bulkWriter.ts';
+import { createBulkBodyPool, encodeBulkBody, sendBulk } from '../../projectors/bulkWriter.ts';
 import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
 import { applyLiveSettings, createProjectionIndex, deleteIndexes } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
@@ -292,9 +292,11 @@ async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise
   let lines: string[] = [];
   let bytes = 0;
   let docs = 0;
+  const bodies = createBulkBodyPool();
   const send = async (batch: string[]) => {
     // The same request the projectors' bulk writer sends.
-    const response = await sendBulk(es, encodeBulkBody(batch), { requestTimeout: 120_000 });
+    const body = encodeBulkBody(batch, bodies);
+    const response = await sendBulk(es, body, { requestTimeout: 120_000 }).finally(() => bodies.give(body));
     if (response.errors)
       throw new Error(
         `ceiling bulk had errors: ${JSON.stringify(response.items.find((i) => Object.values(i)[0]?.error))}`,

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
-import { type DocOp, emptyBulkStats, encodeBulkBody, sourceText } from '../../projectors/bulkWriter.ts';
+import {
+  createBulkBodyPool,
+  type DocOp,
+  emptyBulkStats,
+  encodeBulkBody,
+  sourceText,
+} from '../../projectors/bulkWriter.ts';
 import { createProjectionEngine } from '../../projectors/engine.ts';
 import { lineageCheck } from '../../projectors/lineage.ts';
 import { createWritePipeline } from '../../projectors/pipeline.ts';
@@ -464,6 +470,23 @@ describe('bulk body', () => {
 
   it('is empty for no lines', () => {
     assert.equal(encodeBulkBody([]).length, 0);
+  });
+
+  it('reuses an answered body buffer for the next body that fits, and never one still in use', () => {
+    const pool = createBulkBodyPool();
+    const first = encodeBulkBody(['{"a":1}', '{"b":2}'], pool);
+    assert.equal(first.toString(), '{"a":1}\n{"b":2}\n');
+    const second = encodeBulkBody(['{"c":3}'], pool);
+    assert.notEqual(second.buffer, first.buffer, 'the first is still in use');
+    pool.give(first);
+    const third = encodeBulkBody(['{"d":4}'], pool);
+    assert.equal(third.buffer, first.buffer);
+    assert.equal(third.toString(), '{"d":4}\n');
+    assert.equal(second.toString(), '{"c":3}\n');
+    pool.give(third);
+    const large = encodeBulkBody(['x'.repeat(2 << 20)], pool);
+    assert.notEqual(large.buffer, first.buffer, 'too small to hold it');
+    assert.equal(large.length, (2 << 20) + 1);
   });
 
   it('takes lines already encoded, from slabs, alongside strings', () => {
