@@ -5,31 +5,18 @@ import { decodeMessage, encodeEvent } from '../../log/codec.ts';
 import { sampleArticle } from '../../log/sampleEvents.ts';
 import { docJson, quoteJson } from '../../projectors/docJson.ts';
 import { createNames } from '../../schemas/names.ts';
+import { JSON_SPECIAL, randomText } from './randomText.ts';
 
-// Characters JSON.stringify treats differently: quotes, backslashes, control characters,
-// DEL, line/paragraph separators, a paired surrogate (emoji) and lone surrogates.
-const SPECIAL = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '😀', '\ud800', '\udfff', 'é', ' '];
-
-function randomText(random: () => number): string {
-  let text = '';
-  const length = Math.floor(random() * 40);
-  for (let i = 0; i < length; i++) {
-    text +=
-      random() < 0.2
-        ? SPECIAL[Math.floor(random() * SPECIAL.length)]
-        : String.fromCharCode(0x20 + Math.floor(random() * 95));
-  }
-  return text;
-}
+const text = (random: () => number) => randomText(random, Math.floor(random() * 40), 0.2);
 
 describe('document JSON', () => {
   it('quotes every string exactly as JSON.stringify does', () => {
     const random = createRandom(3);
-    for (const text of ['', 'plain words', ...SPECIAL])
-      assert.equal(quoteJson(text), JSON.stringify(text), text);
+    for (const value of ['', 'plain words', ...JSON_SPECIAL])
+      assert.equal(quoteJson(value), JSON.stringify(value), value);
     for (let i = 0; i < 20_000; i++) {
-      const text = randomText(random);
-      assert.equal(quoteJson(text), JSON.stringify(text), JSON.stringify(text));
+      const value = text(random);
+      assert.equal(quoteJson(value), JSON.stringify(value), JSON.stringify(value));
     }
   });
 
@@ -38,9 +25,9 @@ describe('document JSON', () => {
     for (let i = 0; i < 2_000; i++) {
       const doc = {
         id: `a-${i}`,
-        body: randomText(random),
-        headline: randomText(random),
-        bylines: [{ id: 'b-1', name: randomText(random) }],
+        body: text(random),
+        headline: text(random),
+        bylines: [{ id: 'b-1', name: text(random) }],
         lineage: { asOfSeq: i, ownSeq: i },
       };
       const json = docJson(doc);
@@ -66,8 +53,8 @@ describe('document JSON', () => {
           : [];
     let plain = 0;
     for (let i = 0; i < 2_000; i++) {
-      const event = sampleArticle(`a-${i}`, { headline: `h${randomText(random)}` });
-      if (i % 2 === 0) event.payload.body = randomText(random);
+      const event = sampleArticle(`a-${i}`, { headline: `h${text(random)}` });
+      if (i % 2 === 0) event.payload.body = text(random);
       const item = decodeMessage(names, encodeEvent(event), {
         seq: i + 1,
         time: new Date(),

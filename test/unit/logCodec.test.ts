@@ -7,20 +7,11 @@ import type { ReplayItem } from '../../log/types.ts';
 import { docJson, docJsonHead } from '../../projectors/docJson.ts';
 import { createUtf8Slabs } from '../../projectors/utf8Slabs.ts';
 import { createNames } from '../../schemas/names.ts';
+import { JSON_SPECIAL, randomText } from './randomText.ts';
 
 const names = createNames('codec');
-const SPECIAL = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '😀', 'é', '"body":"', ' '];
-
-function randomText(random: () => number, length: number): string {
-  let text = '';
-  for (let i = 0; i < length; i++) {
-    text +=
-      random() < 0.02
-        ? SPECIAL[Math.floor(random() * SPECIAL.length)]
-        : String.fromCharCode(0x20 + Math.floor(random() * 95));
-  }
-  return text;
-}
+const SPECIAL = [...JSON_SPECIAL, '"body":"'];
+const text = (random: () => number, length: number) => randomText(random, length, 0.02, SPECIAL);
 
 function decode(data: Uint8Array, subject: string, rawBody: boolean): ReplayItem {
   return decodeMessage(names, data, { seq: 1, time: new Date(0), subject }, { rawBody });
@@ -32,8 +23,8 @@ describe('decoding article events around their bodies', () => {
     let raw = 0;
     let decoded = 0;
     for (let i = 0; i < 3_000; i++) {
-      const event = sampleArticle(`a-${i}`, { headline: randomText(random, 1 + Math.floor(random() * 30)) });
-      event.payload.body = randomText(random, Math.floor(random() * 120));
+      const event = sampleArticle(`a-${i}`, { headline: text(random, 1 + Math.floor(random() * 30)) });
+      event.payload.body = text(random, Math.floor(random() * 120));
       // Other writers may order the keys differently: the body first, or last.
       if (i % 3 === 1) {
         const { body, ...rest } = event.payload;
