@@ -140,7 +140,8 @@ export function register(program: Command, ctx: CliContext): void {
         rounds: number;
         keepData?: boolean;
       }) => {
-        const sizes = options.events;
+        // Smallest first: the scaling table compares the smallest with the largest.
+        const sizes = [...new Set(options.events)].sort((a, b) => a - b);
         const [min, max] = options.bodyKb.split('-').map((v) => Number(v) * 1024);
         if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
         const config = ctx.config();
