@@ -14,12 +14,6 @@ export interface StoredEvent<E extends ContentEvent = ContentEvent> {
   storedVersion: number;
   event: E;
   /**
-   * Every string in the event is printable ASCII without `"` or `\`: its stored JSON has
-   * no escape and no multi-byte character. Such a string, between quotes, is already its
-   * JSON literal, so a writer can skip looking for characters to escape.
-   */
-  plainStrings?: boolean;
-  /**
    * Only from a replay with {@link ReplayOptions.rawBodies}: the article body's JSON
    * literal as stored (quotes included, UTF-8, no escapes), while `event.payload.body`
    * is `''`.

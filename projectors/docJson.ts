@@ -1,5 +1,3 @@
-import type { StoredEvent } from '../log/types.ts';
-
 /**
  * JSON for documents, as `JSON.stringify` writes it but faster for an article's body.
  * V8's `JSON.stringify` (Node 20) scans strings at ~450 MB/s on this machine; a body is
@@ -9,9 +7,8 @@ import type { StoredEvent } from '../log/types.ts';
  * V8 matches the complement of a small ASCII class fastest). Anything else (a quote, a
  * newline, any non-ASCII character) goes to `JSON.stringify`, from where the scan found
  * it. Measured on the 300k benchmark log: this check was 7% of the rebuild's own CPU.
- * A rebuild skips even that for bodies of events its log read found plain (a length
- * comparison and a memchr over the message): ~12% less CPU per article written, measured
- * in memory on a 20k-event benchmark log (97 → 85 µs).
+ * A rebuild skips even that for plain bodies: it copies them from the stored message
+ * (`ReplayOptions.rawBodies`, {@link docJsonHead}).
  */
 
 /** A character that `"…"` alone would not write as JSON does: anything but printable ASCII other than `"` and `\`. */
@@ -25,13 +22,11 @@ export function quoteJson(text: string): string {
 /**
  * A document as JSON, its `body` (when a string) written last through {@link quoteJson}:
  * the same value as `JSON.stringify(doc)`, with that one key moved to the end.
- * `plainBody`: the caller knows the body needs no escaping (it came from an event with
- * {@link StoredEvent.plainStrings}), so it is not scanned again.
  */
-export function docJson(doc: object, plainBody = false): string {
+export function docJson(doc: object): string {
   const body = (doc as { body?: unknown }).body;
   if (typeof body !== 'string') return JSON.stringify(doc);
-  return `${docJsonHead(doc)}${plainBody ? `"${body}"` : quoteJson(body)}}`;
+  return `${docJsonHead(doc)}${quoteJson(body)}}`;
 }
 
 /**

@@ -565,7 +565,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       if (articleIndex === undefined) continue;
       if (changes.article && (!lastSeqs || lastSeqs.has(seq))) {
         const doc = state.renderArticle(changes.article)!;
-        const { rawBody, plainStrings } = item.stored;
+        const { rawBody } = item.stored;
         await push(
           {
             projection: 'articles',
@@ -576,7 +576,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             // Without the last sequences, every render is written, last write wins (see above).
             ...(lastSeqs ? {} : { versionType: 'internal' as const }),
             // The body as stored, bytes copied, when the read left it undecoded.
-            source: rawBody ? toUtf8(docJsonHead(doc), rawBody, '}') : docJson(doc, plainStrings),
+            source: rawBody ? toUtf8(docJsonHead(doc), rawBody, '}') : docJson(doc),
           },
           seq,
         );
