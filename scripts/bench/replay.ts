@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -29,9 +28,8 @@ import type { ContentEvent, EventOf, EventType } from '../../schemas/catalog.ts'
 import type { Config } from '../../schemas/config.ts';
 import { deriveEventId } from '../../schemas/eventId.ts';
 import { createNames, type Names, PROJECTION_NAMES } from '../../schemas/names.ts';
+import { PACKAGE_ROOT } from '../packageRoot.ts';
 import { type Measurement, measurement } from './measurement.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ReplayBenchOptions {
   config: Config;
@@ -210,16 +208,12 @@ const nodeOptions = process.env.PRESSLOG_BENCH_NODE_OPTIONS?.split(' ').filter(B
 
 function runCliJson<T>(args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...nodeOptions, '--import', 'tsx', 'scripts/presslog.ts', '--json', ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        signal,
-      },
-    );
+    const child = spawn(process.execPath, [...nodeOptions, 'bin/presslog.js', '--json', ...args], {
+      cwd: PACKAGE_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -602,7 +596,7 @@ export async function runReplayBench(
         'MiB',
         peakRssBytes / 1024 / 1024,
         0,
-        'the reindex process (a whole presslog CLI: ~155 MiB of it is the idle process); no ceiling',
+        'the reindex process, a whole presslog CLI (its peak at the end of "prepare", below, is before any event is read); no ceiling',
       ),
     ];
     const samples = options.latencySamples ?? 1000;

@@ -1,8 +1,9 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../packageRoot.ts';
 import { findExecutable, run } from './exec.ts';
 import type { ServiceName } from './state.ts';
 
-const COMPOSE_FILE = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
+const COMPOSE_FILE = join(PACKAGE_ROOT, 'docker-compose.yml');
 
 /** The variable docker-compose.yml reads each service's host port from. */
 const PORT_VARIABLES: Record<ServiceName, string> = {

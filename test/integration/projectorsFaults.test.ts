@@ -22,7 +22,7 @@ function spawnCli(
   env: ProjectorEnv,
   args: string[],
 ): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/presslog.ts', ...args], {
+  const child = spawn(process.execPath, ['bin/presslog.js', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, PRESSLOG_NAMESPACE: env.config.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

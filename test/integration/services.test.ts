@@ -71,7 +71,7 @@ test('a second "services up" reuses all three and is fast', async () => {
     assert.ok(s.startedBy, `${s.name} says who runs it`);
     assert.ok(s.ms < 3000, `${s.name} took ${s.ms} ms to confirm`);
   }
-  // The whole process, tsx start-up and the import of every command included: about a
+  // The whole process, start-up and the import of every command included: about a
   // second on an idle machine; the bound leaves room for a CI machine under load.
   assert.ok(second.ms < 15_000, `the second "services up" took ${second.ms} ms`);
 });

@@ -23,7 +23,7 @@ export function runCli(
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
   const begin = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/presslog.ts', ...args], {
+    const child = spawn(process.execPath, ['bin/presslog.js', ...args], {
       cwd: REPO_ROOT,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
