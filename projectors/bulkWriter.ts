@@ -94,8 +94,10 @@ export interface BulkWriter {
    * a version conflict (already newer: skipped), or dead-lettered. Transient failures
    * (Elasticsearch unreachable, 429, 5xx) are retried with backoff for as long as it
    * takes; only an abort, or an error no retry can fix (authentication), throws.
+   * `body`, when given, is the request body of exactly `ops` in order (a
+   * {@link BulkBodyBuilder}'s): sent as is while it is whole, never given to a pool.
    */
-  write(ops: readonly DocOp[], signal?: AbortSignal): Promise<BulkStats>;
+  write(ops: readonly DocOp[], signal?: AbortSignal, body?: Buffer): Promise<BulkStats>;
 }
 
 /**
@@ -146,6 +148,72 @@ export function createBulkBodyPool(): BulkBodyPool {
     give(body) {
       const whole = Buffer.from(body.buffer, 0, body.buffer.byteLength);
       if (free.length < 4) free.push(whole);
+    },
+  };
+}
+
+/**
+ * A bulk request body written as its documents arrive: each op's action line and source
+ * are encoded once, straight into a buffer of the pool, and that buffer is the request's
+ * body. The op's `source` becomes a view of its bytes there (what a retry of the op alone,
+ * or its dead letter, reads), so the buffer goes back to the pool only when the request
+ * and its retries are settled ({@link BulkBodyBuilder.release}).
+ *
+ * This replaced a copy of each rendered document into shared slabs, then a second copy
+ * into the request body: one copy fewer of every byte a rebuild sends, and no memory
+ * outside the heap that only the collector returns (`presslog reindex`, 300k events:
+ * external memory at the end of the write phase and major collections, see projections.md).
+ */
+export interface BulkBodyBuilder {
+  /** Bytes written so far. */
+  readonly bytes: number;
+  /** Append `op`, its source joined from `parts` (for `index`), and point `op.source` at it. */
+  append(op: DocOp, parts?: readonly (string | Uint8Array)[]): void;
+  /** The body so far: every op appended, in order. */
+  body(): Buffer;
+  /** Give the buffer back; the ops' sources must not be read after this. */
+  release(): void;
+}
+
+export function createBulkBodyBuilder(pool: BulkBodyPool, capacity: number): BulkBodyBuilder {
+  let buffer = pool.take(capacity);
+  let offset = 0;
+  const ensure = (most: number) => {
+    if (offset + most <= buffer.length) return;
+    // Rare (a very large document): a larger buffer. The ops already appended keep their
+    // views of the old one, which is therefore not given back.
+    const larger = pool.take(Math.max(buffer.length * 2, offset + most));
+    larger.set(buffer.subarray(0, offset));
+    buffer = larger;
+  };
+  const put = (part: string | Uint8Array) => {
+    if (typeof part === 'string') offset += buffer.write(part, offset);
+    else {
+      buffer.set(part, offset);
+      offset += part.length;
+    }
+  };
+  return {
+    get bytes() {
+      return offset;
+    },
+    append(op, parts = []) {
+      const action = actionLine(op);
+      // At most three bytes per UTF-16 unit (a surrogate pair: four bytes for two units).
+      let most = action.length * 3 + 2;
+      for (const part of parts) most += typeof part === 'string' ? part.length * 3 : part.length;
+      ensure(most);
+      put(action);
+      buffer[offset++] = 0x0a;
+      if (op.action !== 'index') return;
+      const start = offset;
+      for (const part of parts) put(part);
+      op.source = buffer.subarray(start, offset);
+      buffer[offset++] = 0x0a;
+    },
+    body: () => buffer.subarray(0, offset),
+    release() {
+      pool.give(buffer);
     },
   };
 }
@@ -208,10 +276,11 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const log = options.logger?.child({ component: 'bulk-writer' });
   const bodies = createBulkBodyPool();
 
-  type Chunk = { ops: DocOp[]; lines: (string | Uint8Array)[]; bytes: number };
+  /** `body`: prepared by the caller (and theirs); otherwise encoded from `lines`. */
+  type Chunk = { ops: readonly DocOp[]; lines: (string | Uint8Array)[]; bytes: number; body?: Buffer };
   function chunks(ops: readonly DocOp[]): Chunk[] {
     const out: Chunk[] = [];
-    let current: Chunk = { ops: [], lines: [], bytes: 0 };
+    let current: Chunk & { ops: DocOp[] } = { ops: [], lines: [], bytes: 0 };
     for (const op of ops) {
       const action = actionLine(op);
       const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
@@ -236,13 +305,13 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       try {
         stats.requests++;
         stats.bytes += pending.bytes;
-        const body = encodeBulkBody(pending.lines, bodies);
+        const body = pending.body ?? encodeBulkBody(pending.lines, bodies);
         try {
           const response = await sendBulk(client, body, { signal, requestTimeout });
           items = response.items.map((item) => Object.values(item)[0]!);
         } finally {
           // Answered or failed, the request no longer reads its body.
-          bodies.give(body);
+          if (body !== pending.body) bodies.give(body);
         }
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
@@ -317,10 +386,11 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   }
 
   return {
-    async write(ops, signal) {
+    async write(ops, signal, body) {
       const stats = emptyBulkStats();
       stats.ops = ops.length;
-      for (const chunk of chunks(ops)) await writeChunk(chunk, stats, signal);
+      const prepared = body && body.length <= maxRequestBytes && { ops, lines: [], bytes: body.length, body };
+      for (const chunk of prepared ? [prepared] : chunks(ops)) await writeChunk(chunk, stats, signal);
       return stats;
     },
   };

@@ -5,7 +5,15 @@ import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog, ReplayItem, ReplayOptions } from '../log/types.ts';
 import { PresslogError, TransientError } from '../schemas/errors.ts';
 import { type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
-import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
+import {
+  addBulkStats,
+  type BulkStats,
+  createBulkBodyBuilder,
+  createBulkBodyPool,
+  createBulkWriter,
+  type DocOp,
+  emptyBulkStats,
+} from './bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { docJson, docJsonHead } from './docJson.ts';
 import { createArticleLoader, createProjectionEngine } from './engine.ts';
@@ -31,7 +39,6 @@ import { backoffMs, retrying, sleep } from './retry.ts';
 import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
 import type { StateStats } from './state.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
-import { createUtf8Slabs } from './utf8Slabs.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
 export type ReindexPhase =
@@ -160,6 +167,8 @@ export function reindexLeaseKey(projection: ProjectionName): string {
 }
 
 const PROGRESS_EVERY_MS = 250;
+/** A batch is submitted at this many bytes of request body (or at `batchDocs` documents). */
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 /**
  * Rebuild projections from the whole log into new versioned indexes and swap the aliases.
@@ -349,10 +358,18 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         report();
       },
     });
+    /**
+     * The batch being built: its ops, and its request body, written as the ops arrive
+     * (see createBulkBodyBuilder). Submitted at `batchDocs` documents or BATCH_BYTES.
+     */
+    const bodies = createBulkBodyPool();
+    const newBody = () => createBulkBodyBuilder(bodies, BATCH_BYTES + (1 << 20));
     let batch: DocOp[] = [];
+    let body = newBody();
     /** Position in `batch` of each document: a document written twice in one batch is written once, last wins. */
     let batchSlots = new Map<string, number>();
-    let batchBytes = 0;
+    /** False once an op replaced one already in the body: the body is then encoded anew from `batch`. */
+    let bodyExact = true;
     let pendingDead: DeadLetter[] = [];
     /**
      * Documents of the batches being written. Two writes of one document must land in
@@ -363,41 +380,54 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     const writing: { keys: Set<string>; done: Promise<void> }[] = [];
     const deferred = new Map<string, DocOp>();
     const inFlight = (key: string) => writing.some((w) => w.keys.has(key));
-    const add = (key: string, op: DocOp) => {
+    /** Add `op` to the batch, its source joined from `parts`. */
+    const add = (key: string, op: DocOp, parts: readonly (string | Uint8Array)[]) => {
+      body.append(op, parts);
       const slot = batchSlots.get(key);
       if (slot === undefined) {
         batchSlots.set(key, batch.length);
         batch.push(op);
       } else {
-        batchBytes -= batch[slot]!.source?.length ?? 0;
         batch[slot] = op;
+        bodyExact = false;
       }
-      batchBytes += op.source?.length ?? 0;
     };
+    const sourceParts = (op: DocOp) => (op.source === undefined ? [] : [op.source]);
     const submit = async (toSeq: number) => {
       for (const [key, op] of deferred) {
         if (inFlight(key)) continue;
         deferred.delete(key);
-        add(key, op);
+        add(key, op, sourceParts(op));
       }
       const ops = batch;
       const dead = pendingDead;
       const keys = new Set(batchSlots.keys());
+      const built = body;
+      const exact = bodyExact;
       batch = [];
       batchSlots = new Map();
-      batchBytes = 0;
+      body = newBody();
+      bodyExact = true;
       pendingDead = [];
-      if (ops.length === 0 && dead.length === 0) return;
+      if (ops.length === 0 && dead.length === 0) {
+        built.release();
+        return;
+      }
       let finished!: () => void;
       const entry = { keys, done: new Promise<void>((resolve) => (finished = resolve)) };
       writing.push(entry);
       await pipeline.submit({ toSeq, final: false }, async () => {
         try {
           if (dead.length > 0) await deadLetters.record(dead, lockLost);
-          const stats = ops.length > 0 ? await writer.write(ops, lockLost) : emptyBulkStats();
+          const stats =
+            ops.length > 0
+              ? await writer.write(ops, lockLost, exact ? built.body() : undefined)
+              : emptyBulkStats();
           stats.deadLettered += dead.length;
           return stats;
         } finally {
+          // Settled: nothing reads the ops' sources any more.
+          built.release();
           writing.splice(writing.indexOf(entry), 1);
           finished();
         }
@@ -412,19 +442,23 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       }
       await pipeline.drain();
     };
-    const toUtf8 = createUtf8Slabs();
-    const push = async (op: DocOp, seq: number) => {
-      // Encoded now, the rendered JSON dies young instead of waiting for its batch's
-      // acknowledgement on the heap (see utf8Slabs.ts).
-      if (typeof op.source === 'string') op.source = toUtf8(op.source);
+    /** Write `op`, its source joined from `parts` (default: `op.source`). */
+    const push = async (
+      op: DocOp,
+      seq: number,
+      parts: readonly (string | Uint8Array)[] = sourceParts(op),
+    ) => {
       const key = `${op.projection}/${op.id}`;
       if (inFlight(key)) {
+        // Rare: held until its flight ends, as bytes of its own.
+        if (op.action === 'index')
+          op.source = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
         deferred.set(key, op);
         return;
       }
       deferred.delete(key);
-      add(key, op);
-      if (batch.length >= batchDocs || batchBytes >= 8 * 1024 * 1024) await submit(seq);
+      add(key, op, parts);
+      if (batch.length >= batchDocs || body.bytes >= BATCH_BYTES) await submit(seq);
     };
     const unreadable = (item: Extract<ReplayItem, { kind: 'unreadable' }>) => {
       for (const projection of projections) {
@@ -575,10 +609,10 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             version: doc.lineage.asOfSeq,
             // Without the last sequences, every render is written, last write wins (see above).
             ...(lastSeqs ? {} : { versionType: 'internal' as const }),
-            // The body as stored, bytes copied, when the read left it undecoded.
-            source: rawBody ? toUtf8(docJsonHead(doc), rawBody, '}') : docJson(doc),
           },
           seq,
+          // The body as stored, its bytes copied, when the read left it undecoded.
+          rawBody ? [docJsonHead(doc), rawBody, '}'] : [docJson(doc)],
         );
       } else if (!lastSeqs) {
         const record = state.article(event.entityId)!;

@@ -84,7 +84,7 @@ const WORDS = (
  * image processing results (4%), caption updates (1%), byline renames (0.5%) and
  * retractions (0.5%). Deterministic for a given count.
  */
-function* benchLog(count: number, bodyBytes: readonly [number, number]): Generator<ContentEvent> {
+export function* benchLog(count: number, bodyBytes: readonly [number, number]): Generator<ContentEvent> {
   const random = createRandom(count);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const text = (bytes: number) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
 import {
+  createBulkBodyBuilder,
   createBulkBodyPool,
   type DocOp,
   emptyBulkStats,
@@ -19,7 +20,6 @@ import {
   type StateRecord,
   StateRecordError,
 } from '../../projectors/state.ts';
-import { createUtf8Slabs } from '../../projectors/utf8Slabs.ts';
 import { createChecksum } from '../../projectors/verify.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
@@ -489,19 +489,55 @@ describe('bulk body', () => {
     assert.equal(large.length, (2 << 20) + 1);
   });
 
-  it('takes lines already encoded, from slabs, alongside strings', () => {
+  it("is built op by op in one pooled buffer, the ops' sources views of it, even when it grows", () => {
     const random = prng(11);
-    const encode = createUtf8Slabs(16_384);
-    const texts = Array.from({ length: 400 }, (_, i) =>
-      JSON.stringify({
-        i,
-        body: 'é☕𝔘"\\\n'.repeat(Math.floor(random() * 60)) + 'x'.repeat(Math.floor(random() * 900)),
-      }),
-    );
-    // Every copy stays intact while later ones fill (and outgrow) the small slabs.
-    const lines = texts.map((text, i) => (i % 3 === 0 ? text : encode(text)));
-    for (const [i, line] of lines.entries()) assert.equal(sourceText({ source: line }), texts[i]);
-    assert.equal(encodeBulkBody(lines).toString('utf8'), `${texts.join('\n')}\n`);
+    const pool = createBulkBodyPool();
+    // Far too small for the ops below: the builder grows it several times.
+    const builder = createBulkBodyBuilder(pool, 2048);
+    const ops: { op: DocOp; text?: string }[] = [];
+    for (let i = 0; i < 400; i++) {
+      const op: DocOp = {
+        projection: 'articles',
+        index: 'ns-articles-1',
+        id: `a-${i}-𝔘`,
+        action: i % 7 === 3 ? 'delete' : 'index',
+        version: 1000 + i,
+        ...(i % 5 === 0 ? { versionType: 'internal' as const } : {}),
+      };
+      if (op.action === 'delete') {
+        builder.append(op);
+        ops.push({ op });
+        continue;
+      }
+      const body = 'é☕𝔘"\\\n'.repeat(Math.floor(random() * 60)) + 'x'.repeat(Math.floor(random() * 900));
+      const text = JSON.stringify({ i, body });
+      // The rebuild's shape: a head string, the body's JSON as bytes, a closing brace.
+      const head = text.slice(0, text.indexOf('"body":') + 7);
+      const parts = i % 2 ? [head, Buffer.from(JSON.stringify(body)), '}'] : [text];
+      builder.append(op, parts);
+      ops.push({ op, text });
+    }
+    const body = builder.body();
+    assert.equal(body.length, builder.bytes);
+    // Every source still reads right after later appends grew the buffer.
+    for (const { op, text } of ops) assert.equal(sourceText(op), text);
+    const lines = body.toString('utf8').split('\n');
+    assert.equal(lines.pop(), '', 'newline-terminated');
+    let at = 0;
+    for (const { op, text } of ops) {
+      const meta = { _index: op.index, _id: op.id };
+      const versioned =
+        op.versionType === 'internal' ? meta : { ...meta, version: op.version, version_type: 'external' };
+      assert.deepEqual(JSON.parse(lines[at++]!), { [op.action]: versioned });
+      if (text !== undefined) assert.equal(lines[at++], text);
+    }
+    assert.equal(at, lines.length);
+
+    // Given back, its buffer serves the next body that fits.
+    builder.release();
+    const next = createBulkBodyBuilder(pool, 1024);
+    assert.equal(next.body().buffer, body.buffer);
+    assert.equal(next.bytes, 0);
   });
 });
 
