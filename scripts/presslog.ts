@@ -9,7 +9,9 @@ import { type Config, loadConfig } from '../schemas/config.ts';
 import { ConfigError } from '../schemas/errors.ts';
 import type { CliContext } from './commands/cliContext.ts';
 import { commandsFor } from './commands/index.ts';
-import { createLogger, createShutdownSignal, maskCredentials } from './runtime.ts';
+import { createLogger, createShutdownSignal, limitHeapGrowth, maskCredentials } from './runtime.ts';
+
+limitHeapGrowth();
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
