@@ -140,8 +140,9 @@ export function maskCredentials(text: string): string {
  * line chose a factor. presslog's long-running processes hold little live heap (their
  * state is in files and typed arrays) but promote a steady stream of short-lived objects,
  * so their resident size was mostly garbage waiting for the next collection: a 300k-event
- * `presslog reindex all` peaked at 320 MiB with the default and at 264 MiB with this,
- * in the same time and within 3% of the CPU.
+ * `presslog reindex all` peaked at 320 MiB with the default and at 262-264 MiB with this,
+ * in the same time (68.6 s; 67.9 and 75.3) and CPU 22.7 s against 23.3 and 24.4 (one run
+ * each, on a machine whose noise is about that large).
  */
 export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
   if (execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;

@@ -84,7 +84,7 @@ const WORDS = (
  * image processing results (4%), caption updates (1%), byline renames (0.5%) and
  * retractions (0.5%). Deterministic for a given count.
  */
-export function* benchLog(count: number, bodyBytes: readonly [number, number]): Generator<ContentEvent> {
+function* benchLog(count: number, bodyBytes: readonly [number, number]): Generator<ContentEvent> {
   const random = createRandom(count);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const text = (bytes: number) => {
@@ -267,11 +267,6 @@ async function exportDocs(
   return count;
 }
 
-/**
- * The ceiling: the same final documents bulk-loaded straight into fresh indexes with the
- * same client, the same index settings (bulk mode, then live settings and a refresh), the
- * same request size (1000 documents or 8 MiB) and the same requests in flight (3).
- */
 /** CPU seconds Elasticsearch's processes have used so far (all nodes). */
 async function esCpuSeconds(es: Client): Promise<number> {
   const stats = await es.nodes.stats({ metric: 'process' });
@@ -280,6 +275,11 @@ async function esCpuSeconds(es: Client): Promise<number> {
   return ms / 1000;
 }
 
+/**
+ * The ceiling: the same final documents bulk-loaded straight into fresh indexes with the
+ * same client, the same index settings (bulk mode, then live settings and a refresh), the
+ * same request size (1000 documents or 8 MiB) and the same requests in flight (3).
+ */
 async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise<number> {
   const started = performance.now();
   const inflight = new Set<Promise<void>>();
