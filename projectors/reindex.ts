@@ -399,6 +399,8 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         deferred.delete(key);
         add(key, op, sourceParts(op));
       }
+      // An empty batch has an empty body: keep both for the next ops.
+      if (batch.length === 0 && pendingDead.length === 0) return;
       const ops = batch;
       const dead = pendingDead;
       const keys = new Set(batchSlots.keys());
@@ -409,10 +411,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       body = newBody();
       bodyExact = true;
       pendingDead = [];
-      if (ops.length === 0 && dead.length === 0) {
-        built.release();
-        return;
-      }
       let finished!: () => void;
       const entry = { keys, done: new Promise<void>((resolve) => (finished = resolve)) };
       writing.push(entry);
