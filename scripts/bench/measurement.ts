@@ -19,7 +19,8 @@ export function measurement(
   ceiling: number,
   note?: string,
 ): Measurement {
-  const round = (n: number) => Math.round(n * 10) / 10;
+  // One decimal, or three significant digits below 1: a 0.04 s start-up must not print as 0.
+  const round = (n: number) => (Math.abs(n) >= 1 ? Math.round(n * 10) / 10 : Number(n.toPrecision(3)));
   return {
     name,
     unit,
@@ -32,9 +33,11 @@ export function measurement(
 
 /** The human table: name, unit, ours, ceiling, ratio (notes below). */
 export function formatMeasurements(measurements: readonly Measurement[]): string {
-  // Whole numbers from 100 up; below, the one decimal a measurement keeps (ratios like 10.1×).
+  // Whole numbers from 100 up; below, one decimal (ratios like 10.1×), two below 1.
   const n = (v: number) =>
-    Math.abs(v) >= 100 || Number.isInteger(v) ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+    Math.abs(v) >= 100 || Number.isInteger(v)
+      ? Math.round(v).toLocaleString('en-US')
+      : v.toFixed(Math.abs(v) >= 1 ? 1 : 2);
   const rows = measurements.map((m) => [m.name, m.unit, n(m.ours), n(m.ceiling), m.ratio.toFixed(2)]);
   const notes = measurements.filter((m) => m.note).map((m) => `  ${m.name}: ${m.note}`);
   return [
