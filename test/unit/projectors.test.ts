@@ -250,6 +250,23 @@ describe('projection state', () => {
     assert.equal(state.versionOf('images', 'i1'), undefined);
   });
 
+  it("changes a new article's byline and image documents (their counts and article lists), unless it is retracted", () => {
+    const state = createProjectionState();
+    state.apply(1, makeEvent('BylineRegistered', 'b1', { name: 'Ada' }));
+    const published = state.apply(
+      2,
+      makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1', 'b2'], imageIds: ['i1'] })),
+    );
+    assert.deepEqual(published.articles, ['a1']);
+    assert.deepEqual(published.bylines, ['b1', 'b2']);
+    assert.deepEqual(published.images, ['i1']);
+    assert.equal(published.article?.id, 'a1');
+    assert.equal(state.renderByline('b1')?.articleCount, 1);
+    // A history that starts with its retraction: referenced, but nothing to count or show.
+    const retracted = state.apply(3, makeEvent('ArticleRetracted', 'a2', { reason: 'x' }));
+    assert.deepEqual([retracted.bylines, retracted.images, retracted.article], [[], [], undefined]);
+  });
+
   it('gives every document the version it will be written with', () => {
     for (const seed of [1, 2, 3]) {
       const events = randomLog(300, seed);
@@ -334,8 +351,13 @@ describe('projection state snapshot', () => {
         const restored = await restoreProjectionState(cut, saved, { stateFiles });
         assert.equal(restored.position, cut);
         // The same state, however differently stored: sizes of the files and page traffic aside.
-        const { stateBytes: restoredBytes, articlePages: _r, ...restoredStats } = restored.stats();
-        const { stateBytes: prefixBytes, articlePages: _p, ...prefixStats } = prefix.stats();
+        const {
+          stateBytes: restoredBytes,
+          stateReads: _rr,
+          articlePages: _r,
+          ...restoredStats
+        } = restored.stats();
+        const { stateBytes: prefixBytes, stateReads: _pr, articlePages: _p, ...prefixStats } = prefix.stats();
         assert.deepEqual(restoredStats, prefixStats, `seed ${seed} cut ${cut}`);
         assert.equal(restoredBytes.live, prefixBytes.live);
         if (cut >= 250) assert.ok(prefixBytes.file > 256, 'states went through the file');
