@@ -305,10 +305,27 @@ function createState(
   /** Store a record; creates the entries it references (bylines first, then images). */
   function setArticle(record: ArticleRecord): number {
     const slot = table.intern(record.id);
-    const bylineSlots = record.bylineIds.map((id) => bylineEntry(id).slot);
-    const imageSlots = record.imageIds.map((id) => imageEntry(id).slot);
-    table.set(slot, { ...record, bylines: bylineSlots, images: imageSlots });
+    storeRow(slot, record, record.bylineIds.map(bylineEntry), record.imageIds.map(imageEntry));
     return slot;
+  }
+
+  /** Write an article's row, its references as the slots of their entries. */
+  function storeRow(
+    slot: number,
+    record: ArticleRecord,
+    bylineRefs: readonly BylineEntry[],
+    imageRefs: readonly ImageEntry[],
+  ): void {
+    table.set(slot, {
+      firstSeq: record.firstSeq,
+      lastSeq: record.lastSeq,
+      events: record.events,
+      revisions: record.revisions,
+      retracted: record.retracted,
+      publishedAtMs: record.publishedAtMs,
+      bylines: bylineRefs.map((entry) => entry.slot),
+      images: imageRefs.map((entry) => entry.slot),
+    });
   }
 
   /** The article state `applyEvent` needs as "previous": provenance is real, fields only fill the type. */
@@ -353,16 +370,7 @@ function createState(
     const bylineRefs = record.bylineIds.map(bylineEntry);
     const imageRefs = record.imageIds.map(imageEntry);
     const slot = known ?? table.intern(id);
-    table.set(slot, {
-      firstSeq: record.firstSeq,
-      lastSeq: record.lastSeq,
-      events: record.events,
-      revisions: record.revisions,
-      retracted: record.retracted,
-      publishedAtMs: record.publishedAtMs,
-      bylines: bylineRefs.map((entry) => entry.slot),
-      images: imageRefs.map((entry) => entry.slot),
-    });
+    storeRow(slot, record, bylineRefs, imageRefs);
 
     const isLive = !record.retracted;
     const changes: Changes = { articles: [record.id], images: [], bylines: [] };
