@@ -289,8 +289,7 @@ async function esCpuSeconds(es: Client): Promise<number> {
  * same client, the same index settings (bulk mode, then live settings and a refresh), the
  * same request size (1000 documents or 8 MiB) and the same requests in flight (3).
  */
-async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise<number> {
-  const started = performance.now();
+async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let lines: string[] = [];
   let bytes = 0;
@@ -332,7 +331,6 @@ async function ceilingLoad(es: Client, file: string, indexes: string[]): Promise
   await Promise.all(inflight);
   for (const index of indexes) await applyLiveSettings(es, index);
   await es.indices.refresh({ index: indexes.join(',') });
-  return (performance.now() - started) / 1000;
 }
 
 /**
@@ -586,7 +584,11 @@ export async function runReplayBench(
         options.log?.info('exporting the final documents for the ceiling');
         finalDocs = await exportDocs(es, names, file, target);
       }
-      const createTargets = async () => {
+      /**
+       * One ceiling round into fresh bulk-mode indexes, optionally reading the whole log
+       * meanwhile: its time to the end of both, this process's CPU and Elasticsearch's.
+       */
+      const loadCeiling = async (withRead: boolean) => {
         for (const projection of PROJECTION_NAMES) {
           await createProjectionIndex(es, {
             index: target[projection]!,
@@ -600,33 +602,30 @@ export async function runReplayBench(
             },
           });
         }
+        options.log?.info({ round, docs: finalDocs, withRead }, 'loading the ceiling');
+        const usedBefore = process.cpuUsage();
+        const esBefore = await esCpuSeconds(es);
+        const started = performance.now();
+        const [, readBytes] = await Promise.all([
+          ceilingLoad(es, file, Object.values(target)),
+          withRead ? readWholeLog(nc, names.stream, head.lastSeq) : 0,
+        ]);
+        const seconds = (performance.now() - started) / 1000;
+        const used = process.cpuUsage(usedBefore);
+        const esUsed = (await esCpuSeconds(es)) - esBefore;
+        options.log?.debug({ round, withRead, readBytes }, 'ceiling loaded');
+        await deleteIndexes(es, Object.values(target));
+        return { seconds, cpu: (used.user + used.system) / 1e6, esCpu: esUsed };
       };
-      await createTargets();
-      options.log?.info({ round, docs: finalDocs }, 'loading the ceiling');
-      const ceilingCpu = process.cpuUsage();
-      const ceilingEs = await esCpuSeconds(es);
-      ceilingRuns.push(await ceilingLoad(es, file, Object.values(target)));
-      const used = process.cpuUsage(ceilingCpu);
-      cpu.ceiling.push((used.user + used.system) / 1e6);
-      cpu.ceilingEs.push((await esCpuSeconds(es)) - ceilingEs);
-      await deleteIndexes(es, Object.values(target));
-
+      const plain = await loadCeiling(false);
+      ceilingRuns.push(plain.seconds);
+      cpu.ceiling.push(plain.cpu);
+      cpu.ceilingEs.push(plain.esCpu);
       // The same load while reading the whole log: the ceiling with the log's transport.
-      await createTargets();
-      options.log?.info({ round }, 'loading the ceiling while reading the log');
-      const withReadCpu = process.cpuUsage();
-      const withReadEs = await esCpuSeconds(es);
-      const started = performance.now();
-      const [, readBytes] = await Promise.all([
-        ceilingLoad(es, file, Object.values(target)),
-        readWholeLog(nc, names.stream, head.lastSeq),
-      ]);
-      ceilingWithReadRuns.push((performance.now() - started) / 1000);
-      options.log?.debug({ round, readBytes }, 'ceiling with the log read done');
-      const usedWithRead = process.cpuUsage(withReadCpu);
-      cpu.ceilingWithRead.push((usedWithRead.user + usedWithRead.system) / 1e6);
-      cpu.ceilingWithReadEs.push((await esCpuSeconds(es)) - withReadEs);
-      await deleteIndexes(es, Object.values(target));
+      const withRead = await loadCeiling(true);
+      ceilingWithReadRuns.push(withRead.seconds);
+      cpu.ceilingWithRead.push(withRead.cpu);
+      cpu.ceilingWithReadEs.push(withRead.esCpu);
     }
     await rm(file, { force: true });
     const oursSeconds = Math.min(...oursRuns);
