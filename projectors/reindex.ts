@@ -545,9 +545,10 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         // An interrupted read is started over (see ContentLog.lastSequences).
         retrying(
           async () => {
-            const seqs: number[] = [];
-            for await (const { seq } of log.lastSequences!('article', { signal: lockLost })) seqs.push(seq);
-            lastSeqs = createSequenceSet(seqs);
+            // Only this rebuild's range: a last event appended since is the catch-up's.
+            const seqs = createSequenceSet(head.firstSeq, head.lastSeq);
+            for await (const { seq } of log.lastSequences!('article', { signal: lockLost })) seqs.add(seq);
+            lastSeqs = seqs;
           },
           {
             signal: lockLost,
