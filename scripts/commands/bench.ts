@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
@@ -132,6 +133,10 @@ export function register(program: Command, ctx: CliContext): void {
       2,
     )
     .option('--keep-data', 'keep the benchmark stream and indexes')
+    .option(
+      '--es-cpus <list>',
+      'pin a local Elasticsearch to these CPUs (e.g. 0) and this process, the reindex and a local nats-server to the others, as on separate machines (Linux, taskset)',
+    )
     .action(
       async (options: {
         events: number[];
@@ -139,6 +144,7 @@ export function register(program: Command, ctx: CliContext): void {
         bodyKb: string;
         rounds: number;
         keepData?: boolean;
+        esCpus?: string;
       }) => {
         // Smallest first: the scaling table compares the smallest with the largest.
         const sizes = [...new Set(options.events)].sort((a, b) => a - b);
@@ -147,7 +153,13 @@ export function register(program: Command, ctx: CliContext): void {
         const config = ctx.config();
         const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
         const es = createEsClient(config);
+        let split: CpuSplit | undefined;
         try {
+          if (options.esCpus !== undefined) {
+            split = await dedicateCpus(es, options.esCpus);
+            if (ctx.json()) ctx.log().info({ cpus: split.description }, 'CPUs split');
+            else process.stdout.write(`CPUs: ${split.description}\n\n`);
+          }
           const runs: Awaited<ReturnType<typeof runReplayBench>>[] = [];
           for (const events of sizes) {
             const run = await runReplayBench({
@@ -187,6 +199,7 @@ export function register(program: Command, ctx: CliContext): void {
             );
           }
         } finally {
+          await split?.restore();
           await es.close();
           await nc.close();
         }
