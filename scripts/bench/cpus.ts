@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { PresslogError } from '../../schemas/errors.ts';
@@ -90,17 +91,41 @@ export async function dedicateCpus(es: Client, esCpusText: string): Promise<CpuS
     await run(taskset, ['-a', '-p', '-c', cpus.join(','), String(pid)]);
     pinned.push({ pid, cpus: before });
   };
-  const restore = async () => {
-    for (const { pid, cpus } of pinned.reverse()) {
-      await run(taskset, ['-a', '-p', '-c', cpus.join(','), String(pid)]).catch(() => {});
+  // A bench that dies before it restores (an uncaught error, say EPIPE when its output
+  // is piped to `head`) must not leave Elasticsearch on one CPU: 'exit' handlers run
+  // then, and may only do synchronous work.
+  const restoreAtExit = () => {
+    for (const { pid, cpus } of [...pinned].reverse()) {
+      try {
+        execFileSync(taskset, ['-a', '-p', '-c', cpus.join(','), String(pid)], { stdio: 'ignore' });
+      } catch {
+        // Nothing more to do while exiting.
+      }
     }
+  };
+  process.once('exit', restoreAtExit);
+  /** Every pinned process gets its CPUs back; the ones that could not are named in the error. */
+  const restore = async () => {
+    const failed: string[] = [];
+    for (const { pid, cpus } of [...pinned].reverse()) {
+      const args = ['-a', '-p', '-c', cpus.join(','), String(pid)];
+      await run(taskset, args).catch((err: Error) =>
+        failed.push(`taskset ${args.join(' ')}: ${err.message}`),
+      );
+    }
+    // Only now: an exit in the middle of the awaits above still restores everything.
+    process.removeListener('exit', restoreAtExit);
+    if (failed.length > 0)
+      throw new PresslogError(`CPU affinity not restored; to do it by hand:\n${failed.join('\n')}`);
   };
   try {
     await pin(esPid, esCpus);
     await pin(process.pid, others);
     for (const pid of natsPids) await pin(pid, others);
   } catch (err) {
-    await restore();
+    await restore().catch((restoreErr: Error) => {
+      throw new PresslogError(`${(err as Error).message}\n${restoreErr.message}`, { cause: err });
+    });
     throw err;
   }
   return {

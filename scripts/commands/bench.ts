@@ -199,7 +199,8 @@ export function register(program: Command, ctx: CliContext): void {
             );
           }
         } finally {
-          await split?.restore();
+          // A process left pinned is reported, not allowed to hide the run's own outcome.
+          await split?.restore().catch((err: Error) => ctx.log().error({ err }, err.message));
           await es.close();
           await nc.close();
         }
