@@ -84,11 +84,12 @@ export async function dedicateCpus(es: Client, esCpusText: string): Promise<CpuS
     );
   const natsPids = await processesNamed('nats-server');
 
+  // -a: every thread of the process, not only its main one.
+  const tasksetArgs = (pid: number, cpus: number[]) => ['-a', '-p', '-c', cpus.join(','), String(pid)];
   const pinned: { pid: number; cpus: number[] }[] = [];
   const pin = async (pid: number, cpus: number[]) => {
     const before = await allowedCpus(pid);
-    // -a: every thread of the process, not only its main one.
-    await run(taskset, ['-a', '-p', '-c', cpus.join(','), String(pid)]);
+    await run(taskset, tasksetArgs(pid, cpus));
     pinned.push({ pid, cpus: before });
   };
   // A bench that dies before it restores (an uncaught error, say EPIPE when its output
@@ -97,7 +98,7 @@ export async function dedicateCpus(es: Client, esCpusText: string): Promise<CpuS
   const restoreAtExit = () => {
     for (const { pid, cpus } of [...pinned].reverse()) {
       try {
-        execFileSync(taskset, ['-a', '-p', '-c', cpus.join(','), String(pid)], { stdio: 'ignore' });
+        execFileSync(taskset, tasksetArgs(pid, cpus), { stdio: 'ignore' });
       } catch {
         // Nothing more to do while exiting.
       }
@@ -108,7 +109,7 @@ export async function dedicateCpus(es: Client, esCpusText: string): Promise<CpuS
   const restore = async () => {
     const failed: string[] = [];
     for (const { pid, cpus } of [...pinned].reverse()) {
-      const args = ['-a', '-p', '-c', cpus.join(','), String(pid)];
+      const args = tasksetArgs(pid, cpus);
       await run(taskset, args).catch((err: Error) =>
         failed.push(`taskset ${args.join(' ')}: ${err.message}`),
       );
