@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
+import type { ContentLog } from '../../log/types.ts';
 import { listProjectionIndexes, setIndexMeta } from '../../projectors/indexes.ts';
 import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
 import { lineageOf } from '../../projectors/lineage.ts';
@@ -10,6 +12,7 @@ import { snapshotName } from '../../projectors/stateSnapshots.ts';
 import { outdatedIndexes, projectionStatus } from '../../projectors/status.ts';
 import { verifyIndex } from '../../projectors/verify.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
+import { TransientError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { eventually } from '../support/env.ts';
 import { articleFields, digest, makeEvent, processedPayload, randomLog } from '../unit/projectorsEvents.ts';
@@ -48,6 +51,32 @@ describe('projectors', () => {
           await dumpAll(env.client, env.names),
           live,
           'reindex writing each article once differs',
+        );
+        // The last sequences' read, slow (so the writes wait on it) and interrupted after a
+        // few, is read again and completes what it had not reached: the same writes, the
+        // same documents.
+        let interrupted = false;
+        const flaky: ContentLog = {
+          ...env.log,
+          async *lastSequences(entityType, options) {
+            let read = 0;
+            for await (const item of env.log.lastSequences!(entityType, options)) {
+              if (!interrupted && ++read > 5) {
+                interrupted = true;
+                throw new TransientError('test: the read was interrupted');
+              }
+              await sleep(5);
+              yield item;
+            }
+          },
+        };
+        const resumed = await reindexAll(env, { log: flaky, batchDocs: 2, maxInFlight: 3 });
+        assert.ok(interrupted, 'the read was interrupted');
+        assert.equal(resumed.docsWritten, once.docsWritten);
+        assertSameDocs(
+          await dumpAll(env.client, env.names),
+          live,
+          'reindex after an interrupted read differs',
         );
       });
     });
