@@ -144,6 +144,16 @@ export function createLease(options: LeaseOptions): Lease {
         validUntil = Date.now() + ttlMs;
       } catch (err) {
         const entry = await kv.get(key).catch(() => undefined);
+        // An update that timed out may still have been applied: the key then holds our
+        // own renewal, at a revision we have not seen.
+        const ours =
+          entry && entry.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
+        if (entry && ours?.owner === owner && entry.revision !== revision) {
+          revision = entry.revision;
+          validUntil = Date.parse(ours.expiresAt);
+          log?.warn({ err }, 'lease renewal answered late; renewed');
+          return;
+        }
         const takenOver = entry !== undefined && (entry === null || entry.revision !== revision);
         if (takenOver || Date.now() > validUntil) {
           log?.error({ err }, 'lease lost');

@@ -513,6 +513,28 @@ describe('projectors', () => {
     });
   });
 
+  test('leases: a renewal applied but answered too late is not taken for a takeover', async () => {
+    await withProjectorEnv(async (env) => {
+      const kv = env.leaseBucket;
+      let late = 0;
+      // The server applies the update, the answer misses the request's timeout (a busy server).
+      const slowKv = Object.create(kv) as typeof kv;
+      slowKv.update = async (...args: Parameters<typeof kv.update>) => {
+        const revision = await kv.update(...args);
+        if (late++ < 2) throw Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+        return revision;
+      };
+      const lease = createLease({ kv: slowKv, key: 'project.late', purpose: 'late', ttlMs: 600 });
+      await lease.acquire();
+      await eventually(() => late > 3, { timeout: 3000 });
+      assert.equal(lease.lost.aborted, false, 'the lease was given up');
+      const entry = await kv.get('project.late');
+      assert.equal(entry?.json<{ purpose: string }>().purpose, 'late');
+      await lease.release();
+      assert.equal((await kv.get('project.late'))?.operation, 'DEL');
+    });
+  });
+
   test('leases: one holder, refusal names it, expiry frees it, a taken-over holder learns it lost', async () => {
     await withProjectorEnv(async (env) => {
       const a = createLease({ kv: env.leaseBucket, key: 'project.test', purpose: 'first', ttlMs: 600 });
