@@ -13,7 +13,7 @@ import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createEsClient } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
-import { withContentLog } from './withContentLog.ts';
+import { withContentLogApart } from './withContentLog.ts';
 
 /** Everything the projector commands need, opened together and closed in reverse order. */
 export interface ProjectorClients {
@@ -26,13 +26,16 @@ export interface ProjectorClients {
   snapshots: StateSnapshotStore;
 }
 
-/** Open NATS, the content log, Elasticsearch, the checkpoint and lease buckets; run `fn`; close all. */
+/**
+ * Open NATS, the content log, Elasticsearch, the checkpoint and lease buckets; run `fn`;
+ * close all. The buckets use a connection apart from the log's (see `withContentLogApart`).
+ */
 export async function withProjectorClients<T>(
   ctx: CliContext,
   fn: (clients: ProjectorClients) => Promise<T>,
 ): Promise<T> {
   const config = ctx.config();
-  return withContentLog(ctx, async (log, nc) => {
+  return withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     try {

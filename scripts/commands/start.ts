@@ -20,7 +20,7 @@ import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
 import { BOLD, formatResults, STARS } from './search.ts';
 import { parsePort, startServer, waitForAbort } from './serve.ts';
-import { withContentLog } from './withContentLog.ts';
+import { withContentLog, withContentLogApart } from './withContentLog.ts';
 
 /** What {@link prepareSampleArchive} did, step by step. */
 export interface PreparedArchive {
@@ -70,7 +70,7 @@ export async function prepareSampleArchive(
   step('processing the images (renditions by sharp, through BullMQ)');
   const images = await processImages(ctx, { concurrency: Math.min(4, availableParallelism()) });
 
-  const reindexed = await withContentLog(ctx, async (log, nc) => {
+  const reindexed = await withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     try {
@@ -138,7 +138,7 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
   const controller = new AbortController();
   const onAbort = () => controller.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const done = withContentLog(ctx, async (log, nc) => {
+  const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     const projector = createProjector({

@@ -7,26 +7,59 @@ import { connectNats, maskCredentials } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** Connect to NATS (failing within seconds when it is unreachable), run `fn` with the content log, close both. */
-export async function withContentLog<T>(
+export function withContentLog<T>(
   ctx: CliContext,
   fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
 ): Promise<T> {
+  return run(ctx, fn, false);
+}
+
+/**
+ * {@link withContentLog}, the log on a connection of its own: `nc`, for leases,
+ * checkpoints and snapshots, then never waits behind the log's reads. nats-server handles
+ * a connection's requests one at a time, and creating a last-per-subject consumer on a
+ * large stream held one connection for 2-21 s in measurements, long enough for a lease
+ * renewal queued behind it to miss its time-to-live.
+ */
+export function withContentLogApart<T>(
+  ctx: CliContext,
+  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+): Promise<T> {
+  return run(ctx, fn, true);
+}
+
+async function run<T>(
+  ctx: CliContext,
+  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  apart: boolean,
+): Promise<T> {
   const config = ctx.config();
-  let nc: NatsConnection;
-  try {
-    nc = await connectNats(config, { name: 'presslog-cli', timeout: 5_000 });
-  } catch (err) {
-    throw new TransientError(
-      `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
-      { cause: err },
-    );
+  const open = async (name: string) => {
+    try {
+      return await connectNats(config, { name, timeout: 5_000 });
+    } catch (err) {
+      throw new TransientError(
+        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  };
+  const logNc = await open(apart ? 'presslog-cli-log' : 'presslog-cli');
+  let nc = logNc;
+  if (apart) {
+    try {
+      nc = await open('presslog-cli');
+    } catch (err) {
+      await logNc.close();
+      throw err;
+    }
   }
-  const log = createContentLog({ nc, names: config.names, logger: ctx.log() });
+  const log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log() });
   try {
     return await fn(log, nc);
   } finally {
     await log.close();
-    await nc.close();
+    await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));
   }
 }
 
