@@ -36,7 +36,7 @@ import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
 import { PROJECTIONS } from './projections.ts';
 import { projectLeaseKey } from './projector.ts';
 import { backoffMs, retrying, sleep } from './retry.ts';
-import { createStreamedSequenceSet } from './sequenceSet.ts';
+import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
 import type { StateStats } from './state.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 import { type Verification, verifyIndex } from './verify.ts';
@@ -531,32 +531,24 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     // written once, at its last event. Not for as-of (that needs the last event before
     // the time, not the last one), nor for a log that cannot tell: see below.
     const readLastSeqs = !asOf && articleIndexWanted() && log.lastSequences !== undefined;
-    // Only this rebuild's range: a last event appended since is the catch-up's.
-    const lastSeqs = readLastSeqs ? createStreamedSequenceSet(head.firstSeq, head.lastSeq) : undefined;
-    // Both at once: each is a server-side scan of the whole stream for its subjects.
-    await Promise.all(
-      (['byline', 'image'] as const).map(async (entityType) => {
+    let lastSeqs: SequenceSet | undefined;
+    // All at once: each is a server-side scan of the whole stream for its subjects, and
+    // bylines, images and the articles' last sequences do not depend on each other.
+    await Promise.all([
+      ...(['byline', 'image'] as const).map(async (entityType) => {
         for await (const item of replayFrom(1, head.lastSeq, { entityType, ...until })) {
           if (take(item) && item.kind === 'event')
             engine.apply(item.stored.seq, item.stored.event, () => false);
         }
       }),
-    );
-    // The articles' last sequences are read beside the article writes, not before them:
-    // the server lists them in ascending order, ahead of the writes after its first
-    // seconds, and a pass of its own before the writes held Elasticsearch idle the while
-    // (measured in docs/projections.md). Started beside the byline and image reads, it
-    // slowed them as much: the three reads ended together.
-    const stopLastSeqs = new AbortController();
-    const lastSeqsRead = lastSeqs
-      ? retrying(
+      readLastSeqs &&
+        // An interrupted read is started over (see ContentLog.lastSequences).
+        retrying(
           async () => {
-            const readSignal = AbortSignal.any([lockLost, stopLastSeqs.signal]);
-            // An interrupted read is started over (see ContentLog.lastSequences); the set
-            // takes from it only what the first read had not reached.
-            for await (const { seq } of log.lastSequences!('article', { signal: readSignal }))
-              lastSeqs.push(seq);
-            lastSeqs.end();
+            // Only this rebuild's range: a last event appended since is the catch-up's.
+            const seqs = createSequenceSet(head.firstSeq, head.lastSeq);
+            for await (const { seq } of log.lastSequences!('article', { signal: lockLost })) seqs.add(seq);
+            lastSeqs = seqs;
           },
           {
             signal: lockLost,
@@ -564,8 +556,8 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             maxMs: 5000,
             retryable: (err) => err instanceof TransientError,
           },
-        ).catch((err: unknown) => lastSeqs.fail(err as Error))
-      : undefined;
+        ),
+    ]);
 
     // Write: stream the articles, rendered with the final bylines and images.
     //
@@ -588,67 +580,58 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     const articleIndex = created.has('articles') ? indexOf('articles') : undefined;
     /** Articles whose last message is unreadable: rendered from their last readable event afterwards. */
     const unreadableLast = new Set<string>();
-    try {
-      for await (const item of replayFrom(1, head.lastSeq, {
-        entityType: 'article',
-        ...until,
-        rawBodies: articleIndex !== undefined,
-      })) {
-        if (lastSeqs) {
-          const itemSeq = item.kind === 'event' ? item.stored.seq : item.unreadable.seq;
-          if (itemSeq > lastSeqs.knownThrough) await lastSeqs.reach(itemSeq);
+    for await (const item of replayFrom(1, head.lastSeq, {
+      entityType: 'article',
+      ...until,
+      rawBodies: articleIndex !== undefined,
+    })) {
+      if (!take(item)) {
+        if (item.kind === 'unreadable' && lastSeqs) {
+          const parsed = parseSubject(names, item.unreadable.subject);
+          if (parsed && lastSeqs.has(item.unreadable.seq)) unreadableLast.add(parsed.id);
         }
-        if (!take(item)) {
-          if (item.kind === 'unreadable' && lastSeqs) {
-            const parsed = parseSubject(names, item.unreadable.subject);
-            if (parsed && lastSeqs.has(item.unreadable.seq)) unreadableLast.add(parsed.id);
-          }
-          continue;
-        }
-        if (item.kind !== 'event') continue;
-        const { seq, event } = item.stored;
-        const changes = engine.apply(seq, event, () => false);
-        if (articleIndex === undefined) continue;
-        if (changes.article && (!lastSeqs || lastSeqs.has(seq))) {
-          const doc = state.renderArticle(changes.article)!;
-          const { rawBody } = item.stored;
+        continue;
+      }
+      if (item.kind !== 'event') continue;
+      const { seq, event } = item.stored;
+      const changes = engine.apply(seq, event, () => false);
+      if (articleIndex === undefined) continue;
+      if (changes.article && (!lastSeqs || lastSeqs.has(seq))) {
+        const doc = state.renderArticle(changes.article)!;
+        const { rawBody } = item.stored;
+        await push(
+          {
+            projection: 'articles',
+            index: articleIndex,
+            id: doc.id,
+            action: 'index',
+            version: doc.lineage.asOfSeq,
+            // Without the last sequences, every render is written, last write wins (see above).
+            ...(lastSeqs ? {} : { versionType: 'internal' as const }),
+          },
+          seq,
+          // The body as stored, its bytes copied, when the read left it undecoded.
+          rawBody ? [docJsonHead(doc), rawBody, '}'] : [docJson(doc)],
+        );
+      } else if (!lastSeqs) {
+        const record = state.article(event.entityId)!;
+        // Undo what an earlier event of this article wrote.
+        if (record.retracted && record.revisions > 0) {
           await push(
             {
               projection: 'articles',
               index: articleIndex,
-              id: doc.id,
-              action: 'index',
-              version: doc.lineage.asOfSeq,
-              // Without the last sequences, every render is written, last write wins (see above).
-              ...(lastSeqs ? {} : { versionType: 'internal' as const }),
+              id: record.id,
+              action: 'delete',
+              version: record.lastSeq,
+              versionType: 'internal',
             },
             seq,
-            // The body as stored, its bytes copied, when the read left it undecoded.
-            rawBody ? [docJsonHead(doc), rawBody, '}'] : [docJson(doc)],
           );
-        } else if (!lastSeqs) {
-          const record = state.article(event.entityId)!;
-          // Undo what an earlier event of this article wrote.
-          if (record.retracted && record.revisions > 0) {
-            await push(
-              {
-                projection: 'articles',
-                index: articleIndex,
-                id: record.id,
-                action: 'delete',
-                version: record.lastSeq,
-                versionType: 'internal',
-              },
-              seq,
-            );
-          }
         }
       }
-    } finally {
-      // Not needed past the article read (nor when it failed): the read stops here.
-      stopLastSeqs.abort();
-      await lastSeqsRead;
     }
+    lastSeqs = undefined;
     if (unreadableLast.size > 0) {
       // Rare: read those articles' last readable event back from the log.
       engine.queue('articles', unreadableLast);

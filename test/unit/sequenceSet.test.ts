@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { createSequenceSet, createStreamedSequenceSet } from '../../projectors/sequenceSet.ts';
+import { createSequenceSet } from '../../projectors/sequenceSet.ts';
 
 describe('sequence set', () => {
   it('holds exactly the sequences added within its range, each counted once', () => {
@@ -40,52 +40,5 @@ describe('sequence set', () => {
     set.add(1);
     assert.equal(set.size, 0);
     assert.equal(set.has(1), false);
-  });
-});
-
-describe('streamed sequence set', () => {
-  it('answers a waiting reader once the stream has passed its sequence', async () => {
-    const set = createStreamedSequenceSet(101, 200);
-    assert.equal(set.knownThrough, 100);
-    const order: string[] = [];
-    const waiting = set.reach(150).then(() => order.push(`reached, knownThrough ${set.knownThrough}`));
-    set.push(120);
-    await Promise.resolve();
-    order.push('pushed 120');
-    set.push(160);
-    await waiting;
-    assert.deepEqual(order, ['pushed 120', 'reached, knownThrough 160']);
-    assert.equal(set.has(120), true);
-    assert.equal(set.has(150), false);
-    await set.reach(160); // already known: no wait
-    const toEnd = set.reach(200);
-    set.end();
-    await toEnd;
-    assert.equal(set.knownThrough, 200);
-    assert.equal(set.size, 2);
-  });
-
-  it('takes from a stream read again only what the first read had not reached', () => {
-    const set = createStreamedSequenceSet(1, 100);
-    set.push(10);
-    set.push(40);
-    // The read again (a later view of the log) lists 20 and 40 again, then goes on.
-    for (const seq of [20, 40, 70]) set.push(seq);
-    assert.deepEqual(
-      [10, 20, 40, 70].map((seq) => set.has(seq)),
-      [true, false, true, true],
-    );
-    assert.equal(set.size, 3);
-    assert.equal(set.knownThrough, 70);
-  });
-
-  it('fails a waiting reader, and later ones, when the stream fails', async () => {
-    const set = createStreamedSequenceSet(1, 100);
-    const waiting = set.reach(50);
-    set.fail(new Error('read failed'));
-    await assert.rejects(waiting, /read failed/);
-    await assert.rejects(set.reach(60), /read failed/);
-    set.push(5);
-    await set.reach(5); // what is known stays answerable
   });
 });
