@@ -87,6 +87,7 @@ export function createLease(options: LeaseOptions): Lease {
   let acquiredAt = '';
   let heartbeat: NodeJS.Timeout | undefined;
   let releasing: Promise<void> | undefined;
+  let renewing: Promise<void> | undefined;
   let detail: Record<string, unknown> | undefined;
   let renewNow: (() => Promise<void>) | undefined;
 
@@ -139,10 +140,12 @@ export function createLease(options: LeaseOptions): Lease {
   function startHeartbeat() {
     let validUntil = Date.now() + ttlMs;
     const renew = async () => {
+      if (releasing) return;
       try {
         revision = await kv.update(key, value(), revision);
         validUntil = Date.now() + ttlMs;
       } catch (err) {
+        if (releasing) return;
         const entry = await kv.get(key).catch(() => undefined);
         // An update that timed out may still have been applied: the key then holds our
         // own renewal, at a revision we have not seen.
@@ -164,7 +167,6 @@ export function createLease(options: LeaseOptions): Lease {
         log?.warn({ err }, 'lease renewal failed; retrying');
       }
     };
-    let renewing: Promise<void> | undefined;
     renewNow = () => {
       // One renewal at a time: two concurrent updates with the same revision would fail one.
       renewing ??= renew().finally(() => {
@@ -206,8 +208,18 @@ export function createLease(options: LeaseOptions): Lease {
     release() {
       releasing ??= (async () => {
         stop();
-        if (revision > 0 && !lostController.signal.aborted) {
-          await kv.delete(key, { previousSeq: revision }).catch(() => {});
+        // A renewal in flight would move the key past the revision the delete names.
+        await renewing;
+        if (revision === 0 || lostController.signal.aborted) return;
+        try {
+          await kv.delete(key, { previousSeq: revision });
+        } catch {
+          // Perhaps a renewal applied but answered too late: the key holds ours at a newer
+          // revision. Delete that; anything else belongs to someone else (or expires).
+          const entry = await kv.get(key).catch(() => null);
+          const ours =
+            entry?.operation === 'PUT' && entry.length > 0 && entry.json<LeaseValue>().owner === owner;
+          if (ours) await kv.delete(key, { previousSeq: entry.revision }).catch(() => {});
         }
       })();
       return releasing;

@@ -532,6 +532,34 @@ describe('projectors', () => {
     });
   });
 
+  test('leases: a release during a renewal frees the key (the renewal answered after the delete was due)', async () => {
+    await withProjectorEnv(async (env) => {
+      const kv = env.leaseBucket;
+      let inFlight = false;
+      let answer: (() => void) | undefined;
+      // The server applies the renewal at once; its answer arrives only when the test says so.
+      const slowKv = Object.create(kv) as typeof kv;
+      slowKv.update = async (...args: Parameters<typeof kv.update>) => {
+        const revision = await kv.update(...args);
+        inFlight = true;
+        await new Promise<void>((resolve) => {
+          answer = resolve;
+        });
+        return revision;
+      };
+      const lease = createLease({ kv: slowKv, key: 'project.release', purpose: 'release', ttlMs: 600 });
+      await lease.acquire();
+      await eventually(() => inFlight, { timeout: 3000 });
+      const released = lease.release();
+      setTimeout(() => answer?.(), 100);
+      await released;
+      assert.equal((await kv.get('project.release'))?.operation, 'DEL', 'the key is free after release');
+      const next = createLease({ kv, key: 'project.release', purpose: 'next', ttlMs: 600 });
+      await next.acquire();
+      await next.release();
+    });
+  });
+
   test('leases: one holder, refusal names it, expiry frees it, a taken-over holder learns it lost', async () => {
     await withProjectorEnv(async (env) => {
       const a = createLease({ kv: env.leaseBucket, key: 'project.test', purpose: 'first', ttlMs: 600 });
