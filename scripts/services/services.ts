@@ -11,6 +11,7 @@ import {
   acquireLock,
   isRecordedProcess,
   isRunning,
+  lockHeld,
   processStartTime,
   readState,
   SERVICE_NAMES,
@@ -255,7 +256,9 @@ export async function ensureServices(
   const { log, quiet = false, services = SERVICE_NAMES, signal } = options;
   const begin = Date.now();
   const first = await Promise.all(services.map((name) => probe(name, config)));
-  if (first.every((p) => p.answering)) {
+  // While another `up` holds the lock, what answers may be what it is starting, not yet
+  // in the state it writes: wait for it rather than report those as external.
+  if (first.every((p) => p.answering) && !(await lockHeld(config.servicesDir))) {
     // The common case (tests, a second `up`) takes no lock and writes nothing.
     const state = await readState(config.servicesDir);
     return Promise.all(

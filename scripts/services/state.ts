@@ -82,6 +82,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** True while a live process holds `<dir>/services.lock` (an `up` or `down` is under way). */
+export async function lockHeld(dir: string): Promise<boolean> {
+  const owner = Number(await readFile(join(dir, 'services.lock'), 'utf8').catch(() => ''));
+  return owner > 0 && isAlive(owner);
+}
+
 /**
  * Take `<dir>/services.lock` so that concurrent `services up` runs (two test processes)
  * never both start a server. The file holds the owner's pid; a lock whose owner died

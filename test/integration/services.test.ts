@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { ServiceDownResult, ServiceStatus, ServiceUpResult } from '../../scripts/services/services.ts';
+import { processStartTime } from '../../scripts/services/state.ts';
 import { runCli } from '../support/cli.ts';
 import { withNamespace } from '../support/env.ts';
 
@@ -168,6 +169,44 @@ test('"services up" starts only what is missing, once, and "down" stops only tha
     assert.equal(after.get('elasticsearch')?.answering, true, 'the shared Elasticsearch still answers');
   } finally {
     await runCli(['services', 'down', '--quiet'], env);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('"services up" while another holds the lock waits, and reports what that one recorded', async () => {
+  // Everything answers, but an `up` holding the lock may have started some of it and not
+  // yet written its state: reporting "external" then would be wrong.
+  const dir = await mkdtemp(join(tmpdir(), 'presslog-services-'));
+  const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  try {
+    await writeFile(join(dir, 'services.lock'), String(process.pid));
+    let seen: () => void = () => {};
+    const waiting = new Promise<'waiting'>((resolve) => {
+      seen = () => resolve('waiting');
+    });
+    const run = runCli(
+      ['services', 'up', '--json'],
+      { PRESSLOG_SERVICES_DIR: dir, NATS_URL: natsUrl, PRESSLOG_LOG_LEVEL: 'info' },
+      { onStderr: (chunk) => chunk.includes('waiting for another') && seen() },
+    );
+    const first = await Promise.race([waiting, run]);
+    assert.equal(first, 'waiting', 'the second "up" waited for the lock');
+    // The lock holder's record (this process stands in for the server it started).
+    const record = {
+      by: 'presslog',
+      url: natsUrl,
+      startedAt: new Date().toISOString(),
+      pid: process.pid,
+      startTime: await processStartTime(process.pid),
+      command: 'node',
+    };
+    await writeFile(join(dir, 'state.json'), JSON.stringify({ services: { nats: record } }));
+    await unlink(join(dir, 'services.lock'));
+    const result = await run;
+    assert.equal(result.code, 0, result.stderr);
+    const nats = parse<ServiceUpResult>(result.stdout).find((s) => s.name === 'nats');
+    assert.deepEqual([nats?.action, nats?.startedBy, nats?.pid], ['reused', 'presslog', process.pid]);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -18,6 +18,7 @@ export interface CliRun {
 export function runCli(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
+  options: { onStderr?: (chunk: string) => void } = {},
 ): Promise<CliRun> {
   const childEnv = { ...process.env, ...env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
@@ -31,7 +32,10 @@ export function runCli(
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      options.onStderr?.(chunk);
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - begin }));
   });
