@@ -184,10 +184,16 @@ test('"services up" while another holds the lock waits, and reports what that on
     const waiting = new Promise<'waiting'>((resolve) => {
       seen = () => resolve('waiting');
     });
+    let stderr = '';
     const run = runCli(
       ['services', 'up', '--json'],
       { PRESSLOG_SERVICES_DIR: dir, NATS_URL: natsUrl, PRESSLOG_LOG_LEVEL: 'info' },
-      { onStderr: (chunk) => chunk.includes('waiting for another') && seen() },
+      {
+        onStderr: (chunk) => {
+          stderr += chunk;
+          if (stderr.includes('waiting for another')) seen();
+        },
+      },
     );
     const first = await Promise.race([waiting, run]);
     assert.equal(first, 'waiting', 'the second "up" waited for the lock');
