@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { KV } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -70,6 +70,11 @@ export async function openLeaseBucket(nc: NatsConnection, names: Names, replicas
 
 let counter = 0;
 
+/** The lease a KV entry holds; undefined for a missing, deleted or purged key. */
+function leaseIn(entry: KvEntry | null | undefined): LeaseValue | undefined {
+  return entry?.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
+}
+
 /**
  * Create a lease on a KV key. The value carries its expiry, and every change is a
  * compare-and-set on the key's revision (`create` / `update`), so two processes can
@@ -107,8 +112,9 @@ export function createLease(options: LeaseOptions): Lease {
 
   async function tryTake(depth = 0): Promise<LeaseValue | undefined> {
     const entry = await kv.get(key);
+    const holder = leaseIn(entry);
     acquiredAt = new Date().toISOString();
-    if (entry?.operation !== 'PUT' || entry.length === 0) {
+    if (!entry || !holder) {
       try {
         revision = await kv.create(key, value());
         return undefined;
@@ -118,7 +124,6 @@ export function createLease(options: LeaseOptions): Lease {
         return (await current()) ?? tryTake(depth + 1);
       }
     }
-    const holder = entry.json<LeaseValue>();
     if (Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner) return holder;
     try {
       revision = await kv.update(key, value(), entry.revision);
@@ -131,10 +136,8 @@ export function createLease(options: LeaseOptions): Lease {
   }
 
   async function current(): Promise<LeaseValue | undefined> {
-    const entry = await kv.get(key);
-    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-    const holder = entry.json<LeaseValue>();
-    return Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner ? holder : undefined;
+    const holder = leaseIn(await kv.get(key));
+    return holder && Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner ? holder : undefined;
   }
 
   function startHeartbeat() {
@@ -149,8 +152,7 @@ export function createLease(options: LeaseOptions): Lease {
         const entry = await kv.get(key).catch(() => undefined);
         // An update that timed out may still have been applied: the key then holds our
         // own renewal, at a revision we have not seen.
-        const ours =
-          entry && entry.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
+        const ours = leaseIn(entry);
         if (entry && ours?.owner === owner && entry.revision !== revision) {
           revision = entry.revision;
           validUntil = Date.parse(ours.expiresAt);
@@ -217,9 +219,8 @@ export function createLease(options: LeaseOptions): Lease {
           // Perhaps a renewal applied but answered too late: the key holds ours at a newer
           // revision. Delete that; anything else belongs to someone else (or expires).
           const entry = await kv.get(key).catch(() => null);
-          const ours =
-            entry?.operation === 'PUT' && entry.length > 0 && entry.json<LeaseValue>().owner === owner;
-          if (ours) await kv.delete(key, { previousSeq: entry.revision }).catch(() => {});
+          if (entry && leaseIn(entry)?.owner === owner)
+            await kv.delete(key, { previousSeq: entry.revision }).catch(() => {});
         }
       })();
       return releasing;

@@ -25,6 +25,7 @@ export interface ServicesState {
 }
 
 const stateFile = (dir: string) => join(dir, 'state.json');
+const lockFile = (dir: string) => join(dir, 'services.lock');
 
 export async function readState(dir: string): Promise<ServicesState> {
   try {
@@ -84,7 +85,7 @@ function isAlive(pid: number): boolean {
 
 /** True while a live process holds `<dir>/services.lock` (an `up` or `down` is under way). */
 export async function lockHeld(dir: string): Promise<boolean> {
-  const owner = Number(await readFile(join(dir, 'services.lock'), 'utf8').catch(() => ''));
+  const owner = Number(await readFile(lockFile(dir), 'utf8').catch(() => ''));
   return owner > 0 && isAlive(owner);
 }
 
@@ -100,7 +101,7 @@ export async function acquireLock(
   timeoutMs = 10 * 60_000,
 ): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
-  const path = join(dir, 'services.lock');
+  const path = lockFile(dir);
   const deadline = Date.now() + timeoutMs;
   let waitingLogged = false;
   for (;;) {
