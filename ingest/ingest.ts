@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { mapLimit, sleep } from '../log/async.ts';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { AppendItem, ContentLog, StoredEvent } from '../log/types.ts';
 import type { EventType } from '../schemas/catalog.ts';
@@ -163,21 +164,6 @@ const TOUCHED_LIMIT = 1_000_000;
 const APPEND_ATTEMPTS = 4;
 
 const keyOf = (entityType: EntityType, id: string) => `${entityType}:${id}`;
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Create an ingester: reads record files (streamed, bounded memory), validates each

@@ -3,10 +3,10 @@ import type { ContentEvent } from '../schemas/catalog.ts';
 import { TransientError } from '../schemas/errors.ts';
 import type { ProjectionName } from '../schemas/names.ts';
 import type { ArticleState } from '../schemas/state.ts';
-import type { DocOp } from './bulkWriter.ts';
-import type { DeadLetter } from './deadLetters.ts';
-import { docJson } from './docJson.ts';
-import { type Changes, createProjectionState, type ProjectionState } from './state.ts';
+import { type Changes, createProjectionState, type ProjectionState } from './state/projectionState.ts';
+import type { DocOp } from './write/bulkWriter.ts';
+import type { DeadLetter } from './write/deadLetters.ts';
+import { docJson } from './write/docJson.ts';
 
 /** Reads the article event stored at `seq` (an article re-projected by fan-out: its body is not in memory). */
 export type ArticleLoader = (id: string, seq: number, signal?: AbortSignal) => Promise<ContentEvent>;

@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionDefinition } from './projections.ts';
-import { retrying, statusOf } from './retry.ts';
+import { retryingEs, statusOf } from './write/esRetry.ts';
 
 /** Lifecycle of a presslog index, kept in its mapping's `_meta.presslog`. */
 export type IndexState = 'building' | 'ready' | 'asof';
@@ -67,7 +67,7 @@ export async function createProjectionIndex(
 ): Promise<void> {
   const live = options.live ?? DEFAULT_LIVE_SETTINGS;
   const bulk = options.mode === 'bulk';
-  await retrying(
+  await retryingEs(
     () =>
       client.indices.create({
         index: options.index,
@@ -91,7 +91,7 @@ export async function applyLiveSettings(
   live: LiveSettings = DEFAULT_LIVE_SETTINGS,
   signal?: AbortSignal,
 ): Promise<void> {
-  await retrying(
+  await retryingEs(
     () =>
       client.indices.putSettings({
         index,
@@ -112,7 +112,7 @@ export async function setIndexMeta(
   meta: IndexMeta,
   signal?: AbortSignal,
 ): Promise<void> {
-  await retrying(() => client.indices.putMapping({ index, _meta: { presslog: meta } }), {
+  await retryingEs(() => client.indices.putMapping({ index, _meta: { presslog: meta } }), {
     signal,
     deadlineMs: 60_000,
   });
@@ -120,7 +120,7 @@ export async function setIndexMeta(
 
 /** The indexes an alias points at ([] when the alias does not exist). */
 export async function aliasTargets(client: Client, alias: string, signal?: AbortSignal): Promise<string[]> {
-  return retrying(
+  return retryingEs(
     async () => {
       try {
         const response = await client.indices.getAlias({ name: alias });
@@ -148,7 +148,7 @@ export async function swapAlias(
   signal?: AbortSignal,
 ): Promise<void> {
   const actions = [{ remove: { index: pattern, alias, must_exist: false } }, { add: { index: to, alias } }];
-  await retrying(() => client.indices.updateAliases({ actions }), { signal, deadlineMs: 60_000 });
+  await retryingEs(() => client.indices.updateAliases({ actions }), { signal, deadlineMs: 60_000 });
   const targets = await aliasTargets(client, alias, signal);
   if (targets.length !== 1 || targets[0] !== to) {
     throw new Error(`alias ${alias} points at ${targets.join(', ') || 'nothing'} after moving it to ${to}`);
@@ -163,7 +163,7 @@ export async function listProjectionIndexes(
   signal?: AbortSignal,
 ): Promise<IndexInfo[]> {
   const prefix = names.indexPrefix(projection);
-  const response = await retrying(
+  const response = await retryingEs(
     () =>
       client.indices.get({
         index: `${prefix}*`,
@@ -197,7 +197,7 @@ export async function deleteIndexes(
   signal?: AbortSignal,
 ): Promise<void> {
   if (indexes.length === 0) return;
-  await retrying(
+  await retryingEs(
     async () => {
       try {
         await client.indices.delete({ index: indexes.join(','), ignore_unavailable: true });
@@ -211,11 +211,11 @@ export async function deleteIndexes(
 
 /** Number of documents an index holds (after its last refresh). */
 export async function countDocs(client: Client, index: string, signal?: AbortSignal): Promise<number> {
-  const response = await retrying(() => client.count({ index }), { signal, deadlineMs: 60_000 });
+  const response = await retryingEs(() => client.count({ index }), { signal, deadlineMs: 60_000 });
   return response.count;
 }
 
 /** Make everything written so far visible to searches. */
 export async function refresh(client: Client, index: string, signal?: AbortSignal): Promise<void> {
-  await retrying(() => client.indices.refresh({ index }), { signal, deadlineMs: 60_000 });
+  await retryingEs(() => client.indices.refresh({ index }), { signal, deadlineMs: 60_000 });
 }

@@ -3,9 +3,9 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { sleep } from '../log/async.ts';
 import { PresslogError } from '../schemas/errors.ts';
 import type { Names } from '../schemas/names.ts';
-import { sleep } from './retry.ts';
 
 /** What a lease key holds: who holds it and until when (renewed by heartbeat). */
 export interface LeaseValue {

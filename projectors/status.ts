@@ -3,13 +3,13 @@ import type { KV } from '@nats-io/kv';
 import type { Checkpoint, CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
-import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
 import type { LeaseValue } from './lease.ts';
+import { healthKey, type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
 import { PROJECTIONS } from './projections.ts';
-import { healthKey, type ProjectorHealth, projectLeaseKey } from './projector.ts';
-import { reindexLeaseKey } from './reindex.ts';
-import type { SnapshotInfo, StateSnapshotStore } from './stateSnapshots.ts';
+import { reindexLeaseKey } from './rebuild/reindex.ts';
+import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
+import type { DeadLetter, DeadLetterStore } from './write/deadLetters.ts';
 
 /** Where one projection stands. */
 export interface ProjectionStatus {

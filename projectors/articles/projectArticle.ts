@@ -1,7 +1,7 @@
 import type { ArticleDoc, EmbeddedByline, EmbeddedImage } from '../../schemas/documents.ts';
 import type { ArticleState, BylineState, ImageState } from '../../schemas/state.ts';
+import { renditionInfo } from '../images/renditionInfo.ts';
 import { lineageOf } from '../lineage.ts';
-import { renditionInfo } from '../renditionInfo.ts';
 
 /**
  * A referenced entity as an article sees it: its state and the sequence of the event

@@ -1,7 +1,7 @@
 import type { ImageDoc } from '../../schemas/documents.ts';
 import type { ImageState } from '../../schemas/state.ts';
 import { lineageOf } from '../lineage.ts';
-import { renditionInfo } from '../renditionInfo.ts';
+import { renditionInfo } from './renditionInfo.ts';
 
 /** What projecting an image needs beyond its own state: the articles that use it. */
 export interface ImageRefs {

@@ -14,15 +14,15 @@ import { createRandom } from '../../ingest/generate.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { createBulkBodyPool, encodeBulkBody, sendBulk } from '../../projectors/bulkWriter.ts';
-import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
 import { applyLiveSettings, createProjectionIndex, deleteIndexes } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
+import { createProjector } from '../../projectors/live/projector.ts';
 import { PROJECTIONS } from '../../projectors/projections.ts';
-import { createProjector } from '../../projectors/projector.ts';
-import type { ReindexReport } from '../../projectors/reindex.ts';
-import { retrying } from '../../projectors/retry.ts';
-import { createStateSnapshotStore } from '../../projectors/stateSnapshots.ts';
+import type { ReindexReport } from '../../projectors/rebuild/reindex.ts';
+import { createStateSnapshotStore } from '../../projectors/state/stateSnapshots.ts';
+import { createBulkBodyPool, encodeBulkBody, sendBulk } from '../../projectors/write/bulkWriter.ts';
+import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
+import { retryingEs } from '../../projectors/write/esRetry.ts';
 import type { ArticleFields } from '../../schemas/articleEvents.ts';
 import type { ContentEvent, EventOf, EventType } from '../../schemas/catalog.ts';
 import type { Config } from '../../schemas/config.ts';
@@ -403,7 +403,7 @@ async function measureLatency(
   const ceilingIds: string[] = [];
   const searchable = async (index: string, id: string, seq: number, started: number) => {
     for (;;) {
-      const response = await retrying(() =>
+      const response = await retryingEs(() =>
         es.count({
           index,
           query: { bool: { filter: [{ ids: { values: [id] } }, { term: { 'lineage.asOfSeq': seq } }] } },
@@ -475,7 +475,7 @@ async function measureLatency(
         updatedAt: time,
         lineage: { asOfSeq: stats.lastSeq, ownSeq: stats.lastSeq, embeddedSeqs: {} },
       };
-      await retrying(() =>
+      await retryingEs(() =>
         es.index({
           index: alias,
           id: ceilingId,
@@ -484,7 +484,7 @@ async function measureLatency(
           version_type: 'external_gte',
         }),
       );
-      await retrying(() => es.indices.refresh({ index: alias }));
+      await retryingEs(() => es.indices.refresh({ index: alias }));
       ceiling.push(await searchable(alias, ceilingId, stats.lastSeq, direct));
     }
   } finally {

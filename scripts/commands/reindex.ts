@@ -6,7 +6,7 @@ import {
   type ReindexReport,
   reindex,
   rollback,
-} from '../../projectors/reindex.ts';
+} from '../../projectors/rebuild/reindex.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';

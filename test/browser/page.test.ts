@@ -4,7 +4,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { ArticleDoc } from '../../schemas/documents.ts';
-import { type SearchFixture, setUpSearchFixture } from '../integration/searchSupport.ts';
+import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
 
 /** Debian's chromium package (`apt-get install -y chromium`); .ci/run installs it. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withContentLog, withContentLogApart } from '../../scripts/commands/withContentLog.ts';
 import { cleanupNamespace, testConfig } from '../support/env.ts';
-import { testContext } from './searchSupport.ts';
+import { testContext } from '../support/search.ts';
 
 test('projector commands read the log over a connection of its own; other commands share one', async () => {
   const config = testConfig();

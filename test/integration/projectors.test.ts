@@ -5,17 +5,23 @@ import type { ContentLog } from '../../log/types.ts';
 import { listProjectionIndexes, setIndexMeta } from '../../projectors/indexes.ts';
 import { createLease, LeaseHeldError } from '../../projectors/lease.ts';
 import { lineageOf } from '../../projectors/lineage.ts';
-import { createProjector } from '../../projectors/projector.ts';
-import { createProjectionState } from '../../projectors/state.ts';
-import { snapshotName } from '../../projectors/stateSnapshots.ts';
+import { createProjector } from '../../projectors/live/projector.ts';
+import { verifyIndex } from '../../projectors/rebuild/verify.ts';
+import { createProjectionState } from '../../projectors/state/projectionState.ts';
+import { snapshotName } from '../../projectors/state/stateSnapshots.ts';
 import { outdatedIndexes, projectionStatus } from '../../projectors/status.ts';
-import { verifyIndex } from '../../projectors/verify.ts';
 import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
 import { TransientError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { eventually } from '../support/env.ts';
-import { articleFields, digest, makeEvent, processedPayload, randomLog } from '../unit/projectorsEvents.ts';
-import { assertSameDocs, dumpAll, projectOnce, reindexAll, withProjectorEnv } from './projectorsSupport.ts';
+import { assertSameDocs, dumpAll, projectOnce, reindexAll, withProjectorEnv } from '../support/projectors.ts';
+import {
+  articleFields,
+  digest,
+  makeEvent,
+  processedPayload,
+  randomLog,
+} from '../support/projectorsEvents.ts';
 
 describe('projectors', () => {
   for (const seed of [42, 7, 1234]) {
@@ -457,7 +463,7 @@ describe('projectors', () => {
       }
       // Rollback returns to the previous (empty) indexes of the first run.
       const again = await reindexAll(env, { projections: ['bylines'], keep: 1 });
-      const { rollback } = await import('../../projectors/reindex.ts');
+      const { rollback } = await import('../../projectors/rebuild/reindex.ts');
       const back = await rollback({ ...env.common(), projection: 'bylines' });
       assert.equal(back.to, report.indexes.find((r) => r.projection === 'bylines')!.index);
       assert.deepEqual(back.from, [again.indexes[0]!.index]);

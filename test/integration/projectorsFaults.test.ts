@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { createProjector } from '../../projectors/projector.ts';
+import { createProjector } from '../../projectors/live/projector.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { REPO_ROOT } from '../support/cli.ts';
 import { eventually } from '../support/env.ts';
-import { articleFields, makeEvent, sizedLog } from '../unit/projectorsEvents.ts';
 import {
   assertSameDocs,
   dumpAll,
@@ -15,7 +14,8 @@ import {
   reindexAll,
   startEsProxy,
   withProjectorEnv,
-} from './projectorsSupport.ts';
+} from '../support/projectors.ts';
+import { articleFields, makeEvent, sizedLog } from '../support/projectorsEvents.ts';
 
 /** Start the CLI in a child process in the test's namespace. */
 function spawnCli(

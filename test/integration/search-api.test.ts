@@ -12,7 +12,7 @@ import type { SearchResult } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { runCli } from '../support/cli.ts';
-import { type SearchFixture, setUpSearchFixture } from './searchSupport.ts';
+import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
 
 interface Answer {
   status: number;

@@ -8,7 +8,7 @@ import { CursorExpiredError, IndexMissingError, InvalidQueryError } from '../../
 import { parseSearchParams, type SearchParams, searchFingerprint } from '../../search/query.ts';
 import type { SearchHit } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
-import { countBy, type SearchFixture, setUpSearchFixture, yearOf } from './searchSupport.ts';
+import { countBy, type SearchFixture, setUpSearchFixture, yearOf } from '../support/search.ts';
 
 /**
  * The query layer against a real Elasticsearch, over the real sample archive (233 State

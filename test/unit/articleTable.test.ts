@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createArticleTable } from '../../projectors/articleTable.ts';
+import { createArticleTable } from '../../projectors/state/articleTable.ts';
 
 const row = (lastSeq: number, bylines: number[], images: number[], retracted = false) => ({
   firstSeq: 1,

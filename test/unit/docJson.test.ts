@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { docJson, quoteJson } from '../../projectors/docJson.ts';
-import { JSON_SPECIAL, randomText } from './randomText.ts';
+import { docJson, quoteJson } from '../../projectors/write/docJson.ts';
+import { JSON_SPECIAL, randomText } from '../support/randomText.ts';
 
 const text = (random: () => number) => randomText(random, Math.floor(random() * 40), 0.2);
 

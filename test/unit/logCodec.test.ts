@@ -4,9 +4,9 @@ import { createRandom } from '../../ingest/generate.ts';
 import { decodeMessage, encodeEvent } from '../../log/codec.ts';
 import { sampleArticle, sampleByline } from '../../log/sampleEvents.ts';
 import type { ReplayItem } from '../../log/types.ts';
-import { docJson, docJsonHead } from '../../projectors/docJson.ts';
+import { docJson, docJsonHead } from '../../projectors/write/docJson.ts';
 import { createNames } from '../../schemas/names.ts';
-import { JSON_SPECIAL, randomText } from './randomText.ts';
+import { JSON_SPECIAL, randomText } from '../support/randomText.ts';
 
 const names = createNames('codec');
 const SPECIAL = [...JSON_SPECIAL, '"body":"'];

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createPageFile } from '../../projectors/pageFile.ts';
+import { createPageFile } from '../../projectors/state/storage/pageFile.ts';
 
 describe('page files', () => {
   let dir: string;

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { embedImage, projectArticle } from '../../projectors/articles/projectArticle.ts';
+import { createProjectionEngine } from '../../projectors/engine.ts';
+import { lineageCheck } from '../../projectors/lineage.ts';
+import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
+import { createChecksum } from '../../projectors/rebuild/verify.ts';
+import {
+  createProjectionState,
+  type ProjectionState,
+  restoreProjectionState,
+  type StateRecord,
+  StateRecordError,
+} from '../../projectors/state/projectionState.ts';
 import {
   createBulkBodyBuilder,
   createBulkBodyPool,
@@ -8,24 +19,20 @@ import {
   emptyBulkStats,
   encodeBulkBody,
   sourceText,
-} from '../../projectors/bulkWriter.ts';
-import { createProjectionEngine } from '../../projectors/engine.ts';
-import { lineageCheck } from '../../projectors/lineage.ts';
-import { createWritePipeline } from '../../projectors/pipeline.ts';
-import { PROJECTIONS, parseProjections } from '../../projectors/projections.ts';
-import {
-  createProjectionState,
-  type ProjectionState,
-  restoreProjectionState,
-  type StateRecord,
-  StateRecordError,
-} from '../../projectors/state.ts';
-import { createChecksum } from '../../projectors/verify.ts';
+} from '../../projectors/write/bulkWriter.ts';
+import { createWritePipeline } from '../../projectors/write/pipeline.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { type ArticleState, applyEvent, type ImageState } from '../../schemas/state.ts';
-import { articleFields, digest, makeEvent, prng, processedPayload, randomLog } from './projectorsEvents.ts';
+import {
+  articleFields,
+  digest,
+  makeEvent,
+  prng,
+  processedPayload,
+  randomLog,
+} from '../support/projectorsEvents.ts';
 
 function applyAll(state: ProjectionState, events: ContentEvent[], from = 1): void {
   for (const [i, event] of events.entries()) state.apply(from + i, event);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { createRecordFile } from '../../projectors/recordFile.ts';
+import { createRecordFile } from '../../projectors/state/storage/recordFile.ts';
 
 interface Value {
   id: string;

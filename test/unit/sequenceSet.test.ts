@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { createSequenceSet } from '../../projectors/sequenceSet.ts';
+import { createSequenceSet } from '../../projectors/rebuild/sequenceSet.ts';
 
 describe('sequence set', () => {
   it('holds exactly the sequences added within its range, each counted once', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { createSlotLists } from '../../projectors/slotLists.ts';
+import { createSlotLists } from '../../projectors/state/storage/slotLists.ts';
 
 describe('slot lists', () => {
   it('stay sorted and hold what a Set per list would, through moves and packings of the pool', () => {

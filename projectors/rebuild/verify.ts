@@ -1,8 +1,8 @@
 import { setImmediate } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
-import type { LineageCheck } from '../schemas/documents.ts';
-import { lineageCheck } from './lineage.ts';
-import { retrying } from './retry.ts';
+import type { LineageCheck } from '../../schemas/documents.ts';
+import { lineageCheck } from '../lineage.ts';
+import { retryingEs } from '../write/esRetry.ts';
 
 /**
  * An order-independent checksum of a set of documents: their count and the sums of their
@@ -37,7 +37,7 @@ async function indexChecksum(
   signal?: AbortSignal,
 ): Promise<{ count: number; value: string }> {
   const sum = (field: keyof LineageCheck) => ({ sum: { field: `lineage.check.${field}` } });
-  const response = await retrying(
+  const response = await retryingEs(
     () =>
       client.search({
         index,
@@ -67,7 +67,7 @@ async function* readLineage(
   index: string,
   signal?: AbortSignal,
 ): AsyncGenerator<[string, number, number]> {
-  let response = await retrying(
+  let response = await retryingEs(
     () =>
       client.search({
         index,
@@ -93,7 +93,7 @@ async function* readLineage(
       }
       if (!scrollId) break;
       const id = scrollId;
-      response = await retrying(
+      response = await retryingEs(
         () => client.scroll({ scroll_id: id, scroll: '2m', filter_path: LINEAGE_FILTER }),
         {
           signal,

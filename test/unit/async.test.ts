@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffMs, retrying, sleep } from '../../projectors/retry.ts';
+import { backoffMs, retrying, sleep } from '../../log/async.ts';
 import { TransientError } from '../../schemas/errors.ts';
 
 describe('sleep', () => {

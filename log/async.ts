@@ -1,23 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { errors } from '@elastic/elasticsearch';
-
-/** Status codes after which the same Elasticsearch request may succeed later. */
-export function isRetryableStatus(status: number | undefined): boolean {
-  return status === 429 || status === 502 || status === 503 || status === 504 || status === 500;
-}
-
-/** True when an Elasticsearch client error is worth retrying: no connection, a timeout, overload. */
-export function isRetryableEsError(err: unknown): boolean {
-  if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError) return true;
-  if (err instanceof errors.NoLivingConnectionsError) return true;
-  if (err instanceof errors.ResponseError) return isRetryableStatus(err.statusCode);
-  return false;
-}
-
-/** HTTP status of an Elasticsearch client error, when it has one. */
-export function statusOf(err: unknown): number | undefined {
-  return err instanceof errors.ResponseError ? err.statusCode : undefined;
-}
+import { isRetryable } from '../schemas/errors.ts';
 
 /**
  * Resolve after `ms`, or reject with the signal's reason when it aborts first. The
@@ -42,21 +24,27 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Give up after this long (default: never, until the signal aborts). */
   deadlineMs?: number;
+  /** Give up after this many attempts (default: no limit). */
+  attempts?: number;
   initialMs?: number;
   maxMs?: number;
   /** Called before each wait, with the error and the attempt number (from 1). */
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
-  /** Which errors to retry (default {@link isRetryableEsError}). */
+  /** Which errors to retry (default {@link isRetryable}: presslog's `TransientError`). */
   retryable?: (err: unknown) => boolean;
 }
 
 /**
- * Run `fn` until it succeeds, retrying errors that may pass (Elasticsearch restarting,
- * overloaded) with backoff; anything else, an abort, or the deadline throws.
+ * Run `fn` until it succeeds, retrying the errors `retryable` accepts with backoff;
+ * anything else, an abort, the attempt limit or the deadline throws the last error.
+ *
+ * Hand-written rather than p-retry 6: that one reports the most frequent error rather
+ * than the last, never retries a `TypeError`, and does not tell `onRetry` how long it
+ * will wait — three things our callers' logs and tests rely on.
  */
 export async function retrying<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const started = Date.now();
-  const retryable = options.retryable ?? isRetryableEsError;
+  const retryable = options.retryable ?? isRetryable;
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
     try {
@@ -64,10 +52,29 @@ export async function retrying<T>(fn: () => Promise<T>, options: RetryOptions = 
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (!retryable(err)) throw err;
+      if (options.attempts !== undefined && attempt + 1 >= options.attempts) throw err;
       const wait = backoffMs(attempt, options.initialMs, options.maxMs);
       if (options.deadlineMs !== undefined && Date.now() - started + wait > options.deadlineMs) throw err;
       options.onRetry?.(err, attempt + 1, wait);
       await sleep(wait, options.signal);
     }
   }
+}
+
+/** Map `items` through `fn` with at most `limit` calls in flight; results in input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -1,5 +1,5 @@
-import type { RenditionInfo } from '../schemas/documents.ts';
-import type { Rendition } from '../schemas/imageEvents.ts';
+import type { RenditionInfo } from '../../schemas/documents.ts';
+import type { Rendition } from '../../schemas/imageEvents.ts';
 
 /** What documents embed of a rendition: field by field, so a field added to the event never leaks into a strict mapping. */
 export function renditionInfo(r: Rendition): RenditionInfo {

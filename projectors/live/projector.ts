@@ -1,26 +1,33 @@
 import type { Client } from '@elastic/elasticsearch';
 import { type KV, KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import type { CheckpointStore } from '../log/checkpoints.ts';
-import type { ContentLog } from '../log/types.ts';
-import { PresslogError, TransientError } from '../schemas/errors.ts';
-import type { Names, ProjectionName } from '../schemas/names.ts';
-import { addBulkStats, type BulkStats, createBulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
-import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
-import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from './engine.ts';
+import { backoffMs, retrying, sleep } from '../../log/async.ts';
+import type { CheckpointStore } from '../../log/checkpoints.ts';
+import type { ContentLog } from '../../log/types.ts';
+import { PresslogError, TransientError } from '../../schemas/errors.ts';
+import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from '../engine.ts';
 import {
   aliasTargets,
   createProjectionIndex,
   DEFAULT_LIVE_SETTINGS,
   type LiveSettings,
   versionedIndexName,
-} from './indexes.ts';
-import { createLease, type Lease, type LeaseValue } from './lease.ts';
-import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
-import { PROJECTIONS } from './projections.ts';
-import { backoffMs, retrying, sleep } from './retry.ts';
-import type { Changes } from './state.ts';
-import { type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
+} from '../indexes.ts';
+import { createLease, type Lease, type LeaseValue } from '../lease.ts';
+import { PROJECTIONS } from '../projections.ts';
+import type { Changes } from '../state/projectionState.ts';
+import { type StateSnapshotStore, snapshotName } from '../state/stateSnapshots.ts';
+import {
+  addBulkStats,
+  type BulkStats,
+  createBulkWriter,
+  type DocOp,
+  emptyBulkStats,
+} from '../write/bulkWriter.ts';
+import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
+import { retryingEs } from '../write/esRetry.ts';
+import { createWritePipeline, type PipelineBatch } from '../write/pipeline.ts';
 
 /** Health of a live projection, kept in the checkpoint bucket under `health.<projection>` for `status`. */
 export interface ProjectorHealth {
@@ -258,10 +265,12 @@ export function createProjector(options: ProjectorOptions): Projector {
       signal,
     });
     // Add only (no removal): if a reindex attached its index at the same moment, ours loses.
-    await retrying(() => client.indices.updateAliases({ actions: [{ add: { index, alias } }] }), { signal });
+    await retryingEs(() => client.indices.updateAliases({ actions: [{ add: { index, alias } }] }), {
+      signal,
+    });
     const after = await aliasTargets(client, alias, signal);
     if (after.length !== 1) {
-      await retrying(() => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }), {
+      await retryingEs(() => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }), {
         signal,
       });
       await client.indices.delete({ index }).catch(() => {});
@@ -425,7 +434,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           const toRefresh = dirty.filter((t) => t.unrefreshed).map((t) => t.index);
           // No deadline: Elasticsearch being away for a while is waited out, never skipped.
           if (toRefresh.length > 0) {
-            await retrying(() => client.indices.refresh({ index: toRefresh.join(',') }), {
+            await retryingEs(() => client.indices.refresh({ index: toRefresh.join(',') }), {
               signal,
               maxMs: 10_000,
             });

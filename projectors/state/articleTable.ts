@@ -1,5 +1,5 @@
-import { grow } from './growArray.ts';
-import { createPageFile, type PageFileStats } from './pageFile.ts';
+import { grow } from './storage/growArray.ts';
+import { createPageFile, type PageFileStats } from './storage/pageFile.ts';
 
 /**
  * The article records of the projection state: one slot per article, its numbers in a

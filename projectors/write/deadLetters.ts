@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import type { FieldProblem } from '../schemas/errors.ts';
-import type { Names, ProjectionName } from '../schemas/names.ts';
-import { retrying, statusOf } from './retry.ts';
+import type { FieldProblem } from '../../schemas/errors.ts';
+import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { retryingEs, statusOf } from './esRetry.ts';
 
 /**
  * A document or event the projector gave up on: it is recorded here and skipped, so one
@@ -50,7 +50,7 @@ export function createDeadLetterStore(options: { client: Client; names: Names })
   let ensured: Promise<void> | undefined;
 
   function ensure(signal?: AbortSignal): Promise<void> {
-    ensured ??= retrying(
+    ensured ??= retryingEs(
       async () => {
         try {
           await client.indices.create({
@@ -100,7 +100,7 @@ export function createDeadLetterStore(options: { client: Client; names: Names })
             : item.source;
         operations.push({ index: { _index: indexName, _id: id } }, { ...item, source });
       }
-      await retrying(
+      await retryingEs(
         async () => {
           const response = await client.bulk({ operations, refresh: 'wait_for' });
           if (response.errors) {
@@ -115,7 +115,7 @@ export function createDeadLetterStore(options: { client: Client; names: Names })
     },
     async summary(index, signal) {
       try {
-        const response = await retrying(
+        const response = await retryingEs(
           () =>
             client.search<DeadLetter>({
               index: indexName,

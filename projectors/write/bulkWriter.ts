@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
-import type { ProjectionName } from '../schemas/names.ts';
+import { backoffMs, sleep } from '../../log/async.ts';
+import type { ProjectionName } from '../../schemas/names.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
-import { backoffMs, isRetryableEsError, isRetryableStatus, sleep } from './retry.ts';
+import { isRetryableEsError, isRetryableStatus } from './esRetry.ts';
 
 /** One document write. `version` is the document's `lineage.asOfSeq`, used as external version. */
 export interface DocOp {

@@ -1,22 +1,12 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import type { CheckpointStore } from '../log/checkpoints.ts';
-import type { ContentLog, ReplayItem, ReplayOptions } from '../log/types.ts';
-import { PresslogError, TransientError } from '../schemas/errors.ts';
-import { type Names, type ProjectionName, parseSubject } from '../schemas/names.ts';
-import {
-  addBulkStats,
-  type BulkStats,
-  createBulkBodyBuilder,
-  createBulkBodyPool,
-  createBulkWriter,
-  type DocOp,
-  emptyBulkStats,
-} from './bulkWriter.ts';
-import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
-import { docJson, docJsonHead } from './docJson.ts';
-import { createArticleLoader, createProjectionEngine } from './engine.ts';
+import { backoffMs, retrying, sleep } from '../../log/async.ts';
+import type { CheckpointStore } from '../../log/checkpoints.ts';
+import type { ContentLog, ReplayItem, ReplayOptions } from '../../log/types.ts';
+import { PresslogError, TransientError } from '../../schemas/errors.ts';
+import { type Names, type ProjectionName, parseSubject } from '../../schemas/names.ts';
+import { createArticleLoader, createProjectionEngine } from '../engine.ts';
 import {
   aliasTargets,
   applyLiveSettings,
@@ -30,15 +20,26 @@ import {
   refresh,
   setIndexMeta,
   versionedIndexName,
-} from './indexes.ts';
-import { createLease, type Lease, type LeaseValue } from './lease.ts';
-import { createWritePipeline, type PipelineBatch } from './pipeline.ts';
-import { PROJECTIONS } from './projections.ts';
-import { projectLeaseKey } from './projector.ts';
-import { backoffMs, retrying, sleep } from './retry.ts';
+} from '../indexes.ts';
+import { createLease, type Lease, type LeaseValue } from '../lease.ts';
+import { projectLeaseKey } from '../live/projector.ts';
+import { PROJECTIONS } from '../projections.ts';
+import type { StateStats } from '../state/projectionState.ts';
+import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from '../state/stateSnapshots.ts';
+import {
+  addBulkStats,
+  type BulkStats,
+  createBulkBodyBuilder,
+  createBulkBodyPool,
+  createBulkWriter,
+  type DocOp,
+  emptyBulkStats,
+} from '../write/bulkWriter.ts';
+import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
+import { docJson, docJsonHead } from '../write/docJson.ts';
+import { retryingEs } from '../write/esRetry.ts';
+import { createWritePipeline, type PipelineBatch } from '../write/pipeline.ts';
 import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
-import type { StateStats } from './state.ts';
-import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from './stateSnapshots.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
 export type ReindexPhase =
@@ -554,7 +555,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
             signal: lockLost,
             initialMs: 200,
             maxMs: 5000,
-            retryable: (err) => err instanceof TransientError,
           },
         ),
     ]);
@@ -637,7 +637,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       engine.queue('articles', unreadableLast);
       const rendered = await retrying(() => engine.render(indexOf, lockLost), {
         signal: lockLost,
-        retryable: (err) => err instanceof TransientError,
       });
       pendingDead.push(...rendered.failures);
       for (const op of rendered.ops) await push(op, position);
@@ -692,7 +691,6 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       if (engine.queued === 0 && pendingDead.length === 0) return;
       const rendered = await retrying(() => engine.render(indexOf, lockLost), {
         signal: lockLost,
-        retryable: (err) => err instanceof TransientError,
       });
       articlesLoaded += rendered.loaded;
       pendingDead.push(...rendered.failures);
@@ -777,7 +775,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
         },
         { add: { index, alias: names.alias(projection) } },
       ]);
-      await retrying(() => client.indices.updateAliases({ actions }), {
+      await retryingEs(() => client.indices.updateAliases({ actions }), {
         signal: lockLost,
         deadlineMs: 60_000,
       });
@@ -938,7 +936,7 @@ export async function rollback(options: {
     if (!all.some((info) => info.name === to && info.meta?.state === 'ready')) {
       throw new PresslogError(`${to} is not a complete index of ${projection}`);
     }
-    await retrying(
+    await retryingEs(
       () =>
         client.indices.updateAliases({
           actions: [

@@ -12,15 +12,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/deadLetters.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
-import { createProjector, type ProjectorOptions } from '../../projectors/projector.ts';
-import { type ReindexOptions, reindex } from '../../projectors/reindex.ts';
-import { createStateSnapshotStore, type StateSnapshotStore } from '../../projectors/stateSnapshots.ts';
+import { createProjector, type ProjectorOptions } from '../../projectors/live/projector.ts';
+import { type ReindexOptions, reindex } from '../../projectors/rebuild/reindex.ts';
+import { createStateSnapshotStore, type StateSnapshotStore } from '../../projectors/state/stateSnapshots.ts';
+import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
-import { type TestNamespace, withNamespace } from '../support/env.ts';
+import { type TestNamespace, withNamespace } from './env.ts';
 
 export interface ProjectorEnv extends TestNamespace {
   nc: NatsConnection;

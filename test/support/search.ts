@@ -12,9 +12,9 @@ import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
 import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { createDeadLetterStore } from '../../projectors/deadLetters.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
-import { createProjector, type Projector } from '../../projectors/projector.ts';
+import { createProjector, type Projector } from '../../projectors/live/projector.ts';
+import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import type { Config } from '../../schemas/config.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from '../../scripts/commands/cliContext.ts';
@@ -22,7 +22,7 @@ import { type PreparedArchive, prepareSampleArchive } from '../../scripts/comman
 import { connectNats, createEsClient } from '../../scripts/runtime.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
-import { cleanupNamespace, testConfig } from '../support/env.ts';
+import { cleanupNamespace, testConfig } from './env.ts';
 
 /** The CLI context a command would get, for calling command-level functions in-process. */
 export function testContext(config: Config, signal = new AbortController().signal): CliContext {

@@ -1,16 +1,16 @@
 import { setImmediate } from 'node:timers/promises';
-import type { ContentEvent } from '../schemas/catalog.ts';
-import type { ArticleDoc, BylineDoc, ImageDoc } from '../schemas/documents.ts';
-import { canonicalJson } from '../schemas/eventId.ts';
-import type { ProjectionName } from '../schemas/names.ts';
-import { type ArticleState, applyEvent, type BylineState, type ImageState } from '../schemas/state.ts';
-import { embedImage, projectArticle } from './articles/projectArticle.ts';
+import type { ContentEvent } from '../../schemas/catalog.ts';
+import type { ArticleDoc, BylineDoc, ImageDoc } from '../../schemas/documents.ts';
+import { canonicalJson } from '../../schemas/eventId.ts';
+import type { ProjectionName } from '../../schemas/names.ts';
+import { type ArticleState, applyEvent, type BylineState, type ImageState } from '../../schemas/state.ts';
+import { embedImage, projectArticle } from '../articles/projectArticle.ts';
+import { projectByline } from '../bylines/projectByline.ts';
+import { projectImage } from '../images/projectImage.ts';
 import { type ArticleFacts, createArticleTable } from './articleTable.ts';
-import { projectByline } from './bylines/projectByline.ts';
-import { projectImage } from './images/projectImage.ts';
-import type { PageFileStats } from './pageFile.ts';
-import { createRecordFile, type RecordFileOptions } from './recordFile.ts';
-import { createSlotLists, type SlotLists } from './slotLists.ts';
+import type { PageFileStats } from './storage/pageFile.ts';
+import { createRecordFile, type RecordFileOptions } from './storage/recordFile.ts';
+import { createSlotLists, type SlotLists } from './storage/slotLists.ts';
 
 /**
  * What the projection state keeps of an article: everything fan-out and the byline and

@@ -5,9 +5,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { LogHead } from '../log/types.ts';
-import type { Names, ProjectionName } from '../schemas/names.ts';
-import { type ProjectionState, restoreProjectionState, type StateRecord } from './state.ts';
+import type { LogHead } from '../../log/types.ts';
+import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { type ProjectionState, restoreProjectionState, type StateRecord } from './projectionState.ts';
 
 /** Bump when {@link StateRecord} or the meaning of the state changes: older snapshots are ignored. */
 export const STATE_FORMAT = 1;
