@@ -1,15 +1,16 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { KV } from '@nats-io/kv';
-import type { Checkpoint, CheckpointStore } from '../log/checkpoints.ts';
+import type { Checkpoint } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
+import type { ProjectionClients } from './clients.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
 import type { LeaseValue } from './lease.ts';
 import { healthKey, type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
 import { PROJECTIONS } from './projections.ts';
 import { reindexLeaseKey } from './rebuild/reindex.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
-import type { DeadLetter, DeadLetterStore } from './write/deadLetters.ts';
+import type { DeadLetter } from './write/deadLetters.ts';
 
 /** Where one projection stands. */
 export interface ProjectionStatus {
@@ -50,17 +51,14 @@ async function lease(kv: KV, key: string): Promise<LeaseValue | undefined> {
 }
 
 /** Gather the status of the projections: aliases, documents, checkpoints and lag, dead letters, who is running. */
-export async function projectionStatus(options: {
-  log: Pick<ContentLog, 'head'>;
-  client: Client;
-  checkpoints: CheckpointStore;
-  leaseBucket: KV;
-  deadLetters: DeadLetterStore;
-  snapshots?: StateSnapshotStore;
-  names: Names;
-  projections: readonly ProjectionName[];
-  signal?: AbortSignal;
-}): Promise<StatusReport> {
+export async function projectionStatus(
+  options: Omit<ProjectionClients, 'log'> & {
+    log: Pick<ContentLog, 'head'>;
+    snapshots?: StateSnapshotStore;
+    projections: readonly ProjectionName[];
+    signal?: AbortSignal;
+  },
+): Promise<StatusReport> {
   const { client, checkpoints, names, signal } = options;
   const head = await options.log.head();
   const bucket = await checkpoints.bucket();

@@ -1,11 +1,9 @@
-import type { Client } from '@elastic/elasticsearch';
-import { type KV, KvWatchInclude } from '@nats-io/kv';
+import { KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { backoffMs, retrying, sleep } from '../../log/async.ts';
-import type { CheckpointStore } from '../../log/checkpoints.ts';
-import type { ContentLog } from '../../log/types.ts';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
-import type { Names, ProjectionName } from '../../schemas/names.ts';
+import type { ProjectionName } from '../../schemas/names.ts';
+import type { ProjectionClients } from '../clients.ts';
 import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from '../engine.ts';
 import {
   aliasTargets,
@@ -25,7 +23,7 @@ import {
   type DocOp,
   emptyBulkStats,
 } from '../write/bulkWriter.ts';
-import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
+import type { DeadLetter } from '../write/deadLetters.ts';
 import { retryingEs } from '../write/esRetry.ts';
 import { createWritePipeline, type PipelineBatch } from '../write/pipeline.ts';
 
@@ -73,13 +71,7 @@ export interface ProjectorStats extends BulkStats {
   position: number;
 }
 
-export interface ProjectorOptions {
-  log: ContentLog;
-  client: Client;
-  checkpoints: CheckpointStore;
-  leaseBucket: KV;
-  deadLetters: DeadLetterStore;
-  names: Names;
+export interface ProjectorOptions extends ProjectionClients {
   /** Projections to keep current (one pass over the log feeds them all). */
   projections: readonly ProjectionName[];
   logger?: Logger;

@@ -3,9 +3,10 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { backoffMs, retrying, sleep } from '../../log/async.ts';
 import type { CheckpointStore } from '../../log/checkpoints.ts';
-import type { ContentLog, ReplayItem, ReplayOptions } from '../../log/types.ts';
+import type { ReplayItem, ReplayOptions } from '../../log/types.ts';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
 import { type Names, type ProjectionName, parseSubject } from '../../schemas/names.ts';
+import type { ProjectionClients } from '../clients.ts';
 import { createArticleLoader, createProjectionEngine } from '../engine.ts';
 import {
   aliasTargets,
@@ -35,7 +36,7 @@ import {
   type DocOp,
   emptyBulkStats,
 } from '../write/bulkWriter.ts';
-import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
+import type { DeadLetter } from '../write/deadLetters.ts';
 import { docJson, docJsonHead } from '../write/docJson.ts';
 import { retryingEs } from '../write/esRetry.ts';
 import { createWritePipeline, type PipelineBatch } from '../write/pipeline.ts';
@@ -72,13 +73,7 @@ export interface ReindexProgress {
   lastError?: string;
 }
 
-export interface ReindexOptions {
-  log: ContentLog;
-  client: Client;
-  checkpoints: CheckpointStore;
-  leaseBucket: KV;
-  deadLetters: DeadLetterStore;
-  names: Names;
+export interface ReindexOptions extends ProjectionClients {
   projections: readonly ProjectionName[];
   /** Build the archive as it stood at this time into separate, unaliased indexes. */
   asOf?: Date;
@@ -903,17 +898,15 @@ export interface RollbackResult {
  * Point a projection's alias back at an earlier index (the newest one before the current
  * one, or `to`). The live projector follows and catches that index up from its checkpoint.
  */
-export async function rollback(options: {
-  client: Client;
-  names: Names;
-  checkpoints: CheckpointStore;
-  leaseBucket: KV;
-  projection: ProjectionName;
-  /** The index to roll back to (default: the newest earlier ready index). */
-  to?: string;
-  signal?: AbortSignal;
-  logger?: Logger;
-}): Promise<RollbackResult> {
+export async function rollback(
+  options: Pick<ProjectionClients, 'client' | 'names' | 'checkpoints' | 'leaseBucket'> & {
+    projection: ProjectionName;
+    /** The index to roll back to (default: the newest earlier ready index). */
+    to?: string;
+    signal?: AbortSignal;
+    logger?: Logger;
+  },
+): Promise<RollbackResult> {
   const { client, names, projection } = options;
   const lock = createLease({
     kv: options.leaseBucket,

@@ -1,14 +1,12 @@
-import type { Client } from '@elastic/elasticsearch';
-import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
-import type { ContentLog } from '../../log/types.ts';
+import { createCheckpointStore } from '../../log/checkpoints.ts';
+import type { ProjectionClients } from '../../projectors/clients.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorProgress } from '../../projectors/live/projector.ts';
 import { parseProjections } from '../../projectors/projections.ts';
 import { createStateSnapshotStore, type StateSnapshotStore } from '../../projectors/state/stateSnapshots.ts';
-import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/write/deadLetters.ts';
+import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createEsClient } from '../runtime.ts';
@@ -16,13 +14,8 @@ import type { CliContext } from './cliContext.ts';
 import { withContentLogApart } from './withContentLog.ts';
 
 /** Everything the projector commands need, opened together and closed in reverse order. */
-export interface ProjectorClients {
-  log: ContentLog;
+export interface ProjectorClients extends ProjectionClients {
   nc: NatsConnection;
-  es: Client;
-  checkpoints: CheckpointStore;
-  leaseBucket: KV;
-  deadLetters: DeadLetterStore;
   snapshots: StateSnapshotStore;
 }
 
@@ -42,7 +35,16 @@ export async function withProjectorClients<T>(
       const leaseBucket = await openLeaseBucket(nc, config.names);
       const deadLetters = createDeadLetterStore({ client: es, names: config.names });
       const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
-      return await fn({ log, nc, es, checkpoints, leaseBucket, deadLetters, snapshots });
+      return await fn({
+        log,
+        nc,
+        client: es,
+        checkpoints,
+        leaseBucket,
+        deadLetters,
+        snapshots,
+        names: config.names,
+      });
     } finally {
       await checkpoints.close();
       await es.close();
@@ -100,7 +102,7 @@ export function register(program: Command, ctx: CliContext): void {
         let lastLog = 0;
         const projector = createProjector({
           log: clients.log,
-          client: clients.es,
+          client: clients.client,
           checkpoints: clients.checkpoints,
           leaseBucket: clients.leaseBucket,
           deadLetters: clients.deadLetters,

@@ -178,7 +178,7 @@ export function register(program: Command, ctx: CliContext): void {
         const target = rollbackTarget(options.rollback, (p) => config.names.indexPrefix(p));
         await withProjectorClients(ctx, async (clients) => {
           const result = await rollback({
-            client: clients.es,
+            client: clients.client,
             names: config.names,
             checkpoints: clients.checkpoints,
             leaseBucket: clients.leaseBucket,
@@ -206,7 +206,7 @@ export function register(program: Command, ctx: CliContext): void {
         try {
           const report = await reindex({
             log: clients.log,
-            client: clients.es,
+            client: clients.client,
             checkpoints: clients.checkpoints,
             leaseBucket: clients.leaseBucket,
             deadLetters: clients.deadLetters,

@@ -72,7 +72,7 @@ export function register(program: Command, ctx: CliContext): void {
       await withProjectorClients(ctx, async (clients) => {
         const report = await projectionStatus({
           log: clients.log,
-          client: clients.es,
+          client: clients.client,
           checkpoints: clients.checkpoints,
           leaseBucket: clients.leaseBucket,
           deadLetters: clients.deadLetters,

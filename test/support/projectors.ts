@@ -3,6 +3,7 @@
  * checkpoint store, lease bucket and dead-letter store; reading an index back; and a
  * throwaway HTTP proxy in front of Elasticsearch that can go away or reject bulk items.
  */
+
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,6 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
+import type { ProjectionClients } from '../../projectors/clients.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorOptions } from '../../projectors/live/projector.ts';
 import { type ReindexOptions, reindex } from '../../projectors/rebuild/reindex.ts';
@@ -34,10 +36,7 @@ export interface ProjectorEnv extends TestNamespace {
   /** Append events (unconditionally); asserts every one was appended; returns the last sequence. */
   append(events: readonly ContentEvent[]): Promise<number>;
   /** Options every projector/reindex of the test shares. */
-  common(): Pick<
-    ProjectorOptions,
-    'log' | 'client' | 'checkpoints' | 'leaseBucket' | 'deadLetters' | 'names'
-  >;
+  common(): ProjectionClients;
 }
 
 /** Run `fn` in a fresh namespace with an initialised content log. */
