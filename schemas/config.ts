@@ -14,11 +14,22 @@ export interface Config {
   };
   readonly elasticsearch: {
     readonly url: string;
+    /** Longest any one Elasticsearch request may take before it fails and is retried or reported (ms). */
+    readonly requestTimeoutMs: number;
     readonly apiKey?: string;
     readonly username?: string;
     readonly password?: string;
   };
   readonly redis: { readonly url: string };
+  /** The search API's settings. */
+  readonly api: {
+    /** Key that signs search cursors; unset: a random secret kept in NATS KV per namespace. */
+    readonly cursorSecret?: string;
+    /** Longest an API request may take before it is answered 504 (ms). */
+    readonly timeoutMs: number;
+    /** Requests a client (IP address) may make per minute; 0 turns the limit off. */
+    readonly rateLimitPerMinute: number;
+  };
   /** Content-addressed store of image originals and renditions. */
   readonly blobDir: string;
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
@@ -54,6 +65,19 @@ function optional(env: Env, variable: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+function integer(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(
+      variable,
+      `must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
+}
+
 function defaultServicesDir(env: Env): string {
   if (process.getuid?.() === 0) return '/var/lib/presslog';
   const base = env.XDG_STATE_HOME || `${env.HOME ?? '/tmp'}/.local/state`;
@@ -81,6 +105,13 @@ export function loadConfig(env: Env = process.env): Config {
       'ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together',
     );
   }
+  const cursorSecret = optional(env, 'PRESSLOG_CURSOR_SECRET');
+  if (cursorSecret !== undefined && cursorSecret.length < 32) {
+    throw new ConfigError(
+      'PRESSLOG_CURSOR_SECRET',
+      'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+    );
+  }
   return Object.freeze({
     namespace,
     names: createNames(namespace),
@@ -93,11 +124,17 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     elasticsearch: Object.freeze({
       url: url(env, 'ELASTICSEARCH_URL', 'http://127.0.0.1:9200', ['http:', 'https:']),
+      requestTimeoutMs: integer(env, 'ELASTICSEARCH_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
       apiKey: optional(env, 'ELASTICSEARCH_API_KEY'),
       username: esUser,
       password: esPassword,
     }),
     redis: Object.freeze({ url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) }),
+    api: Object.freeze({
+      cursorSecret,
+      timeoutMs: integer(env, 'PRESSLOG_API_TIMEOUT_MS', 10_000, 100, 600_000),
+      rateLimitPerMinute: integer(env, 'PRESSLOG_API_RATE_LIMIT', 600, 0, 1_000_000),
+    }),
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,
@@ -127,11 +164,13 @@ export function redactConfig(config: Config): Record<string, unknown> {
     },
     elasticsearch: {
       url: maskUrl(config.elasticsearch.url),
+      requestTimeoutMs: config.elasticsearch.requestTimeoutMs,
       apiKey: mask(config.elasticsearch.apiKey),
       username: config.elasticsearch.username,
       password: mask(config.elasticsearch.password),
     },
     redis: { url: maskUrl(config.redis.url) },
+    api: { ...config.api, cursorSecret: mask(config.api.cursorSecret) },
     blobDir: config.blobDir,
     servicesDir: config.servicesDir,
     logLevel: config.logLevel,

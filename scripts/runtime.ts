@@ -94,14 +94,18 @@ export async function connectNats(
  * username and password when those are set. Creating it opens no connection.
  */
 export function createEsClient(
-  config: Pick<Config, 'elasticsearch'>,
+  config: {
+    elasticsearch: Omit<Config['elasticsearch'], 'requestTimeoutMs'> & { requestTimeoutMs?: number };
+  },
   options: Partial<ClientOptions> = {},
 ): Client {
-  const { url, apiKey, username, password } = config.elasticsearch;
+  const { url, apiKey, username, password, requestTimeoutMs } = config.elasticsearch;
   let auth: ClientOptions['auth'];
   if (apiKey) auth = { apiKey };
   else if (username && password) auth = { username, password };
-  return new Client({ nodes: urls(url), auth, ...options });
+  // The client's default is no timeout at all: a node that accepts connections but never
+  // answers would hang every caller forever. Bounded here, for every request.
+  return new Client({ nodes: urls(url), auth, requestTimeout: requestTimeoutMs ?? 30_000, ...options });
 }
 
 /** Options of {@link createRedis}. */

@@ -1,10 +1,14 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidQueryError } from './errors.ts';
 import { SEARCH_LIMITS, type SortValue } from './query.ts';
 
 /**
  * What a `next` token carries: the point in time the result list lives in, the sort
  * values of the last hit returned, how many hits were returned so far (for the depth
- * cap) and the fingerprint of the search it belongs to. Opaque to clients: base64url JSON.
+ * cap) and the fingerprint of the search it belongs to. Opaque to clients: base64url
+ * JSON, a dot, and a base64url HMAC-SHA256 (first 16 bytes) of that JSON under the
+ * deployment's cursor secret, so a client can neither forge a point in time id nor
+ * carry a cursor from one search (or deployment) to another.
  */
 export interface Cursor {
   pit: string;
@@ -21,23 +25,49 @@ interface WireCursor {
   f: string;
 }
 
-export function encodeCursor(cursor: Cursor): string {
+const MAC_BYTES = 16;
+
+function mac(key: Uint8Array, payload: string): Buffer {
+  return createHmac('sha256', key).update(payload).digest().subarray(0, MAC_BYTES);
+}
+
+/** Encode and sign a cursor with the deployment's secret `key`. */
+export function encodeCursor(cursor: Cursor, key: Uint8Array): string {
   const wire: WireCursor = { v: 1, p: cursor.pit, a: cursor.after, n: cursor.seen, f: cursor.fingerprint };
-  return Buffer.from(JSON.stringify(wire)).toString('base64url');
+  const payload = Buffer.from(JSON.stringify(wire)).toString('base64url');
+  return `${payload}.${mac(key, payload).toString('base64url')}`;
+}
+
+/** The payload of a token whose signature is right, or undefined. */
+function verified(token: string, key: Uint8Array): string | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  const payload = token.slice(0, dot);
+  const given = Buffer.from(token.slice(dot + 1), 'base64url');
+  const expected = mac(key, payload);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? payload : undefined;
 }
 
 const notOurs = () =>
   new InvalidQueryError('after', 'not a cursor from this API (use the `next` value of a previous answer)');
 
 /**
- * Decode and check a token from a client. Everything in it is untrusted: the shape is
- * checked strictly, and the sort values must be plain scalars, as many as the search sorts by.
+ * Decode and check a token from a client: its signature first (a token not signed with
+ * `key` is refused before anything in it is read), then the shape strictly; the sort
+ * values must be plain scalars, as many as the search sorts by.
  */
-export function decodeCursor(token: string, expect: { fingerprint: string; sortValues: number }): Cursor {
-  if (token.length > SEARCH_LIMITS.maxCursorChars || !/^[A-Za-z0-9_-]+$/.test(token)) throw notOurs();
+export function decodeCursor(
+  token: string,
+  expect: { fingerprint: string; sortValues: number },
+  key: Uint8Array,
+): Cursor {
+  if (token.length > SEARCH_LIMITS.maxCursorChars || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token))
+    throw notOurs();
+  const payload = verified(token, key);
+  if (payload === undefined) throw notOurs();
   let wire: unknown;
   try {
-    wire = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    wire = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
     throw notOurs();
   }
@@ -64,7 +94,8 @@ export function decodeCursor(token: string, expect: { fingerprint: string; sortV
 export function cursorOffset(token: string | undefined): number {
   if (!token) return 0;
   try {
-    const seen = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { n?: unknown }).n;
+    const payload = token.split('.')[0] ?? '';
+    const seen = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { n?: unknown }).n;
     return typeof seen === 'number' && Number.isInteger(seen) && seen >= 0 ? seen : 0;
   } catch {
     return 0;

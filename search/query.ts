@@ -29,6 +29,13 @@ export const SEARCH_LIMITS = Object.freeze({
   /** How far `next` cursors go: past this many results the answer has no `next`. */
   maxDepth: 10_000,
   maxCursorChars: 4_096,
+  /** Words (terms) in one query: each is a clause per searched field. */
+  maxTerms: 32,
+  /**
+   * Fuzzy (`word~2`) and prefix (`word*`) terms in one query: each expands into up to
+   * `fuzzy_max_expansions` terms per field, and 70 of them cost Elasticsearch seconds of CPU.
+   */
+  maxExpandingTerms: 4,
   /** The automatic typo-tolerant clause is only added to short queries (see buildQuery). */
   maxFuzzyWords: 8,
   /** ...and only when no word is longer than this (a fuzzy automaton grows with the word). */
@@ -148,7 +155,8 @@ function utc(year: number, month: number, day: number, h = 0, m = 0, s = 0, ms =
  * Parse an ISO 8601 date or date-time (`1861`, `1861-03`, `1861-03-04`,
  * `1861-03-04T12:00:00Z`) into the instant that starts (`edge: 'start'`) or ends
  * (`edge: 'end'`) the period it names, so `to=1865` includes the whole of 1865. A
- * date-time without a zone is taken as UTC. Impossible dates (2021-02-30) are refused.
+ * date-time without a zone is refused, as ingest refuses it. Impossible dates
+ * (2021-02-30) are refused.
  */
 export function parseDateBound(
   value: string,
@@ -178,6 +186,14 @@ export function parseDateBound(
   if (day < 1 || day > last) throw bad();
   if (h === undefined) {
     return (edge === 'start' ? utc(year, month, day) : utc(year, month, day, 23, 59, 59, 999)).toISOString();
+  }
+  if (zone === undefined) {
+    // The same rule as ingest (ingest/records.ts): a time without a zone would silently
+    // mean some machine's local time.
+    throw new InvalidQueryError(
+      parameter,
+      `${JSON.stringify(value.slice(0, 40))} has a time but no zone: add Z or an offset such as +01:00 (or give a bare date)`,
+    );
   }
   const hour = Number(h);
   const minute = Number(mi);
@@ -216,6 +232,7 @@ export function parseSearchParams(params: SearchParams | Record<string, unknown>
     throw new InvalidQueryError('q', `at most ${SEARCH_LIMITS.maxQueryChars} characters, got ${qRaw.length}`);
   }
   const q = qRaw.trim();
+  checkQueryCost(q);
   const kind = oneOf(raw.kind, 'kind', SEARCH_KINDS) ?? 'article';
   const sort = oneOf(raw.sort, 'sort', SEARCH_SORTS) ?? (q === '' ? 'date' : 'relevance');
   const byline = filterValue(raw.byline, 'byline');
@@ -242,6 +259,26 @@ export function parseSearchParams(params: SearchParams | Record<string, unknown>
     throw new InvalidQueryError('after', 'not a cursor from this API');
   }
   return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after };
+}
+
+/**
+ * Refuse text that would cost far more to run than any search a person types: too many
+ * terms, or too many that expand (fuzzy `~`, prefix `*`). Counted on the raw text, the way
+ * `simple_query_string` splits it on whitespace; quoted phrases count once per word.
+ */
+export function checkQueryCost(q: string): void {
+  const words = q.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
+  if (words.length > SEARCH_LIMITS.maxTerms) {
+    throw new InvalidQueryError('q', `at most ${SEARCH_LIMITS.maxTerms} words, got ${words.length}`);
+  }
+  // `word~N` is fuzzy, `"a phrase"~N` is a slop (cheap): only a tilde right after a word counts.
+  const expanding = words.filter((w) => /[^"\s]~\d*\)*$/.test(w) || /[^\s\\]\*\)*$/.test(w)).length;
+  if (expanding > SEARCH_LIMITS.maxExpandingTerms) {
+    throw new InvalidQueryError(
+      'q',
+      `at most ${SEARCH_LIMITS.maxExpandingTerms} fuzzy (word~) or prefix (word*) terms, got ${expanding}`,
+    );
+  }
 }
 
 /**

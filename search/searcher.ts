@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Client, errors, type estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { ArticleDoc, ImageDoc } from '../schemas/documents.ts';
@@ -35,6 +36,14 @@ export interface SearcherOptions {
   /** An Elasticsearch client; the searcher never closes it (the caller opened it). */
   es: Client;
   names: Names;
+  /**
+   * Key that signs the cursors this searcher hands out and checks the ones it gets back
+   * (see `deploymentSecret`). Default: a random key, so cursors work only within this
+   * process.
+   */
+  cursorKey?: Uint8Array;
+  /** Elasticsearch's own time limit for one search (default `5s`): past it, it returns what it found. */
+  searchTimeout?: string;
   /** How long a result list's point in time stays open between two pages (default `2m`). */
   keepAlive?: string;
   logger?: Logger;
@@ -121,6 +130,8 @@ function translate(err: unknown, context: { index: string; cursor: boolean }): u
 export function createSearcher(options: SearcherOptions): Searcher {
   const { es, names } = options;
   const keepAlive = options.keepAlive ?? '2m';
+  const cursorKey = options.cursorKey ?? randomBytes(32);
+  const searchTimeout = options.searchTimeout ?? '5s';
   const log = options.logger?.child({ component: 'searcher' });
   const closing = new Set<Promise<unknown>>();
   let closed = false;
@@ -143,7 +154,7 @@ export function createSearcher(options: SearcherOptions): Searcher {
     const index = names.alias(projection);
     let cursor: Cursor | undefined;
     if (request.after !== undefined) {
-      cursor = decodeCursor(request.after, { fingerprint, sortValues: sortValueCount(request) });
+      cursor = decodeCursor(request.after, { fingerprint, sortValues: sortValueCount(request) }, cursorKey);
       if (cursor.seen >= SEARCH_LIMITS.maxDepth) {
         throw new InvalidQueryError(
           'after',
@@ -168,7 +179,10 @@ export function createSearcher(options: SearcherOptions): Searcher {
     });
     let response: RawSearchResponse;
     try {
-      response = (await es.search(body as estypes.SearchRequest, transport)) as RawSearchResponse;
+      response = (await es.search(
+        { ...body, timeout: searchTimeout } as estypes.SearchRequest,
+        transport,
+      )) as RawSearchResponse;
     } catch (err) {
       if (cursor === undefined) closePit(pitId);
       throw translate(err, { index, cursor: cursor !== undefined });
@@ -184,7 +198,8 @@ export function createSearcher(options: SearcherOptions): Searcher {
     const pit = response.pit_id ?? pitId;
     const last = response.hits.hits.at(-1);
     const more = hits.length === request.size && seen < total && seen < SEARCH_LIMITS.maxDepth && last?.sort;
-    const next = more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }) : null;
+    const next =
+      more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }, cursorKey) : null;
     const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
     const [facets] = await Promise.all([
       cursor !== undefined
@@ -215,7 +230,10 @@ export function createSearcher(options: SearcherOptions): Searcher {
     const body = buildTypoHighlightBody(request, ids, { pitId: pit, keepAlive });
     if (!body) return;
     try {
-      const response = (await es.search(body as estypes.SearchRequest, transport)) as RawSearchResponse;
+      const response = (await es.search(
+        { ...body, timeout: searchTimeout } as estypes.SearchRequest,
+        transport,
+      )) as RawSearchResponse;
       const byId = new Map(response.hits.hits.map((h) => [h._id, h.highlight]));
       for (const hit of hits) {
         if (byId.has(hit.id)) hit.highlights = highlights(byId.get(hit.id));

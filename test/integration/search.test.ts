@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { ArticleRecord } from '../../ingest/records.ts';
 import type { ArticleDoc } from '../../schemas/documents.ts';
@@ -297,17 +298,32 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
     }
   });
 
-  test('cursors: a tampered point in time is refused, a closed one has expired', async () => {
+  test('cursors: a forged point in time is refused, a closed one has expired', async () => {
     const request = parseSearchParams({ q: 'union', size: 2 });
     const fingerprint = searchFingerprint(request);
-    const forged = encodeCursor({ pit: 'bm90IGEgcGl0', after: [1, 2, 3], seen: 2, fingerprint });
-    await assert.rejects(
-      searcher.search({ q: 'union', size: 2, after: forged }),
-      (err) => err instanceof InvalidQueryError || err instanceof CursorExpiredError,
-    );
+    // A real point in time of another index, in a cursor the client signed itself: refused
+    // before Elasticsearch sees it, so that index's total never comes back.
+    const other = `${fixture.config.namespace}-forged`;
+    await fixture.es.indices.create({ index: other });
+    try {
+      const { id } = await fixture.es.openPointInTime({ index: other, keep_alive: '1m' });
+      const forged = encodeCursor({ pit: id, after: [1, 2, 3], seen: 2, fingerprint }, randomBytes(32));
+      await assert.rejects(
+        searcher.search({ q: 'union', size: 2, after: forged }),
+        (err) => err instanceof InvalidQueryError && err.parameter === 'after',
+      );
+      // Even signed with the deployment's key, another index's point in time is not served.
+      const signed = encodeCursor({ pit: id, after: [1, 2, 3], seen: 2, fingerprint }, fixture.cursorKey);
+      await assert.rejects(
+        searcher.search({ q: 'union', size: 2, after: signed }),
+        (err) => err instanceof InvalidQueryError || err instanceof CursorExpiredError,
+      );
+    } finally {
+      await fixture.es.indices.delete({ index: other });
+    }
     const first = await searcher.search({ q: 'union', size: 2 });
     assert.ok(first.next);
-    const pit = JSON.parse(Buffer.from(first.next, 'base64url').toString()).p as string;
+    const pit = JSON.parse(Buffer.from(first.next.split('.')[0] ?? '', 'base64url').toString()).p as string;
     await fixture.es.closePointInTime({ id: pit });
     await assert.rejects(searcher.search({ q: 'union', size: 2, after: first.next }), CursorExpiredError);
   });

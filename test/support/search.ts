@@ -11,6 +11,7 @@ import type { ArticleRecord, BylineRecord, ImageRecord } from '../../ingest/reco
 import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
 import { type CheckpointStore, createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
+import { deploymentSecret } from '../../log/secrets.ts';
 import type { ContentLog } from '../../log/types.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type Projector } from '../../projectors/live/projector.ts';
@@ -39,6 +40,8 @@ export function testContext(config: Config, signal = new AbortController().signa
 /** Everything a test of the query layer, the API or the page needs, up and listening. */
 export interface SearchFixture {
   config: Config;
+  /** The deployment key the fixture's searcher signs cursors with. */
+  cursorKey: Uint8Array;
   es: Client;
   nc: NatsConnection;
   log: ContentLog;
@@ -152,7 +155,8 @@ export async function setUpSearchFixture(
     await createIngester({ log, blobs, logger: ctx.log() }).ingest([correction]);
     await catchUp();
 
-    const searcher = createSearcher({ es, names: config.names });
+    const cursorKey = await deploymentSecret('cursor', { nc, names: config.names });
+    const searcher = createSearcher({ es, names: config.names, cursorKey });
     closers.push(() => searcher.close());
     const app = buildServer({
       searcher,
@@ -166,6 +170,7 @@ export async function setUpSearchFixture(
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     return {
       config,
+      cursorKey,
       es,
       nc,
       log,

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { normalizeDate } from '../../ingest/records.ts';
 import { cursorOffset, decodeCursor, encodeCursor } from '../../search/cursor.ts';
 import { InvalidQueryError } from '../../search/errors.ts';
 import { decodeEntities, highlightSegments } from '../../search/highlight.ts';
@@ -72,21 +74,58 @@ describe('parseSearchParams', () => {
     assert.equal(parseSearchParams({ to: '1900-02' }).to, '1900-02-28T23:59:59.999Z');
     assert.equal(parseSearchParams({ from: '1861-03-04' }).from, '1861-03-04T00:00:00.000Z');
     assert.equal(parseSearchParams({ from: '1861-03-04T12:30:00+02:00' }).from, '1861-03-04T10:30:00.000Z');
-    assert.equal(parseSearchParams({ to: '1861-03-04T12:30' }).to, '1861-03-04T12:30:59.999Z');
+    assert.equal(parseSearchParams({ to: '1861-03-04T12:30Z' }).to, '1861-03-04T12:30:59.999Z');
     assert.equal(parseDateBound('0050', 'start'), '0050-01-01T00:00:00.000Z');
     for (const bad of [
       'yesterday',
       '1861-13',
       '2021-02-29',
       '1861-04-31',
-      '1861-03-04T25:00',
+      '1861-03-04T25:00Z',
       '12345',
+      // A time without a zone: refused, as ingest refuses it (ingest/records.ts normalizeDate).
+      '1861-03-04T00:00:00',
+      '1861-03-04T12:30',
       '1861/03/04',
       'now-1d',
     ]) {
       assert.throws(() => parseSearchParams({ from: bad }), invalid('from'), bad);
     }
     assert.throws(() => parseSearchParams({ from: '1900', to: '1800' }), invalid('from'));
+  });
+
+  test('a time without a zone is refused by search exactly when ingest refuses it', () => {
+    for (const value of [
+      '1861-03-04',
+      '1861-03-04T12:30:00Z',
+      '1861-03-04T12:30+02:00',
+      '1861-03-04T12:30:00',
+    ]) {
+      const ingestTakes = normalizeDate(value) !== undefined;
+      const searchTakes = (() => {
+        try {
+          parseDateBound(value, 'start');
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      assert.equal(searchTakes, ingestTakes, value);
+    }
+  });
+
+  test('costly text is refused: too many words, too many fuzzy or prefix terms', () => {
+    const fuzzy = Array.from({ length: 70 }, (_, i) => `word${i}~2`).join(' | ');
+    assert.throws(() => parseSearchParams({ q: fuzzy }), invalid('q'));
+    assert.throws(() => parseSearchParams({ q: 'a* b* c* d* e*' }), invalid('q'));
+    assert.throws(
+      () => parseSearchParams({ q: Array.from({ length: 40 }, () => 'union').join(' ') }),
+      invalid('q'),
+    );
+    // What people type still passes: a few fuzzy words, phrases with slop, a prefix.
+    for (const q of ['lincoln~1 emancipation~', '"house divided"~3', 'railro* union', 'a b c d e f g h']) {
+      assert.equal(parseSearchParams({ q }).q, q);
+    }
   });
 
   test('article-only filters are refused with kind=image', () => {
@@ -159,19 +198,29 @@ describe('the query', () => {
   });
 });
 
+/** A token with any payload, signed as the API would sign it. */
+function encodeRaw(value: unknown, key: Uint8Array): string {
+  const payload = Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${payload}.${createHmac('sha256', key).update(payload).digest().subarray(0, 16).toString('base64url')}`;
+}
+
 describe('cursors', () => {
+  const key = randomBytes(32);
   const request = parseSearchParams({ q: 'union' });
   const expect = { fingerprint: searchFingerprint(request), sortValues: sortValueCount(request) };
 
   test('round trip', () => {
-    const token = encodeCursor({
-      pit: 'pit-id',
-      after: [1.25, 1700000000000, 7],
-      seen: 20,
-      fingerprint: expect.fingerprint,
-    });
-    assert.match(token, /^[A-Za-z0-9_-]+$/);
-    assert.deepEqual(decodeCursor(token, expect), {
+    const token = encodeCursor(
+      {
+        pit: 'pit-id',
+        after: [1.25, 1700000000000, 7],
+        seen: 20,
+        fingerprint: expect.fingerprint,
+      },
+      key,
+    );
+    assert.match(token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    assert.deepEqual(decodeCursor(token, expect, key), {
       pit: 'pit-id',
       after: [1.25, 1700000000000, 7],
       seen: 20,
@@ -184,14 +233,37 @@ describe('cursors', () => {
   test('a cursor of another search is refused', () => {
     const other = searchFingerprint(parseSearchParams({ q: 'war' }));
     assert.notEqual(other, expect.fingerprint);
-    const token = encodeCursor({ pit: 'p', after: [1, 2, 3], seen: 1, fingerprint: other });
-    assert.throws(() => decodeCursor(token, expect), invalid('after'));
+    const token = encodeCursor({ pit: 'p', after: [1, 2, 3], seen: 1, fingerprint: other }, key);
+    assert.throws(() => decodeCursor(token, expect, key), invalid('after'));
     // Page size is not part of the search: it may change between pages.
     assert.equal(searchFingerprint(parseSearchParams({ q: 'union', size: 50 })), expect.fingerprint);
   });
 
+  test('a cursor signed with another key, or re-signed after a change, is refused', () => {
+    const cursor = {
+      pit: 'pit-of-another-index',
+      after: [1, 2, 3],
+      seen: 1,
+      fingerprint: expect.fingerprint,
+    };
+    const foreign = encodeCursor(cursor, randomBytes(32));
+    assert.throws(() => decodeCursor(foreign, expect, key), invalid('after'));
+    const genuine = encodeCursor(cursor, key);
+    const [payload, mac] = genuine.split('.') as [string, string];
+    const changed = Buffer.from(
+      JSON.stringify({ v: 1, p: 'other-pit', a: [1, 2, 3], n: 1, f: expect.fingerprint }),
+    );
+    assert.throws(
+      () => decodeCursor(`${changed.toString('base64url')}.${mac}`, expect, key),
+      invalid('after'),
+    );
+    assert.throws(() => decodeCursor(payload, expect, key), invalid('after'));
+    assert.equal(decodeCursor(genuine, expect, key).pit, 'pit-of-another-index');
+  });
+
   test('tampered or foreign tokens are refused, never passed on', () => {
-    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    // Correctly signed, so what is checked is the shape inside.
+    const enc = (v: unknown) => encodeRaw(v, key);
     const f = expect.fingerprint;
     for (const token of [
       'not base64 !',
@@ -204,7 +276,7 @@ describe('cursors', () => {
       enc({ v: 1, p: 'p', a: [1, 2, 3], n: -1, f }),
       'A'.repeat(5000),
     ]) {
-      assert.throws(() => decodeCursor(token, expect), invalid('after'), token.slice(0, 60));
+      assert.throws(() => decodeCursor(token, expect, key), invalid('after'), token.slice(0, 60));
     }
   });
 });
