@@ -77,11 +77,27 @@ export interface CheckpointStoreOptions {
   replicas?: number;
 }
 
+/**
+ * Keys of the checkpoint bucket: a checkpoint under its index's name, and per projection
+ * its alias pointer and its live projector's health under these prefixes. Index names
+ * never contain a dot, so the three never collide. Built only here.
+ */
 const POINTER_PREFIX = 'alias.';
+const HEALTH_PREFIX = 'health.';
 
 /** The KV key of the alias pointer of a projection. */
 export function pointerKey(projection: ProjectionName): string {
   return `${POINTER_PREFIX}${projection}`;
+}
+
+/** The KV key filter matching the alias pointers of every projection (for a watcher). */
+export function pointerKeyFilter(): string {
+  return `${POINTER_PREFIX}*`;
+}
+
+/** The KV key of a live projector's health (a `ProjectorHealth`, written by the projector for `status`). */
+export function healthKey(projection: ProjectionName): string {
+  return `${HEALTH_PREFIX}${projection}`;
 }
 
 /**
