@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names, ProjectionName } from '../schemas/names.ts';
+import { sleep } from './async.ts';
 
 /**
  * Where a projection's index stands in the log. Kept per index (not per projection), so a
@@ -171,9 +171,7 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
           index: target?.index,
         };
         if (last.reached || Date.now() >= deadline) return last;
-        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), undefined, {
-          signal: waitOptions.signal,
-        });
+        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), waitOptions.signal);
       }
     },
     bucket,
