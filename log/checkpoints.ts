@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names, ProjectionName } from '../schemas/names.ts';
+import { sleep } from './async.ts';
 
 /**
  * Where a projection's index stands in the log. Kept per index (not per projection), so a
@@ -77,11 +77,27 @@ export interface CheckpointStoreOptions {
   replicas?: number;
 }
 
+/**
+ * Keys of the checkpoint bucket: a checkpoint under its index's name, and per projection
+ * its alias pointer and its live projector's health under these prefixes. Index names
+ * never contain a dot, so the three never collide. Built only here.
+ */
 const POINTER_PREFIX = 'alias.';
+const HEALTH_PREFIX = 'health.';
 
 /** The KV key of the alias pointer of a projection. */
 export function pointerKey(projection: ProjectionName): string {
   return `${POINTER_PREFIX}${projection}`;
+}
+
+/** The KV key filter matching the alias pointers of every projection (for a watcher). */
+export function pointerKeyFilter(): string {
+  return `${POINTER_PREFIX}*`;
+}
+
+/** The KV key of a live projector's health (a `ProjectorHealth`, written by the projector for `status`). */
+export function healthKey(projection: ProjectionName): string {
+  return `${HEALTH_PREFIX}${projection}`;
 }
 
 /**
@@ -155,9 +171,7 @@ export function createCheckpointStore(options: CheckpointStoreOptions): Checkpoi
           index: target?.index,
         };
         if (last.reached || Date.now() >= deadline) return last;
-        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), undefined, {
-          signal: waitOptions.signal,
-        });
+        await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), waitOptions.signal);
       }
     },
     bucket,

@@ -1,12 +1,12 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { KV } from '@nats-io/kv';
-import type { Checkpoint } from '../log/checkpoints.ts';
+import { type Checkpoint, healthKey } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionClients } from './clients.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
 import type { LeaseValue } from './lease.ts';
-import { healthKey, type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
+import { type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
 import { PROJECTIONS } from './projections.ts';
 import { reindexLeaseKey } from './rebuild/reindex.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';

@@ -1,6 +1,7 @@
 import { KvWatchInclude } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { backoffMs, retrying, sleep } from '../../log/async.ts';
+import { healthKey, pointerKeyFilter } from '../../log/checkpoints.ts';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import type { ProjectionClients } from '../clients.ts';
@@ -36,10 +37,6 @@ export interface ProjectorHealth {
   lastError?: string;
   lastErrorAt?: string;
   updatedAt: string;
-}
-
-export function healthKey(projection: ProjectionName): string {
-  return `health.${projection}`;
 }
 
 export function projectLeaseKey(projection: ProjectionName): string {
@@ -326,7 +323,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     // A pointer change (written by reindex/rollback right after the swap) triggers an alias check.
     let aliasMaybeMoved = false;
     const kv = await checkpoints.bucket();
-    const watcher = await kv.watch({ key: 'alias.*', include: KvWatchInclude.UpdatesOnly });
+    const watcher = await kv.watch({ key: pointerKeyFilter(), include: KvWatchInclude.UpdatesOnly });
     void (async () => {
       for await (const _ of watcher) aliasMaybeMoved = true;
     })().catch(() => {});

@@ -1,0 +1,61 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Names } from '../../schemas/names.ts';
+import type { ContentLogOptions } from '../contentLog.ts';
+
+/** The connection and the JetStream handles over it, opened together (see connection.ts). */
+export interface Clients {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/**
+ * What every part of the content log works over: the options it was created with, its
+ * settings with defaults applied, the state of its connection and the reads in progress.
+ * One per `createContentLog`; the functions of this folder take it as first argument.
+ */
+export interface LogContext {
+  readonly options: ContentLogOptions;
+  readonly names: Names;
+  readonly stream: string;
+  readonly duplicateWindowMs: number;
+  readonly publishWindow: number;
+  readonly replayBatch: number;
+  readonly requestTimeoutMs: number;
+  readonly log: Logger | undefined;
+  /** The clients being opened or open; unset again when opening failed. */
+  opening: Promise<Clients> | undefined;
+  /** Set by the first `close()`: from then on no clients are handed out. */
+  closing: Promise<void> | undefined;
+  /** Stops every scan in progress; `close()` calls them so no consumer outlives the log. */
+  readonly activeScans: Set<() => void>;
+  /**
+   * Whether direct gets work on this stream (`allow_direct`), learned from the stream
+   * info before the first one: on 2.9 a direct get to a stream without it times out
+   * rather than failing fast.
+   */
+  directGet: boolean | undefined;
+}
+
+const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+export function createLogContext(options: ContentLogOptions): LogContext {
+  const { names } = options;
+  const stream = names.stream;
+  return {
+    options,
+    names,
+    stream,
+    duplicateWindowMs: options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
+    publishWindow: Math.max(1, options.publishWindow ?? 512),
+    replayBatch: Math.max(1, options.replayBatch ?? 512),
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    log: options.logger?.child({ component: 'content-log', stream }),
+    opening: undefined,
+    closing: undefined,
+    activeScans: new Set(),
+    directGet: undefined,
+  };
+}
