@@ -49,6 +49,12 @@ export type SourceItem =
       raw?: Buffer;
     };
 
+/** The record files of a run's command-line paths, and what was odd about them (an empty directory). */
+export interface InputListing {
+  files: InputFile[];
+  warnings: string[];
+}
+
 /**
  * Expand command-line paths into record files: a directory is walked recursively in
  * name order (hidden entries and symlinked directories skipped, other extensions
@@ -56,9 +62,7 @@ export type SourceItem =
  * is. A missing path, or a file that is not `.ndjson`/`.jsonl`/`.json`, is a usage
  * error (ConfigError). The same file reached twice is read once.
  */
-export async function listInputFiles(
-  paths: readonly string[],
-): Promise<{ files: InputFile[]; warnings: string[] }> {
+export async function listInputFiles(paths: readonly string[]): Promise<InputListing> {
   const files: InputFile[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
