@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PresslogError } from '../schemas/errors.ts';
 import type { Entry } from './entry.ts';
-import { type InputFile, type RecordLocation, readRecords, type SourceItem } from './readRecords.ts';
+import type { InputFile } from './listInputFiles.ts';
+import { type RecordLocation, readRecords, type SourceItem } from './readRecords.ts';
 
 /**
  * Articles held back until the end of the input because a byline or image they use was

@@ -2,8 +2,9 @@ import type { StoredEvent } from '../log/types.ts';
 import type { BlobRef } from '../schemas/imageEvents.ts';
 import type { EntityType } from '../schemas/names.ts';
 import type { EntityState } from '../schemas/state.ts';
+import type { InputFile } from './listInputFiles.ts';
 import type { Decision } from './mapRecord.ts';
-import type { InputFile, RecordLocation } from './readRecords.ts';
+import type { RecordLocation } from './readRecords.ts';
 import type { InputRecord } from './records.ts';
 
 /** A validated record on its way through a batch. */

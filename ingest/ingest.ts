@@ -1,7 +1,8 @@
 import { createBatcher } from './batcher.ts';
 import { createIngestRun, finishStats, resolveSettings } from './ingestRun.ts';
+import { type InputListing, listInputFiles } from './listInputFiles.ts';
 import { readDeferred, readInput } from './readInput.ts';
-import { formatLocation, type InputListing, listInputFiles } from './readRecords.ts';
+import { formatLocation } from './readRecords.ts';
 import type { Ingester, IngesterOptions, IngestOptions, IngestStats } from './types.ts';
 
 export type {

@@ -5,8 +5,9 @@ import type { ContentLog } from '../log/types.ts';
 import type { DecideContext } from './decide.ts';
 import { createDeferredSpill, type DeferredSpill } from './deferred.ts';
 import { DEFAULT_MAX_IMAGE_BYTES } from './imageFiles.ts';
+import type { InputListing } from './listInputFiles.ts';
 import { createKnownEntities, type KnownEntities } from './lookups.ts';
-import { DEFAULT_MAX_RECORD_BYTES, type InputListing } from './readRecords.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from './readRecords.ts';
 import type {
   IngesterOptions,
   IngestOptions,

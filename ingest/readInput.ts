@@ -1,6 +1,7 @@
 import type { Batcher } from './batcher.ts';
 import type { IngestRun } from './ingestRun.ts';
-import { type InputFile, readRecords, type SourceItem } from './readRecords.ts';
+import type { InputFile } from './listInputFiles.ts';
+import { readRecords, type SourceItem } from './readRecords.ts';
 import { parseRecord } from './records.ts';
 
 /** Validate one source item into the batch, or reject it with its first problem (the id's first). */

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { EventType } from '../schemas/catalog.ts';
-import type { InputListing, RecordLocation } from './readRecords.ts';
+import type { InputListing } from './listInputFiles.ts';
+import type { RecordLocation } from './readRecords.ts';
 
 /** Options of `createIngester`. */
 export interface IngesterOptions {

@@ -8,7 +8,8 @@ import {
   type IngestStats,
   type IngestWarning,
 } from '../../ingest/ingest.ts';
-import { formatLocation, listInputFiles } from '../../ingest/readRecords.ts';
+import { listInputFiles } from '../../ingest/listInputFiles.ts';
+import { formatLocation } from '../../ingest/readRecords.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
