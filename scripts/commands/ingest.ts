@@ -8,7 +8,8 @@ import {
   type IngestStats,
   type IngestWarning,
 } from '../../ingest/ingest.ts';
-import { formatLocation, listInputFiles } from '../../ingest/readRecords.ts';
+import { listInputFiles } from '../../ingest/listInputFiles.ts';
+import { formatLocation } from '../../ingest/readRecords.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
@@ -164,8 +165,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-progress', 'no progress bar or progress lines')
     .action(async (paths: string[], options: IngestCommandOptions) => {
       const config = ctx.config();
-      // Usage errors (a missing path, a file that is not a record file) before any connection.
-      await listInputFiles(paths);
+      // Usage errors (a missing path, a file that is not a record file) before any connection;
+      // the ingester reads this listing rather than walking the paths again.
+      const input = await listInputFiles(paths);
       const logger = ctx.log();
       const stderr = process.stderr;
       const tty = stderr.isTTY === true && options.progress;
@@ -231,7 +233,7 @@ export function register(program: Command, ctx: CliContext): void {
             maxRecordBytes: Math.round(options.maxRecordMb * MB),
             logger,
           });
-          return ingester.ingest(paths, {
+          return ingester.ingest(input, {
             dryRun: options.dryRun,
             signal: ctx.signal,
             onReject,

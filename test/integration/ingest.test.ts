@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { generateArchive, tinyPng } from '../../ingest/generate.ts';
 import {
   createIngester,
@@ -19,6 +20,7 @@ import {
   type IngestStats,
   type IngestWarning,
 } from '../../ingest/ingest.ts';
+import { listInputFiles } from '../../ingest/listInputFiles.ts';
 import { buildSampleArchive } from '../../ingest/sampleArchive.ts';
 import { createBlobStore, digestOf } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
@@ -514,6 +516,73 @@ describe('ingest: interruption', () => {
       assert.equal(second.stats.aborted, false);
       assert.equal(first.stats.appended + second.stats.appended, 400);
       assert.equal((await h.all()).length, 400);
+    });
+  });
+});
+
+describe('ingest: interruption while appends fail', () => {
+  test('an abort ends the wait between failed append rounds at once, quietly', async () => {
+    await withHarness(async (h) => {
+      const nc = await connectNats(h.config, { name: 'presslog-test-ingest-fault' });
+      try {
+        const jsm = await jetstreamManager(nc);
+        // The stream disappears under the run: every append fails (no stream stores the subject).
+        const vanishing: ContentLog = {
+          ...h.log,
+          async append(items, options) {
+            await jsm.streams.delete(h.config.names.stream).catch(() => {});
+            return h.log.append(items, options);
+          },
+        };
+        // The ingester logs a failed round just before it waits (at least 500 ms): abort there.
+        const controller = new AbortController();
+        let abortedAt = 0;
+        const logger = pino(
+          { level: 'warn' },
+          {
+            write(line: string) {
+              if (!controller.signal.aborted && line.includes('append failed; retrying')) {
+                abortedAt = performance.now();
+                controller.abort(new Error('test interrupt'));
+              }
+            },
+          },
+        );
+        const file = await h.write('a.ndjson', lines(byline('b-1'), byline('b-2')));
+        const { stats, rejects } = await h.ingest([file], {
+          log: vanishing,
+          logger,
+          signal: controller.signal,
+        });
+        const afterAbort = performance.now() - abortedAt;
+        assert.ok(abortedAt > 0, 'a failed round was retried');
+        assert.equal(stats.aborted, true);
+        assert.equal(stats.appended, 0);
+        assert.deepEqual(rejects, []);
+        assert.ok(afterAbort < 450, `the run ended ${Math.round(afterAbort)} ms after the abort`);
+      } finally {
+        await nc.close();
+      }
+    });
+  });
+});
+
+describe('ingest: the input listing', () => {
+  test('a listing made beforehand is read as it is: the paths are not walked again', async () => {
+    await withHarness(async (h) => {
+      await h.write('a.ndjson', lines(byline('b-1')));
+      const listing = await listInputFiles([h.dir]);
+      // Written after the listing: not part of the run.
+      await h.write('b.ndjson', lines(byline('b-2')));
+      const ingester = createIngester({
+        log: h.log,
+        blobs: createBlobStore(h.config.blobDir),
+        source: 'test',
+      });
+      const stats = await ingester.ingest(listing);
+      assert.equal(stats.files, 1);
+      assert.deepEqual(stats.byType, { BylineRegistered: 1 });
+      assert.equal(await h.log.lastEvent('byline', 'b-2'), undefined);
     });
   });
 });

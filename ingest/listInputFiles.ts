@@ -1,0 +1,82 @@
+import type { Dirent } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { ConfigError } from '../schemas/errors.ts';
+
+export type InputFormat = 'ndjson' | 'json';
+
+const FORMATS: Record<string, InputFormat> = { '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
+
+/** One record file to read, with the ingest root its image paths must stay inside. */
+export interface InputFile {
+  /** The path as the user gave it (joined with the directory walk): what messages show. */
+  path: string;
+  /** Real path of the command-line argument's directory (the argument itself for a directory). */
+  root: string;
+  format: InputFormat;
+  bytes: number;
+}
+
+/** The record files of a run's command-line paths, and what was odd about them (an empty directory). */
+export interface InputListing {
+  files: InputFile[];
+  warnings: string[];
+}
+
+/**
+ * Expand command-line paths into record files: a directory is walked recursively in
+ * name order (hidden entries and symlinked directories skipped, other extensions
+ * ignored, so an `images/` folder beside the records is fine); a file is taken as it
+ * is. A missing path, or a file that is not `.ndjson`/`.jsonl`/`.json`, is a usage
+ * error (ConfigError). The same file reached twice is read once.
+ */
+export async function listInputFiles(paths: readonly string[]): Promise<InputListing> {
+  const files: InputFile[] = [];
+  const warnings: string[] = [];
+  const seen = new Set<string>();
+  const add = async (path: string, root: string, format: InputFormat) => {
+    const real = await realpath(path);
+    if (seen.has(real)) return;
+    seen.add(real);
+    files.push({ path, root, format, bytes: (await stat(real)).size });
+  };
+  for (const arg of paths) {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(arg);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(arg, code === 'ENOENT' ? 'no such file or directory' : `cannot read (${code})`);
+    }
+    if (info.isDirectory()) {
+      const root = await realpath(arg);
+      const before = files.length;
+      const walk = async (dir: string): Promise<void> => {
+        const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const entry of entries) {
+          if (entry.name.startsWith('.')) continue;
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) await walk(path);
+          else if (entry.isFile() || entry.isSymbolicLink()) {
+            const format = FORMATS[extname(entry.name).toLowerCase()];
+            if (!format) continue;
+            // A symlinked record file is read (its images still resolve inside the root).
+            if (entry.isSymbolicLink() && !(await stat(path).catch(() => undefined))?.isFile()) continue;
+            await add(path, root, format);
+          }
+        }
+      };
+      await walk(arg);
+      if (files.length === before)
+        warnings.push(`${arg}: no .ndjson, .jsonl or .json files in this directory`);
+    } else if (info.isFile()) {
+      const format = FORMATS[extname(arg).toLowerCase()];
+      if (!format) throw new ConfigError(arg, 'not a record file (expected .ndjson, .jsonl or .json)');
+      await add(arg, await realpath(dirname(resolve(arg))), format);
+    } else {
+      throw new ConfigError(arg, 'not a file or directory');
+    }
+  }
+  return { files, warnings };
+}
