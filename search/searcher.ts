@@ -71,6 +71,8 @@ export interface Searcher {
   getArticle(id: string, options?: CallOptions): Promise<ArticleDoc | undefined>;
   getImage(id: string, options?: CallOptions): Promise<ImageDoc | undefined>;
   health(options?: CallOptions): Promise<ElasticsearchHealth>;
+  /** True when `digest` is a rendition of some image in the images projection (never an original). */
+  isRendition(digest: string, options?: CallOptions): Promise<boolean>;
   /** Waits for the points in time being closed; idempotent. The client stays open. */
   close(): Promise<void>;
 }
@@ -285,10 +287,42 @@ export function createSearcher(options: SearcherOptions): Searcher {
     }
   }
 
+  // Renditions are immutable and named by their bytes: once seen listed, a digest stays a
+  // rendition. A bounded set, so a flood of random digests cannot grow it.
+  const knownRenditions = new Set<string>();
+  async function isRendition(digest: string, call: CallOptions = {}): Promise<boolean> {
+    if (knownRenditions.has(digest)) return true;
+    const index = names.alias('images');
+    let found: boolean;
+    try {
+      const response = await es.search(
+        { index, size: 0, track_total_hits: 1, query: { term: { 'renditions.digest': digest } } },
+        call.signal ? { signal: call.signal } : undefined,
+      );
+      found = totalOf(response as RawSearchResponse) > 0;
+    } catch (err) {
+      throw translate(err, { index, cursor: false });
+    }
+    if (found) {
+      if (knownRenditions.size >= 10_000) knownRenditions.clear();
+      knownRenditions.add(digest);
+    }
+    return found;
+  }
+
   return {
     search,
+    isRendition,
     getArticle: (id, call = {}) => getDoc<ArticleDoc>('articles', id, call),
-    getImage: (id, call = {}) => getDoc<ImageDoc>('images', id, call),
+    getImage: async (id, call = {}) => {
+      const doc = await getDoc<ImageDoc>('images', id, call);
+      if (!doc) return undefined;
+      // The original's digest is its address in the blob store: not for the public.
+      const { original, ...rest } = doc as ImageDoc & { original?: { digest?: string } };
+      if (!original) return doc;
+      const { digest: _digest, ...about } = original;
+      return { ...rest, original: about } as ImageDoc;
+    },
     async health(call = {}) {
       try {
         const health = await es.cluster.health(

@@ -1,23 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { Socket } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
-import { PresslogError, TransientError } from '../schemas/errors.ts';
+import { TransientError } from '../schemas/errors.ts';
 import type { ProjectionName } from '../schemas/names.ts';
 import {
   AnyObject,
-  DigestParams,
   ErrorBody,
   HealthResponse,
   HistoryQuerystring,
@@ -26,9 +18,10 @@ import {
   SearchQuerystring,
   SearchResponse,
 } from './apiSchemas.ts';
-import { CursorExpiredError, IndexMissingError, InvalidQueryError } from './errors.ts';
 import { toHistory } from './history.ts';
-import { SNIFF_BYTES, sniffMediaType } from './mediaType.ts';
+import { addDeadlines, ClientGoneError, withinDeadline } from './http/deadline.ts';
+import { answerFor, clientErrorHandler, HttpError, sendError } from './http/errors.ts';
+import { renditionRoute } from './http/renditions.ts';
 import type { SearchParams } from './query.ts';
 import type { Searcher } from './searcher.ts';
 
@@ -46,128 +39,10 @@ export interface ServerOptions {
   readYourWritesTimeoutMs?: number;
   /** Largest request line plus headers accepted (default 128 KiB); larger gets a JSON 431. */
   maxHeaderBytes?: number;
-}
-
-/** An error that is the answer: a status, a stable code and a message safe to show. */
-class HttpError extends PresslogError {
-  override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** Fields beside `error` in the body, e.g. `lag`. */
-    readonly top: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface ErrorAnswer {
-  status: number;
-  code: string;
-  message: string;
-  /** Fields inside `error`, e.g. `parameter`. */
-  extra?: Record<string, unknown>;
-  /** Fields beside `error`, e.g. `lag`. */
-  top?: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
-
-/** Map anything thrown to the answer the client gets; unknown errors never reveal details. */
-function answerFor(err: unknown): ErrorAnswer {
-  if (err instanceof HttpError)
-    return { status: err.status, code: err.code, message: err.message, top: err.top };
-  if (err instanceof InvalidQueryError) {
-    return {
-      status: 400,
-      code: 'invalid_parameter',
-      message: err.message,
-      extra: { parameter: err.parameter },
-    };
-  }
-  if (err instanceof CursorExpiredError) return { status: 410, code: 'cursor_expired', message: err.message };
-  if (err instanceof IndexMissingError) {
-    return { status: 503, code: 'not_ready', message: err.message, headers: { 'retry-after': '5' } };
-  }
-  if (err instanceof TransientError) {
-    return {
-      status: 503,
-      code: 'unavailable',
-      message: 'a backing service is unavailable; try again shortly',
-      headers: { 'retry-after': '1' },
-    };
-  }
-  const fe = err as Partial<FastifyError>;
-  if (fe.validation) {
-    const first = fe.validation[0];
-    const parameter =
-      first?.instancePath?.replace(/^\//, '') ||
-      (first?.params as { missingProperty?: string })?.missingProperty;
-    return {
-      status: 400,
-      code: 'invalid_parameter',
-      message: `${fe.validationContext ?? 'request'}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`,
-      extra: parameter ? { parameter } : {},
-    };
-  }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return {
-      status: fe.statusCode,
-      code: (fe.code ?? 'bad_request').toLowerCase(),
-      message: fe.message ?? 'bad request',
-    };
-  }
-  return { status: 500, code: 'internal', message: 'internal error; the server log has the details' };
-}
-
-function sendError(reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
-  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
-  return reply
-    .code(answer.status)
-    .type('application/json; charset=utf-8')
-    .send({ ...answer.top, error: { code: answer.code, message: answer.message, ...answer.extra } });
-}
-
-function clientErrorHandler(maxHeaderBytes: number) {
-  return (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
-    const [status, code, message] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'request_too_large', `request line and headers exceed ${maxHeaderBytes} bytes`]
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'request_timeout', 'request timed out']
-          : [400, 'bad_request', 'malformed HTTP request'];
-    const body = JSON.stringify({ error: { code, message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  };
-}
-
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((t) => {
-    const tag = t.trim().replace(/^W\//, '');
-    return tag === etag || tag === '*';
-  });
-}
-
-async function readHead(path: string): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+  /** Longest a request may take before it is answered 504 (default 10 s). */
+  timeoutMs?: number;
+  /** Requests one client (IP address) may make per minute; 0 is no limit (default 600). */
+  rateLimitPerMinute?: number;
 }
 
 const WEB_FILES = {
@@ -197,6 +72,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { searcher, log, blobs, checkpoints } = options;
   const waitMs = options.readYourWritesTimeoutMs ?? 5_000;
   const maxHeaderBytes = options.maxHeaderBytes ?? 128 * 1024;
+  const rateLimitPerMinute = options.rateLimitPerMinute ?? 600;
   const logger = options.logger?.child({ component: 'http' });
   const web = Object.fromEntries(
     Object.entries(WEB_FILES).map(([path, { file, type }]) => [
@@ -222,7 +98,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.addSchema(ErrorBody);
+  addDeadlines(app, options.timeoutMs ?? 10_000);
   app.setErrorHandler((err, request, reply) => {
+    // Nobody is left to answer; the abort has already stopped the work behind the request.
+    if (err instanceof ClientGoneError || request.work?.reason instanceof ClientGoneError) return reply;
     const answer = answerFor(err);
     if (answer.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
     else request.log.debug({ err, url: request.url, status: answer.status }, 'request refused');
@@ -285,6 +164,23 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
+  if (rateLimitPerMinute > 0) {
+    app.register(rateLimit, {
+      max: rateLimitPerMinute,
+      timeWindow: 60_000,
+      // The health check is for load balancers and monitors, which poll it on their own schedule.
+      allowList: (request) => request.url === '/healthz',
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(
+          429,
+          'rate_limited',
+          `more than ${context.max} requests a minute from this client; retry after ${context.after}`,
+          {},
+          { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+        ),
+    });
+  }
+
   app.register(async (api) => {
     api.get<{ Querystring: SearchQuery }>(
       '/api/search',
@@ -297,8 +193,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       },
       async (request) => {
         const { afterSeq, ...params } = request.query;
-        await waitForProjection(params.kind === 'image' ? 'images' : 'articles', afterSeq);
-        return searcher.search(params);
+        return withinDeadline(request, async (signal) => {
+          await waitForProjection(params.kind === 'image' ? 'images' : 'articles', afterSeq);
+          return searcher.search(params, { signal });
+        });
       },
     );
 
@@ -313,8 +211,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         },
       },
       async (request) => {
-        await waitForProjection('articles', request.query.afterSeq);
-        const doc = await searcher.getArticle(request.params.id);
+        const doc = await withinDeadline(request, async (signal) => {
+          await waitForProjection('articles', request.query.afterSeq);
+          return searcher.getArticle(request.params.id, { signal });
+        });
         if (!doc) throw new HttpError(404, 'not_found', `no article ${request.params.id}`);
         return doc;
       },
@@ -333,7 +233,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       async (request) => {
         const { id } = request.params;
         const unreadable: number[] = [];
-        const events = await log.readEntity('article', id, { onUnreadable: (u) => unreadable.push(u.seq) });
+        const events = await withinDeadline(request, () =>
+          log.readEntity('article', id, { onUnreadable: (u) => unreadable.push(u.seq) }),
+        );
         if (events.length === 0 && unreadable.length === 0)
           throw new HttpError(404, 'not_found', `no article ${id} in the log`);
         return {
@@ -354,35 +256,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         },
       },
       async (request) => {
-        await waitForProjection('images', request.query.afterSeq);
-        const doc = await searcher.getImage(request.params.id);
+        const doc = await withinDeadline(request, async (signal) => {
+          await waitForProjection('images', request.query.afterSeq);
+          return searcher.getImage(request.params.id, { signal });
+        });
         if (!doc) throw new HttpError(404, 'not_found', `no image ${request.params.id}`);
         return doc;
       },
     );
 
-    api.get<{ Params: { digest: string } }>(
-      '/renditions/:digest',
-      {
-        schema: {
-          summary: 'Image bytes by content digest (immutable)',
-          params: DigestParams,
-          response: { 404: { $ref: 'Error#' }, 400: { $ref: 'Error#' } },
-        },
-      },
-      async (request, reply) => {
-        const { digest } = request.params;
-        const size = await blobs.size(digest);
-        if (size === undefined) throw new HttpError(404, 'not_found', `no blob ${digest}`);
-        const etag = `"${digest}"`;
-        // The address is the hash of the bytes: they can never change, so caches may keep them forever.
-        reply.header('etag', etag).header('cache-control', 'public, max-age=31536000, immutable');
-        if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-        const type = sniffMediaType(await readHead(blobs.pathOf(digest))) ?? 'application/octet-stream';
-        reply.type(type).header('content-length', size);
-        return reply.send(blobs.stream(digest));
-      },
-    );
+    renditionRoute(api, {
+      blobs,
+      isRendition: (digest, signal) => searcher.isRendition(digest, { signal }),
+    });
 
     api.get(
       '/healthz',

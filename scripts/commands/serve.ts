@@ -1,8 +1,10 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
+import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
 import { ConfigError, TransientError } from '../../schemas/errors.ts';
 import { createSearcher } from '../../search/searcher.ts';
@@ -55,7 +57,8 @@ export async function startServer(config: Config, options: StartServerOptions): 
     releasers.push(() => log.close());
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     releasers.push(() => checkpoints.close());
-    const searcher = createSearcher({ es, names: config.names, logger: options.logger });
+    const cursorKey = await cursorKeyOf(config, nc);
+    const searcher = createSearcher({ es, names: config.names, logger: options.logger, cursorKey });
     releasers.push(() => searcher.close());
     const app = buildServer({
       searcher,
@@ -63,6 +66,8 @@ export async function startServer(config: Config, options: StartServerOptions): 
       blobs: createBlobStore(config.blobDir),
       checkpoints,
       logger: options.logger,
+      timeoutMs: config.api.timeoutMs,
+      rateLimitPerMinute: config.api.rateLimitPerMinute,
     });
     releasers.push(() => app.close());
     await app.listen({ port: options.port, host: options.host });
@@ -82,6 +87,16 @@ export async function startServer(config: Config, options: StartServerOptions): 
     await release();
     throw err;
   }
+}
+
+/**
+ * The key that signs search cursors: `PRESSLOG_CURSOR_SECRET` when set, else the
+ * namespace's secret in NATS KV, so every server and CLI of a deployment agree on it
+ * without a setting.
+ */
+export async function cursorKeyOf(config: Config, nc: NatsConnection): Promise<Uint8Array> {
+  if (config.api.cursorSecret !== undefined) return Buffer.from(config.api.cursorSecret);
+  return deploymentSecret('cursor', { nc, names: config.names });
 }
 
 /** Parse `--port`: 0 (any free port) to 65535; anything else is a usage error. */

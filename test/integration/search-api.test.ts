@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ArticleRecord } from '../../ingest/records.ts';
 import { sampleEvent } from '../../log/sampleEvents.ts';
@@ -12,6 +12,7 @@ import type { SearchResult } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { runCli } from '../support/cli.ts';
+import { eventually } from '../support/env.ts';
 import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
 
 interface Answer {
@@ -336,6 +337,110 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       await badEs.close();
       await new Promise((resolve) => down.close(resolve));
     }
+  });
+
+  test('originals are never served: only listed renditions, and no original digest in the API', async () => {
+    const id = 'img-nagasaki-boats';
+    const stored = await fixture.es.get<ImageDoc>({ index: fixture.config.names.alias('images'), id });
+    const originalDigest = stored._source?.original.digest;
+    assert.ok(originalDigest, 'the index knows the original');
+    assert.ok(await fixture.blobs.size(originalDigest), 'the original is in the blob store');
+    const original = await get(`/renditions/${originalDigest}`);
+    assertJsonError(original, 404, 'not_found');
+    const image = (await get(`/api/images/${id}`)).body as ImageDoc;
+    assert.ok(image.renditions.length > 0);
+    assert.equal(image.original.digest, undefined);
+    assert.doesNotMatch(JSON.stringify(image), new RegExp(originalDigest.replace('sha256:', '')));
+    assert.equal((await fetch(`${base}/renditions/${image.renditions[0]?.digest}`)).status, 200);
+  });
+
+  test('a blackholed Elasticsearch: 504 JSON within the deadline, and the request to it is dropped', async () => {
+    // Accepts connections and never answers, as a hung node or a dropped route does.
+    const sockets = new Set<Socket>();
+    let requests = 0;
+    let closed = 0;
+    const hole = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        requests += chunk.toString('latin1').match(/ HTTP\/1\.1\r\n/g)?.length ?? 0;
+      });
+      socket.on('close', () => {
+        closed++;
+        sockets.delete(socket);
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hole.address() as AddressInfo).port}`;
+    const es = createEsClient({ elasticsearch: { url, requestTimeoutMs: 60_000 } }, { maxRetries: 0 });
+    const hung = createSearcher({ es, names: fixture.config.names });
+    const app = buildServer({ searcher: hung, log: fixture.log, blobs: fixture.blobs, timeoutMs: 3_000 });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const local = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const started = Date.now();
+      const answer = await fetch(`${local}/api/search?q=union`);
+      const took = Date.now() - started;
+      assert.equal(answer.status, 504);
+      assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'timeout');
+      assert.ok(took >= 2_900 && took < 6_000, `answered after ${took} ms`);
+      assert.equal(requests, 1);
+      // The abandoned request is not left running: its connection to the node is closed.
+      await eventually(() => assert.equal(closed, 1, 'presslog closed its request to the hung node'));
+
+      // A client that gives up before the deadline: the work behind its request stops too.
+      const gone = new AbortController();
+      const pending = fetch(`${local}/api/articles/${revisedId}`, { signal: gone.signal }).catch(
+        (err: Error) => err,
+      );
+      await eventually(() => assert.equal(requests, 2, 'the request reached the hung node'));
+      const abandoned = Date.now();
+      gone.abort();
+      assert.ok((await pending) instanceof Error);
+      await eventually(() => assert.equal(closed, 2, 'the disconnect closed the request to Elasticsearch'));
+      assert.ok(Date.now() - abandoned < 1_000, 'closed by the disconnect, not by the deadline');
+    } finally {
+      await app.close();
+      await hung.close();
+      await es.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
+  });
+
+  test('rate limit per client: 429 JSON with Retry-After', async () => {
+    const app = buildServer({ searcher, log: fixture.log, blobs: fixture.blobs, rateLimitPerMinute: 3 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await app.inject({ url: '/api/search?q=union' })).statusCode);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      const limited = await app.inject({ url: '/api/search?q=union' });
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.json().error.code, 'rate_limited');
+      assert.ok(Number(limited.headers['retry-after']) >= 1, String(limited.headers['retry-after']));
+      assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'health checks are not limited');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('cursors: a forged one is 400, an expired one 410', async () => {
+    const first = await search({ q: 'union', size: '2' });
+    const next = (first.body as SearchResult).next;
+    assert.ok(next);
+    const [payload] = next.split('.');
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()), n: 0 }),
+    ).toString('base64url');
+    assertJsonError(
+      await search({ q: 'union', size: '2', after: `${forgedPayload}.${next.split('.')[1]}` }),
+      400,
+    );
+    assertJsonError(await search({ q: 'union', size: '2', after: payload ?? '' }), 400);
+    const pit = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()).p as string;
+    await fixture.es.closePointInTime({ id: pit });
+    assertJsonError(await search({ q: 'union', size: '2', after: next }), 410, 'cursor_expired');
   });
 
   test('afterSeq: read your own write through the live projector, else 503 with the lag', async () => {
