@@ -10,17 +10,17 @@ import { screenshotSearch, VIEWPORT } from './searchScreenshot.ts';
 /** Test artifacts: ignored by git, so a test run leaves the working tree as it was. */
 const ARTIFACTS = new URL('../artifacts/', import.meta.url);
 
+/** Wait until the results summary line matches. */
+async function summaryMatches(page: Page, pattern: RegExp): Promise<void> {
+  await page.locator('#summary', { hasText: pattern }).waitFor();
+}
+
 /**
  * The search page in a real headless Chromium, against the real API (Elasticsearch,
  * NATS, blob store): search, see results with thumbnails, open an article, see its
  * history. Saves screenshots as test artifacts (`npm run screenshot` refreshes the
  * README's from the same page flow).
  */
-/** Wait until the results summary line matches. */
-async function summaryMatches(page: Page, pattern: RegExp): Promise<void> {
-  await page.locator('#summary', { hasText: pattern }).waitFor();
-}
-
 describe('search page in headless Chromium', () => {
   let fixture: SearchFixture;
   let browser: Browser;
@@ -28,8 +28,9 @@ describe('search page in headless Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    fixture = await setUpSearchFixture();
+    // The browser first: when it is missing, say so before building the archive.
     browser = await launchChromium();
+    fixture = await setUpSearchFixture();
     page = await browser.newPage({ viewport: VIEWPORT });
     // Anything the page logs as an error, or a Content-Security-Policy violation, fails the test.
     page.on('console', (message) => {
