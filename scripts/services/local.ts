@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBinary } from './debian.ts';
 import { exists, findExecutable, isExecutable, RunError, run } from './exec.ts';
 import type { ServiceName } from './state.ts';
 
@@ -44,26 +45,6 @@ export interface StartOptions {
 
 const isRoot = () => process.getuid?.() === 0;
 
-/** Install a Debian package when its binary is missing and we are allowed to. */
-async function ensureBinary(binary: string, pkg: string, progress: (m: string) => void): Promise<string> {
-  const found = await findExecutable(binary);
-  if (found) return found;
-  if (!isRoot() || !(await findExecutable('apt-get'))) {
-    throw new Error(`${binary} is not installed; install the Debian package ${pkg} (or start Docker)`);
-  }
-  progress(`installing Debian package ${pkg}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => run('apt-get', ['install', '-y', '-qq', pkg], { env, timeoutMs: 10 * 60_000 });
-  // A fresh machine has no package lists yet; update only when the install needs it.
-  await install().catch(async () => {
-    await run('apt-get', ['update', '-qq'], { env, timeoutMs: 10 * 60_000 });
-    await install();
-  });
-  const installed = await findExecutable(binary);
-  if (!installed) throw new Error(`installed ${pkg} but ${binary} is still not on PATH`);
-  return installed;
-}
-
 /** Wait for a daemon to write its pid file (stale files are removed before it starts). */
 async function readPidFile(path: string, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -76,7 +57,7 @@ async function readPidFile(path: string, timeoutMs = 30_000): Promise<number> {
 }
 
 async function startNats({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
-  const bin = await ensureBinary('nats-server', 'nats-server', progress);
+  const bin = await ensureBinary('nats-server', 'nats-server', progress, ', or start Docker');
   const home = join(dir, 'nats');
   await mkdir(join(home, 'data'), { recursive: true });
   const log = join(home, 'nats.log');
@@ -90,7 +71,7 @@ async function startNats({ dir, host, port, progress }: StartOptions): Promise<L
 }
 
 async function startRedis({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
-  const bin = await ensureBinary('redis-server', 'redis-server', progress);
+  const bin = await ensureBinary('redis-server', 'redis-server', progress, ', or start Docker');
   const home = join(dir, 'redis');
   await mkdir(join(home, 'data'), { recursive: true });
   const log = join(home, 'redis.log');

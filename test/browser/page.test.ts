@@ -1,26 +1,26 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { ArticleDoc } from '../../schemas/documents.ts';
 import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
+import { launchChromium } from './chromium.ts';
+import { screenshotSearch, VIEWPORT } from './searchScreenshot.ts';
 
-/** Debian's chromium package (`apt-get install -y chromium`); .ci/run installs it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Test artifacts: ignored by git, so a test run leaves the working tree as it was. */
 const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-const README_SCREENSHOT = new URL('../../docs/screenshot.png', import.meta.url);
 
-/**
- * The search page in a real headless Chromium, against the real API (Elasticsearch,
- * NATS, blob store): search, see results with thumbnails, open an article, see its
- * history. Saves screenshots as test artifacts and the README's screenshot.
- */
 /** Wait until the results summary line matches. */
 async function summaryMatches(page: Page, pattern: RegExp): Promise<void> {
   await page.locator('#summary', { hasText: pattern }).waitFor();
 }
 
+/**
+ * The search page in a real headless Chromium, against the real API (Elasticsearch,
+ * NATS, blob store): search, see results with thumbnails, open an article, see its
+ * history. Saves screenshots as test artifacts (`npm run screenshot` refreshes the
+ * README's from the same page flow).
+ */
 describe('search page in headless Chromium', () => {
   let fixture: SearchFixture;
   let browser: Browser;
@@ -28,22 +28,10 @@ describe('search page in headless Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+    // The browser first: when it is missing, say so before building the archive.
+    browser = await launchChromium();
     fixture = await setUpSearchFixture();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page = await browser.newPage({ viewport: VIEWPORT });
     // Anything the page logs as an error, or a Content-Security-Policy violation, fails the test.
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console: ${message.text()}`);
@@ -176,17 +164,8 @@ describe('search page in headless Chromium', () => {
     await fixture.es.delete({ index, id: evil.id, refresh: true });
   });
 
-  test('the README screenshot: a search with thumbnails, facets and highlights', async () => {
-    await page.goto(`${fixture.base}/?q=${encodeURIComponent('"silver print"')}`);
-    await page.locator('#results .result').first().waitFor();
-    // Every thumbnail has loaded: none is left showing its placeholder.
-    const thumbs = page.locator('#results img.thumb');
-    for (let i = 0; i < (await thumbs.count()); i++)
-      await thumbs.nth(i).and(page.locator('[data-loaded="1"]')).waitFor();
-    const path = new URL('search-page.png', ARTIFACTS).pathname;
-    await page.screenshot({ path, fullPage: false });
-    await mkdir(new URL('.', README_SCREENSHOT), { recursive: true });
-    await copyFile(path, README_SCREENSHOT);
+  test('a search with thumbnails, facets and highlights, as the README shows it', async () => {
+    await screenshotSearch(page, fixture.base, new URL('search-page.png', ARTIFACTS).pathname);
     assert.deepEqual(problems, []);
   });
 });
