@@ -12,7 +12,7 @@ import {
   type LiveSettings,
   versionedIndexName,
 } from '../indexes.ts';
-import { createLease, type Lease, type LeaseValue } from '../lease.ts';
+import { createLease, type Lease, type LeaseValue, projectLeaseKey } from '../lease.ts';
 import { PROJECTIONS } from '../projections.ts';
 import type { Changes } from '../state/projectionState.ts';
 import { type StateSnapshotStore, snapshotName } from '../state/stateSnapshots.ts';
@@ -40,10 +40,6 @@ export interface ProjectorHealth {
 
 export function healthKey(projection: ProjectionName): string {
   return `health.${projection}`;
-}
-
-export function projectLeaseKey(projection: ProjectionName): string {
-  return `project.${projection}`;
 }
 
 /** Progress of a live projector, reported after every committed batch. */
