@@ -5,7 +5,7 @@ import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionClients } from './clients.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
 import { indexBeingWritten, projectLeaseKey, readLease, reindexLeaseKey } from './lease.ts';
-import { healthKey, type ProjectorHealth } from './live/projector.ts';
+import { healthKey, type ProjectorHealth } from './live/health.ts';
 import { PROJECTIONS } from './projections.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
 import type { DeadLetter } from './write/deadLetters.ts';
