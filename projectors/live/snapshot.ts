@@ -9,6 +9,8 @@ import { type LiveContext, newEngine } from './context.ts';
  */
 export async function restoreState(ctx: LiveContext): Promise<void> {
   const { snapshots, log } = ctx.options;
+  // The clock of `snapshotEveryMs` starts here, not before a wait for the leases.
+  ctx.savedAt = { position: ctx.position, ms: Date.now() };
   if (!snapshots) return;
   try {
     const head = await log.head();
