@@ -5,7 +5,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { sleep } from '../log/async.ts';
 import { PresslogError } from '../schemas/errors.ts';
-import type { Names } from '../schemas/names.ts';
+import type { Names, ProjectionName } from '../schemas/names.ts';
 
 /** What a lease key holds: who holds it and until when (renewed by heartbeat). */
 export interface LeaseValue {
@@ -68,11 +68,48 @@ export async function openLeaseBucket(nc: NatsConnection, names: Names, replicas
   return new Kvm(nc).create(names.bucket('leases'), { history: 1, ttl: 24 * 3600_000, replicas });
 }
 
+/** The key of the lease the live projector of `projection` holds. */
+export function projectLeaseKey(projection: ProjectionName): string {
+  return `project.${projection}`;
+}
+
+/** The key of the lease a reindex (or a rollback) of `projection` holds. */
+export function reindexLeaseKey(projection: ProjectionName): string {
+  return `reindex.${projection}`;
+}
+
+/** The key of the lease an as-of rebuild of `projection` holds. */
+export function asOfLeaseKey(projection: ProjectionName): string {
+  return `asof.${projection}`;
+}
+
 let counter = 0;
 
 /** The lease a KV entry holds; undefined for a missing, deleted or purged key. */
 function leaseIn(entry: KvEntry | null | undefined): LeaseValue | undefined {
   return entry?.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
+}
+
+/** Whether the holder's lease has not run out (by this machine's clock). */
+function unexpired(holder: LeaseValue): boolean {
+  return Date.parse(holder.expiresAt) > Date.now();
+}
+
+/**
+ * Who holds the lease on `key` now: undefined when the key is free, or its holder's lease
+ * ran out, or the bucket cannot be read (for reports, which must not fail on that).
+ */
+export async function readLease(kv: KV, key: string): Promise<LeaseValue | undefined> {
+  const holder = leaseIn(await kv.get(key).catch(() => null));
+  return holder && unexpired(holder) ? holder : undefined;
+}
+
+/** The index a live projector's lease says it writes for `projection` (see `Lease.setDetail`). */
+export function indexBeingWritten(
+  holder: LeaseValue | undefined,
+  projection: ProjectionName,
+): string | undefined {
+  return (holder?.detail?.indexes as Record<string, string> | undefined)?.[projection];
 }
 
 /**
@@ -124,7 +161,7 @@ export function createLease(options: LeaseOptions): Lease {
         return (await current()) ?? tryTake(depth + 1);
       }
     }
-    if (Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner) return holder;
+    if (unexpired(holder) && holder.owner !== owner) return holder;
     try {
       revision = await kv.update(key, value(), entry.revision);
       if (holder.owner !== owner) log?.warn({ previous: holder }, 'took over an expired lease');
@@ -137,7 +174,7 @@ export function createLease(options: LeaseOptions): Lease {
 
   async function current(): Promise<LeaseValue | undefined> {
     const holder = leaseIn(await kv.get(key));
-    return holder && Date.parse(holder.expiresAt) > Date.now() && holder.owner !== owner ? holder : undefined;
+    return holder && unexpired(holder) && holder.owner !== owner ? holder : undefined;
   }
 
   function startHeartbeat() {

@@ -1,14 +1,12 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { KV } from '@nats-io/kv';
 import { type Checkpoint, healthKey } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionClients } from './clients.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
-import type { LeaseValue } from './lease.ts';
-import { type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
+import { indexBeingWritten, projectLeaseKey, readLease, reindexLeaseKey } from './lease.ts';
+import type { ProjectorHealth } from './live/health.ts';
 import { PROJECTIONS } from './projections.ts';
-import { reindexLeaseKey } from './rebuild/reindex.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
 import type { DeadLetter } from './write/deadLetters.ts';
 
@@ -41,13 +39,6 @@ export interface StatusReport {
   projections: ProjectionStatus[];
   /** Saved projection states a live projector starts from (see stateSnapshots.ts). */
   snapshots: SnapshotInfo[];
-}
-
-async function lease(kv: KV, key: string): Promise<LeaseValue | undefined> {
-  const entry = await kv.get(key).catch(() => null);
-  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
-  const value = entry.json<LeaseValue>();
-  return Date.parse(value.expiresAt) > Date.now() ? value : undefined;
 }
 
 /** Gather the status of the projections: aliases, documents, checkpoints and lag, dead letters, who is running. */
@@ -114,9 +105,9 @@ export async function projectionStatus(
           : {}),
       };
     }
-    const live = await lease(options.leaseBucket, projectLeaseKey(projection));
+    const live = await readLease(options.leaseBucket, projectLeaseKey(projection));
     if (live) {
-      const writing = (live.detail?.indexes as Record<string, string> | undefined)?.[projection];
+      const writing = indexBeingWritten(live, projection);
       status.live = {
         owner: live.owner,
         host: live.host,
@@ -125,7 +116,7 @@ export async function projectionStatus(
         ...(writing ? { writing } : {}),
       };
     }
-    const rebuilding = await lease(options.leaseBucket, reindexLeaseKey(projection));
+    const rebuilding = await readLease(options.leaseBucket, reindexLeaseKey(projection));
     if (rebuilding) {
       status.reindexing = {
         owner: rebuilding.owner,

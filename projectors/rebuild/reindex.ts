@@ -22,8 +22,16 @@ import {
   setIndexMeta,
   versionedIndexName,
 } from '../indexes.ts';
-import { createLease, type Lease, type LeaseValue } from '../lease.ts';
-import { projectLeaseKey } from '../live/projector.ts';
+import {
+  asOfLeaseKey,
+  createLease,
+  indexBeingWritten,
+  type Lease,
+  type LeaseValue,
+  projectLeaseKey,
+  readLease,
+  reindexLeaseKey,
+} from '../lease.ts';
 import { PROJECTIONS } from '../projections.ts';
 import type { StateStats } from '../state/projectionState.ts';
 import { type SnapshotInfo, type StateSnapshotStore, snapshotName } from '../state/stateSnapshots.ts';
@@ -158,10 +166,6 @@ export class VerificationError extends PresslogError {
   }
 }
 
-export function reindexLeaseKey(projection: ProjectionName): string {
-  return `reindex.${projection}`;
-}
-
 const PROGRESS_EVERY_MS = 250;
 /** A batch is submitted at this many bytes of request body (or at `batchDocs` documents). */
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -253,7 +257,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
   const locks: Lease[] = projections.map((projection) =>
     createLease({
       kv: options.leaseBucket,
-      key: asOf ? `asof.${projection}` : reindexLeaseKey(projection),
+      key: asOf ? asOfLeaseKey(projection) : reindexLeaseKey(projection),
       ttlMs: options.leaseTtlMs,
       purpose: asOf ? `as-of rebuild of ${projection}` : `reindex of ${projection}`,
       logger,
@@ -873,10 +877,9 @@ async function pruneOld(options: {
   const deadline = Date.now() + (options.handoverWaitMs ?? 30_000);
   // The live projector may still be writing its last batch to the index it is leaving.
   for (;;) {
-    const entry = await options.leaseBucket.get(projectLeaseKey(projection)).catch(() => null);
-    const holder = entry?.operation === 'PUT' && entry.length > 0 ? entry.json<LeaseValue>() : undefined;
-    const writing = (holder?.detail?.indexes as Record<string, string> | undefined)?.[projection];
-    const alive = holder && Date.parse(holder.expiresAt) > Date.now();
+    const holder = await readLease(options.leaseBucket, projectLeaseKey(projection));
+    const writing = indexBeingWritten(holder, projection);
+    const alive = holder !== undefined;
     if (!alive || !writing || !doomed.includes(writing) || Date.now() > deadline) break;
     await sleep(200, options.signal);
   }
