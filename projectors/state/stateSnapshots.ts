@@ -201,7 +201,10 @@ export function createStateSnapshotStore(options: {
       const state = await restoreProjectionState(info.position, records());
       // A digest mismatch or a read cut short surfaces here, after the data.
       const error = await result.error;
-      if (error) throw error;
+      if (error) {
+        state.close();
+        throw error;
+      }
       return { state, info, ms: Date.now() - started };
     },
   };
