@@ -355,6 +355,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         const maxPosition = Math.min(...[...targets.values()].map((t) => t.seq));
         const loaded = await snapshots.load(stateName, { maxPosition, head });
         if (loaded.state) {
+          engine.close();
           engine = createProjectionEngine({
             projections,
             loadArticle: createArticleLoader(log),
@@ -610,6 +611,7 @@ export function createProjector(options: ProjectorOptions): Projector {
               logger?.warn(
                 'hand-over reaches further back than remembered; rebuilding the state from the log',
               );
+              engine.close();
               engine = newEngine();
               memory.reset();
               position = 0;
@@ -648,6 +650,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       lastError = { message: (err as Error).message, at: new Date().toISOString() };
       throw err;
     } finally {
+      engine.close();
       watcher.stop();
       await writeHealth(targets, 'stopped');
       await Promise.all(leases.map((l) => l.release()));
