@@ -40,6 +40,7 @@ export interface StateSnapshotStore {
    * Load the snapshot `name` if it can stand in for a replay: same stream, same format,
    * and at or before `maxPosition` (the lowest checkpoint of the indexes to be written:
    * events after it are applied again, so nothing the snapshot skips can be missing).
+   * The state loaded is the caller's to close.
    */
   load(name: string, options: { maxPosition: number; head: LogHead }): Promise<LoadedSnapshot>;
   info(name: string): Promise<SnapshotInfo | undefined>;
