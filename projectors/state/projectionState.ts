@@ -181,6 +181,45 @@ function stats(ctx: StateContext): StateStats {
   };
 }
 
+function renderArticle(ctx: StateContext, full: ArticleState): ArticleDoc | null {
+  const { table, refs } = ctx;
+  const slot = table.slotOf(full.id);
+  return projectArticle(full, {
+    revisions: slot === undefined ? 0 : table.revisions(slot),
+    byline(id) {
+      const entry = refs.bylines.get(id);
+      const state = refs.bylineState(entry);
+      return state ? { state, seq: entry!.embedSeq } : undefined;
+    },
+    image(id) {
+      const entry = refs.images.get(id);
+      const state = refs.imageState(entry);
+      return state ? { state, seq: entry!.embedSeq } : undefined;
+    },
+  });
+}
+
+function renderImage(ctx: StateContext, id: string): ImageDoc | null | undefined {
+  const entry = ctx.refs.images.get(id);
+  const state = ctx.refs.imageState(entry);
+  if (!entry || !state) return undefined;
+  return projectImage(state, {
+    articleIds: liveMembers(ctx, ctx.imageArticles, entry),
+    articlesSeq: entry.statsSeq,
+  });
+}
+
+function renderByline(ctx: StateContext, id: string): BylineDoc | undefined {
+  const entry = ctx.refs.bylines.get(id);
+  const state = ctx.refs.bylineState(entry);
+  if (!entry || !state) return undefined;
+  return projectByline(state, {
+    articleCount: entry.liveCount,
+    latestArticleMs: latestOf(ctx, entry),
+    statsSeq: entry.statsSeq,
+  });
+}
+
 function createState(
   initialPosition: number,
   options: ProjectionStateOptions,
@@ -198,6 +237,7 @@ function createState(
     if (closed) throw new Error('projection state is closed');
   };
 
+  // Over 80 lines, but one guard-and-delegate method per member of the interface.
   const state: ProjectionState = {
     apply(seq, event) {
       open();
@@ -230,41 +270,15 @@ function createState(
     articleStateFrom,
     renderArticle(full) {
       open();
-      const slot = table.slotOf(full.id);
-      return projectArticle(full, {
-        revisions: slot === undefined ? 0 : table.revisions(slot),
-        byline(id) {
-          const entry = refs.bylines.get(id);
-          const state = refs.bylineState(entry);
-          return state ? { state, seq: entry!.embedSeq } : undefined;
-        },
-        image(id) {
-          const entry = refs.images.get(id);
-          const state = refs.imageState(entry);
-          return state ? { state, seq: entry!.embedSeq } : undefined;
-        },
-      });
+      return renderArticle(ctx, full);
     },
     renderImage(id) {
       open();
-      const entry = refs.images.get(id);
-      const state = refs.imageState(entry);
-      if (!state) return undefined;
-      return projectImage(state, {
-        articleIds: liveMembers(ctx, ctx.imageArticles, entry!),
-        articlesSeq: entry!.statsSeq,
-      });
+      return renderImage(ctx, id);
     },
     renderByline(id) {
       open();
-      const entry = refs.bylines.get(id);
-      const state = refs.bylineState(entry);
-      if (!entry || !state) return undefined;
-      return projectByline(state, {
-        articleCount: entry.liveCount,
-        latestArticleMs: latestOf(ctx, entry),
-        statsSeq: entry.statsSeq,
-      });
+      return renderByline(ctx, id);
     },
     versionOf(projection, id) {
       open();
