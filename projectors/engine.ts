@@ -38,7 +38,7 @@ export interface ProjectionEngineOptions {
   /** The projections whose documents are rendered; the state always tracks every entity. */
   projections: readonly ProjectionName[];
   loadArticle: ArticleLoader;
-  /** Start from an existing state (default: empty). */
+  /** Start from an existing state (default: empty). The engine takes it over: its `close()` closes it. */
   state?: ProjectionState;
   /** Article loads in flight during a render (default 32). */
   loadConcurrency?: number;
@@ -75,6 +75,10 @@ export interface ProjectionEngine {
    * unreachable while reading an article back) throws and leaves it intact.
    */
   render(indexOf: (projection: ProjectionName) => string, signal?: AbortSignal): Promise<Rendered>;
+  /** Close the state (its temporary files); idempotent. */
+  close(): void;
+  /** `close()`, for a `using` declaration. */
+  [Symbol.dispose](): void;
 }
 
 /** Create a projection engine. */
@@ -239,6 +243,12 @@ export function createProjectionEngine(options: ProjectionEngineOptions): Projec
       queues.bylines.clear();
       fullStates.clear();
       return { ops, failures, loaded: toLoad.length };
+    },
+    close() {
+      state.close();
+    },
+    [Symbol.dispose]() {
+      state.close();
     },
   };
 }

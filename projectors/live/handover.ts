@@ -35,6 +35,7 @@ export function aliasCheckDue(ctx: LiveContext): boolean {
 export async function followAliases(ctx: LiveContext): Promise<void> {
   if (await handOver(ctx)) {
     ctx.logger?.warn('hand-over reaches further back than remembered; rebuilding the state from the log');
+    ctx.engine.close();
     ctx.engine = newEngine(ctx);
     ctx.memory.reset();
     ctx.position = 0;

@@ -162,6 +162,7 @@ async function run(ctx: LiveContext, runOptions: RunOptions): Promise<ProjectorS
     failure = { err };
   }
   const cleanupFailures = await runEvery([
+    () => ctx.engine.close(),
     () => stopWatching?.(),
     () => writeHealth(ctx, 'stopped'),
     ...ctx.leases.map((lease) => () => lease.release()),

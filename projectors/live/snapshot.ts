@@ -23,6 +23,7 @@ export async function restoreState(ctx: LiveContext): Promise<void> {
       );
       return;
     }
+    ctx.engine.close();
     ctx.engine = newEngine(ctx, loaded.state);
     const position = loaded.info.position;
     ctx.position = position;

@@ -497,7 +497,7 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
       }
     }
 
-    const engine = createProjectionEngine({ projections, loadArticle: createArticleLoader(log) });
+    using engine = createProjectionEngine({ projections, loadArticle: createArticleLoader(log) });
     const state = engine.state;
     let unreadableCount = 0;
 

@@ -33,6 +33,8 @@ export interface ArticleTable {
   set(slot: number, row: ArticleRow): void;
   /** The page files of the rows and of the references. */
   stats(): { rows: PageFileStats; refs: PageFileStats };
+  /** Close the page files (idempotent); every other method throws afterwards. */
+  close(): void;
 }
 
 /** The numbers the state keeps of an article. */
@@ -116,10 +118,17 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
     views: (bytes) => new Int32Array(bytes),
   });
   let poolEnd = 0;
+  let closed = false;
+  const open = () => {
+    if (closed) throw new Error('article table is closed');
+  };
   // Where a row's fields are in its page's views (f64: 5 per row, u32: 10, u8: 40).
   const F64 = ROW_BYTES / 8;
   const U32 = ROW_BYTES / 4;
-  const row = (slot: number) => rows.page(slot >>> ROW_SHIFT);
+  const row = (slot: number) => {
+    open();
+    return rows.page(slot >>> ROW_SHIFT);
+  };
   const f64 = (slot: number, field: number) => row(slot).f64[(slot & ROW_MASK) * F64 + field]!;
   const u32 = (slot: number, field: number) => row(slot).u32[(slot & ROW_MASK) * U32 + 6 + field]!;
   const u8 = (slot: number, field: number) => row(slot).u8[(slot & ROW_MASK) * ROW_BYTES + 36 + field]!;
@@ -170,10 +179,12 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
       return size;
     },
     slotOf(id) {
+      open();
       const entry = hashed[place(id)]!;
       return entry === 0 ? undefined : entry - 1;
     },
     intern(id) {
+      open();
       let at = place(id);
       if (hashed[at] !== 0) return hashed[at]! - 1;
       for (let i = 0; i < id.length; i++) {
@@ -196,16 +207,23 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
       hashed[at] = slot + 1;
       return slot;
     },
-    id: idAt,
+    id(slot) {
+      open();
+      return idAt(slot);
+    },
     firstSeq: (slot) => f64(slot, 0),
     lastSeq: (slot) => f64(slot, 1),
     publishedAtMs: (slot) => f64(slot, 2),
     events: (slot) => u32(slot, 0),
     revisions: (slot) => u32(slot, 1),
-    retracted: (slot) => ((retractedBits[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0,
+    retracted(slot) {
+      open();
+      return ((retractedBits[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0;
+    },
     bylines: (slot) => refs(slot, 0, u8(slot, 1)),
     images: (slot) => refs(slot, u8(slot, 1), u8(slot, 2)),
     set(slot, row) {
+      open();
       const { bylines, images } = row;
       if (bylines.length > 255 || images.length > 255) {
         throw new RangeError(`article ${idAt(slot)}: more than 255 bylines or images`);
@@ -240,5 +258,11 @@ export function createArticleTable(options: ArticleTableOptions = {}): ArticleTa
       pool.page(start >>> REF_SHIFT, true).set(scratch.subarray(0, count), start & REF_MASK);
     },
     stats: () => ({ rows: rows.stats(), refs: pool.stats() }),
+    close() {
+      if (closed) return;
+      closed = true;
+      rows.close();
+      pool.close();
+    },
   };
 }

@@ -40,6 +40,7 @@ export interface StateSnapshotStore {
    * Load the snapshot `name` if it can stand in for a replay: same stream, same format,
    * and at or before `maxPosition` (the lowest checkpoint of the indexes to be written:
    * events after it are applied again, so nothing the snapshot skips can be missing).
+   * The state loaded is the caller's to close.
    */
   load(name: string, options: { maxPosition: number; head: LogHead }): Promise<LoadedSnapshot>;
   info(name: string): Promise<SnapshotInfo | undefined>;
@@ -201,7 +202,10 @@ export function createStateSnapshotStore(options: {
       const state = await restoreProjectionState(info.position, records());
       // A digest mismatch or a read cut short surfaces here, after the data.
       const error = await result.error;
-      if (error) throw error;
+      if (error) {
+        state.close();
+        throw error;
+      }
       return { state, info, ms: Date.now() - started };
     },
   };

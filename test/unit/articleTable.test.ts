@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { createArticleTable } from '../../projectors/state/articleTable.ts';
 
@@ -113,5 +114,23 @@ describe('article table', () => {
     );
     assert.equal(table.lastSeq(slot), 1);
     assert.deepEqual([...table.bylines(slot)], [1]);
+  });
+});
+
+describe('article table lifecycle', () => {
+  it('closes its page files, twice without harm, and refuses use after close', () => {
+    const openDescriptors = () => readdirSync('/proc/self/fd').length;
+    const before = openDescriptors();
+    const table = createArticleTable({ cachePages: { rows: 2, refs: 2 } });
+    for (let i = 0; i < 1000; i++) table.set(table.intern(`a-${i}`), row(i + 1, [i], [i]));
+    assert.ok(openDescriptors() > before, 'the rows went to a file');
+    table.close();
+    assert.equal(openDescriptors(), before);
+    table.close();
+    assert.throws(() => table.slotOf('a-1'), /article table is closed/);
+    assert.throws(() => table.intern('a-new'), /article table is closed/);
+    assert.throws(() => table.lastSeq(1), /article table is closed/);
+    assert.throws(() => table.retracted(1), /article table is closed/);
+    assert.throws(() => table.set(1, row(2, [], [])), /article table is closed/);
   });
 });

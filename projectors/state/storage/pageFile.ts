@@ -61,7 +61,7 @@ export function createPageFile<V>(options: PageFileOptions<V>): PageFile<V> {
   function drop(n: number, page: Loaded<V>): void {
     cache.delete(n);
     if (!page.dirty) return;
-    file ??= openTempFile(pages, dir);
+    file ??= openTempFile(dir);
     file.write(page.bytes, pageBytes, n * pageBytes);
     writes++;
     pagesInFile = Math.max(pagesInFile, n + 1);

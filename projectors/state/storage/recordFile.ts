@@ -99,7 +99,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
 
   function flush(): void {
     if (buffered === 0) return;
-    file ??= openTempFile(store, dir);
+    file ??= openTempFile(dir);
     file.write(buffer, buffered, bufferAt);
     bufferAt += buffered;
     buffered = 0;
@@ -108,7 +108,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
 
   /** Copy the live values, in slot order, to a new file. */
   function compact(): void {
-    const next = openTempFile(store, dir);
+    const next = openTempFile(dir);
     const out = Buffer.allocUnsafe(buffer.length);
     let written = 0;
     let used = 0;
@@ -178,7 +178,7 @@ export function createRecordFile<T>(options: RecordFileOptions = {}): RecordFile
       liveBytes += length - previous;
       if (buffered + length > buffer.length) flush();
       if (length > buffer.length) {
-        file ??= openTempFile(store, dir);
+        file ??= openTempFile(dir);
         file.write(Buffer.from(json), length, bufferAt);
         offsets[slot] = bufferAt;
         bufferAt += length;

@@ -6,33 +6,27 @@ import { join } from 'node:path';
  * A scratch file for state kept out of memory (see recordFile.ts, pageFile.ts): created
  * in `dir` (default: the system's temporary directory), readable and writable, and
  * unlinked as soon as it is open, so nothing is left behind whatever way the process
- * ends. Its descriptor is closed by `close()`, or when `owner` is garbage collected.
+ * ends. Its descriptor is held until `close()`: the owner must call it (the page and
+ * record files do from their own `close()`); nothing closes it behind the owner's back.
  */
 export interface TempFile {
   write(bytes: Uint8Array, length: number, position: number): void;
   /** Read exactly `length` bytes at `position` into `into`. */
   read(into: Uint8Array, length: number, position: number): void;
+  /** Close the descriptor (idempotent); reads and writes throw afterwards. */
   close(): void;
 }
 
-// A file whose owner was dropped without close() (a projection state replaced by a
-// restored one) still gives its descriptor back.
-const descriptors = new FinalizationRegistry<{ fd: number | undefined }>((held) => {
-  if (held.fd !== undefined) closeSync(held.fd);
-});
-
 let files = 0;
 
-/** Create and open a temporary file owned by `owner`. */
-export function openTempFile(owner: object, dir: string = tmpdir()): TempFile {
+/** Create and open a temporary file. */
+export function openTempFile(dir: string = tmpdir()): TempFile {
   const path = join(dir, `presslog-state-${process.pid}-${++files}-${Date.now()}`);
-  const held: { fd: number | undefined } = { fd: openSync(path, 'wx+', 0o600) };
+  let descriptor: number | undefined = openSync(path, 'wx+', 0o600);
   unlinkSync(path);
-  const token = {};
-  descriptors.register(owner, held, token);
   const fd = () => {
-    if (held.fd === undefined) throw new Error('temporary file is closed');
-    return held.fd;
+    if (descriptor === undefined) throw new Error('temporary file is closed');
+    return descriptor;
   };
   return {
     write(bytes, length, position) {
@@ -48,10 +42,10 @@ export function openTempFile(owner: object, dir: string = tmpdir()): TempFile {
       }
     },
     close() {
-      if (held.fd === undefined) return;
-      descriptors.unregister(token);
-      closeSync(held.fd);
-      held.fd = undefined;
+      if (descriptor === undefined) return;
+      const open = descriptor;
+      descriptor = undefined;
+      closeSync(open);
     },
   };
 }
