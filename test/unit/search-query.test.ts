@@ -3,13 +3,13 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { normalizeDate } from '../../ingest/records.ts';
 import { cursorOffset, decodeCursor, encodeCursor } from '../../search/cursor.ts';
+import { parseDateBound } from '../../search/dates.ts';
 import { InvalidQueryError } from '../../search/errors.ts';
 import { decodeEntities, highlightSegments } from '../../search/highlight.ts';
 import { sniffMediaType } from '../../search/mediaType.ts';
 import {
   buildQuery,
   buildSearchBody,
-  parseDateBound,
   parseSearchParams,
   SEARCH_LIMITS,
   searchFingerprint,
