@@ -8,7 +8,7 @@ import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from '
 import type { LeaseValue } from './lease.ts';
 import { healthKey, type ProjectorHealth, projectLeaseKey } from './live/projector.ts';
 import { PROJECTIONS } from './projections.ts';
-import { reindexLeaseKey } from './rebuild/locks.ts';
+import { reindexLeaseKey } from './rebuild/rebuildLocks.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
 import type { DeadLetter } from './write/deadLetters.ts';
 

@@ -1,6 +1,6 @@
 import { retrying } from '../../log/async.ts';
 import { applyLiveSettings, DEFAULT_LIVE_SETTINGS, refresh } from '../indexes.ts';
-import { indexOf, type RebuildContext } from './context.ts';
+import { indexOf, type RebuildContext } from './rebuildContext.ts';
 import { replayFrom, unreadable } from './replay.ts';
 
 /** Catch-up rounds with bulk settings at most, before the live settings are restored anyway. */

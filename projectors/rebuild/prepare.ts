@@ -7,7 +7,7 @@ import {
   versionedIndexName,
 } from '../indexes.ts';
 import { PROJECTIONS } from '../projections.ts';
-import type { RebuildContext } from './context.ts';
+import type { RebuildContext } from './rebuildContext.ts';
 
 /**
  * Prepare phase: delete the partial indexes an interrupted run left behind, name the new

@@ -1,10 +1,10 @@
 import { catchUp } from './catchUp.ts';
-import { createRebuildContext, type RebuildContext } from './context.ts';
-import { createRebuildLocks } from './locks.ts';
 import { prepare } from './prepare.ts';
-import { createRebuildProgress, watchLiveLag } from './progress.ts';
+import { createRebuildContext, type RebuildContext } from './rebuildContext.ts';
+import { createRebuildLocks } from './rebuildLocks.ts';
+import { createRebuildProgress, watchLiveLag } from './rebuildProgress.ts';
+import { saveSnapshot } from './saveSnapshot.ts';
 import { scan } from './scan.ts';
-import { saveSnapshot } from './snapshot.ts';
 import { swap } from './swap.ts';
 import type { ReindexOptions, ReindexReport } from './types.ts';
 import { verifyBuilt } from './verifyBuilt.ts';

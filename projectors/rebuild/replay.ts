@@ -1,7 +1,7 @@
 import { backoffMs, sleep } from '../../log/async.ts';
 import type { ReplayItem, ReplayOptions } from '../../log/types.ts';
 import { TransientError } from '../../schemas/errors.ts';
-import { indexOf, type RebuildContext } from './context.ts';
+import { indexOf, type RebuildContext } from './rebuildContext.ts';
 
 export type UnreadableItem = Extract<ReplayItem, { kind: 'unreadable' }>;
 

@@ -5,7 +5,7 @@ import type { ProjectionClients } from '../clients.ts';
 import { aliasTargets, listProjectionIndexes } from '../indexes.ts';
 import { createLease } from '../lease.ts';
 import { retryingEs } from '../write/esRetry.ts';
-import { reindexLeaseKey } from './locks.ts';
+import { reindexLeaseKey } from './rebuildLocks.ts';
 
 /** Result of {@link rollback}. */
 export interface RollbackResult {

@@ -1,6 +1,6 @@
 import { retrying } from '../../log/async.ts';
 import type { LogHead } from '../../log/types.ts';
-import type { RebuildContext } from './context.ts';
+import type { RebuildContext } from './rebuildContext.ts';
 import { replayFrom, take } from './replay.ts';
 import { createSequenceSet, type SequenceSet } from './sequenceSet.ts';
 

@@ -2,8 +2,8 @@ import { PresslogError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { aliasTargets, setIndexMeta } from '../indexes.ts';
 import { retryingEs } from '../write/esRetry.ts';
-import type { RebuildContext } from './context.ts';
 import { prune } from './prune.ts';
+import type { RebuildContext } from './rebuildContext.ts';
 import type { ReindexedIndex } from './types.ts';
 import type { Verification } from './verify.ts';
 

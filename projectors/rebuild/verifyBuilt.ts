@@ -1,5 +1,5 @@
 import { PresslogError } from '../../schemas/errors.ts';
-import type { RebuildContext } from './context.ts';
+import type { RebuildContext } from './rebuildContext.ts';
 import { type Verification, verifyIndex } from './verify.ts';
 
 /** A reindex failed verification: the alias was not moved. */

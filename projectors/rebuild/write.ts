@@ -1,7 +1,7 @@
 import { retrying } from '../../log/async.ts';
 import { parseSubject } from '../../schemas/names.ts';
 import { docJson, docJsonHead } from '../write/docJson.ts';
-import { indexOf, type RebuildContext } from './context.ts';
+import { indexOf, type RebuildContext } from './rebuildContext.ts';
 import { replayFrom, take } from './replay.ts';
 import type { ScanResult } from './scan.ts';
 
@@ -18,7 +18,7 @@ import type { ScanResult } from './scan.ts';
  * renders mix the article's past with its references' future, so their versions are
  * not monotonic (a revision that drops a byline renamed later gets a lower version
  * than the render before it): they are written without a version check, last write
- * wins, with the writes of one document kept in order (see batcher.ts). Every later
+ * wins, with the writes of one document kept in order (see rebuildBatcher.ts). Every later
  * write (catch-up, live) carries a version above H1 and the usual external check.
  *
  * Either way fan-out never happens during a rebuild and no article is read back.

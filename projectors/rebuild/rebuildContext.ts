@@ -3,8 +3,8 @@ import type { ProjectionName } from '../../schemas/names.ts';
 import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from '../engine.ts';
 import type { IndexMeta } from '../indexes.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, emptyBulkStats } from '../write/bulkWriter.ts';
-import { createRebuildBatcher, type RebuildBatcher } from './batcher.ts';
-import type { RebuildProgress } from './progress.ts';
+import { createRebuildBatcher, type RebuildBatcher } from './rebuildBatcher.ts';
+import type { RebuildProgress } from './rebuildProgress.ts';
 import type { ReindexOptions } from './types.ts';
 
 /** A new index of the rebuild and the metadata it was created with. */

@@ -1,5 +1,5 @@
 import { type SnapshotInfo, snapshotName } from '../state/stateSnapshots.ts';
-import type { RebuildContext } from './context.ts';
+import type { RebuildContext } from './rebuildContext.ts';
 
 /**
  * Snapshot phase: save the rebuilt state for the live projector's next start, unless a
