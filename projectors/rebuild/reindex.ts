@@ -28,11 +28,11 @@ export { VerificationError } from './verifyBuilt.ts';
  *    replicas, async translog).
  * 3. Scan: replay the byline and image subjects (a small share of the log) up to the
  *    head H1 into the projection state, so their states are final.
- * 4. Write: replay the article subjects up to H1 once; every article is written at each
- *    of its events, rendered with the final bylines and images, so its last write is its
- *    final document. No fan-out during a rebuild, no article read back, and only
- *    revisions cost an extra write: that is what lets a rebuild run close to the speed
- *    Elasticsearch takes documents. Then bylines and images from the state.
+ * 4. Write: replay the article subjects up to H1 once; every article is written at its
+ *    last event (as-of: at each of its events, last write wins), rendered with the final
+ *    bylines and images, so it is written as its final document. No fan-out during a
+ *    rebuild and no article read back: that is what lets a rebuild run close to the speed
+ *    Elasticsearch takes documents. Then bylines and images from the state (write.ts).
  * 5. Catch up: apply the events appended meanwhile incrementally (the same code as the
  *    live projector), until the lag is small; restore live settings and refresh; catch
  *    up once more to the current head Hf.
