@@ -1,10 +1,5 @@
-import {
-  type BulkStats,
-  type BulkWriter,
-  createBulkBodyBuilder,
-  createBulkBodyPool,
-  type DocOp,
-} from '../write/bulkWriter.ts';
+import { createBulkBodyBuilder, createBulkBodyPool } from '../write/bulkBody.ts';
+import type { BulkStats, BulkWriter, DocOp } from '../write/bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
 import { createWritePipeline, type PipelineBatch, writeBatch } from '../write/pipeline.ts';
 
