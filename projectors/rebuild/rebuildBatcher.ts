@@ -1,4 +1,9 @@
-import { createBulkBodyBuilder, createBulkBodyPool } from '../write/bulkBody.ts';
+import {
+  type BulkBodyBuilder,
+  type BulkBodyPool,
+  createBulkBodyBuilder,
+  createBulkBodyPool,
+} from '../write/bulkBody.ts';
 import type { BulkStats, BulkWriter, DocOp } from '../write/bulkWriter.ts';
 import type { DeadLetter, DeadLetterStore } from '../write/deadLetters.ts';
 import { createWritePipeline, type PipelineBatch, writeBatch } from '../write/pipeline.ts';
@@ -55,61 +60,31 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
     commit: async (_batch, stats) => options.onCommit(stats),
   });
   const bodies = createBulkBodyPool();
-  const newBody = () => createBulkBodyBuilder(bodies, BATCH_BYTES + (1 << 20));
-  let batch: DocOp[] = [];
-  let body = newBody();
-  /** Position in `batch` of each document. */
-  let batchSlots = new Map<string, number>();
-  /** False once an op replaced one already in the body: the body is then encoded anew from `batch`. */
-  let bodyExact = true;
+  let open = openBatch(bodies);
   let pendingDead: DeadLetter[] = [];
-  /** Documents of the batches being written. */
-  const writing: { keys: Set<string>; done: Promise<void> }[] = [];
+  const flights = createFlights();
   const deferred = new Map<string, DocOp>();
-  const inFlight = (key: string) => writing.some((w) => w.keys.has(key));
-  const sourceParts = (op: DocOp) => (op.source === undefined ? [] : [op.source]);
-
-  const append = (key: string, op: DocOp, parts: readonly (string | Uint8Array)[]) => {
-    body.append(op, parts);
-    const slot = batchSlots.get(key);
-    if (slot === undefined) {
-      batchSlots.set(key, batch.length);
-      batch.push(op);
-    } else {
-      batch[slot] = op;
-      bodyExact = false;
-    }
-  };
 
   const submit = async (toSeq: number) => {
     for (const [key, op] of deferred) {
-      if (inFlight(key)) continue;
+      if (flights.has(key)) continue;
       deferred.delete(key);
-      append(key, op, sourceParts(op));
+      appendTo(open, key, op, sourceParts(op));
     }
     // An empty batch has an empty body: keep both for the next ops.
-    if (batch.length === 0 && pendingDead.length === 0) return;
-    const ops = batch;
+    if (open.ops.length === 0 && pendingDead.length === 0) return;
+    const { ops, slots, body, exact } = open;
     const dead = pendingDead;
-    const keys = new Set(batchSlots.keys());
-    const built = body;
-    const exact = bodyExact;
-    batch = [];
-    batchSlots = new Map();
-    body = newBody();
-    bodyExact = true;
+    open = openBatch(bodies);
     pendingDead = [];
-    let finished!: () => void;
-    const entry = { keys, done: new Promise<void>((resolve) => (finished = resolve)) };
-    writing.push(entry);
+    const landed = flights.start(slots);
     await pipeline.submit({ toSeq, final: false }, async () => {
       try {
-        return await writeBatch(target, { ops, dead, body: exact ? built.body() : undefined }, signal);
+        return await writeBatch(target, { ops, dead, body: exact ? body.body() : undefined }, signal);
       } finally {
         // Settled: nothing reads the ops' sources any more.
-        built.release();
-        writing.splice(writing.indexOf(entry), 1);
-        finished();
+        body.release();
+        landed();
       }
     });
   };
@@ -117,7 +92,7 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
   return {
     add(op, parts = sourceParts(op)) {
       const key = `${op.projection}/${op.id}`;
-      if (inFlight(key)) {
+      if (flights.has(key)) {
         // Rare: held until its flight ends, as bytes of its own.
         if (op.action === 'index')
           op.source = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
@@ -125,8 +100,8 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
         return false;
       }
       deferred.delete(key);
-      append(key, op, parts);
-      return batch.length >= batchDocs || body.bytes >= BATCH_BYTES;
+      appendTo(open, key, op, parts);
+      return open.ops.length >= batchDocs || open.body.bytes >= BATCH_BYTES;
     },
     dead(items) {
       pendingDead.push(...items);
@@ -138,10 +113,64 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
     async flush(toSeq) {
       await submit(toSeq);
       while (deferred.size > 0) {
-        await Promise.race(writing.map((w) => w.done));
+        await flights.nextLanding();
         await submit(toSeq);
       }
       await pipeline.drain();
     },
+  };
+}
+
+const sourceParts = (op: DocOp) => (op.source === undefined ? [] : [op.source]);
+
+/** The batch being built: one op per document, and its request body, written as the ops arrive. */
+interface OpenBatch {
+  ops: DocOp[];
+  /** Position in `ops` of each document. */
+  slots: Map<string, number>;
+  body: BulkBodyBuilder;
+  /** False once an op replaced one already in the body: the body is then encoded anew from `ops`. */
+  exact: boolean;
+}
+
+function openBatch(bodies: BulkBodyPool): OpenBatch {
+  return {
+    ops: [],
+    slots: new Map(),
+    body: createBulkBodyBuilder(bodies, BATCH_BYTES + (1 << 20)),
+    exact: true,
+  };
+}
+
+/** Add `op` (document `key`), its source joined from `parts`; a document already in the batch is replaced. */
+function appendTo(batch: OpenBatch, key: string, op: DocOp, parts: readonly (string | Uint8Array)[]): void {
+  batch.body.append(op, parts);
+  const slot = batch.slots.get(key);
+  if (slot === undefined) {
+    batch.slots.set(key, batch.ops.length);
+    batch.ops.push(op);
+  } else {
+    batch.ops[slot] = op;
+    batch.exact = false;
+  }
+}
+
+/** The documents of the batches being written, by flight. */
+function createFlights() {
+  const flying: { keys: { has(key: string): boolean }; landed: Promise<void> }[] = [];
+  return {
+    has: (key: string) => flying.some((f) => f.keys.has(key)),
+    /** A flight of `keys` took off; call the result when it is settled. */
+    start(keys: { has(key: string): boolean }): () => void {
+      let land!: () => void;
+      const flight = { keys, landed: new Promise<void>((resolve) => (land = resolve)) };
+      flying.push(flight);
+      return () => {
+        flying.splice(flying.indexOf(flight), 1);
+        land();
+      };
+    },
+    /** Resolves when the next flight is settled. */
+    nextLanding: () => Promise.race(flying.map((f) => f.landed)),
   };
 }

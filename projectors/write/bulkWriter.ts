@@ -137,6 +137,34 @@ export interface ItemResult {
   error?: { type?: string; reason?: string; caused_by?: { reason?: string } };
 }
 
+/** `body`: prepared by the caller (and theirs); otherwise encoded from `lines`. */
+interface Chunk {
+  ops: readonly DocOp[];
+  lines: (string | Uint8Array)[];
+  bytes: number;
+  body?: Buffer;
+}
+
+/** `ops` in request-sized chunks, each below `maxRequestBytes` (unless one op alone is larger). */
+function chunks(ops: readonly DocOp[], maxRequestBytes: number): Chunk[] {
+  const out: Chunk[] = [];
+  let current: Chunk & { ops: DocOp[] } = { ops: [], lines: [], bytes: 0 };
+  for (const op of ops) {
+    const action = actionLine(op);
+    const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
+    if (current.ops.length > 0 && current.bytes + size > maxRequestBytes) {
+      out.push(current);
+      current = { ops: [], lines: [], bytes: 0 };
+    }
+    current.ops.push(op);
+    current.lines.push(action);
+    if (op.action === 'index') current.lines.push(op.source ?? '{}');
+    current.bytes += size;
+  }
+  if (current.ops.length > 0) out.push(current);
+  return out;
+}
+
 /**
  * Create the bulk writer of the projectors. Every write carries the document's version
  * (`lineage.asOfSeq`, a stream sequence) with `version_type: external`, so re-applying
@@ -151,27 +179,6 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const max = options.maxBackoffMs ?? 15_000;
   const log = options.logger?.child({ component: 'bulk-writer' });
   const bodies = createBulkBodyPool();
-
-  /** `body`: prepared by the caller (and theirs); otherwise encoded from `lines`. */
-  type Chunk = { ops: readonly DocOp[]; lines: (string | Uint8Array)[]; bytes: number; body?: Buffer };
-  function chunks(ops: readonly DocOp[]): Chunk[] {
-    const out: Chunk[] = [];
-    let current: Chunk & { ops: DocOp[] } = { ops: [], lines: [], bytes: 0 };
-    for (const op of ops) {
-      const action = actionLine(op);
-      const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
-      if (current.ops.length > 0 && current.bytes + size > maxRequestBytes) {
-        out.push(current);
-        current = { ops: [], lines: [], bytes: 0 };
-      }
-      current.ops.push(op);
-      current.lines.push(action);
-      if (op.action === 'index') current.lines.push(op.source ?? '{}');
-      current.bytes += size;
-    }
-    if (current.ops.length > 0) out.push(current);
-    return out;
-  }
 
   async function writeChunk(chunk: Chunk, stats: BulkStats, signal?: AbortSignal): Promise<void> {
     let pending = chunk;
@@ -216,7 +223,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       }
       if (retry.length === 0) return;
       // A subset of a chunk always fits in one request.
-      pending = chunks(retry)[0]!;
+      pending = chunks(retry, maxRequestBytes)[0]!;
       const waitMs = backoffMs(attempt, initial, max);
       const notice = { error: lastRetryReason, attempt: attempt + 1, waitMs, pending: retry.length };
       log?.warn(notice, 'bulk items rejected for load; retrying them');
@@ -231,7 +238,8 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       const stats = emptyBulkStats();
       stats.ops = ops.length;
       const prepared = body && body.length <= maxRequestBytes && { ops, lines: [], bytes: body.length, body };
-      for (const chunk of prepared ? [prepared] : chunks(ops)) await writeChunk(chunk, stats, signal);
+      for (const chunk of prepared ? [prepared] : chunks(ops, maxRequestBytes))
+        await writeChunk(chunk, stats, signal);
       return stats;
     },
   };
