@@ -2,6 +2,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import { backoffMs, sleep } from '../../log/async.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
+import { actionLine, createBulkBodyPool, encodeBulkBody } from './bulkBody.ts';
 import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 import { isRetryableEsError, isRetryableStatus } from './esRetry.ts';
 
@@ -102,124 +103,6 @@ export interface BulkWriter {
 }
 
 /**
- * The NDJSON body of a bulk request as one buffer: every line UTF-8 encoded once, straight
- * into place. Handing the client an array of lines instead makes it concatenate them into
- * one string, measure that string's UTF-8 length and encode it again; on a 1 GB rebuild
- * that was a fifth of the projector's CPU (`presslog bench replay`, profiled).
- */
-export function encodeBulkBody(lines: readonly (string | Uint8Array)[], pool?: BulkBodyPool): Buffer {
-  let bytes = lines.length;
-  for (const line of lines) bytes += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
-  const body = pool ? pool.take(bytes) : Buffer.allocUnsafe(bytes);
-  let offset = 0;
-  for (const line of lines) {
-    if (typeof line === 'string') offset += body.write(line, offset);
-    else {
-      body.set(line, offset);
-      offset += line.length;
-    }
-    body[offset++] = 0x0a;
-  }
-  return body;
-}
-
-/**
- * Buffers for request bodies, used again once their request is answered. A rebuild sends
- * ~8 MiB bodies back to back; a new buffer for each is memory outside the JavaScript heap
- * that only a full collection returns, and those came rarely enough that ~100 MiB of
- * answered bodies stayed resident (`presslog reindex`, `external` at the end of the write
- * phase). Kept: as many buffers as requests were ever in flight at once, at most four.
- */
-export interface BulkBodyPool {
-  /** A buffer of exactly `bytes` (a view of a pooled one); give it back when answered. */
-  take(bytes: number): Buffer;
-  give(body: Buffer): void;
-}
-
-export function createBulkBodyPool(): BulkBodyPool {
-  const free: Buffer[] = [];
-  return {
-    take(bytes) {
-      const at = free.findIndex((b) => b.length >= bytes);
-      // Rounded up so that the next, slightly larger body fits too.
-      const buffer =
-        at === -1 ? Buffer.allocUnsafeSlow(Math.max(1 << 20, bytes + (bytes >> 3))) : free.splice(at, 1)[0]!;
-      return buffer.subarray(0, bytes);
-    },
-    give(body) {
-      const whole = Buffer.from(body.buffer, 0, body.buffer.byteLength);
-      if (free.length < 4) free.push(whole);
-    },
-  };
-}
-
-/**
- * A bulk request body written as its documents arrive: each op's action line and source
- * are encoded once, straight into a buffer of the pool, and that buffer is the request's
- * body. The op's `source` becomes a view of its bytes there (what a retry of the op alone,
- * or its dead letter, reads), so the buffer goes back to the pool only when the request
- * and its retries are settled ({@link BulkBodyBuilder.release}).
- *
- * This replaced a copy of each rendered document into shared slabs, then a second copy
- * into the request body: one copy fewer of every byte a rebuild sends, and no memory
- * outside the heap that only the collector returns (`presslog reindex`, 300k events:
- * external memory at the end of the write phase and major collections, see projections.md).
- */
-export interface BulkBodyBuilder {
-  /** Bytes written so far. */
-  readonly bytes: number;
-  /** Append `op`, its source joined from `parts` (for `index`), and point `op.source` at it. */
-  append(op: DocOp, parts?: readonly (string | Uint8Array)[]): void;
-  /** The body so far: every op appended, in order. */
-  body(): Buffer;
-  /** Give the buffer back; the ops' sources must not be read after this. */
-  release(): void;
-}
-
-export function createBulkBodyBuilder(pool: BulkBodyPool, capacity: number): BulkBodyBuilder {
-  let buffer = pool.take(capacity);
-  let offset = 0;
-  const ensure = (most: number) => {
-    if (offset + most <= buffer.length) return;
-    // Rare (a very large document): a larger buffer. The ops already appended keep their
-    // views of the old one, which is therefore not given back.
-    const larger = pool.take(Math.max(buffer.length * 2, offset + most));
-    larger.set(buffer.subarray(0, offset));
-    buffer = larger;
-  };
-  const put = (part: string | Uint8Array) => {
-    if (typeof part === 'string') offset += buffer.write(part, offset);
-    else {
-      buffer.set(part, offset);
-      offset += part.length;
-    }
-  };
-  return {
-    get bytes() {
-      return offset;
-    },
-    append(op, parts = []) {
-      const action = actionLine(op);
-      // At most three bytes per UTF-16 unit (a surrogate pair: four bytes for two units).
-      let most = action.length * 3 + 2;
-      for (const part of parts) most += typeof part === 'string' ? part.length * 3 : part.length;
-      ensure(most);
-      put(action);
-      buffer[offset++] = 0x0a;
-      if (op.action !== 'index') return;
-      const start = offset;
-      for (const part of parts) put(part);
-      op.source = buffer.subarray(start, offset);
-      buffer[offset++] = 0x0a;
-    },
-    body: () => buffer.subarray(0, offset),
-    release() {
-      pool.give(buffer);
-    },
-  };
-}
-
-/**
  * The parts of a bulk response the writers read, and all Elasticsearch sends back: each
  * item's status and error. The rest of an item (`_index`, `_id`, `_version`, `result`,
  * `_shards`, `_seq_no`, `_primary_term`) is ~200 bytes per document to serialize, send
@@ -232,7 +115,7 @@ export interface BulkResponse {
   items: Record<string, ItemResult>[];
 }
 
-/** Send a bulk request whose body {@link encodeBulkBody} made. */
+/** Send a bulk request whose body {@link encodeBulkBody} (bulkBody.ts) made. */
 export async function sendBulk(
   client: Client,
   body: Buffer,
@@ -249,17 +132,37 @@ export async function sendBulk(
   );
 }
 
-function actionLine(op: DocOp): string {
-  const meta =
-    op.versionType === 'internal'
-      ? { _index: op.index, _id: op.id }
-      : { _index: op.index, _id: op.id, version: op.version, version_type: 'external' };
-  return JSON.stringify(op.action === 'index' ? { index: meta } : { delete: meta });
-}
-
 export interface ItemResult {
   status: number;
   error?: { type?: string; reason?: string; caused_by?: { reason?: string } };
+}
+
+/** `body`: prepared by the caller (and theirs); otherwise encoded from `lines`. */
+interface Chunk {
+  ops: readonly DocOp[];
+  lines: (string | Uint8Array)[];
+  bytes: number;
+  body?: Buffer;
+}
+
+/** `ops` in request-sized chunks, each below `maxRequestBytes` (unless one op alone is larger). */
+function chunks(ops: readonly DocOp[], maxRequestBytes: number): Chunk[] {
+  const out: Chunk[] = [];
+  let current: Chunk & { ops: DocOp[] } = { ops: [], lines: [], bytes: 0 };
+  for (const op of ops) {
+    const action = actionLine(op);
+    const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
+    if (current.ops.length > 0 && current.bytes + size > maxRequestBytes) {
+      out.push(current);
+      current = { ops: [], lines: [], bytes: 0 };
+    }
+    current.ops.push(op);
+    current.lines.push(action);
+    if (op.action === 'index') current.lines.push(op.source ?? '{}');
+    current.bytes += size;
+  }
+  if (current.ops.length > 0) out.push(current);
+  return out;
 }
 
 /**
@@ -276,27 +179,6 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const max = options.maxBackoffMs ?? 15_000;
   const log = options.logger?.child({ component: 'bulk-writer' });
   const bodies = createBulkBodyPool();
-
-  /** `body`: prepared by the caller (and theirs); otherwise encoded from `lines`. */
-  type Chunk = { ops: readonly DocOp[]; lines: (string | Uint8Array)[]; bytes: number; body?: Buffer };
-  function chunks(ops: readonly DocOp[]): Chunk[] {
-    const out: Chunk[] = [];
-    let current: Chunk & { ops: DocOp[] } = { ops: [], lines: [], bytes: 0 };
-    for (const op of ops) {
-      const action = actionLine(op);
-      const size = action.length + 1 + (op.source ? op.source.length + 1 : 0);
-      if (current.ops.length > 0 && current.bytes + size > maxRequestBytes) {
-        out.push(current);
-        current = { ops: [], lines: [], bytes: 0 };
-      }
-      current.ops.push(op);
-      current.lines.push(action);
-      if (op.action === 'index') current.lines.push(op.source ?? '{}');
-      current.bytes += size;
-    }
-    if (current.ops.length > 0) out.push(current);
-    return out;
-  }
 
   async function writeChunk(chunk: Chunk, stats: BulkStats, signal?: AbortSignal): Promise<void> {
     let pending = chunk;
@@ -330,42 +212,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
         await sleep(waitMs, signal);
         continue;
       }
-      const retry: DocOp[] = [];
-      const dead: DeadLetter[] = [];
-      let lastRetryReason = '';
-      for (let i = 0; i < pending.ops.length; i++) {
-        const op = pending.ops[i]!;
-        const item = items[i];
-        const status = item?.status ?? 0;
-        if (status >= 200 && status < 300) {
-          if (op.action === 'index') stats.indexed++;
-          else stats.deleted++;
-        } else if (status === 409) {
-          stats.conflicts++;
-        } else if (status === 404 && op.action === 'delete' && !item?.error) {
-          stats.notFound++;
-        } else if (isRetryableStatus(status) || status === 0) {
-          retry.push(op);
-          lastRetryReason = item?.error?.reason ?? `status ${status}`;
-        } else if (item?.error?.type === 'index_not_found_exception') {
-          // The index was deleted under us: nothing written now could stay consistent.
-          throw new Error(`index ${op.index} no longer exists: ${item.error.reason}`);
-        } else {
-          const reason = [item?.error?.type, item?.error?.reason, item?.error?.caused_by?.reason]
-            .filter(Boolean)
-            .join(': ');
-          dead.push({
-            kind: 'rejected',
-            projection: op.projection,
-            index: op.index,
-            seq: op.version,
-            docId: op.id,
-            reason: reason || `status ${status}`,
-            source: sourceText(op),
-            at: new Date().toISOString(),
-          });
-        }
-      }
+      const { retry, dead, lastRetryReason } = settle(pending.ops, items, stats);
       if (dead.length > 0) {
         log?.error(
           { count: dead.length, first: { id: dead[0]!.docId, reason: dead[0]!.reason } },
@@ -376,7 +223,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       }
       if (retry.length === 0) return;
       // A subset of a chunk always fits in one request.
-      pending = chunks(retry)[0]!;
+      pending = chunks(retry, maxRequestBytes)[0]!;
       const waitMs = backoffMs(attempt, initial, max);
       const notice = { error: lastRetryReason, attempt: attempt + 1, waitMs, pending: retry.length };
       log?.warn(notice, 'bulk items rejected for load; retrying them');
@@ -391,8 +238,58 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       const stats = emptyBulkStats();
       stats.ops = ops.length;
       const prepared = body && body.length <= maxRequestBytes && { ops, lines: [], bytes: body.length, body };
-      for (const chunk of prepared ? [prepared] : chunks(ops)) await writeChunk(chunk, stats, signal);
+      for (const chunk of prepared ? [prepared] : chunks(ops, maxRequestBytes))
+        await writeChunk(chunk, stats, signal);
       return stats;
     },
   };
+}
+
+/**
+ * Count each item of a bulk response into `stats`; returns the ops to send again
+ * (rejected for load) and the items to dead-letter (rejected for good). A deleted index
+ * throws: nothing written now could stay consistent.
+ */
+function settle(
+  ops: readonly DocOp[],
+  items: readonly (ItemResult | undefined)[],
+  stats: BulkStats,
+): { retry: DocOp[]; dead: DeadLetter[]; lastRetryReason: string } {
+  const retry: DocOp[] = [];
+  const dead: DeadLetter[] = [];
+  let lastRetryReason = '';
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const item = items[i];
+    const status = item?.status ?? 0;
+    if (status >= 200 && status < 300) {
+      if (op.action === 'index') stats.indexed++;
+      else stats.deleted++;
+    } else if (status === 409) {
+      stats.conflicts++;
+    } else if (status === 404 && op.action === 'delete' && !item?.error) {
+      stats.notFound++;
+    } else if (isRetryableStatus(status) || status === 0) {
+      retry.push(op);
+      lastRetryReason = item?.error?.reason ?? `status ${status}`;
+    } else if (item?.error?.type === 'index_not_found_exception') {
+      // The index was deleted under us: nothing written now could stay consistent.
+      throw new Error(`index ${op.index} no longer exists: ${item.error.reason}`);
+    } else {
+      const reason = [item?.error?.type, item?.error?.reason, item?.error?.caused_by?.reason]
+        .filter(Boolean)
+        .join(': ');
+      dead.push({
+        kind: 'rejected',
+        projection: op.projection,
+        index: op.index,
+        seq: op.version,
+        docId: op.id,
+        reason: reason || `status ${status}`,
+        source: sourceText(op),
+        at: new Date().toISOString(),
+      });
+    }
+  }
+  return { retry, dead, lastRetryReason };
 }

@@ -1,4 +1,6 @@
-import type { BulkStats } from './bulkWriter.ts';
+import type { Logger } from 'pino';
+import { type BulkStats, type BulkWriter, type DocOp, emptyBulkStats } from './bulkWriter.ts';
+import type { DeadLetter, DeadLetterStore } from './deadLetters.ts';
 
 /** A batch of writes and what committing it means: everything up to `toSeq` is applied. */
 export interface PipelineBatch {
@@ -73,4 +75,34 @@ export function createWritePipeline<B extends PipelineBatch>(options: {
       if (failure) throw failure;
     },
   };
+}
+
+/** What one batch writes: documents, and items that failed before they became documents. */
+export interface BatchContent {
+  ops: readonly DocOp[];
+  /** Recorded before the documents are written; counted in the stats' `deadLettered`. */
+  dead: readonly DeadLetter[];
+  /** The request body of exactly `ops`, when the caller encoded it as they arrived (see BulkWriter.write). */
+  body?: Buffer;
+}
+
+/**
+ * The write step of a batch, the one both the live projector and the rebuild hand to
+ * {@link WritePipeline.submit}: dead letters recorded first (they are data, not
+ * exceptions), then the documents written by the bulk writer; resolves with the stats
+ * the commit step adds up.
+ */
+export async function writeBatch(
+  target: { writer: BulkWriter; deadLetters: DeadLetterStore; logger?: Logger },
+  content: BatchContent,
+  signal?: AbortSignal,
+): Promise<BulkStats> {
+  const { ops, dead } = content;
+  if (dead.length > 0) {
+    target.logger?.error({ count: dead.length, first: dead[0] }, 'dead-lettering');
+    await target.deadLetters.record(dead, signal);
+  }
+  const stats = ops.length > 0 ? await target.writer.write(ops, signal, content.body) : emptyBulkStats();
+  stats.deadLettered += dead.length;
+  return stats;
 }

@@ -5,8 +5,8 @@ import {
   type ReindexProgress,
   type ReindexReport,
   reindex,
-  rollback,
 } from '../../projectors/rebuild/reindex.ts';
+import { rollback } from '../../projectors/rebuild/rollback.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';

@@ -463,7 +463,7 @@ describe('projectors', () => {
       }
       // Rollback returns to the previous (empty) indexes of the first run.
       const again = await reindexAll(env, { projections: ['bylines'], keep: 1 });
-      const { rollback } = await import('../../projectors/rebuild/reindex.ts');
+      const { rollback } = await import('../../projectors/rebuild/rollback.ts');
       const back = await rollback({ ...env.common(), projection: 'bylines' });
       assert.equal(back.to, report.indexes.find((r) => r.projection === 'bylines')!.index);
       assert.deepEqual(back.from, [again.indexes[0]!.index]);

@@ -15,11 +15,9 @@ import {
 import {
   createBulkBodyBuilder,
   createBulkBodyPool,
-  type DocOp,
-  emptyBulkStats,
   encodeBulkBody,
-  sourceText,
-} from '../../projectors/write/bulkWriter.ts';
+} from '../../projectors/write/bulkBody.ts';
+import { type DocOp, emptyBulkStats, sourceText } from '../../projectors/write/bulkWriter.ts';
 import { createWritePipeline } from '../../projectors/write/pipeline.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
