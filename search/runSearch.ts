@@ -1,0 +1,164 @@
+import type { estypes } from '@elastic/elasticsearch';
+import type { ProjectionName } from '../schemas/names.ts';
+import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
+import { InvalidQueryError } from './errors.ts';
+import { translate } from './esErrors.ts';
+import {
+  buildSearchBody,
+  buildTypoHighlightBody,
+  EXACT_CLAUSE,
+  parseSearchParams,
+  SEARCH_LIMITS,
+  type SearchKind,
+  type SearchParams,
+  type SearchRequest,
+  searchFingerprint,
+  sortValueCount,
+} from './query.ts';
+import {
+  emptyFacets,
+  highlights,
+  matchedClauses,
+  nameBylines,
+  type RawSearchResponse,
+  type SearchHit,
+  type SearchResult,
+  toFacets,
+  toHit,
+  totalOf,
+} from './results.ts';
+import type { CallOptions, SearcherContext } from './searcherContext.ts';
+
+const PROJECTION: Readonly<Record<SearchKind, ProjectionName>> = { article: 'articles', image: 'images' };
+
+/**
+ * One page of a search. Every result list lives in a point in time opened on the alias:
+ * the first page opens it, `next` carries it, the last page closes it; pages in between
+ * use `search_after`, so deep pages cost what the first one does and never skip or
+ * repeat a hit even while the projector keeps writing.
+ */
+export async function runSearch(
+  ctx: SearcherContext,
+  params: SearchParams | SearchRequest,
+  call: CallOptions = {},
+): Promise<SearchResult> {
+  const { es, names, keepAlive, cursorKey, searchTimeout } = ctx;
+  const request = parseSearchParams(params as Record<string, unknown>);
+  const fingerprint = searchFingerprint(request);
+  const projection = PROJECTION[request.kind];
+  const index = names.alias(projection);
+  let cursor: Cursor | undefined;
+  if (request.after !== undefined) {
+    cursor = decodeCursor(request.after, { fingerprint, sortValues: sortValueCount(request) }, cursorKey);
+    if (cursor.seen >= SEARCH_LIMITS.maxDepth) {
+      throw new InvalidQueryError(
+        'after',
+        `results go no deeper than ${SEARCH_LIMITS.maxDepth}; narrow the search`,
+      );
+    }
+  }
+  const transport = call.signal ? { signal: call.signal } : undefined;
+  let pitId = cursor?.pit;
+  if (pitId === undefined) {
+    try {
+      pitId = (await es.openPointInTime({ index, keep_alive: keepAlive }, transport)).id;
+    } catch (err) {
+      throw translate(err, { index, cursor: false });
+    }
+  }
+  const body = buildSearchBody(request, {
+    pitId,
+    keepAlive,
+    searchAfter: cursor?.after,
+    facets: cursor === undefined,
+  });
+  let response: RawSearchResponse;
+  try {
+    response = (await es.search(
+      { ...body, timeout: searchTimeout } as estypes.SearchRequest,
+      transport,
+    )) as RawSearchResponse;
+  } catch (err) {
+    if (cursor === undefined) ctx.closePit(pitId);
+    throw translate(err, { index, cursor: cursor !== undefined });
+  }
+  const prefix = names.indexPrefix(projection);
+  if (cursor && response.hits.hits.some((h) => !(h as { _index?: string })._index?.startsWith(prefix))) {
+    // A forged cursor can name any point in time; only this alias's indexes are served.
+    throw new InvalidQueryError('after', 'this cursor belongs to a different search');
+  }
+  const hits = response.hits.hits.map((h) => toHit(request.kind, h));
+  const total = totalOf(response);
+  const seen = (cursor?.seen ?? 0) + hits.length;
+  const pit = response.pit_id ?? pitId;
+  const last = response.hits.hits.at(-1);
+  const more = hits.length === request.size && seen < total && seen < SEARCH_LIMITS.maxDepth && last?.sort;
+  const next =
+    more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }, cursorKey) : null;
+  const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
+  const [facets] = await Promise.all([
+    cursor !== undefined
+      ? null
+      : request.kind === 'article'
+        ? nameBylines(toFacets(response.aggregations), hits, (ids) => bylineNames(ctx, ids, transport))
+        : emptyFacets(),
+    highlightTypos(
+      ctx,
+      request,
+      typoOnly.map((h) => h._id as string),
+      pit,
+      hits,
+      transport,
+    ),
+  ]);
+  if (!next) ctx.closePit(pit);
+  return { total, hits, facets, next };
+}
+
+/** Replace the highlights of hits that matched only through typo tolerance; a failure only costs them. */
+async function highlightTypos(
+  ctx: SearcherContext,
+  request: SearchRequest,
+  ids: string[],
+  pit: string,
+  hits: SearchHit[],
+  transport?: { signal: AbortSignal },
+): Promise<void> {
+  const { es, keepAlive, searchTimeout } = ctx;
+  const body = buildTypoHighlightBody(request, ids, { pitId: pit, keepAlive });
+  if (!body) return;
+  try {
+    const response = (await es.search(
+      { ...body, timeout: searchTimeout } as estypes.SearchRequest,
+      transport,
+    )) as RawSearchResponse;
+    const byId = new Map(response.hits.hits.map((h) => [h._id, h.highlight]));
+    for (const hit of hits) {
+      if (byId.has(hit.id)) hit.highlights = highlights(byId.get(hit.id));
+    }
+  } catch (err) {
+    ctx.log?.debug({ err }, 'typo highlights unavailable');
+  }
+}
+
+/** Current names of bylines from the bylines projection; a failure only costs the names. */
+async function bylineNames(
+  ctx: SearcherContext,
+  ids: string[],
+  transport?: { signal: AbortSignal },
+): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  try {
+    const response = await ctx.es.mget<{ name?: string }>(
+      { index: ctx.names.alias('bylines'), ids, _source_includes: ['name'] },
+      transport,
+    );
+    for (const doc of response.docs) {
+      if ('found' in doc && doc.found && typeof doc._source?.name === 'string')
+        names.set(doc._id, doc._source.name);
+    }
+  } catch (err) {
+    ctx.log?.debug({ err }, 'byline names unavailable');
+  }
+  return names;
+}
