@@ -304,7 +304,7 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
     // A real point in time of another index, in a cursor the client signed itself: refused
     // before Elasticsearch sees it, so that index's total never comes back.
     const other = `${fixture.config.namespace}-forged`;
-    await fixture.es.indices.create({ index: other });
+    await fixture.es.indices.create({ index: other, settings: { number_of_replicas: 0 } });
     try {
       const { id } = await fixture.es.openPointInTime({ index: other, keep_alive: '1m' });
       const forged = encodeCursor({ pit: id, after: [1, 2, 3], seen: 2, fingerprint }, randomBytes(32));
