@@ -116,6 +116,36 @@ describe('processImage on real and crafted images', () => {
     assert.equal(Math.max(tiny.width, tiny.height), 16);
   });
 
+  it('renditions carry no metadata: no EXIF (author, GPS), XMP, IPTC or ICC of the original', async () => {
+    const plain = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#808040' } })
+      .jpeg()
+      .toBuffer();
+    const tagged = await sharp(plain)
+      .withExif({
+        IFD0: { Artist: 'Jane Source', Copyright: 'Jane Source 2026' },
+        IFD3: {
+          GPSLatitudeRef: 'N',
+          GPSLatitude: '51/1 30/1 0/1',
+          GPSLongitudeRef: 'W',
+          GPSLongitude: '0/1 7/1 0/1',
+        },
+      })
+      .jpeg()
+      .toBuffer();
+    const original = await sharp(tagged).metadata();
+    assert.ok(original.exif?.toString('latin1').includes('Jane Source'), 'the test image carries EXIF');
+    const result = await processImage(tagged);
+    assert.equal(result.renditions.length, 3);
+    for (const r of result.renditions) {
+      const out = await sharp(r.bytes).metadata();
+      assert.equal(out.exif, undefined, `${r.name}: EXIF`);
+      assert.equal(out.xmp, undefined, `${r.name}: XMP`);
+      assert.equal(out.iptc, undefined, `${r.name}: IPTC`);
+      assert.equal(out.icc, undefined, `${r.name}: ICC`);
+      assert.ok(!Buffer.from(r.bytes).toString('latin1').includes('Jane Source'), `${r.name}: bytes`);
+    }
+  });
+
   it('is deterministic: the same bytes give the same renditions', async () => {
     const bytes = photo('black-canyon');
     const [a, b] = await Promise.all([processImage(bytes), processImage(bytes)]);
