@@ -27,9 +27,11 @@ export async function scanLog(ctx: DispatcherContext, signal: AbortSignal | unde
   const head = await ctx.log.head();
   if (head.lastSeq <= from) return 0;
   const { candidates, events } = await readCandidates(ctx, from + 1, head.lastSeq, signal);
-  // The stretch ends at the head even when its last events were not images.
-  ctx.cursor = head.lastSeq;
   await enqueueCandidates(ctx, candidates, signal);
+  // Only now is the stretch handled: had an enqueue failed (Redis away), the next poll
+  // reads it again rather than leave its images behind the checkpoint without a job.
+  // It ends at the head even when its last events were not images.
+  ctx.cursor = head.lastSeq;
   return events;
 }
 

@@ -476,6 +476,38 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
     });
   });
 
+  test('a poll that fails halfway through enqueueing leaves nothing behind: the next poll enqueues it all', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-flaky-1', photo('black-canyon'));
+      await env.submit('img-flaky-2', photo('nagasaki-boats'));
+      // The queue fails once, after the log was read (as a Redis outage would).
+      let failures = 1;
+      const flaky: ImageQueue = {
+        ...env.queue,
+        async enqueue(imageId, original) {
+          if (failures-- > 0) throw new Error('Redis went away');
+          return env.queue.enqueue(imageId, original);
+        },
+      };
+      const dispatcher = env.dispatcher({ queue: flaky });
+      await assert.rejects(dispatcher.poll(), /Redis went away/);
+      const stats = await dispatcher.poll();
+      assert.equal(stats.enqueued, 2);
+      assert.deepEqual(
+        dispatcher
+          .pending()
+          .map((p) => p.imageId)
+          .sort(),
+        ['img-flaky-1', 'img-flaky-2'],
+      );
+      assert.ok(
+        (await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get()) <
+          (await env.log.head()).lastSeq - 1,
+        'the checkpoint stays below the images waiting',
+      );
+    });
+  });
+
   test('lifecycle: the dispatcher closes once, ends a running run() in its pause, waits for a poll in flight', async () => {
     await withImages(async (env) => {
       await env.submit('img-run', photo('black-canyon'));
