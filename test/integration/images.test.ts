@@ -15,7 +15,7 @@ import {
   type ImageDispatcherOptions,
 } from '../../ingest/images/dispatcher.ts';
 import { createImageQueue, type ImageQueue, imageJobId } from '../../ingest/images/queue.ts';
-import { processImage } from '../../ingest/images/renditions.ts';
+import { ImageRejectedError, processImage } from '../../ingest/images/renditions.ts';
 import { createImageWorker, type ImageWorker, type ImageWorkerOptions } from '../../ingest/images/worker.ts';
 import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
@@ -473,6 +473,98 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       await dispatcher.close();
       await dispatcher.close();
       await assert.rejects(dispatcher.poll(), /closed/);
+    });
+  });
+
+  test('a poll that fails halfway through enqueueing leaves nothing behind: the next poll enqueues it all', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-flaky-1', photo('black-canyon'));
+      await env.submit('img-flaky-2', photo('nagasaki-boats'));
+      // The queue fails once, after the log was read (as a Redis outage would).
+      let failures = 1;
+      const flaky: ImageQueue = {
+        ...env.queue,
+        async enqueue(imageId, original) {
+          if (failures-- > 0) throw new Error('Redis went away');
+          return env.queue.enqueue(imageId, original);
+        },
+      };
+      const dispatcher = env.dispatcher({ queue: flaky });
+      await assert.rejects(dispatcher.poll(), /Redis went away/);
+      const stats = await dispatcher.poll();
+      assert.equal(stats.enqueued, 2);
+      assert.deepEqual(
+        dispatcher
+          .pending()
+          .map((p) => p.imageId)
+          .sort(),
+        ['img-flaky-1', 'img-flaky-2'],
+      );
+      assert.ok(
+        (await createRedisCheckpoint(env.redis, checkpointKey(env.names.redisPrefix)).get()) <
+          (await env.log.head()).lastSeq - 1,
+        'the checkpoint stays below the images waiting',
+      );
+    });
+  });
+
+  test('lifecycle: the dispatcher closes once, ends a running run() in its pause, waits for a poll in flight', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-run', photo('black-canyon'));
+      // A pause of a minute between polls: close() must not wait for it.
+      const dispatcher = env.dispatcher({ pollIntervalMs: 60_000 });
+      let ended = false;
+      const running = dispatcher.run(new AbortController().signal).then(() => {
+        ended = true;
+      });
+      await eventually(() => dispatcher.pending().length === 1, { timeout: 10_000 });
+      const started = Date.now();
+      const closing = dispatcher.close();
+      assert.equal(dispatcher.close(), closing, 'close() keeps its promise');
+      await closing;
+      assert.ok(ended, 'run() ended before close() resolved');
+      assert.ok(Date.now() - started < 5_000, `close() took ${Date.now() - started} ms`);
+      await running;
+      await dispatcher.run(new AbortController().signal);
+      await assert.rejects(dispatcher.poll(), /closed/);
+      // A poll in flight when close() is called has ended (aborted or done) when it resolves.
+      const second = env.dispatcher({ fullScan: true });
+      let settled = false;
+      const polling = second.poll().finally(() => {
+        settled = true;
+      });
+      polling.catch(() => {});
+      await second.close();
+      assert.ok(settled, 'the poll in flight ended before close() resolved');
+    });
+  });
+
+  test('lifecycle: worker.close() while a job runs keeps its promise and waits for the failure to be recorded', async () => {
+    await withImages(async (env) => {
+      await env.submit('img-closing', photo('nagasaki-boats'));
+      let started = false;
+      const worker = env.startWorker({
+        processor: async () => {
+          started = true;
+          await sleep(500);
+          throw new ImageRejectedError('corrupt', 'rejected while the worker was closing');
+        },
+      });
+      await env.dispatcher().poll();
+      await eventually(() => started, { timeout: 10_000 });
+      const closing = worker.close();
+      assert.equal(worker.close(), closing, 'close() keeps its promise');
+      await closing;
+      assert.equal(worker.worker.isRunning(), false);
+      const outcomes = await env.outcomes('img-closing');
+      assert.deepEqual(
+        outcomes.map((e) => e.event.type),
+        ['ImageProcessingFailed'],
+        'the failure was recorded before close() resolved',
+      );
+      assert.equal(failedOf(outcomes[0]!).payload.reason, 'rejected while the worker was closing');
+      assert.equal(worker.stats.failed, 1);
+      assert.equal(worker.close(), closing);
     });
   });
 
