@@ -11,6 +11,32 @@ export { type InputFile, listInputFiles } from './listInputFiles.ts';
 /** 8 MiB: far above any real record (a body is capped at 512 KiB), far below a memory problem. */
 export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a record may have. Real records are three
+ * levels deep; past this one, `JSON.stringify` and the validators (which recurse) could
+ * exhaust the stack on a hostile record and take the whole run down with them.
+ */
+export const MAX_RECORD_DEPTH = 64;
+
+/**
+ * Whether `value` nests arrays and objects deeper than `max` levels (the record itself
+ * is level 1). Iterative, so a value nested 100,000 deep is measured, not a stack overflow.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const stack: Array<[object, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const TOO_DEEP = `nested deeper than ${MAX_RECORD_DEPTH} levels (arrays and objects); a record is never that deep`;
+
 /** Where a record is: the file and its line (NDJSON, 1-based) or array index (JSON, 0-based). */
 export interface RecordLocation {
   file: string;
@@ -143,6 +169,15 @@ async function* readNdjson(
           ok: false,
           location,
           reason: `malformed JSON: ${(err as Error).message}`,
+          raw: Buffer.from(text, 'latin1'),
+        } satisfies SourceItem;
+        continue;
+      }
+      if (nestedDeeperThan(value, MAX_RECORD_DEPTH)) {
+        yield {
+          ok: false,
+          location,
+          reason: TOO_DEEP,
           raw: Buffer.from(text, 'latin1'),
         } satisfies SourceItem;
         continue;
@@ -280,9 +315,18 @@ async function* readJsonArray(
       const element = queue.shift();
       if (element) {
         if (queue.length < 64 && input.isPaused()) input.resume();
+        const location = { file: file.path, index: element.key };
+        // Checked before JSON.stringify, which recurses: a deep element would overflow the
+        // stack and end the whole run. The element's text is gone (the parser assembled
+        // it), so the reject carries none.
+        if (nestedDeeperThan(element.value, MAX_RECORD_DEPTH)) {
+          yield { ok: false, location, reason: TOO_DEEP } satisfies SourceItem;
+          if (signal?.aborted) return;
+          continue;
+        }
         yield {
           ok: true,
-          location: { file: file.path, index: element.key },
+          location,
           value: element.value,
           raw: JSON.stringify(element.value),
         } satisfies SourceItem;

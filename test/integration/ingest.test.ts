@@ -233,6 +233,32 @@ describe('ingest: bad records are rejected precisely, the others ingested', () =
     });
   });
 
+  test('a record nested deeper than 64 levels is rejected alone, in a JSON array and in NDJSON; the run goes on', async () => {
+    await withHarness(async (h) => {
+      const deep = (n: number) =>
+        `{"kind":"byline","id":"b-deep","name":"x","extra":${'['.repeat(n)}${']'.repeat(n)}}`;
+      await h.write(
+        'a.json',
+        `[${JSON.stringify(byline('b-1'))},${deep(100_000)},${JSON.stringify(byline('b-2'))}]`,
+      );
+      await h.write(
+        'b.ndjson',
+        `${JSON.stringify(byline('b-3'))}\n${deep(100_000)}\n${deep(70)}\n${JSON.stringify(byline('b-4'))}\n`,
+      );
+      const { stats, rejects } = await h.ingest([h.dir]);
+      assert.deepEqual(
+        rejects.map((r) => `${r.location.file.slice(h.dir.length + 1)}${where(r)}`),
+        ['a.json[1] -', 'b.ndjson2 -', 'b.ndjson3 -'],
+      );
+      for (const r of rejects) assert.match(r.reason, /^nested deeper than 64 levels/);
+      // NDJSON keeps the line for the rejects file; a JSON element's text is gone.
+      assert.equal(rejects[0]!.raw, undefined);
+      assert.equal(String(rejects[2]!.raw), deep(70));
+      assert.equal(stats.appended, 4);
+      assert.deepEqual((await h.all()).map((s) => s.event.entityId).sort(), ['b-1', 'b-2', 'b-3', 'b-4']);
+    });
+  });
+
   test('a dangling reference is appended anyway, with a warning naming it', async () => {
     await withHarness(async (h) => {
       const file = await h.write(

@@ -8,6 +8,7 @@ import {
   type InputFile,
   invalidUtf8Offset,
   listInputFiles,
+  nestedDeeperThan,
   readRecords,
   type SourceItem,
 } from '../../ingest/readRecords.ts';
@@ -219,4 +220,13 @@ test('formatLocation and invalidUtf8Offset', () => {
   assert.equal(invalidUtf8Offset(Buffer.from('abc')), 3);
   assert.equal(invalidUtf8Offset(Buffer.from([0x61, 0xe2, 0x82])), 1, 'truncated sequence');
   assert.equal(invalidUtf8Offset(Buffer.from([0xc3, 0xa9, 0xff])), 2);
+});
+
+describe('nestedDeeperThan', () => {
+  test('counts the record as level 1, arrays and objects alike, and measures 100,000 levels without recursing', () => {
+    assert.equal(nestedDeeperThan('x', 0), false);
+    assert.equal(nestedDeeperThan({ a: [1] }, 2), false);
+    assert.equal(nestedDeeperThan({ a: [{}] }, 2), true);
+    assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 64), true);
+  });
 });
