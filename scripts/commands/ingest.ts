@@ -1,4 +1,6 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
@@ -8,9 +10,10 @@ import {
   type IngestStats,
   type IngestWarning,
 } from '../../ingest/ingest.ts';
-import { listInputFiles } from '../../ingest/listInputFiles.ts';
+import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { withContentLog } from './withContentLog.ts';
@@ -19,6 +22,7 @@ interface IngestCommandOptions {
   source: string;
   dryRun?: boolean;
   rejects?: string;
+  force?: boolean;
   batchSize: number;
   maxImageMb: number;
   maxRecordMb: number;
@@ -51,17 +55,83 @@ function eta(p: IngestProgress): string {
   return `${Math.ceil(remaining / 1000)}s`;
 }
 
+/** The real path `path` has or would have once created (its directory must exist). */
+async function realTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    try {
+      return resolve(await realpath(dirname(resolve(path))), basename(path));
+    } catch {
+      throw new ConfigError('--rejects', `${path}: no such directory ${dirname(path)}`);
+    }
+  }
+}
+
+/**
+ * Refuse a --rejects file that is one of the run's inputs (opening it for writing would
+ * truncate the input) or inside an input directory (the run would read its own rejects
+ * back as input), comparing real paths so a symlink or `./` does not slip past.
+ */
+async function refuseInputTargets(targets: readonly string[], paths: readonly string[], input: InputListing) {
+  const inputs = new Map<string, string>();
+  for (const file of input.files) inputs.set(await realpath(file.path), file.path);
+  const dirs: Array<[string, string]> = [];
+  for (const path of paths) if ((await stat(path)).isDirectory()) dirs.push([await realpath(path), path]);
+  for (const target of targets) {
+    const real = await realTarget(target);
+    const file = inputs.get(real);
+    if (file !== undefined) {
+      throw new ConfigError(
+        '--rejects',
+        `${target} is an input of this run (${file}): writing rejects there would destroy it; choose another file`,
+      );
+    }
+    const dir = dirs.find(([d]) => real.startsWith(d.endsWith(sep) ? d : `${d}${sep}`));
+    if (dir) {
+      throw new ConfigError(
+        '--rejects',
+        `${target} is inside the input directory ${dir[1]}: the run would read its own rejects as input; write them outside it`,
+      );
+    }
+  }
+}
+
+/** Open a rejects file: never over an existing one unless `force` ('wx' fails atomically if it exists). */
+async function openRejectsFile(path: string, force: boolean): Promise<WriteStream> {
+  try {
+    return (await open(path, force ? 'w' : 'wx')).createWriteStream();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ConfigError('--rejects', `${path} exists; pass --force to overwrite it`);
+    throw new ConfigError('--rejects', `cannot write ${path} (${code ?? (err as Error).message})`);
+  }
+}
+
 /** Writes the --rejects files: the records as they were (re-ingestable), and why, line by line. */
-function createRejectsWriter(file: string) {
-  const records = createWriteStream(file);
-  const reasons = createWriteStream(`${file}.reasons.ndjson`);
+async function createRejectsWriter(
+  file: string,
+  paths: readonly string[],
+  input: InputListing,
+  force: boolean,
+) {
+  const reasonsFile = `${file}.reasons.ndjson`;
+  await refuseInputTargets([file, reasonsFile], paths, input);
+  const records = await openRejectsFile(file, force);
+  let reasons: WriteStream;
+  try {
+    reasons = await openRejectsFile(reasonsFile, force);
+  } catch (err) {
+    records.destroy();
+    throw err;
+  }
   let recordLines = 0;
   const write = (out: WriteStream, data: string | Buffer) =>
     out.write(data) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve()));
   const end = (out: WriteStream) =>
     new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return {
-    files: { records: file, reasons: `${file}.reasons.ndjson` },
+    files: { records: file, reasons: reasonsFile },
     async add(r: IngestReject) {
       // An oversized line has no record to give back; its reason line says so (rejectsLine null).
       let rejectsLine: number | null = null;
@@ -157,8 +227,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'validate, map and compare with the log; append and store nothing')
     .option(
       '--rejects <file>',
-      'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson',
+      'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson; never an input, nor inside an input directory',
     )
+    .option('--force', 'overwrite existing --rejects files')
     .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
@@ -178,7 +249,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (bar) bar.log(`${line}\n`);
         else stderr.write(`${line}\n`);
       };
-      const rejectsWriter = options.rejects ? createRejectsWriter(options.rejects) : undefined;
+      const rejectsWriter = options.rejects
+        ? await createRejectsWriter(options.rejects, paths, input, options.force === true)
+        : undefined;
       let printed = 0;
       const onReject = async (r: IngestReject) => {
         if (printed++ < PRINT_LIMIT) {

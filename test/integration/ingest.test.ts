@@ -702,6 +702,47 @@ describe('presslog ingest (the CLI)', () => {
     });
   });
 
+  test('--rejects never destroys input: an input file or a path inside an input directory is refused (exit 2), an existing file needs --force', async () => {
+    await withCli(async (env, h) => {
+      const content = lines(byline('b-1'), '{oops');
+      const input = await h.write('in/a.ndjson', content);
+      const inDir = join(h.dir, 'in');
+      // The input itself, also reached through a symlink and a detour.
+      await symlink(input, join(h.dir, 'link.ndjson'));
+      for (const target of [input, join(h.dir, 'link.ndjson'), join(inDir, '..', 'in', 'a.ndjson')]) {
+        const run = await runCli(['ingest', input, '--rejects', target, '--force'], env);
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, /--rejects: .* is an input of this run .*would destroy it/);
+      }
+      // Inside a directory being ingested: the run would read its own rejects (and reasons) back.
+      const inside = await runCli(
+        ['ingest', inDir, '--rejects', join(inDir, 'sub', '..', 'rejects.ndjson')],
+        env,
+      );
+      assert.equal(inside.code, 2, inside.stderr);
+      assert.match(inside.stderr, /is inside the input directory .*in: the run would read its own rejects/);
+      assert.equal(await readFile(input, 'utf8'), content);
+      assert.deepEqual(await readdir(inDir), ['a.ndjson']);
+      assert.equal((await h.all()).length, 0, 'refused before anything was appended');
+
+      // An existing rejects file (or reasons file) is not overwritten without --force.
+      const rejects = await h.write('out/rejects.ndjson', 'keep me\n');
+      const kept = await runCli(['ingest', input, '--rejects', rejects], env);
+      assert.equal(kept.code, 2, kept.stderr);
+      assert.match(kept.stderr, /rejects\.ndjson exists; pass --force to overwrite it/);
+      assert.equal(await readFile(rejects, 'utf8'), 'keep me\n');
+      const other = join(h.dir, 'out', 'other.ndjson');
+      await h.write('out/other.ndjson.reasons.ndjson', 'keep me too\n');
+      const keptReasons = await runCli(['ingest', input, '--rejects', other], env);
+      assert.equal(keptReasons.code, 2, keptReasons.stderr);
+      assert.match(keptReasons.stderr, /other\.ndjson\.reasons\.ndjson exists; pass --force/);
+      assert.equal(await readFile(`${other}.reasons.ndjson`, 'utf8'), 'keep me too\n');
+      const forced = await runCli(['ingest', input, '--rejects', rejects, '--force'], env);
+      assert.equal(forced.code, 1, forced.stderr);
+      assert.equal(await readFile(rejects, 'utf8'), '{oops\n');
+    });
+  });
+
   test('a re-run says nothing new (exit 0); an empty file warns (exit 0)', async () => {
     await withCli(async (env, h) => {
       await h.write('a.ndjson', lines(byline('b-1'), article('a-1', { bylines: ['b-1'] })));
