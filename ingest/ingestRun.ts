@@ -139,6 +139,7 @@ export function createIngestRun(
     correlationId,
     headSeq,
     lookupConcurrency: settings.lookupConcurrency,
+    allowUnretract: runOptions.allowUnretract ?? false,
     settings,
     started,
     signal,

@@ -100,6 +100,11 @@ export interface IngestOptions {
   /** Called for every rejected record, in input order within a file; awaited (write it somewhere). */
   onReject?: (reject: IngestReject) => void | Promise<void>;
   onWarning?: (warning: IngestWarning) => void;
+  /**
+   * Let a changed article record publish a retracted article again (default false: such
+   * a record is rejected unless it says `"unretract": true`).
+   */
+  allowUnretract?: boolean;
   /** Ties the run's events together (default `ingest-<time>-<random>`). */
   correlationId?: string;
 }

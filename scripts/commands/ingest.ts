@@ -23,6 +23,7 @@ interface IngestCommandOptions {
   dryRun?: boolean;
   rejects?: string;
   force?: boolean;
+  allowUnretract?: boolean;
   batchSize: number;
   maxImageMb: number;
   maxRecordMb: number;
@@ -230,6 +231,10 @@ export function register(program: Command, ctx: CliContext): void {
       'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson; never an input, nor inside an input directory',
     )
     .option('--force', 'overwrite existing --rejects files')
+    .option(
+      '--allow-unretract',
+      'let a changed article record publish a retracted article again (else it needs "unretract": true)',
+    )
     .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
@@ -308,6 +313,7 @@ export function register(program: Command, ctx: CliContext): void {
           });
           return ingester.ingest(input, {
             dryRun: options.dryRun,
+            allowUnretract: options.allowUnretract === true,
             signal: ctx.signal,
             onReject,
             onWarning,

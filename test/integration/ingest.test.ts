@@ -413,6 +413,56 @@ describe('ingest: idempotent, ordered, revisions and retractions', () => {
     });
   });
 
+  test('a retracted article is published again only on request: "unretract": true or allowUnretract; an export re-run stays a no-op', async () => {
+    await withHarness(async (h) => {
+      const retract = (id: string) => ({ kind: 'article', id, retracted: true });
+      const v2 = (id: string) => article(id, { headline: 'Second version' });
+      // a-2's export holds two versions and the retraction: re-running it must not reject v1.
+      const exportFile = await h.write(
+        'export.ndjson',
+        lines(article('a-1'), retract('a-1'), article('a-2'), v2('a-2'), retract('a-2')),
+      );
+      await h.ingest([exportFile]);
+      const again = await h.ingest([exportFile]);
+      assert.deepEqual(again.rejects, []);
+      assert.equal(again.stats.appended, 0);
+      assert.equal(again.stats.unchanged, 5);
+
+      const changed = await h.ingest([await h.write('changed.ndjson', lines(v2('a-1')))]);
+      assert.deepEqual(changed.rejects.map(where), ['1 -']);
+      assert.equal(
+        changed.rejects[0]!.reason,
+        'article a-1 is retracted; set "unretract": true (or --allow-unretract) to publish it again',
+      );
+      assert.equal(changed.stats.appended, 0);
+      const retracted = async (id: string) => {
+        const state = await h.log.stateAsOf('article', id);
+        return state?.entityType === 'article' && state.retracted;
+      };
+      assert.equal(await retracted('a-1'), true);
+
+      // The record says so: published again, even with the content it was retracted with.
+      const asked = await h.ingest([
+        await h.write('asked.ndjson', lines({ ...article('a-1'), unretract: true })),
+      ]);
+      assert.deepEqual(asked.stats.byType, { ArticleRevised: 1 });
+      assert.equal(await retracted('a-1'), false);
+      // The run says so.
+      const flagged = await h.ingest(
+        [await h.write('flag.ndjson', lines(article('a-2', { headline: 'Third' })))],
+        {
+          allowUnretract: true,
+        },
+      );
+      assert.deepEqual(flagged.stats.byType, { ArticleRevised: 1 });
+      assert.equal(await retracted('a-2'), false);
+      assert.deepEqual(
+        (await h.events('article', 'a-1')).map((s) => s.event.type),
+        ['ArticlePublished', 'ArticleRetracted', 'ArticleRevised'],
+      );
+    });
+  });
+
   test('an article before its byline in the input: the byline is appended first', async () => {
     await withHarness(async (h) => {
       // Files are read in name order: the articles come first.
