@@ -1,6 +1,6 @@
 import { mapLimit } from '../log/async.ts';
 import { type Entry, entryKey } from './entry.ts';
-import { type LookupContext, loadState, mayAssumeNew, rememberAppends } from './lookups.ts';
+import { type LookupContext, loadState, mayAssumeNew, readLog, rememberAppends } from './lookups.ts';
 import { isReplayOfHistory, mapRecord } from './mapRecord.ts';
 
 /** What deciding needs of a run: its lookups plus what goes into every event's envelope. */
@@ -40,7 +40,10 @@ export async function decide(ctx: DecideContext, entry: Entry, at: string): Prom
   const unretract = entry.record.kind === 'article' && 'unretract' in entry.record && entry.record.unretract;
   if (state.entityType === 'article' && state.retracted && unretract) return;
   if (ctx.dryRun && ctx.known.overlay.has(entryKey(entry))) return;
-  const history = entry.history ?? (await ctx.log.readEntity(entry.record.kind, entry.record.id));
+  const { kind, id } = entry.record;
+  const history =
+    entry.history ??
+    (await readLog(ctx, `history of ${entryKey(entry)}`, () => ctx.log.readEntity(kind, id)));
   if (isReplayOfHistory(entry.record, history, context)) entry.decision = { action: 'unchanged' };
 }
 

@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
   createIngester,
+  IngestFailedError,
   type IngestProgress,
   type IngestReject,
   type IngestStats,
@@ -172,7 +173,11 @@ function summaryJson(stats: IngestStats, rejectsFiles?: { records: string; reaso
   };
 }
 
-function summaryText(stats: IngestStats, rejectsFiles?: { records: string; reasons: string }): string {
+function summaryText(
+  stats: IngestStats,
+  rejectsFiles: { records: string; reasons: string } | undefined,
+  stopped: boolean,
+): string {
   const verb = stats.dryRun ? 'would append' : 'appended';
   const types = Object.entries(stats.byType)
     .sort((a, b) => b[1] - a[1])
@@ -202,13 +207,15 @@ function summaryText(stats: IngestStats, rejectsFiles?: { records: string; reaso
     `${seconds(stats.durationMs)} (${stats.recordsPerSecond} records/s, ${stats.eventsPerSecond} events/s)`,
   ]);
   rows.push(['last seq', String(stats.lastSeq)]);
-  const head = stats.dryRun
-    ? 'dry run: nothing was appended or stored'
-    : stats.aborted
-      ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
-      : stats.appended === 0 && stats.rejected === 0
-        ? `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
-        : `ingest done`;
+  const head = stopped
+    ? 'stopped by an error (below): what is counted here was done; re-run to finish (it is safe)'
+    : stats.dryRun
+      ? 'dry run: nothing was appended or stored'
+      : stats.aborted
+        ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
+        : stats.appended === 0 && stats.rejected === 0
+          ? `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
+          : `ingest done`;
   return `${head}\n${formatTable(rows.map(([k, v]) => [`  ${k}`, v!]))}`;
 }
 
@@ -296,6 +303,8 @@ export function register(program: Command, ctx: CliContext): void {
       };
 
       let stats: IngestStats;
+      /** What stopped the run, when something did: the summary is printed first, then it is thrown. */
+      let failure: IngestFailedError | undefined;
       try {
         stats = await withContentLog(ctx, async (log) => {
           if (!options.dryRun) {
@@ -320,13 +329,21 @@ export function register(program: Command, ctx: CliContext): void {
             onProgress,
           });
         });
+      } catch (err) {
+        if (!(err instanceof IngestFailedError)) throw err;
+        failure = err;
+        stats = err.stats;
       } finally {
         bar?.stop();
         await rejectsWriter?.close();
       }
       if (printed > PRINT_LIMIT) stderr.write(`... and ${printed - PRINT_LIMIT} more rejected records\n`);
       if (warned > PRINT_LIMIT) stderr.write(`... and ${warned - PRINT_LIMIT} more warnings\n`);
-      ctx.output(summaryJson(stats, rejectsWriter?.files), () => summaryText(stats, rejectsWriter?.files));
+      ctx.output({ ...summaryJson(stats, rejectsWriter?.files), ...(failure ? { stopped: true } : {}) }, () =>
+        summaryText(stats, rejectsWriter?.files, failure !== undefined),
+      );
+      // Reported like any failed command (exit 1), now that the summary says what was done.
+      if (failure) throw failure.cause;
       if (stats.rejected > 0 || stats.aborted) process.exitCode = 1;
     });
 }

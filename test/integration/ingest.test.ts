@@ -4,17 +4,20 @@
  * Each test gets its own namespace (stream) and temp directories, removed in `finally`.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { generateArchive, tinyPng } from '../../ingest/generate.ts';
 import {
   createIngester,
   type IngesterOptions,
+  IngestFailedError,
   type IngestOptions,
   type IngestReject,
   type IngestStats,
@@ -26,10 +29,11 @@ import { createBlobStore, digestOf } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog, StoredEvent } from '../../log/types.ts';
 import type { Config } from '../../schemas/config.ts';
-import type { EntityType } from '../../schemas/names.ts';
+import { TransientError } from '../../schemas/errors.ts';
+import { createNames, type EntityType } from '../../schemas/names.ts';
 import { connectNats } from '../../scripts/runtime.ts';
 import { runCli } from '../support/cli.ts';
-import { testConfig } from '../support/env.ts';
+import { eventually, testConfig, uniqueNamespace } from '../support/env.ts';
 
 interface Harness {
   config: Config;
@@ -819,5 +823,185 @@ describe('presslog ingest (the CLI)', () => {
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /nope\.ndjson: no such file or directory/);
     });
+  });
+});
+
+/**
+ * A private nats-server (JetStream, its own port and store directory) the test kills
+ * with SIGKILL and starts again, so the shared server is never touched. As in
+ * logFaults.test.ts.
+ */
+async function privateNats() {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-'));
+  const answers = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+  let child: ChildProcess | undefined;
+  async function kill(): Promise<void> {
+    const dying = child;
+    if (!dying || dying.exitCode !== null || dying.signalCode !== null) return;
+    const exited = new Promise((resolve) => dying.once('exit', resolve));
+    dying.kill('SIGKILL');
+    await exited;
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async start() {
+      child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
+        stdio: 'ignore',
+      });
+      await eventually(answers, { timeout: 10_000 });
+    },
+    kill,
+    async dispose() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('ingest: NATS restarts (private nats-server)', () => {
+  /** A log on a private server holding one byline (so the run looks entities up), and an input of `n` bylines. */
+  async function setUp(n: number) {
+    const server = await privateNats();
+    await server.start();
+    const names = createNames(uniqueNamespace());
+    const log = createContentLog({ servers: server.url, names, requestTimeoutMs: 1_000 });
+    const dir = await realpath(await mkdtemp(join(tmpdir(), 'presslog-ingest-nats-')));
+    const blobDir = join(dir, 'blobs');
+    const input = join(dir, 'in.ndjson');
+    await log.init();
+    const seed = createIngester({ log, blobs: createBlobStore(blobDir), source: 'test' });
+    await writeFile(join(dir, 'seed.ndjson'), lines(byline('b-seed')));
+    await seed.ingest([join(dir, 'seed.ndjson')]);
+    await writeFile(input, lines(...Array.from({ length: n }, (_, i) => byline(`b-${i}`))));
+    return {
+      server,
+      names,
+      log,
+      dir,
+      blobDir,
+      input,
+      async dispose() {
+        await log.close().catch(() => {});
+        await server.dispose();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  test('killed during the lookups and back 1.5 s later: the lookups wait it out, every record is appended', async () => {
+    const t = await setUp(200);
+    try {
+      let killed = false;
+      // The first lookup of the run pulls the plug and schedules the restart; it then fails for real.
+      const log: ContentLog = {
+        ...t.log,
+        async lastEvent(type, id) {
+          if (!killed) {
+            killed = true;
+            await t.server.kill();
+            setTimeout(() => void t.server.start(), 1_500);
+          }
+          return t.log.lastEvent(type, id);
+        },
+      };
+      const ingester = createIngester({
+        log,
+        blobs: createBlobStore(t.blobDir),
+        source: 'test',
+        batchSize: 50,
+      });
+      const stats = await ingester.ingest([t.input]);
+      assert.equal(killed, true);
+      assert.equal(stats.appended, 200);
+      assert.equal(stats.rejected, 0);
+      assert.equal((await t.log.head()).lastSeq, 201);
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test('killed for good during the lookups: the run gives up after lookupRetryMs with what it did (IngestFailedError)', async () => {
+    const t = await setUp(200);
+    try {
+      let killed = false;
+      const log: ContentLog = {
+        ...t.log,
+        async lastEvent(type, id) {
+          if (!killed) {
+            killed = true;
+            await t.server.kill();
+          }
+          return t.log.lastEvent(type, id);
+        },
+      };
+      const ingester = createIngester({
+        log,
+        blobs: createBlobStore(t.blobDir),
+        source: 'test',
+        batchSize: 50,
+        lookupRetryMs: 2_000,
+      });
+      const started = Date.now();
+      const err = await ingester.ingest([t.input]).then(
+        () => assert.fail('the run cannot succeed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof IngestFailedError, String(err));
+      assert.ok(err.cause instanceof TransientError, String(err.cause));
+      assert.ok(Date.now() - started < 15_000, 'gave up within seconds of the deadline');
+      assert.equal(err.stats.appended, 0);
+      assert.ok(err.stats.read > 0 && err.stats.read <= 200, String(err.stats.read));
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test('the CLI: NATS gone mid-run prints the summary of what was done, then the error; exit 1', async () => {
+    const t = await setUp(30_000);
+    try {
+      const env = {
+        NATS_URL: t.server.url,
+        PRESSLOG_NAMESPACE: t.names.namespace,
+        PRESSLOG_BLOB_DIR: t.blobDir,
+        PRESSLOG_LOG_LEVEL: 'error',
+      };
+      const running = runCli(['ingest', t.input, '--batch-size', '200', '--no-progress'], env);
+      // Let some batches through, then pull the plug for good.
+      const nc = await connect({ servers: t.server.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        await eventually(async () => (await jsm.streams.info(t.names.stream)).state.messages > 1_000, {
+          timeout: 30_000,
+          interval: 20,
+        });
+      } finally {
+        await nc.close();
+      }
+      await t.server.kill();
+      const run = await running;
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stdout,
+        /^stopped by an error \(below\): what is counted here was done; re-run to finish/,
+      );
+      const appended = Number(/appended\s+(\d+) events/.exec(run.stdout)?.[1]);
+      assert.ok(appended >= 1_000 && appended < 30_000, run.stdout);
+      assert.match(run.stderr, /presslog: error: /);
+    } finally {
+      await t.dispose();
+    }
   });
 });
