@@ -50,6 +50,8 @@ const MB = 1024 * 1024;
 const size = (bytes: number) =>
   bytes >= 1024 * MB ? `${(bytes / (1024 * MB)).toFixed(2)} GB` : `${(bytes / MB).toFixed(1)} MB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** `1 record`, `2 records`, `0 records`. */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function eta(p: IngestProgress): string {
   if (p.bytesRead <= 0 || p.bytesTotal <= p.bytesRead) return '0s';
@@ -184,17 +186,22 @@ function summaryText(
     .map(([type, n]) => `${n} ${type}`)
     .join(', ');
   const rows: string[][] = [
-    ['read', `${stats.read} records in ${stats.files} file(s), ${size(stats.bytes)}`],
-    [verb, `${stats.appended} events${types ? ` (${types})` : ''}`],
-    ['unchanged', `${stats.unchanged} records (already in the log as they are)`],
+    ['read', `${count(stats.read, 'record')} in ${count(stats.files, 'file')}, ${size(stats.bytes)}`],
+    [verb, `${count(stats.appended, 'event')}${types ? ` (${types})` : ''}`],
+    ['unchanged', `${count(stats.unchanged, 'record')} (already in the log as they are)`],
     [
       'rejected',
       `${stats.rejected}${rejectsFiles && stats.rejected > 0 ? ` (records in ${rejectsFiles.records}, reasons in ${rejectsFiles.reasons})` : ''}`,
     ],
     ['warnings', String(stats.warnings)],
   ];
+  // Deferred articles are then decided like any other (appended, unchanged, rejected):
+  // the row says they waited, not that they were appended.
   if (stats.deferred > 0)
-    rows.push(['deferred', `${stats.deferred} articles appended after the bylines/images they use`]);
+    rows.push([
+      'deferred',
+      `${count(stats.deferred, 'article')} read after the rest of the input (a byline or image they use came later or not at all)`,
+    ]);
   if (stats.duplicates > 0)
     rows.push([
       'duplicates',
@@ -214,7 +221,9 @@ function summaryText(
       : stats.aborted
         ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
         : stats.appended === 0 && stats.rejected === 0
-          ? `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
+          ? stats.unchanged === 1
+            ? 'nothing new: the record is already in the log; nothing appended'
+            : `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
           : `ingest done`;
   return `${head}\n${formatTable(rows.map(([k, v]) => [`  ${k}`, v!]))}`;
 }

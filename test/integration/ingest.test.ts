@@ -211,11 +211,12 @@ describe('ingest: bad records are rejected precisely, the others ingested', () =
       await h.write('c.ndjson', lines(byline('b-1')));
       const { stats, rejects, warnings } = await h.ingest([h.dir]);
       assert.deepEqual(rejects, []);
+      // The location names the file; the message does not repeat it.
       assert.deepEqual(
-        warnings.map((w) => w.message),
+        warnings.map((w) => [w.location?.file, w.message]),
         [
-          `${join(h.dir, 'a-empty.ndjson')}: empty file, no records`,
-          `${join(h.dir, 'b-empty.json')}: empty file, no records`,
+          [join(h.dir, 'a-empty.ndjson'), 'empty file, no records'],
+          [join(h.dir, 'b-empty.json'), 'empty file, no records'],
         ],
       );
       assert.equal(stats.appended, 1);
@@ -803,7 +804,7 @@ describe('presslog ingest (the CLI)', () => {
       await h.write('empty.ndjson', '');
       const first = await runCli(['ingest', h.dir], env);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stderr, /warning: .*empty\.ndjson: empty file, no records/);
+      assert.equal(first.stderr, `warning: ${join(h.dir, 'empty.ndjson')}: empty file, no records\n`);
       assert.match(
         first.stdout,
         /appended\s+2 events \(1 BylineRegistered, 1 ArticlePublished\)|appended\s+2 events \(1 ArticlePublished, 1 BylineRegistered\)/,
@@ -811,6 +812,39 @@ describe('presslog ingest (the CLI)', () => {
       const second = await runCli(['ingest', h.dir], env);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /nothing new: all 2 records are already in the log; nothing appended/);
+    });
+  });
+
+  test('the summary counts in words that fit: a deferred article is not claimed appended, 1 record is singular', async () => {
+    await withCli(async (env, h) => {
+      // A reference to a byline that never comes: deferred on every run, appended on the first only.
+      const file = await h.write('a.ndjson', lines(article('a-1', { bylines: ['b-ghost'] })));
+      const first = await runCli(['ingest', file], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /read\s+1 record in 1 file,/);
+      assert.match(first.stdout, /appended\s+1 event \(1 ArticlePublished\)/);
+      const second = await runCli(['ingest', file], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /nothing new: the record is already in the log; nothing appended/);
+      assert.match(second.stdout, /appended\s+0 events\n/);
+      assert.match(second.stdout, /deferred\s+1 article read after the rest of the input/);
+      assert.doesNotMatch(second.stdout, /articles? appended/);
+    });
+  });
+
+  test('CR-only line endings are line breaks: each record read on its own line', async () => {
+    await withHarness(async (h) => {
+      const file = await h.write(
+        'mac.ndjson',
+        `${JSON.stringify(byline('b-1'))}\r\r${JSON.stringify(byline('b-2'))}\r`,
+      );
+      const { stats, rejects } = await h.ingest([file]);
+      assert.deepEqual(rejects, []);
+      assert.equal(stats.read, 2);
+      assert.deepEqual(
+        (await h.all()).map((s) => s.event.entityId),
+        ['b-1', 'b-2'],
+      );
     });
   });
 

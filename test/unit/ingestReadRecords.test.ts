@@ -51,6 +51,24 @@ describe('readRecords: NDJSON', () => {
     assert.equal(items[0]!.ok && items[0]!.raw, '{"a":1}');
   });
 
+  test('CR-only line endings (classic Mac) are line breaks too, blank lines and numbering as with LF', async () => {
+    const items = await read(await file('cr.ndjson', '{"a":1}\r{"a":2}\r\r{"a":3}\r'));
+    assert.deepEqual(summary(items), ['1:ok', '2:ok', '4:ok']);
+    assert.equal(items[1]!.ok && items[1]!.raw, '{"a":2}');
+  });
+
+  test('a CRLF split across two read chunks is one line break; a lone CR at a chunk end is one too', async () => {
+    const MiB = 1024 * 1024;
+    const padded = (length: number) => `{"pad":"${'x'.repeat(length - 10)}"}`;
+    // The reader takes 1 MiB chunks: the CR of the CRLF ends the first, a lone CR the second.
+    const text = `${padded(MiB - 1)}\r\n${padded(MiB - 2)}\r{"a":3}`;
+    assert.equal(text.indexOf('\r'), MiB - 1);
+    assert.equal(text.lastIndexOf('\r'), 2 * MiB - 1);
+    const items = await read(await file('chunks.ndjson', text));
+    assert.deepEqual(summary(items), ['1:ok', '2:ok', '3:ok']);
+    assert.equal(items[1]!.ok && (items[1]!.value as { pad: string }).pad.length, MiB - 12);
+  });
+
   test("a malformed line is rejected alone, with the parser's reason and its bytes", async () => {
     const items = await read(await file('b.ndjson', '{"a":1}\n{"a":\n{"a":3}\n'));
     assert.equal(summary(items)[0], '1:ok');
