@@ -36,7 +36,7 @@ async function tally(run: IngestRun, entries: readonly Entry[]): Promise<Entry[]
     else if (decision?.action === 'reject') {
       await run.reject({
         location: entry.location,
-        field: decision.field,
+        field: decision.field || undefined,
         reason: decision.message,
         raw: entry.raw,
       });

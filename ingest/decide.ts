@@ -1,6 +1,6 @@
 import { mapLimit } from '../log/async.ts';
 import { type Entry, entryKey } from './entry.ts';
-import { type LookupContext, loadState, mayAssumeNew, rememberAppends } from './lookups.ts';
+import { type LookupContext, loadState, mayAssumeNew, readLog, rememberAppends } from './lookups.ts';
 import { isReplayOfHistory, mapRecord } from './mapRecord.ts';
 
 /** What deciding needs of a run: its lookups plus what goes into every event's envelope. */
@@ -11,6 +11,8 @@ export interface DecideContext extends LookupContext {
   headSeq: number;
   /** State lookups in flight at once. */
   lookupConcurrency: number;
+  /** Changed article records may publish a retracted article again (`--allow-unretract`). */
+  allowUnretract: boolean;
 }
 
 /**
@@ -20,13 +22,28 @@ export interface DecideContext extends LookupContext {
  * versions of an article is a no-op.
  */
 export async function decide(ctx: DecideContext, entry: Entry, at: string): Promise<void> {
-  const context = { source: ctx.source, now: at, correlationId: ctx.correlationId, original: entry.original };
-  entry.decision = mapRecord(entry.record, entry.state, context);
+  const context = {
+    source: ctx.source,
+    now: at,
+    correlationId: ctx.correlationId,
+    original: entry.original,
+    allowUnretract: ctx.allowUnretract,
+  };
+  const decision = mapRecord(entry.record, entry.state, context);
+  entry.decision = decision;
   const state = entry.state;
-  if (entry.decision.action !== 'append' || !state || entry.singleVersion || state.lastSeq > ctx.headSeq)
-    return;
+  // A record that would re-publish a retracted article is still checked against history:
+  // an older version in an export that also holds the retraction replays, it is no reject.
+  const mayReplay = decision.action === 'append' || (decision.action === 'reject' && decision.retracted);
+  if (!mayReplay || !state || entry.singleVersion || state.lastSeq > ctx.headSeq) return;
+  // An explicit "unretract": true is meant, even with content the article had before.
+  const unretract = entry.record.kind === 'article' && 'unretract' in entry.record && entry.record.unretract;
+  if (state.entityType === 'article' && state.retracted && unretract) return;
   if (ctx.dryRun && ctx.known.overlay.has(entryKey(entry))) return;
-  const history = entry.history ?? (await ctx.log.readEntity(entry.record.kind, entry.record.id));
+  const { kind, id } = entry.record;
+  const history =
+    entry.history ??
+    (await readLog(ctx, `history of ${entryKey(entry)}`, () => ctx.log.readEntity(kind, id)));
   if (isReplayOfHistory(entry.record, history, context)) entry.decision = { action: 'unchanged' };
 }
 

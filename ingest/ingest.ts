@@ -1,9 +1,16 @@
+import { retrying } from '../log/async.ts';
 import { createBatcher } from './batcher.ts';
 import { createIngestRun, finishStats, resolveSettings } from './ingestRun.ts';
 import { type InputListing, listInputFiles } from './listInputFiles.ts';
 import { readDeferred, readInput } from './readInput.ts';
 import { formatLocation } from './readRecords.ts';
-import type { Ingester, IngesterOptions, IngestOptions, IngestStats } from './types.ts';
+import {
+  type Ingester,
+  type IngesterOptions,
+  IngestFailedError,
+  type IngestOptions,
+  type IngestStats,
+} from './types.ts';
 
 export type {
   Ingester,
@@ -14,7 +21,7 @@ export type {
   IngestStats,
   IngestWarning,
 } from './types.ts';
-export { formatLocation };
+export { formatLocation, IngestFailedError };
 
 /**
  * Create an ingester: reads record files (streamed, bounded memory), validates each
@@ -31,6 +38,9 @@ export { formatLocation };
  * - Optimistic concurrency: each append expects the entity's last sequence the decision
  *   was based on; on a conflict the record is decided again against the new state.
  * - Rejects are data: every bad record is reported through `onReject` and the run goes on.
+ * - Outages are waited out: reads of the log retry with backoff for `lookupRetryMs`,
+ *   appends for four rounds; past that the run throws {@link IngestFailedError}, which
+ *   carries the run's stats so far.
  *
  * The steps live beside this file, each a function over the run's context
  * (`ingestRun.ts`): reading (`readInput.ts`), batching and pipelining (`batcher.ts`),
@@ -47,20 +57,33 @@ export function createIngester(options: IngesterOptions): Ingester {
   ): Promise<IngestStats> {
     const started = performance.now();
     const listing = isListing(input) ? input : await listInputFiles(input);
-    const head = await settings.log.head();
+    const head = await retrying(() => settings.log.head(), {
+      signal: runOptions.signal,
+      deadlineMs: settings.lookupRetryMs,
+      initialMs: 250,
+      maxMs: 5_000,
+    });
     const run = createIngestRun(settings, runOptions, listing, head.lastSeq, started);
     for (const message of listing.warnings) run.warn({ message });
 
     const batcher = createBatcher(run);
+    let failure: unknown;
     try {
       await readInput(run, batcher, listing.files);
       await readDeferred(run, batcher);
+    } catch (err) {
+      // Interrupted while waiting out a failure: an abort like any other (re-running is safe).
+      if (!run.signal?.aborted) failure = err;
     } finally {
       await batcher.abandon();
       await run.deferred.dispose();
     }
 
     const stats = finishStats(run);
+    if (failure !== undefined) {
+      run.logger?.error({ err: failure, appended: stats.appended, read: stats.read }, 'ingest stopped');
+      throw new IngestFailedError(stats, failure);
+    }
     run.position.phase = 'done';
     run.progress();
     run.logger?.info(

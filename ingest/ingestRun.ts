@@ -27,6 +27,7 @@ export interface IngestSettings {
   maxImageBytes: number;
   maxConflictRetries: number;
   lookupConcurrency: number;
+  lookupRetryMs: number;
   tempDir?: string;
   logger?: Logger;
   now: () => Date;
@@ -42,6 +43,7 @@ export function resolveSettings(options: IngesterOptions): IngestSettings {
     maxImageBytes: options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     maxConflictRetries: options.maxConflictRetries ?? 5,
     lookupConcurrency: Math.max(1, options.lookupConcurrency ?? 256),
+    lookupRetryMs: Math.max(0, options.lookupRetryMs ?? 30_000),
     tempDir: options.tempDir,
     logger: options.logger,
     now: options.now ?? (() => new Date()),
@@ -139,6 +141,8 @@ export function createIngestRun(
     correlationId,
     headSeq,
     lookupConcurrency: settings.lookupConcurrency,
+    lookupRetryMs: settings.lookupRetryMs,
+    allowUnretract: runOptions.allowUnretract ?? false,
     settings,
     started,
     signal,

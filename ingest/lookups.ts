@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+import { retrying } from '../log/async.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { EventType } from '../schemas/catalog.ts';
 import type { EntityType } from '../schemas/names.ts';
@@ -22,6 +24,8 @@ export interface KnownEntities {
   overlay: Map<string, EntityState>;
   /** Dry run only: the sequence the last would-be append would have had. */
   fakeSeq: number;
+  /** Lookups retried so far in the run (the first of each outage is logged, not all 256 in flight). */
+  lookupRetries: number;
 }
 
 /** What the lookups need of a run. */
@@ -29,6 +33,30 @@ export interface LookupContext {
   log: ContentLog;
   dryRun: boolean;
   known: KnownEntities;
+  /** How long one failing lookup is retried before the run gives up. */
+  lookupRetryMs: number;
+  /** Ends the waits between retries (the run's signal). */
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/**
+ * Read from the log, retrying a transient failure (a NATS restart, a timeout) with
+ * backoff for up to `lookupRetryMs`, as appends do: the run waits out an outage instead
+ * of dying in its lookup phase. An abort ends the wait and throws the signal's reason.
+ */
+export function readLog<T>(ctx: LookupContext, what: string, read: () => Promise<T>): Promise<T> {
+  return retrying(read, {
+    signal: ctx.signal,
+    deadlineMs: ctx.lookupRetryMs,
+    initialMs: 250,
+    maxMs: 5_000,
+    onRetry: (err, attempt, waitMs) => {
+      // Hundreds of lookups fail together in an outage: log one in a hundred.
+      if (ctx.known.lookupRetries++ % 100 === 0)
+        ctx.logger?.warn({ err, attempt, waitMs, lookup: what }, 'reading the log failed; retrying');
+    },
+  });
 }
 
 const FULL_STATE_EVENTS = new Set<EventType>([
@@ -53,6 +81,7 @@ export function createKnownEntities(headSeq: number): KnownEntities {
     existsInLog: new Set(),
     overlay: new Map(),
     fakeSeq: headSeq,
+    lookupRetries: 0,
   };
 }
 
@@ -71,7 +100,7 @@ export async function loadState(ctx: LookupContext, entry: Entry): Promise<void>
     entry.state = ctx.known.overlay.get(key);
     return;
   }
-  const last = await ctx.log.lastEvent(kind, id);
+  const last = await readLog(ctx, `last event of ${key}`, () => ctx.log.lastEvent(kind, id));
   if (!last) {
     entry.state = undefined;
     return;
@@ -84,7 +113,7 @@ export async function loadState(ctx: LookupContext, entry: Entry): Promise<void>
     entry.singleVersion = FIRST_VERSION_EVENTS.has(last.event.type);
     return;
   }
-  entry.history = await ctx.log.readEntity(kind, id);
+  entry.history = await readLog(ctx, `history of ${key}`, () => ctx.log.readEntity(kind, id));
   entry.state = foldEntity(entry.history);
 }
 
@@ -98,7 +127,7 @@ export async function refExists(
   const key = keyOf(entityType, id);
   if (ctx.known.seenInRun.has(key) || ctx.known.existsInLog.has(key)) return true;
   if (!lookup) return false;
-  const last = await ctx.log.lastEvent(entityType, id);
+  const last = await readLog(ctx, `last event of ${key}`, () => ctx.log.lastEvent(entityType, id));
   if (last) rememberExists(ctx.known, key);
   return last !== undefined;
 }

@@ -23,6 +23,8 @@ export interface MapContext {
   correlationId?: string;
   /** For image records: the stored original (digest, size, media type). */
   original?: BlobRef;
+  /** Let any changed article record publish a retracted article again (`--allow-unretract`). */
+  allowUnretract?: boolean;
 }
 
 /** What to do with one record, given the entity's current state. */
@@ -34,7 +36,13 @@ export type Decision =
       expectedLastSeq: number;
     }
   | { action: 'unchanged' }
-  | { action: 'reject'; field: string; message: string };
+  | {
+      action: 'reject';
+      field: string;
+      message: string;
+      /** Set when the record would publish a retracted article again without saying so. */
+      retracted?: true;
+    };
 
 function makeEvent<T extends EventType>(
   type: T,
@@ -103,9 +111,19 @@ function mapArticle(record: ArticleRecord, current: EntityState | undefined, con
     return append(makeEvent('ArticlePublished', record.id, fields, basis, occurredAt, context), current);
   }
   // Equal fields are "unchanged" even when the article is retracted: re-running an export
-  // that holds both the article and its retraction must stay a no-op. A changed article
-  // after a retraction is a revision, which (per the fold) publishes it again.
-  if (same(current.fields, fields)) return { action: 'unchanged' };
+  // that holds both the article and its retraction must stay a no-op. Only an explicit
+  // `"unretract": true` publishes it again with the same content.
+  const unretractNow = current.retracted && record.unretract === true;
+  if (same(current.fields, fields) && !unretractNow) return { action: 'unchanged' };
+  // A revision publishes a retracted article again (per the fold): only on request.
+  if (current.retracted && !unretractNow && context.allowUnretract !== true) {
+    return {
+      action: 'reject',
+      field: '',
+      message: `article ${record.id} is retracted; set "unretract": true (or --allow-unretract) to publish it again`,
+      retracted: true,
+    };
+  }
   const occurredAt = record.updatedAt ?? context.now;
   return append(makeEvent('ArticleRevised', record.id, fields, basis, occurredAt, context), current);
 }

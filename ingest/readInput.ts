@@ -59,7 +59,8 @@ export async function readInput(
       if (signal?.aborted) break;
     }
     if (items === 0 && !signal?.aborted)
-      run.warn({ location: { file: file.path }, message: `${file.path}: empty file, no records` });
+      // The location names the file; the message must not repeat it (it is printed after it).
+      run.warn({ location: { file: file.path }, message: 'empty file, no records' });
     position.filesDone++;
     position.bytesDone += file.bytes;
     position.bytesCurrent = 0;

@@ -11,6 +11,32 @@ export { type InputFile, listInputFiles } from './listInputFiles.ts';
 /** 8 MiB: far above any real record (a body is capped at 512 KiB), far below a memory problem. */
 export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a record may have. Real records are three
+ * levels deep; past this one, `JSON.stringify` and the validators (which recurse) could
+ * exhaust the stack on a hostile record and take the whole run down with them.
+ */
+export const MAX_RECORD_DEPTH = 64;
+
+/**
+ * Whether `value` nests arrays and objects deeper than `max` levels (the record itself
+ * is level 1). Iterative, so a value nested 100,000 deep is measured, not a stack overflow.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const stack: Array<[object, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const TOO_DEEP = `nested deeper than ${MAX_RECORD_DEPTH} levels (arrays and objects); a record is never that deep`;
+
 /** Where a record is: the file and its line (NDJSON, 1-based) or array index (JSON, 0-based). */
 export interface RecordLocation {
   file: string;
@@ -47,14 +73,24 @@ export interface ReadRecordsOptions {
 /** Pushed by the line splitter in place of a line it skipped for being too long. */
 const TOO_LONG = Object.freeze({ tooLong: true });
 
+/** A CR not followed by LF: a line break in a file saved with classic Mac line endings. */
+const LONE_CR = /\r(?!\n)/g;
+
 /**
- * split2 with a line cap that reports what it skips. split2's `maxLength` with
- * `skipOverflow` discards the rest of an over-long line silently, so the lines after it
- * would be misnumbered and the caller never told; this wrapper emits a TOO_LONG marker
- * in its place. While split2 is in overflow, the first line break of a chunk ends the
- * skipped line, so the marker goes out before that chunk's lines. At end of input (or
- * when a line ends in the chunk that pushed it over), split2 hands the over-long text to
- * the mapper, which turns it into the marker too.
+ * split2 with a line cap that reports what it skips, and with every line ending
+ * (LF, CRLF, lone CR) accepted. split2's `maxLength` with `skipOverflow` discards the
+ * rest of an over-long line silently, so the lines after it would be misnumbered and
+ * the caller never told; this wrapper emits a TOO_LONG marker in its place. While
+ * split2 is in overflow, the first line break of a chunk ends the skipped line, so the
+ * marker goes out before that chunk's lines. At end of input (or when a line ends in
+ * the chunk that pushed it over), split2 hands the over-long text to the mapper, which
+ * turns it into the marker too.
+ *
+ * A lone CR becomes LF before splitting (a CR-only file would otherwise be one long
+ * line and one baffling malformed-JSON reject); a CR at the end of a chunk waits for
+ * the next one, which tells whether an LF follows. A CR cannot occur inside a JSON
+ * string (it must be escaped there), so this never changes a record's content. Files
+ * without CR pay one `includes` per chunk.
  *
  * Input is read as latin1 strings (one char per byte), so `maxLength` counts bytes and
  * each line can be turned back into its exact bytes for a strict UTF-8 decode: split2
@@ -69,9 +105,28 @@ function lineSplitter(maxBytes: number): Transform {
     decodeStrings: false,
   } as split2.Options) as Transform & { overflow: boolean };
   const transform = splitter._transform.bind(splitter);
+  const flush = splitter._flush.bind(splitter);
+  let heldCr = false;
+  const split = (text: string, encoding: BufferEncoding, callback: TransformCallback) => {
+    if (splitter.overflow && text.includes('\n')) splitter.push(TOO_LONG);
+    transform(text, encoding, callback);
+  };
   splitter._transform = (chunk: string, encoding: BufferEncoding, callback: TransformCallback) => {
-    if (splitter.overflow && chunk.includes('\n')) splitter.push(TOO_LONG);
-    transform(chunk, encoding, callback);
+    let text = heldCr ? `\r${chunk}` : chunk;
+    heldCr = false;
+    if (text.includes('\r')) {
+      if (text.endsWith('\r')) {
+        heldCr = true;
+        text = text.slice(0, -1);
+      }
+      text = text.replace(LONE_CR, '\n');
+    }
+    split(text, encoding, callback);
+  };
+  splitter._flush = (callback: TransformCallback) => {
+    if (!heldCr) return flush(callback);
+    heldCr = false;
+    split('\n', 'latin1', (err) => (err ? callback(err) : flush(callback)));
   };
   return splitter;
 }
@@ -143,6 +198,15 @@ async function* readNdjson(
           ok: false,
           location,
           reason: `malformed JSON: ${(err as Error).message}`,
+          raw: Buffer.from(text, 'latin1'),
+        } satisfies SourceItem;
+        continue;
+      }
+      if (nestedDeeperThan(value, MAX_RECORD_DEPTH)) {
+        yield {
+          ok: false,
+          location,
+          reason: TOO_DEEP,
           raw: Buffer.from(text, 'latin1'),
         } satisfies SourceItem;
         continue;
@@ -280,9 +344,18 @@ async function* readJsonArray(
       const element = queue.shift();
       if (element) {
         if (queue.length < 64 && input.isPaused()) input.resume();
+        const location = { file: file.path, index: element.key };
+        // Checked before JSON.stringify, which recurses: a deep element would overflow the
+        // stack and end the whole run. The element's text is gone (the parser assembled
+        // it), so the reject carries none.
+        if (nestedDeeperThan(element.value, MAX_RECORD_DEPTH)) {
+          yield { ok: false, location, reason: TOO_DEEP } satisfies SourceItem;
+          if (signal?.aborted) return;
+          continue;
+        }
         yield {
           ok: true,
-          location: { file: file.path, index: element.key },
+          location,
           value: element.value,
           raw: JSON.stringify(element.value),
         } satisfies SourceItem;

@@ -70,6 +70,13 @@ export const ArticleRecord = Type.Object(
     ),
     /** Allowed so an export can carry the flag on every article; `true` makes it a retraction. */
     retracted: Type.Optional(Type.Literal(false)),
+    /**
+     * `true` publishes a retracted article again (as `ArticleRevised`), even with the
+     * content it had when retracted. Without it (or `--allow-unretract`), a record that
+     * would change a retracted article is rejected: a later export must not silently
+     * undo a retraction. Ignored for an article that is not retracted.
+     */
+    unretract: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
     updatedAt: UpdatedAt,
   },
   { additionalProperties: false },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { EventType } from '../schemas/catalog.ts';
+import { PresslogError } from '../schemas/errors.ts';
 import type { InputListing } from './listInputFiles.ts';
 import type { RecordLocation } from './readRecords.ts';
 
@@ -23,6 +24,8 @@ export interface IngesterOptions {
   maxConflictRetries?: number;
   /** State lookups in flight at once (default 256). */
   lookupConcurrency?: number;
+  /** How long one failing read of the log (a lookup) is retried with backoff before the run gives up (default 30 s). */
+  lookupRetryMs?: number;
   /** Where deferred records are spilled (default the OS temp dir). */
   tempDir?: string;
   logger?: Logger;
@@ -100,6 +103,11 @@ export interface IngestOptions {
   /** Called for every rejected record, in input order within a file; awaited (write it somewhere). */
   onReject?: (reject: IngestReject) => void | Promise<void>;
   onWarning?: (warning: IngestWarning) => void;
+  /**
+   * Let a changed article record publish a retracted article again (default false: such
+   * a record is rejected unless it says `"unretract": true`).
+   */
+  allowUnretract?: boolean;
   /** Ties the run's events together (default `ingest-<time>-<random>`). */
   correlationId?: string;
 }
@@ -111,4 +119,19 @@ export interface Ingester {
    * usage errors before connecting), so the input is walked once per run.
    */
   ingest(input: readonly string[] | InputListing, options?: IngestOptions): Promise<IngestStats>;
+}
+
+/**
+ * A run stopped by an error it could not wait out (the log unreachable for longer than
+ * the lookup retries, or appends failing round after round). `stats` says what the run
+ * did before it stopped; re-running the ingest is safe and finishes the job.
+ */
+export class IngestFailedError extends PresslogError {
+  override name = 'IngestFailedError';
+  constructor(
+    readonly stats: IngestStats,
+    cause: unknown,
+  ) {
+    super(`ingest stopped: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }

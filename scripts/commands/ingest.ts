@@ -1,16 +1,20 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
   createIngester,
+  IngestFailedError,
   type IngestProgress,
   type IngestReject,
   type IngestStats,
   type IngestWarning,
 } from '../../ingest/ingest.ts';
-import { listInputFiles } from '../../ingest/listInputFiles.ts';
+import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { withContentLog } from './withContentLog.ts';
@@ -19,6 +23,8 @@ interface IngestCommandOptions {
   source: string;
   dryRun?: boolean;
   rejects?: string;
+  force?: boolean;
+  allowUnretract?: boolean;
   batchSize: number;
   maxImageMb: number;
   maxRecordMb: number;
@@ -44,6 +50,8 @@ const MB = 1024 * 1024;
 const size = (bytes: number) =>
   bytes >= 1024 * MB ? `${(bytes / (1024 * MB)).toFixed(2)} GB` : `${(bytes / MB).toFixed(1)} MB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** `1 record`, `2 records`, `0 records`. */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function eta(p: IngestProgress): string {
   if (p.bytesRead <= 0 || p.bytesTotal <= p.bytesRead) return '0s';
@@ -51,17 +59,83 @@ function eta(p: IngestProgress): string {
   return `${Math.ceil(remaining / 1000)}s`;
 }
 
+/** The real path `path` has or would have once created (its directory must exist). */
+async function realTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    try {
+      return resolve(await realpath(dirname(resolve(path))), basename(path));
+    } catch {
+      throw new ConfigError('--rejects', `${path}: no such directory ${dirname(path)}`);
+    }
+  }
+}
+
+/**
+ * Refuse a --rejects file that is one of the run's inputs (opening it for writing would
+ * truncate the input) or inside an input directory (the run would read its own rejects
+ * back as input), comparing real paths so a symlink or `./` does not slip past.
+ */
+async function refuseInputTargets(targets: readonly string[], paths: readonly string[], input: InputListing) {
+  const inputs = new Map<string, string>();
+  for (const file of input.files) inputs.set(await realpath(file.path), file.path);
+  const dirs: Array<[string, string]> = [];
+  for (const path of paths) if ((await stat(path)).isDirectory()) dirs.push([await realpath(path), path]);
+  for (const target of targets) {
+    const real = await realTarget(target);
+    const file = inputs.get(real);
+    if (file !== undefined) {
+      throw new ConfigError(
+        '--rejects',
+        `${target} is an input of this run (${file}): writing rejects there would destroy it; choose another file`,
+      );
+    }
+    const dir = dirs.find(([d]) => real.startsWith(d.endsWith(sep) ? d : `${d}${sep}`));
+    if (dir) {
+      throw new ConfigError(
+        '--rejects',
+        `${target} is inside the input directory ${dir[1]}: the run would read its own rejects as input; write them outside it`,
+      );
+    }
+  }
+}
+
+/** Open a rejects file: never over an existing one unless `force` ('wx' fails atomically if it exists). */
+async function openRejectsFile(path: string, force: boolean): Promise<WriteStream> {
+  try {
+    return (await open(path, force ? 'w' : 'wx')).createWriteStream();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new ConfigError('--rejects', `${path} exists; pass --force to overwrite it`);
+    throw new ConfigError('--rejects', `cannot write ${path} (${code ?? (err as Error).message})`);
+  }
+}
+
 /** Writes the --rejects files: the records as they were (re-ingestable), and why, line by line. */
-function createRejectsWriter(file: string) {
-  const records = createWriteStream(file);
-  const reasons = createWriteStream(`${file}.reasons.ndjson`);
+async function createRejectsWriter(
+  file: string,
+  paths: readonly string[],
+  input: InputListing,
+  force: boolean,
+) {
+  const reasonsFile = `${file}.reasons.ndjson`;
+  await refuseInputTargets([file, reasonsFile], paths, input);
+  const records = await openRejectsFile(file, force);
+  let reasons: WriteStream;
+  try {
+    reasons = await openRejectsFile(reasonsFile, force);
+  } catch (err) {
+    records.destroy();
+    throw err;
+  }
   let recordLines = 0;
   const write = (out: WriteStream, data: string | Buffer) =>
     out.write(data) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve()));
   const end = (out: WriteStream) =>
     new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return {
-    files: { records: file, reasons: `${file}.reasons.ndjson` },
+    files: { records: file, reasons: reasonsFile },
     async add(r: IngestReject) {
       // An oversized line has no record to give back; its reason line says so (rejectsLine null).
       let rejectsLine: number | null = null;
@@ -101,24 +175,33 @@ function summaryJson(stats: IngestStats, rejectsFiles?: { records: string; reaso
   };
 }
 
-function summaryText(stats: IngestStats, rejectsFiles?: { records: string; reasons: string }): string {
+function summaryText(
+  stats: IngestStats,
+  rejectsFiles: { records: string; reasons: string } | undefined,
+  stopped: boolean,
+): string {
   const verb = stats.dryRun ? 'would append' : 'appended';
   const types = Object.entries(stats.byType)
     .sort((a, b) => b[1] - a[1])
     .map(([type, n]) => `${n} ${type}`)
     .join(', ');
   const rows: string[][] = [
-    ['read', `${stats.read} records in ${stats.files} file(s), ${size(stats.bytes)}`],
-    [verb, `${stats.appended} events${types ? ` (${types})` : ''}`],
-    ['unchanged', `${stats.unchanged} records (already in the log as they are)`],
+    ['read', `${count(stats.read, 'record')} in ${count(stats.files, 'file')}, ${size(stats.bytes)}`],
+    [verb, `${count(stats.appended, 'event')}${types ? ` (${types})` : ''}`],
+    ['unchanged', `${count(stats.unchanged, 'record')} (already in the log as they are)`],
     [
       'rejected',
       `${stats.rejected}${rejectsFiles && stats.rejected > 0 ? ` (records in ${rejectsFiles.records}, reasons in ${rejectsFiles.reasons})` : ''}`,
     ],
     ['warnings', String(stats.warnings)],
   ];
+  // Deferred articles are then decided like any other (appended, unchanged, rejected):
+  // the row says they waited, not that they were appended.
   if (stats.deferred > 0)
-    rows.push(['deferred', `${stats.deferred} articles appended after the bylines/images they use`]);
+    rows.push([
+      'deferred',
+      `${count(stats.deferred, 'article')} read after the rest of the input (a byline or image they use came later or not at all)`,
+    ]);
   if (stats.duplicates > 0)
     rows.push([
       'duplicates',
@@ -131,13 +214,17 @@ function summaryText(stats: IngestStats, rejectsFiles?: { records: string; reaso
     `${seconds(stats.durationMs)} (${stats.recordsPerSecond} records/s, ${stats.eventsPerSecond} events/s)`,
   ]);
   rows.push(['last seq', String(stats.lastSeq)]);
-  const head = stats.dryRun
-    ? 'dry run: nothing was appended or stored'
-    : stats.aborted
-      ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
-      : stats.appended === 0 && stats.rejected === 0
-        ? `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
-        : `ingest done`;
+  const head = stopped
+    ? 'stopped by an error (below): what is counted here was done; re-run to finish (it is safe)'
+    : stats.dryRun
+      ? 'dry run: nothing was appended or stored'
+      : stats.aborted
+        ? 'interrupted: the records read so far were ingested; re-run to finish (it is safe)'
+        : stats.appended === 0 && stats.rejected === 0
+          ? stats.unchanged === 1
+            ? 'nothing new: the record is already in the log; nothing appended'
+            : `nothing new: all ${stats.unchanged} records are already in the log; nothing appended`
+          : `ingest done`;
   return `${head}\n${formatTable(rows.map(([k, v]) => [`  ${k}`, v!]))}`;
 }
 
@@ -157,7 +244,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'validate, map and compare with the log; append and store nothing')
     .option(
       '--rejects <file>',
-      'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson',
+      'write rejected records to FILE as they were (fix and re-ingest it) and why to FILE.reasons.ndjson; never an input, nor inside an input directory',
+    )
+    .option('--force', 'overwrite existing --rejects files')
+    .option(
+      '--allow-unretract',
+      'let a changed article record publish a retracted article again (else it needs "unretract": true)',
     )
     .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
@@ -178,7 +270,9 @@ export function register(program: Command, ctx: CliContext): void {
         if (bar) bar.log(`${line}\n`);
         else stderr.write(`${line}\n`);
       };
-      const rejectsWriter = options.rejects ? createRejectsWriter(options.rejects) : undefined;
+      const rejectsWriter = options.rejects
+        ? await createRejectsWriter(options.rejects, paths, input, options.force === true)
+        : undefined;
       let printed = 0;
       const onReject = async (r: IngestReject) => {
         if (printed++ < PRINT_LIMIT) {
@@ -218,6 +312,8 @@ export function register(program: Command, ctx: CliContext): void {
       };
 
       let stats: IngestStats;
+      /** What stopped the run, when something did: the summary is printed first, then it is thrown. */
+      let failure: IngestFailedError | undefined;
       try {
         stats = await withContentLog(ctx, async (log) => {
           if (!options.dryRun) {
@@ -235,19 +331,28 @@ export function register(program: Command, ctx: CliContext): void {
           });
           return ingester.ingest(input, {
             dryRun: options.dryRun,
+            allowUnretract: options.allowUnretract === true,
             signal: ctx.signal,
             onReject,
             onWarning,
             onProgress,
           });
         });
+      } catch (err) {
+        if (!(err instanceof IngestFailedError)) throw err;
+        failure = err;
+        stats = err.stats;
       } finally {
         bar?.stop();
         await rejectsWriter?.close();
       }
       if (printed > PRINT_LIMIT) stderr.write(`... and ${printed - PRINT_LIMIT} more rejected records\n`);
       if (warned > PRINT_LIMIT) stderr.write(`... and ${warned - PRINT_LIMIT} more warnings\n`);
-      ctx.output(summaryJson(stats, rejectsWriter?.files), () => summaryText(stats, rejectsWriter?.files));
+      ctx.output({ ...summaryJson(stats, rejectsWriter?.files), ...(failure ? { stopped: true } : {}) }, () =>
+        summaryText(stats, rejectsWriter?.files, failure !== undefined),
+      );
+      // Reported like any failed command (exit 1), now that the summary says what was done.
+      if (failure) throw failure.cause;
       if (stats.rejected > 0 || stats.aborted) process.exitCode = 1;
     });
 }

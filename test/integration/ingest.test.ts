@@ -4,17 +4,20 @@
  * Each test gets its own namespace (stream) and temp directories, removed in `finally`.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { generateArchive, tinyPng } from '../../ingest/generate.ts';
 import {
   createIngester,
   type IngesterOptions,
+  IngestFailedError,
   type IngestOptions,
   type IngestReject,
   type IngestStats,
@@ -26,10 +29,11 @@ import { createBlobStore, digestOf } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog, StoredEvent } from '../../log/types.ts';
 import type { Config } from '../../schemas/config.ts';
-import type { EntityType } from '../../schemas/names.ts';
+import { TransientError } from '../../schemas/errors.ts';
+import { createNames, type EntityType } from '../../schemas/names.ts';
 import { connectNats } from '../../scripts/runtime.ts';
 import { runCli } from '../support/cli.ts';
-import { testConfig } from '../support/env.ts';
+import { eventually, testConfig, uniqueNamespace } from '../support/env.ts';
 
 interface Harness {
   config: Config;
@@ -207,11 +211,12 @@ describe('ingest: bad records are rejected precisely, the others ingested', () =
       await h.write('c.ndjson', lines(byline('b-1')));
       const { stats, rejects, warnings } = await h.ingest([h.dir]);
       assert.deepEqual(rejects, []);
+      // The location names the file; the message does not repeat it.
       assert.deepEqual(
-        warnings.map((w) => w.message),
+        warnings.map((w) => [w.location?.file, w.message]),
         [
-          `${join(h.dir, 'a-empty.ndjson')}: empty file, no records`,
-          `${join(h.dir, 'b-empty.json')}: empty file, no records`,
+          [join(h.dir, 'a-empty.ndjson'), 'empty file, no records'],
+          [join(h.dir, 'b-empty.json'), 'empty file, no records'],
         ],
       );
       assert.equal(stats.appended, 1);
@@ -230,6 +235,32 @@ describe('ingest: bad records are rejected precisely, the others ingested', () =
       );
       assert.match(rejects[1]!.reason, /malformed JSON .*the rest of the file was not read/);
       assert.equal(stats.appended, 4);
+    });
+  });
+
+  test('a record nested deeper than 64 levels is rejected alone, in a JSON array and in NDJSON; the run goes on', async () => {
+    await withHarness(async (h) => {
+      const deep = (n: number) =>
+        `{"kind":"byline","id":"b-deep","name":"x","extra":${'['.repeat(n)}${']'.repeat(n)}}`;
+      await h.write(
+        'a.json',
+        `[${JSON.stringify(byline('b-1'))},${deep(100_000)},${JSON.stringify(byline('b-2'))}]`,
+      );
+      await h.write(
+        'b.ndjson',
+        `${JSON.stringify(byline('b-3'))}\n${deep(100_000)}\n${deep(70)}\n${JSON.stringify(byline('b-4'))}\n`,
+      );
+      const { stats, rejects } = await h.ingest([h.dir]);
+      assert.deepEqual(
+        rejects.map((r) => `${r.location.file.slice(h.dir.length + 1)}${where(r)}`),
+        ['a.json[1] -', 'b.ndjson2 -', 'b.ndjson3 -'],
+      );
+      for (const r of rejects) assert.match(r.reason, /^nested deeper than 64 levels/);
+      // NDJSON keeps the line for the rejects file; a JSON element's text is gone.
+      assert.equal(rejects[0]!.raw, undefined);
+      assert.equal(String(rejects[2]!.raw), deep(70));
+      assert.equal(stats.appended, 4);
+      assert.deepEqual((await h.all()).map((s) => s.event.entityId).sort(), ['b-1', 'b-2', 'b-3', 'b-4']);
     });
   });
 
@@ -383,6 +414,56 @@ describe('ingest: idempotent, ordered, revisions and retractions', () => {
       const state = await h.log.stateAsOf('article', 'a-1');
       assert.ok(
         state?.entityType === 'article' && state.retracted && state.retractReason === 'duplicate of a-2',
+      );
+    });
+  });
+
+  test('a retracted article is published again only on request: "unretract": true or allowUnretract; an export re-run stays a no-op', async () => {
+    await withHarness(async (h) => {
+      const retract = (id: string) => ({ kind: 'article', id, retracted: true });
+      const v2 = (id: string) => article(id, { headline: 'Second version' });
+      // a-2's export holds two versions and the retraction: re-running it must not reject v1.
+      const exportFile = await h.write(
+        'export.ndjson',
+        lines(article('a-1'), retract('a-1'), article('a-2'), v2('a-2'), retract('a-2')),
+      );
+      await h.ingest([exportFile]);
+      const again = await h.ingest([exportFile]);
+      assert.deepEqual(again.rejects, []);
+      assert.equal(again.stats.appended, 0);
+      assert.equal(again.stats.unchanged, 5);
+
+      const changed = await h.ingest([await h.write('changed.ndjson', lines(v2('a-1')))]);
+      assert.deepEqual(changed.rejects.map(where), ['1 -']);
+      assert.equal(
+        changed.rejects[0]!.reason,
+        'article a-1 is retracted; set "unretract": true (or --allow-unretract) to publish it again',
+      );
+      assert.equal(changed.stats.appended, 0);
+      const retracted = async (id: string) => {
+        const state = await h.log.stateAsOf('article', id);
+        return state?.entityType === 'article' && state.retracted;
+      };
+      assert.equal(await retracted('a-1'), true);
+
+      // The record says so: published again, even with the content it was retracted with.
+      const asked = await h.ingest([
+        await h.write('asked.ndjson', lines({ ...article('a-1'), unretract: true })),
+      ]);
+      assert.deepEqual(asked.stats.byType, { ArticleRevised: 1 });
+      assert.equal(await retracted('a-1'), false);
+      // The run says so.
+      const flagged = await h.ingest(
+        [await h.write('flag.ndjson', lines(article('a-2', { headline: 'Third' })))],
+        {
+          allowUnretract: true,
+        },
+      );
+      assert.deepEqual(flagged.stats.byType, { ArticleRevised: 1 });
+      assert.equal(await retracted('a-2'), false);
+      assert.deepEqual(
+        (await h.events('article', 'a-1')).map((s) => s.event.type),
+        ['ArticlePublished', 'ArticleRetracted', 'ArticleRevised'],
       );
     });
   });
@@ -676,13 +757,54 @@ describe('presslog ingest (the CLI)', () => {
     });
   });
 
+  test('--rejects never destroys input: an input file or a path inside an input directory is refused (exit 2), an existing file needs --force', async () => {
+    await withCli(async (env, h) => {
+      const content = lines(byline('b-1'), '{oops');
+      const input = await h.write('in/a.ndjson', content);
+      const inDir = join(h.dir, 'in');
+      // The input itself, also reached through a symlink and a detour.
+      await symlink(input, join(h.dir, 'link.ndjson'));
+      for (const target of [input, join(h.dir, 'link.ndjson'), join(inDir, '..', 'in', 'a.ndjson')]) {
+        const run = await runCli(['ingest', input, '--rejects', target, '--force'], env);
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, /--rejects: .* is an input of this run .*would destroy it/);
+      }
+      // Inside a directory being ingested: the run would read its own rejects (and reasons) back.
+      const inside = await runCli(
+        ['ingest', inDir, '--rejects', join(inDir, 'sub', '..', 'rejects.ndjson')],
+        env,
+      );
+      assert.equal(inside.code, 2, inside.stderr);
+      assert.match(inside.stderr, /is inside the input directory .*in: the run would read its own rejects/);
+      assert.equal(await readFile(input, 'utf8'), content);
+      assert.deepEqual(await readdir(inDir), ['a.ndjson']);
+      assert.equal((await h.all()).length, 0, 'refused before anything was appended');
+
+      // An existing rejects file (or reasons file) is not overwritten without --force.
+      const rejects = await h.write('out/rejects.ndjson', 'keep me\n');
+      const kept = await runCli(['ingest', input, '--rejects', rejects], env);
+      assert.equal(kept.code, 2, kept.stderr);
+      assert.match(kept.stderr, /rejects\.ndjson exists; pass --force to overwrite it/);
+      assert.equal(await readFile(rejects, 'utf8'), 'keep me\n');
+      const other = join(h.dir, 'out', 'other.ndjson');
+      await h.write('out/other.ndjson.reasons.ndjson', 'keep me too\n');
+      const keptReasons = await runCli(['ingest', input, '--rejects', other], env);
+      assert.equal(keptReasons.code, 2, keptReasons.stderr);
+      assert.match(keptReasons.stderr, /other\.ndjson\.reasons\.ndjson exists; pass --force/);
+      assert.equal(await readFile(`${other}.reasons.ndjson`, 'utf8'), 'keep me too\n');
+      const forced = await runCli(['ingest', input, '--rejects', rejects, '--force'], env);
+      assert.equal(forced.code, 1, forced.stderr);
+      assert.equal(await readFile(rejects, 'utf8'), '{oops\n');
+    });
+  });
+
   test('a re-run says nothing new (exit 0); an empty file warns (exit 0)', async () => {
     await withCli(async (env, h) => {
       await h.write('a.ndjson', lines(byline('b-1'), article('a-1', { bylines: ['b-1'] })));
       await h.write('empty.ndjson', '');
       const first = await runCli(['ingest', h.dir], env);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stderr, /warning: .*empty\.ndjson: empty file, no records/);
+      assert.equal(first.stderr, `warning: ${join(h.dir, 'empty.ndjson')}: empty file, no records\n`);
       assert.match(
         first.stdout,
         /appended\s+2 events \(1 BylineRegistered, 1 ArticlePublished\)|appended\s+2 events \(1 ArticlePublished, 1 BylineRegistered\)/,
@@ -690,6 +812,39 @@ describe('presslog ingest (the CLI)', () => {
       const second = await runCli(['ingest', h.dir], env);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /nothing new: all 2 records are already in the log; nothing appended/);
+    });
+  });
+
+  test('the summary counts in words that fit: a deferred article is not claimed appended, 1 record is singular', async () => {
+    await withCli(async (env, h) => {
+      // A reference to a byline that never comes: deferred on every run, appended on the first only.
+      const file = await h.write('a.ndjson', lines(article('a-1', { bylines: ['b-ghost'] })));
+      const first = await runCli(['ingest', file], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /read\s+1 record in 1 file,/);
+      assert.match(first.stdout, /appended\s+1 event \(1 ArticlePublished\)/);
+      const second = await runCli(['ingest', file], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /nothing new: the record is already in the log; nothing appended/);
+      assert.match(second.stdout, /appended\s+0 events\n/);
+      assert.match(second.stdout, /deferred\s+1 article read after the rest of the input/);
+      assert.doesNotMatch(second.stdout, /articles? appended/);
+    });
+  });
+
+  test('CR-only line endings are line breaks: each record read on its own line', async () => {
+    await withHarness(async (h) => {
+      const file = await h.write(
+        'mac.ndjson',
+        `${JSON.stringify(byline('b-1'))}\r\r${JSON.stringify(byline('b-2'))}\r`,
+      );
+      const { stats, rejects } = await h.ingest([file]);
+      assert.deepEqual(rejects, []);
+      assert.equal(stats.read, 2);
+      assert.deepEqual(
+        (await h.all()).map((s) => s.event.entityId),
+        ['b-1', 'b-2'],
+      );
     });
   });
 
@@ -702,5 +857,185 @@ describe('presslog ingest (the CLI)', () => {
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /nope\.ndjson: no such file or directory/);
     });
+  });
+});
+
+/**
+ * A private nats-server (JetStream, its own port and store directory) the test kills
+ * with SIGKILL and starts again, so the shared server is never touched. As in
+ * logFaults.test.ts.
+ */
+async function privateNats() {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-'));
+  const answers = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+  let child: ChildProcess | undefined;
+  async function kill(): Promise<void> {
+    const dying = child;
+    if (!dying || dying.exitCode !== null || dying.signalCode !== null) return;
+    const exited = new Promise((resolve) => dying.once('exit', resolve));
+    dying.kill('SIGKILL');
+    await exited;
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async start() {
+      child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
+        stdio: 'ignore',
+      });
+      await eventually(answers, { timeout: 10_000 });
+    },
+    kill,
+    async dispose() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('ingest: NATS restarts (private nats-server)', () => {
+  /** A log on a private server holding one byline (so the run looks entities up), and an input of `n` bylines. */
+  async function setUp(n: number) {
+    const server = await privateNats();
+    await server.start();
+    const names = createNames(uniqueNamespace());
+    const log = createContentLog({ servers: server.url, names, requestTimeoutMs: 1_000 });
+    const dir = await realpath(await mkdtemp(join(tmpdir(), 'presslog-ingest-nats-')));
+    const blobDir = join(dir, 'blobs');
+    const input = join(dir, 'in.ndjson');
+    await log.init();
+    const seed = createIngester({ log, blobs: createBlobStore(blobDir), source: 'test' });
+    await writeFile(join(dir, 'seed.ndjson'), lines(byline('b-seed')));
+    await seed.ingest([join(dir, 'seed.ndjson')]);
+    await writeFile(input, lines(...Array.from({ length: n }, (_, i) => byline(`b-${i}`))));
+    return {
+      server,
+      names,
+      log,
+      dir,
+      blobDir,
+      input,
+      async dispose() {
+        await log.close().catch(() => {});
+        await server.dispose();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  test('killed during the lookups and back 1.5 s later: the lookups wait it out, every record is appended', async () => {
+    const t = await setUp(200);
+    try {
+      let killed = false;
+      // The first lookup of the run pulls the plug and schedules the restart; it then fails for real.
+      const log: ContentLog = {
+        ...t.log,
+        async lastEvent(type, id) {
+          if (!killed) {
+            killed = true;
+            await t.server.kill();
+            setTimeout(() => void t.server.start(), 1_500);
+          }
+          return t.log.lastEvent(type, id);
+        },
+      };
+      const ingester = createIngester({
+        log,
+        blobs: createBlobStore(t.blobDir),
+        source: 'test',
+        batchSize: 50,
+      });
+      const stats = await ingester.ingest([t.input]);
+      assert.equal(killed, true);
+      assert.equal(stats.appended, 200);
+      assert.equal(stats.rejected, 0);
+      assert.equal((await t.log.head()).lastSeq, 201);
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test('killed for good during the lookups: the run gives up after lookupRetryMs with what it did (IngestFailedError)', async () => {
+    const t = await setUp(200);
+    try {
+      let killed = false;
+      const log: ContentLog = {
+        ...t.log,
+        async lastEvent(type, id) {
+          if (!killed) {
+            killed = true;
+            await t.server.kill();
+          }
+          return t.log.lastEvent(type, id);
+        },
+      };
+      const ingester = createIngester({
+        log,
+        blobs: createBlobStore(t.blobDir),
+        source: 'test',
+        batchSize: 50,
+        lookupRetryMs: 2_000,
+      });
+      const started = Date.now();
+      const err = await ingester.ingest([t.input]).then(
+        () => assert.fail('the run cannot succeed'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof IngestFailedError, String(err));
+      assert.ok(err.cause instanceof TransientError, String(err.cause));
+      assert.ok(Date.now() - started < 15_000, 'gave up within seconds of the deadline');
+      assert.equal(err.stats.appended, 0);
+      assert.ok(err.stats.read > 0 && err.stats.read <= 200, String(err.stats.read));
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test('the CLI: NATS gone mid-run prints the summary of what was done, then the error; exit 1', async () => {
+    const t = await setUp(30_000);
+    try {
+      const env = {
+        NATS_URL: t.server.url,
+        PRESSLOG_NAMESPACE: t.names.namespace,
+        PRESSLOG_BLOB_DIR: t.blobDir,
+        PRESSLOG_LOG_LEVEL: 'error',
+      };
+      const running = runCli(['ingest', t.input, '--batch-size', '200', '--no-progress'], env);
+      // Let some batches through, then pull the plug for good.
+      const nc = await connect({ servers: t.server.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        await eventually(async () => (await jsm.streams.info(t.names.stream)).state.messages > 1_000, {
+          timeout: 30_000,
+          interval: 20,
+        });
+      } finally {
+        await nc.close();
+      }
+      await t.server.kill();
+      const run = await running;
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stdout,
+        /^stopped by an error \(below\): what is counted here was done; re-run to finish/,
+      );
+      const appended = Number(/appended\s+(\d+) events/.exec(run.stdout)?.[1]);
+      assert.ok(appended >= 1_000 && appended < 30_000, run.stdout);
+      assert.match(run.stderr, /presslog: error: /);
+    } finally {
+      await t.dispose();
+    }
   });
 });

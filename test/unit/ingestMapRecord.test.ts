@@ -124,6 +124,39 @@ describe('mapRecord', () => {
     assert.equal(rejected.action === 'reject' && rejected.field, 'id');
   });
 
+  test('a retracted article: a changed record is a reject unless it says "unretract": true or the run allows it', () => {
+    const live = stored(mapRecord(article, undefined, context), 4);
+    const retraction = record({ kind: 'article', id: 'a-1', retracted: true });
+    const retracted = applyEvent(live, appended(mapRecord(retraction, live, context)).event, 5);
+    const changed = record({ ...article, headline: 'Harbour reopens again' });
+    assert.deepEqual(mapRecord(changed, retracted, context), {
+      action: 'reject',
+      field: '',
+      message: 'article a-1 is retracted; set "unretract": true (or --allow-unretract) to publish it again',
+      retracted: true,
+    });
+    assert.equal(
+      appended(mapRecord(record({ ...changed, unretract: true }), retracted, context)).event.type,
+      'ArticleRevised',
+    );
+    assert.equal(
+      appended(mapRecord(changed, retracted, { ...context, allowUnretract: true })).event.type,
+      'ArticleRevised',
+    );
+    // The same content: unchanged, unless the record asks for it to be published again.
+    assert.deepEqual(mapRecord(article, retracted, { ...context, allowUnretract: true }), {
+      action: 'unchanged',
+    });
+    assert.equal(
+      appended(mapRecord(record({ ...article, unretract: true }), retracted, context)).event.type,
+      'ArticleRevised',
+    );
+    // Not retracted: the field changes nothing.
+    assert.deepEqual(mapRecord(record({ ...article, unretract: true }), live, context), {
+      action: 'unchanged',
+    });
+  });
+
   test('images: a new caption updates, a new file replaces the original, a removed image is resubmitted', () => {
     const state = stored(mapRecord(image, undefined, { ...context, original }), 2);
     const recaptioned = appended(

@@ -8,6 +8,7 @@ import {
   type InputFile,
   invalidUtf8Offset,
   listInputFiles,
+  nestedDeeperThan,
   readRecords,
   type SourceItem,
 } from '../../ingest/readRecords.ts';
@@ -48,6 +49,24 @@ describe('readRecords: NDJSON', () => {
       [{ a: 1 }, { a: 2 }, { a: 3 }],
     );
     assert.equal(items[0]!.ok && items[0]!.raw, '{"a":1}');
+  });
+
+  test('CR-only line endings (classic Mac) are line breaks too, blank lines and numbering as with LF', async () => {
+    const items = await read(await file('cr.ndjson', '{"a":1}\r{"a":2}\r\r{"a":3}\r'));
+    assert.deepEqual(summary(items), ['1:ok', '2:ok', '4:ok']);
+    assert.equal(items[1]!.ok && items[1]!.raw, '{"a":2}');
+  });
+
+  test('a CRLF split across two read chunks is one line break; a lone CR at a chunk end is one too', async () => {
+    const MiB = 1024 * 1024;
+    const padded = (length: number) => `{"pad":"${'x'.repeat(length - 10)}"}`;
+    // The reader takes 1 MiB chunks: the CR of the CRLF ends the first, a lone CR the second.
+    const text = `${padded(MiB - 1)}\r\n${padded(MiB - 2)}\r{"a":3}`;
+    assert.equal(text.indexOf('\r'), MiB - 1);
+    assert.equal(text.lastIndexOf('\r'), 2 * MiB - 1);
+    const items = await read(await file('chunks.ndjson', text));
+    assert.deepEqual(summary(items), ['1:ok', '2:ok', '3:ok']);
+    assert.equal(items[1]!.ok && (items[1]!.value as { pad: string }).pad.length, MiB - 12);
   });
 
   test("a malformed line is rejected alone, with the parser's reason and its bytes", async () => {
@@ -219,4 +238,13 @@ test('formatLocation and invalidUtf8Offset', () => {
   assert.equal(invalidUtf8Offset(Buffer.from('abc')), 3);
   assert.equal(invalidUtf8Offset(Buffer.from([0x61, 0xe2, 0x82])), 1, 'truncated sequence');
   assert.equal(invalidUtf8Offset(Buffer.from([0xc3, 0xa9, 0xff])), 2);
+});
+
+describe('nestedDeeperThan', () => {
+  test('counts the record as level 1, arrays and objects alike, and measures 100,000 levels without recursing', () => {
+    assert.equal(nestedDeeperThan('x', 0), false);
+    assert.equal(nestedDeeperThan({ a: [1] }, 2), false);
+    assert.equal(nestedDeeperThan({ a: [{}] }, 2), true);
+    assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 64), true);
+  });
 });
