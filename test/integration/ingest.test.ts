@@ -4,9 +4,7 @@
  * Each test gets its own namespace (stream) and temp directories, removed in `finally`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -34,6 +32,7 @@ import { createNames, type EntityType } from '../../schemas/names.ts';
 import { connectNats } from '../../scripts/runtime.ts';
 import { runCli } from '../support/cli.ts';
 import { eventually, testConfig, uniqueNamespace } from '../support/env.ts';
+import { privateNats } from '../support/privateNats.ts';
 
 interface Harness {
   config: Config;
@@ -859,51 +858,6 @@ describe('presslog ingest (the CLI)', () => {
     });
   });
 });
-
-/**
- * A private nats-server (JetStream, its own port and store directory) the test kills
- * with SIGKILL and starts again, so the shared server is never touched. As in
- * logFaults.test.ts.
- */
-async function privateNats() {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-'));
-  const answers = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1');
-    });
-  let child: ChildProcess | undefined;
-  async function kill(): Promise<void> {
-    const dying = child;
-    if (!dying || dying.exitCode !== null || dying.signalCode !== null) return;
-    const exited = new Promise((resolve) => dying.once('exit', resolve));
-    dying.kill('SIGKILL');
-    await exited;
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    async start() {
-      child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
-        stdio: 'ignore',
-      });
-      await eventually(answers, { timeout: 10_000 });
-    },
-    kill,
-    async dispose() {
-      await kill();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describe('ingest: NATS restarts (private nats-server)', () => {
   /** A log on a private server holding one byline (so the run looks entities up), and an input of `n` bylines. */

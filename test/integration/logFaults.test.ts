@@ -1,9 +1,4 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { createContentLog } from '../../log/contentLog.ts';
@@ -12,66 +7,12 @@ import type { AppendOutcome, ReplayItem } from '../../log/types.ts';
 import { TransientError } from '../../schemas/errors.ts';
 import { createNames } from '../../schemas/names.ts';
 import { eventually, uniqueNamespace } from '../support/env.ts';
+import { privateNats } from '../support/privateNats.ts';
 
 /**
  * Faults injected for real: a private nats-server (JetStream, its own store directory
  * and port) that the test kills with SIGKILL, so the shared server is never touched.
  */
-interface PrivateNats {
-  url: string;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.connect(port, '127.0.0.1');
-  });
-}
-
-async function privateNats(): Promise<PrivateNats> {
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-'));
-  let child: ChildProcess | undefined;
-  async function kill(): Promise<void> {
-    const dying = child;
-    // A process killed by a signal has a signalCode and a null exitCode.
-    if (!dying || dying.exitCode !== null || dying.signalCode !== null) return;
-    const exited = new Promise((resolve) => dying.once('exit', resolve));
-    dying.kill('SIGKILL');
-    await exited;
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    async start() {
-      child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
-        stdio: 'ignore',
-      });
-      await eventually(() => answers(port), { timeout: 10_000 });
-    },
-    kill,
-    async dispose() {
-      await kill();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 describe('content log under faults (private nats-server)', () => {
   test('server killed during a pipelined append: every "appended" is stored, "not sent" never is, a retry completes', async () => {
     const server = await privateNats();

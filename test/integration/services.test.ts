@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,6 +8,7 @@ import type { ServiceDownResult, ServiceStatus, ServiceUpResult } from '../../sc
 import { processStartTime } from '../../scripts/services/state.ts';
 import { runCli } from '../support/cli.ts';
 import { withNamespace } from '../support/env.ts';
+import { freePort } from '../support/privateNats.ts';
 
 const BINARIES = { nats: 'nats-server', redis: 'redis-server', elasticsearch: 'org.elasticsearch' };
 
@@ -18,15 +18,6 @@ function parse<T>(stdout: string): T[] {
 
 async function commandLine(pid: number): Promise<string> {
   return readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-}
-
-/** A TCP port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 test('NATS, Elasticsearch and Redis answer and keep what they are given', async () => {
