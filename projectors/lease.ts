@@ -83,6 +83,9 @@ export function asOfLeaseKey(projection: ProjectionName): string {
   return `asof.${projection}`;
 }
 
+/** How long a lease lives without renewal unless told otherwise. */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+
 let counter = 0;
 
 /** The lease a KV entry holds; undefined for a missing, deleted or purged key. */
@@ -121,7 +124,7 @@ export function indexBeingWritten(
  */
 export function createLease(options: LeaseOptions): Lease {
   const { kv, key } = options;
-  const ttlMs = options.ttlMs ?? 15_000;
+  const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
   const owner = `${hostname()}:${process.pid}:${++counter}:${Math.random().toString(36).slice(2, 8)}`;
   const log = options.logger?.child({ component: 'lease', key });
   const lostController = new AbortController();
