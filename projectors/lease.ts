@@ -107,6 +107,23 @@ export async function readLease(kv: KV, key: string): Promise<LeaseValue | undef
   return holder && unexpired(holder) ? holder : undefined;
 }
 
+/**
+ * Whether the lease's holder still runs: undefined when it is on another host (nothing to
+ * ask), else whether its pid is a live process here. A false answer means a stale lease,
+ * its holder killed before it could release it. (A pid the system gave to a new process
+ * meanwhile reads as alive: the lease then just runs out as it would have.)
+ */
+export function holderAlive(holder: Pick<LeaseValue, 'host' | 'pid'>): boolean | undefined {
+  if (holder.host !== hostname()) return undefined;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The index a live projector's lease says it writes for `projection` (see `Lease.setDetail`). */
 export function indexBeingWritten(
   holder: LeaseValue | undefined,
