@@ -55,6 +55,11 @@ export interface ProjectionStatus {
   health?: Pick<ProjectorHealth, 'state' | 'lastError' | 'lastErrorAt' | 'updatedAt'>;
   /** False when the index was built by other projection code or mappings than this version's: reindex to apply. */
   current?: boolean;
+  /**
+   * Elasticsearch did not answer in time (or failed): the index is then the one the
+   * projection's pointer names, and documents, other indexes and dead letters are unknown.
+   */
+  elasticsearchError?: string;
   /** Other indexes of the projection (kept for rollback, as-of builds, partial builds). */
   otherIndexes: { name: string; state?: string; asOf?: string }[];
 }
@@ -73,19 +78,49 @@ export async function projectionStatus(
     snapshots?: StateSnapshotStore;
     projections: readonly ProjectionName[];
     signal?: AbortSignal;
+    /**
+     * How long to wait for Elasticsearch's part of a projection's status (default 5 s).
+     * Status is what one looks at when something hangs: past this, the rest (checkpoints,
+     * lag, leases, health: all in NATS) is reported without it.
+     */
+    elasticsearchTimeoutMs?: number;
   },
 ): Promise<StatusReport> {
-  const { client, checkpoints, names, signal } = options;
+  const { checkpoints, names, signal } = options;
+  const timeoutMs = options.elasticsearchTimeoutMs ?? 5000;
+  // The same connections, each request bounded: a hung node must not hang the report.
+  const client = options.client.child({ requestTimeout: timeoutMs });
+  let unavailable: string | undefined;
+  /** `fn` within the deadline; once Elasticsearch failed to answer, it is not asked again. */
+  const fromElasticsearch = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> => {
+    if (unavailable) return undefined;
+    const deadline = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(timeoutMs)]);
+    try {
+      return await Promise.race([
+        fn(deadline),
+        new Promise<never>((_, reject) => {
+          deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
+        }),
+      ]);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      unavailable = `Elasticsearch did not answer within ${timeoutMs} ms (${(err as Error).message})`;
+      return undefined;
+    }
+  };
   const head = await options.log.head();
   const bucket = await checkpoints.bucket();
   const out: ProjectionStatus[] = [];
   for (const projection of options.projections) {
     const alias = names.alias(projection);
-    const [targets, indexes] = await Promise.all([
-      aliasTargets(client, alias, signal),
-      listProjectionIndexes(client, names, projection, signal),
-    ]);
-    const index = targets[0];
+    const found = await fromElasticsearch((deadline) =>
+      Promise.all([
+        aliasTargets(client, alias, deadline),
+        listProjectionIndexes(client, names, projection, deadline),
+      ]),
+    );
+    const indexes = found?.[1] ?? [];
+    const index = found ? found[0][0] : (await checkpoints.pointer(projection).catch(() => undefined))?.index;
     const status: ProjectionStatus = {
       projection,
       alias,
@@ -101,8 +136,8 @@ export async function projectionStatus(
     };
     if (index) {
       const info = indexes.find((i) => i.name === index);
-      status.current = builtByCurrentDefinition(projection, info);
-      status.docs = await countDocs(client, index, signal);
+      if (found) status.current = builtByCurrentDefinition(projection, info);
+      status.docs = await fromElasticsearch((deadline) => countDocs(client, index, deadline));
       status.checkpoint = await checkpoints.get(index);
       const seq = status.checkpoint?.seq ?? 0;
       status.lagEvents = Math.max(0, head.lastSeq - seq);
@@ -114,10 +149,10 @@ export async function projectionStatus(
           : behindSince
             ? Math.max(0, (Date.now() - behindSince.getTime()) / 1000)
             : undefined;
-      const summary = await options.deadLetters.summary(index, signal);
+      const summary = await fromElasticsearch((deadline) => options.deadLetters.summary(index, deadline));
       status.deadLetters = {
-        count: summary.count,
-        ...(summary.last
+        count: summary?.count ?? 0,
+        ...(summary?.last
           ? {
               last: {
                 kind: summary.last.kind,
@@ -147,6 +182,7 @@ export async function projectionStatus(
         updatedAt: health.updatedAt,
       };
     }
+    if (unavailable) status.elasticsearchError = unavailable;
     out.push(status);
   }
   return {

@@ -40,7 +40,7 @@ function text(report: StatusReport): string {
     s.docs === undefined ? '-' : String(s.docs),
     s.checkpoint ? String(s.checkpoint.seq) : '-',
     lag(s),
-    String(s.deadLetters.count),
+    s.elasticsearchError && s.docs === undefined ? '?' : String(s.deadLetters.count),
     runner(s),
   ]);
   const lines = [
@@ -51,6 +51,8 @@ function text(report: StatusReport): string {
       ...rows,
     ]),
   ];
+  const unavailable = report.projections.find((s) => s.elasticsearchError)?.elasticsearchError;
+  if (unavailable) lines.push(`${unavailable}: documents, other indexes and dead letters not shown`);
   for (const s of report.projections) {
     if (s.health?.lastError)
       lines.push(`${s.projection}: last error ${s.health.lastErrorAt}: ${s.health.lastError}`);

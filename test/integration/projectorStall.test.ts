@@ -133,6 +133,28 @@ describe('live projector against a hung Elasticsearch', () => {
         assert.match(health.lastError!, /Elasticsearch/);
         assert.ok(Date.parse(health.lastErrorAt!) >= cut - 1000);
 
+        // Status itself, asking the hung node, answers in bounded time with what NATS knows.
+        const asked = Date.now();
+        const hung = await projectionStatus({
+          ...env.common(),
+          client: throughProxy,
+          projections: ['articles'],
+          elasticsearchTimeoutMs: 1000,
+        });
+        assert.ok(Date.now() - asked < 5000, `status took ${Date.now() - asked} ms`);
+        const seen = hung.projections[0]!;
+        assert.match(seen.elasticsearchError ?? '', /did not answer within 1000 ms/);
+        assert.equal(
+          seen.index,
+          (await env.checkpoints.pointer('articles'))?.index,
+          'the index from its pointer',
+        );
+        // 10 while A is stuck (15 if the standby was quick).
+        const seq = seen.checkpoint?.seq ?? -1;
+        assert.ok(seq === 10 || seq === 15, `checkpoint ${seq}`);
+        assert.equal(seen.lagEvents, 15 - seq);
+        assert.ok(seen.health?.lastError);
+
         // A gives up its lease; B takes it and writes what A could not.
         await eventually(async () => assert.equal(await countDocs(env), 15), {
           timeout: 4 * leaseTtlMs + 10_000,
