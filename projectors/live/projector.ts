@@ -195,8 +195,9 @@ function createContext(
 
 /**
  * One run: take the leases, open the targets, restore the state, tail the log. Whatever
- * was taken is given back however it ends: the pointer watch stopped, the health entry
- * marked stopped, the leases released (so a successor can start at once).
+ * was taken is given back however it ends: the pointer watch and the stall watchdog
+ * stopped, the health entry marked stopped (retrying, after a stall), the leases released
+ * (so a successor can start at once).
  */
 async function run(
   ctx: LiveContext,

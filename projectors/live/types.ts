@@ -80,6 +80,9 @@ export interface Projector {
   /**
    * Take the leases and project until stopped: by `signal`, by {@link Projector.close}, with
    * `untilCaughtUp` at the head of the log, or by a failure (which rejects). Once per projector.
+   * No progress for longer than `leaseTtlMs` (Elasticsearch hung or failing) gives the
+   * leases up for a standby; they are taken back after a pause, with `wait` by waiting for
+   * them, without it only if nobody took them (else this rejects with `ProjectorStalledError`).
    */
   run(options?: RunOptions): Promise<ProjectorStats>;
   /**

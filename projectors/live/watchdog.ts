@@ -4,8 +4,10 @@ import { noteError, writeHealth } from './health.ts';
 
 /**
  * The projector could not make progress for longer than its lease TTL (Elasticsearch
- * not answering, or failing every write), and gave up its leases so that a standby
- * (`project --wait`) takes over. Start it again once the cause is gone.
+ * not answering, or failing every write) and gave up its leases so that a standby
+ * (`project --wait`) could take over. `run()` rejects with it when, after a pause, the
+ * leases were taken by another projector (and it was not told to `wait`); otherwise the
+ * projector takes them back and starts again.
  */
 export class ProjectorStalledError extends PresslogError {
   override name = 'ProjectorStalledError';
