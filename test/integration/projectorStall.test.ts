@@ -49,6 +49,10 @@ async function startSwitchableProxy(target = process.env.ELASTICSEARCH_URL ?? 'h
     blackhole() {
       blackholed = true;
     },
+    /** Forward again (on new connections: the client gives up the silent ones). */
+    forward() {
+      blackholed = false;
+    },
     get swallowed() {
       return swallowed;
     },
@@ -179,6 +183,50 @@ describe('live projector against a hung Elasticsearch', () => {
         await b.close();
         await a.close();
         await aRun;
+        await throughProxy.close();
+        await proxy.close();
+      }
+    });
+  });
+
+  test('with nobody to take over, it takes its lease back after the stall and catches up once Elasticsearch answers', async () => {
+    await withProjectorEnv(async (env) => {
+      const proxy = await startSwitchableProxy();
+      const throughProxy = new Client({ node: proxy.url, requestTimeout: 30_000 });
+      const leaseTtlMs = 2000;
+      let caughtUp = false;
+      const a = createProjector({
+        ...env.common(),
+        client: throughProxy,
+        projections: ['articles'],
+        leaseTtlMs,
+        idlePollMs: 20,
+        onCaughtUp: () => {
+          caughtUp = true;
+        },
+      });
+      const running = a.run({ wait: true });
+      running.catch(() => {});
+      try {
+        await env.append(articles(0, 3));
+        await eventually(() => caughtUp, { timeout: 15_000 });
+        proxy.blackhole();
+        await env.append(articles(3, 2));
+        // The stall gives the lease up: for a while nobody holds it.
+        await eventually(
+          async () => assert.equal(await readLease(env.leaseBucket, projectLeaseKey('articles')), undefined),
+          { timeout: 4 * leaseTtlMs, interval: 50 },
+        );
+        proxy.forward();
+        await eventually(async () => assert.equal(await countDocs(env), 5), {
+          timeout: 30_000,
+          interval: 200,
+        });
+        const holder = await readLease(env.leaseBucket, projectLeaseKey('articles'));
+        assert.equal(holder?.pid, process.pid, 'the same projector holds the lease again');
+      } finally {
+        await a.close();
+        assert.ok((await running).events >= 5, 'run() resolves on close, with the events of both attempts');
         await throughProxy.close();
         await proxy.close();
       }
