@@ -83,6 +83,9 @@ export function asOfLeaseKey(projection: ProjectionName): string {
   return `asof.${projection}`;
 }
 
+/** How long a lease lives without renewal unless told otherwise. */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+
 let counter = 0;
 
 /** The lease a KV entry holds; undefined for a missing, deleted or purged key. */
@@ -104,6 +107,23 @@ export async function readLease(kv: KV, key: string): Promise<LeaseValue | undef
   return holder && unexpired(holder) ? holder : undefined;
 }
 
+/**
+ * Whether the lease's holder still runs: undefined when it is on another host (nothing to
+ * ask), else whether its pid is a live process here. A false answer means a stale lease,
+ * its holder killed before it could release it. (A pid the system gave to a new process
+ * meanwhile reads as alive: the lease then just runs out as it would have.)
+ */
+export function holderAlive(holder: Pick<LeaseValue, 'host' | 'pid'>): boolean | undefined {
+  if (holder.host !== hostname()) return undefined;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The index a live projector's lease says it writes for `projection` (see `Lease.setDetail`). */
 export function indexBeingWritten(
   holder: LeaseValue | undefined,
@@ -121,7 +141,7 @@ export function indexBeingWritten(
  */
 export function createLease(options: LeaseOptions): Lease {
   const { kv, key } = options;
-  const ttlMs = options.ttlMs ?? 15_000;
+  const ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
   const owner = `${hostname()}:${process.pid}:${++counter}:${Math.random().toString(36).slice(2, 8)}`;
   const log = options.logger?.child({ component: 'lease', key });
   const lostController = new AbortController();

@@ -4,11 +4,33 @@ import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionClients } from './clients.ts';
 import { aliasTargets, countDocs, type IndexInfo, listProjectionIndexes } from './indexes.ts';
-import { indexBeingWritten, projectLeaseKey, readLease, reindexLeaseKey } from './lease.ts';
+import {
+  holderAlive,
+  indexBeingWritten,
+  type LeaseValue,
+  projectLeaseKey,
+  readLease,
+  reindexLeaseKey,
+} from './lease.ts';
 import type { ProjectorHealth } from './live/health.ts';
 import { PROJECTIONS } from './projections.ts';
 import type { SnapshotInfo, StateSnapshotStore } from './state/stateSnapshots.ts';
 import type { DeadLetter } from './write/deadLetters.ts';
+
+/** Who holds a lease, and whether they still run. */
+export interface LeaseHolder {
+  owner: string;
+  host: string;
+  pid: number;
+  since: string;
+  /** When the lease runs out unless renewed. */
+  expiresAt: string;
+  /**
+   * False when the holder is on this host and its pid is not running: a stale lease (the
+   * holder was killed) that keeps others out until it expires. Undefined on another host.
+   */
+  alive?: boolean;
+}
 
 /** Where one projection stands. */
 export interface ProjectionStatus {
@@ -20,16 +42,24 @@ export interface ProjectionStatus {
   checkpoint?: Checkpoint;
   /** Events in the log after the checkpoint. */
   lagEvents?: number;
-  /** Stored time of the newest event minus that of the event at the checkpoint. */
+  /**
+   * How long the projection has been behind the head: from when the log stored the first
+   * event after the checkpoint (the oldest one the index lacks) to now; 0 when caught up.
+   */
   lagSeconds?: number;
   deadLetters: { count: number; last?: Pick<DeadLetter, 'kind' | 'seq' | 'docId' | 'reason' | 'at'> };
   /** The live projector of this projection, when one holds the lease. */
-  live?: { owner: string; host: string; pid: number; since: string; writing?: string };
+  live?: LeaseHolder & { writing?: string };
   /** A reindex in progress. */
-  reindexing?: { owner: string; host: string; pid: number; since: string };
+  reindexing?: LeaseHolder;
   health?: Pick<ProjectorHealth, 'state' | 'lastError' | 'lastErrorAt' | 'updatedAt'>;
   /** False when the index was built by other projection code or mappings than this version's: reindex to apply. */
   current?: boolean;
+  /**
+   * Elasticsearch did not answer in time (or failed): the index is then the one the
+   * projection's pointer names, and documents, other indexes and dead letters are unknown.
+   */
+  elasticsearchError?: string;
   /** Other indexes of the projection (kept for rollback, as-of builds, partial builds). */
   otherIndexes: { name: string; state?: string; asOf?: string }[];
 }
@@ -44,23 +74,53 @@ export interface StatusReport {
 /** Gather the status of the projections: aliases, documents, checkpoints and lag, dead letters, who is running. */
 export async function projectionStatus(
   options: Omit<ProjectionClients, 'log'> & {
-    log: Pick<ContentLog, 'head'>;
+    log: Pick<ContentLog, 'head' | 'replay'>;
     snapshots?: StateSnapshotStore;
     projections: readonly ProjectionName[];
     signal?: AbortSignal;
+    /**
+     * How long to wait for Elasticsearch's part of a projection's status (default 5 s).
+     * Status is what one looks at when something hangs: past this, the rest (checkpoints,
+     * lag, leases, health: all in NATS) is reported without it.
+     */
+    elasticsearchTimeoutMs?: number;
   },
 ): Promise<StatusReport> {
-  const { client, checkpoints, names, signal } = options;
+  const { checkpoints, names, signal } = options;
+  const timeoutMs = options.elasticsearchTimeoutMs ?? 5000;
+  // The same connections, each request bounded: a hung node must not hang the report.
+  const client = options.client.child({ requestTimeout: timeoutMs });
+  let unavailable: string | undefined;
+  /** `fn` within the deadline; once Elasticsearch failed to answer, it is not asked again. */
+  const fromElasticsearch = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> => {
+    if (unavailable) return undefined;
+    const deadline = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(timeoutMs)]);
+    try {
+      return await Promise.race([
+        fn(deadline),
+        new Promise<never>((_, reject) => {
+          deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
+        }),
+      ]);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      unavailable = `Elasticsearch did not answer within ${timeoutMs} ms (${(err as Error).message})`;
+      return undefined;
+    }
+  };
   const head = await options.log.head();
   const bucket = await checkpoints.bucket();
   const out: ProjectionStatus[] = [];
   for (const projection of options.projections) {
     const alias = names.alias(projection);
-    const [targets, indexes] = await Promise.all([
-      aliasTargets(client, alias, signal),
-      listProjectionIndexes(client, names, projection, signal),
-    ]);
-    const index = targets[0];
+    const found = await fromElasticsearch((deadline) =>
+      Promise.all([
+        aliasTargets(client, alias, deadline),
+        listProjectionIndexes(client, names, projection, deadline),
+      ]),
+    );
+    const indexes = found?.[1] ?? [];
+    const index = found ? found[0][0] : (await checkpoints.pointer(projection).catch(() => undefined))?.index;
     const status: ProjectionStatus = {
       projection,
       alias,
@@ -76,23 +136,23 @@ export async function projectionStatus(
     };
     if (index) {
       const info = indexes.find((i) => i.name === index);
-      status.current = builtByCurrentDefinition(projection, info);
-      status.docs = await countDocs(client, index, signal);
+      if (found) status.current = builtByCurrentDefinition(projection, info);
+      status.docs = await fromElasticsearch((deadline) => countDocs(client, index, deadline));
       status.checkpoint = await checkpoints.get(index);
       const seq = status.checkpoint?.seq ?? 0;
       status.lagEvents = Math.max(0, head.lastSeq - seq);
+      const behindSince =
+        status.lagEvents === 0 ? undefined : await storedTimeAfter(options.log, seq, signal);
       status.lagSeconds =
         status.lagEvents === 0
           ? 0
-          : status.checkpoint?.time && head.lastTime
-            ? Math.max(0, (head.lastTime.getTime() - Date.parse(status.checkpoint.time)) / 1000)
-            : head.lastTime && head.firstTime
-              ? (head.lastTime.getTime() - head.firstTime.getTime()) / 1000
-              : undefined;
-      const summary = await options.deadLetters.summary(index, signal);
+          : behindSince
+            ? Math.max(0, (Date.now() - behindSince.getTime()) / 1000)
+            : undefined;
+      const summary = await fromElasticsearch((deadline) => options.deadLetters.summary(index, deadline));
       status.deadLetters = {
-        count: summary.count,
-        ...(summary.last
+        count: summary?.count ?? 0,
+        ...(summary?.last
           ? {
               last: {
                 kind: summary.last.kind,
@@ -108,23 +168,10 @@ export async function projectionStatus(
     const live = await readLease(options.leaseBucket, projectLeaseKey(projection));
     if (live) {
       const writing = indexBeingWritten(live, projection);
-      status.live = {
-        owner: live.owner,
-        host: live.host,
-        pid: live.pid,
-        since: live.acquiredAt,
-        ...(writing ? { writing } : {}),
-      };
+      status.live = { ...leaseHolder(live), ...(writing ? { writing } : {}) };
     }
     const rebuilding = await readLease(options.leaseBucket, reindexLeaseKey(projection));
-    if (rebuilding) {
-      status.reindexing = {
-        owner: rebuilding.owner,
-        host: rebuilding.host,
-        pid: rebuilding.pid,
-        since: rebuilding.acquiredAt,
-      };
-    }
+    if (rebuilding) status.reindexing = leaseHolder(rebuilding);
     const healthEntry = await bucket.get(healthKey(projection)).catch(() => null);
     if (healthEntry && healthEntry.operation === 'PUT' && healthEntry.length > 0) {
       const health = healthEntry.json<ProjectorHealth>();
@@ -135,6 +182,7 @@ export async function projectionStatus(
         updatedAt: health.updatedAt,
       };
     }
+    if (unavailable) status.elasticsearchError = unavailable;
     out.push(status);
   }
   return {
@@ -142,6 +190,30 @@ export async function projectionStatus(
     projections: out,
     snapshots: (await options.snapshots?.list()) ?? [],
   };
+}
+
+function leaseHolder(lease: LeaseValue): LeaseHolder {
+  const alive = holderAlive(lease);
+  return {
+    owner: lease.owner,
+    host: lease.host,
+    pid: lease.pid,
+    since: lease.acquiredAt,
+    expiresAt: lease.expiresAt,
+    ...(alive === undefined ? {} : { alive }),
+  };
+}
+
+/** When the log stored the first message after `seq` (an unreadable one counts too); undefined when there is none. */
+async function storedTimeAfter(
+  log: Pick<ContentLog, 'replay'>,
+  seq: number,
+  signal?: AbortSignal,
+): Promise<Date | undefined> {
+  for await (const item of log.replay({ fromSeq: seq + 1, untilSeq: seq + 1, signal })) {
+    return item.kind === 'event' ? item.stored.time : item.unreadable.time;
+  }
+  return undefined;
 }
 
 /** Whether the index was built by this code's definition of the projection (its `_meta` fingerprint). */

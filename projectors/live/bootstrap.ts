@@ -75,15 +75,16 @@ async function createFirstIndex(ctx: LiveContext, projection: ProjectionName): P
     signal,
   });
   // Add only (no removal): if a reindex attached its index at the same moment, ours loses.
-  await retryingEs(() => client.indices.updateAliases({ actions: [{ add: { index, alias } }] }), {
+  await retryingEs(() => client.indices.updateAliases({ actions: [{ add: { index, alias } }] }, { signal }), {
     signal,
   });
   const after = await aliasTargets(client, alias, signal);
   if (after.length !== 1) {
-    await retryingEs(() => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }), {
-      signal,
-    });
-    await client.indices.delete({ index }).catch(() => {});
+    await retryingEs(
+      () => client.indices.updateAliases({ actions: [{ remove: { index, alias } }] }, { signal }),
+      { signal },
+    );
+    await client.indices.delete({ index }, { signal }).catch(() => {});
     return undefined;
   }
   await checkpoints.put({ index, projection, seq: 0, visibleSeq: 0, updatedAt: new Date().toISOString() });

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from '../engine.ts';
-import type { Lease } from '../lease.ts';
+import { DEFAULT_LEASE_TTL_MS, type Lease } from '../lease.ts';
 import type { ProjectionState } from '../state/projectionState.ts';
 import type { BulkWriter } from '../write/bulkWriter.ts';
 import type { DeadLetter } from '../write/deadLetters.ts';
 import type { PipelineBatch, WritePipeline } from '../write/pipeline.ts';
 import type { ChangeMemory } from './changeMemory.ts';
 import type { ProjectorOptions, ProjectorStats } from './types.ts';
+import type { Wait } from './watchdog.ts';
 
 /** The index one projection is written to, and how far it is. */
 export interface Target {
@@ -28,6 +29,8 @@ export interface Batch extends PipelineBatch {
   indexes: Record<string, string>;
   /** Projections this batch wrote documents to. */
   wrote: Set<ProjectionName>;
+  /** The batch as a wait of the stall watchdog, ended when it is committed. */
+  wait?: Wait;
 }
 
 /** The projector's timing and size settings, defaults applied. */
@@ -39,6 +42,16 @@ export interface LoopSettings {
   aliasCheckMs: number;
   snapshotEveryEvents: number;
   snapshotEveryMs: number;
+  /** The leases' TTL: also how long the projector may go without progress before it gives them up. */
+  leaseTtlMs: number;
+  /**
+   * Timeout of one bulk or refresh request: the lease TTL. A request to a hung node is then
+   * never waited on for longer than the watchdog allows the whole batch (see watchdog.ts);
+   * a shorter one would abort and resend writes that a loaded cluster was about to answer.
+   */
+  writeTimeoutMs: number;
+  /** Timeout of a look at an alias (a failed look is skipped and made again later). */
+  aliasCheckTimeoutMs: number;
 }
 
 /**
@@ -54,7 +67,7 @@ export interface LiveContext {
   readonly leases: readonly Lease[];
   /** Stop requested (the caller's signal or `close()`): finish in-flight writes, save the state. */
   readonly stopping: AbortSignal;
-  /** `stopping`, or a lease lost: every wait and request of the run ends on it. */
+  /** `stopping`, a lease lost, or a stall (see watchdog.ts): every wait and request of the run ends on it. */
   readonly signal: AbortSignal;
   readonly targets: Map<ProjectionName, Target>;
   readonly totals: ProjectorStats;
@@ -76,12 +89,18 @@ export interface LiveContext {
   lastAliasCheck: number;
   /** Position and time of the last state snapshot saved (or restored). */
   savedAt: { position: number; ms: number };
+  /** What the run waits on Elasticsearch for now, watched for stalls (see watchdog.ts). */
+  readonly waits: Set<Wait>;
   /** The last error, for the health entry `status` shows. */
   lastError?: { message: string; at: string };
 }
 
 export function loopSettings(options: ProjectorOptions): LoopSettings {
+  const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   return {
+    leaseTtlMs,
+    writeTimeoutMs: Math.max(1000, leaseTtlMs),
+    aliasCheckTimeoutMs: Math.max(1000, Math.floor(leaseTtlMs / 3)),
     batchDocs: options.batchDocs ?? 1000,
     batchDelayMs: options.batchDelayMs ?? 200,
     idlePollMs: options.idlePollMs ?? 50,

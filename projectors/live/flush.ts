@@ -5,6 +5,7 @@ import type { Rendered } from '../engine.ts';
 import { addBulkStats, type BulkStats, emptyBulkStats } from '../write/bulkWriter.ts';
 import { retryingEs } from '../write/esRetry.ts';
 import { type Batch, currentIndexes, type LiveContext, type Target } from './context.ts';
+import { beginWait, endWait } from './watchdog.ts';
 
 /**
  * Render the queued documents and submit them, with the pending dead letters, as one
@@ -30,15 +31,30 @@ export async function flush(ctx: LiveContext, final: boolean): Promise<void> {
     final,
     indexes: currentIndexes(ctx),
     wrote: new Set(ops.map((op) => op.projection)),
+    // Watched from now until committed, a wait for a full pipeline included.
+    wait: beginWait(
+      ctx,
+      `the write of ${ops.length} documents and ${dead.length} dead letters (events up to ${position})`,
+    ),
   };
-  await pipeline.submit(batch, async () => {
-    if (dead.length > 0) {
-      ctx.logger?.error({ count: dead.length, first: dead[0] }, 'dead-lettering');
-      await ctx.options.deadLetters.record(dead, ctx.signal);
+  const submitted = pipeline.submit(batch, async () => {
+    try {
+      if (dead.length > 0) {
+        ctx.logger?.error({ count: dead.length, first: dead[0] }, 'dead-lettering');
+        await ctx.options.deadLetters.record(dead, ctx.signal);
+      }
+      const stats = ops.length > 0 ? await ctx.writer.write(ops, ctx.signal) : emptyBulkStats();
+      stats.deadLettered += dead.length;
+      return stats;
+    } catch (err) {
+      endWait(ctx, batch.wait);
+      throw err;
     }
-    const stats = ops.length > 0 ? await ctx.writer.write(ops, ctx.signal) : emptyBulkStats();
-    stats.deadLettered += dead.length;
-    return stats;
+  });
+  // Refused before it was written (an earlier batch failed): the run ends on that failure.
+  await submitted.catch((err: unknown) => {
+    endWait(ctx, batch.wait);
+    throw err;
   });
   ctx.memory.close();
   ctx.batchStarted = 0;
@@ -62,6 +78,14 @@ async function render(ctx: LiveContext): Promise<Rendered> {
  * checkpoints of the indexes it was written to, refresh when due, and report progress.
  */
 export async function commitBatch(ctx: LiveContext, batch: Batch, stats: BulkStats): Promise<void> {
+  try {
+    await commit(ctx, batch, stats);
+  } finally {
+    endWait(ctx, batch.wait);
+  }
+}
+
+async function commit(ctx: LiveContext, batch: Batch, stats: BulkStats): Promise<void> {
   addBulkStats(ctx.totals, stats);
   const changed = new Map<ProjectionName, Target>();
   for (const [projection, target] of ctx.targets) {
@@ -105,12 +129,17 @@ export async function commitBatch(ctx: LiveContext, batch: Batch, stats: BulkSta
 async function refresh(ctx: LiveContext): Promise<[ProjectionName, Target][]> {
   const dirty = [...ctx.targets].filter(([, t]) => t.unrefreshed || t.visibleSeq < t.seq);
   const toRefresh = dirty.filter(([, t]) => t.unrefreshed).map(([, t]) => t.index);
-  // No deadline: Elasticsearch being away for a while is waited out, never skipped.
+  // No deadline: Elasticsearch being away for a while is waited out (the stall watchdog
+  // gives the leases up past their TTL), never skipped.
   if (toRefresh.length > 0) {
-    await retryingEs(() => ctx.options.client.indices.refresh({ index: toRefresh.join(',') }), {
-      signal: ctx.signal,
-      maxMs: 10_000,
-    });
+    await retryingEs(
+      () =>
+        ctx.options.client.indices.refresh(
+          { index: toRefresh.join(',') },
+          { signal: ctx.signal, requestTimeout: ctx.settings.writeTimeoutMs },
+        ),
+      { signal: ctx.signal, maxMs: 10_000 },
+    );
   }
   ctx.lastRefresh = Date.now();
   const moved: [ProjectionName, Target][] = [];

@@ -55,7 +55,9 @@ async function handOver(ctx: LiveContext): Promise<boolean> {
     const target = ctx.targets.get(projection)!;
     let now: string[];
     try {
-      now = await aliasTargets(client, names.alias(projection), ctx.signal);
+      // Bounded: a hung Elasticsearch must not hold up the events waiting behind this look.
+      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.settings.aliasCheckTimeoutMs)]);
+      now = await aliasTargets(client, names.alias(projection), signal);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       ctx.logger?.warn({ err, projection }, 'cannot check the alias now; will look again');

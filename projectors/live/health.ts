@@ -6,6 +6,7 @@ import { currentIndexes, type LiveContext } from './context.ts';
 export interface ProjectorHealth {
   projection: ProjectionName;
   index: string;
+  /** `retrying`: a write failed, or Elasticsearch has not answered for a while (see watchdog.ts). */
   state: 'running' | 'retrying' | 'stopped';
   owner: string;
   lastError?: string;

@@ -6,6 +6,7 @@ import { flush } from './flush.ts';
 import { aliasCheckDue, followAliases } from './handover.ts';
 import { noteError, writeHealth } from './health.ts';
 import { saveStateIfDue } from './snapshot.ts';
+import { ProjectorStalledError } from './watchdog.ts';
 
 /**
  * Tail the log until stopped (the context's signal) or, with `untilCaughtUp`, until at
@@ -35,12 +36,13 @@ export async function tailLog(ctx: LiveContext, untilCaughtUp: boolean): Promise
 
 /**
  * Stopping: finish what is in flight so the checkpoint is as far as it can be; on a stop
- * on request, save the state for the next start (still holding the leases). A lost
- * lease is a failure: another projector may be writing already.
+ * on request, save the state for the next start (still holding the leases). A stall
+ * (see watchdog.ts) and a lost lease are failures: another projector may be writing already.
  */
 export async function finishRun(ctx: LiveContext): Promise<void> {
   // A failed write only keeps the checkpoint where it is; the next start redoes the rest.
   if (!ctx.signal.aborted || ctx.stopping.aborted) await ctx.pipeline.drain().catch(() => {});
+  if (ctx.signal.reason instanceof ProjectorStalledError) throw ctx.signal.reason;
   if (ctx.leases.some((l) => l.lost.aborted)) {
     throw new PresslogError(`lost the projector lease: another projector may have taken over`);
   }

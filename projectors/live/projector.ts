@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
+import { sleep } from '../../log/async.ts';
 import { PresslogError } from '../../schemas/errors.ts';
-import { createLease, type Lease, projectLeaseKey } from '../lease.ts';
+import { createLease, type Lease, LeaseHeldError, projectLeaseKey } from '../lease.ts';
 import { createBulkWriter, emptyBulkStats } from '../write/bulkWriter.ts';
 import { createWritePipeline } from '../write/pipeline.ts';
 import { openTargets } from './bootstrap.ts';
@@ -13,8 +14,10 @@ import { noteError, publishIndexes, writeHealth } from './health.ts';
 import { finishRun, tailLog } from './loop.ts';
 import { restoreState } from './snapshot.ts';
 import type { Projector, ProjectorOptions, ProjectorStats, RunOptions } from './types.ts';
+import { ProjectorStalledError, startWatchdog, waitingOn } from './watchdog.ts';
 
 export type { Projector, ProjectorOptions, ProjectorProgress, ProjectorStats, RunOptions } from './types.ts';
+export { ProjectorStalledError } from './watchdog.ts';
 
 /**
  * Create the live projector. `run` takes a lease per projection (one live projector per
@@ -27,6 +30,12 @@ export type { Projector, ProjectorOptions, ProjectorProgress, ProjectorStats, Ru
  * a rollback) moves an alias, the projector notices (KV pointer watch, and a periodic
  * alias check) and continues on the new index from that index's own checkpoint.
  *
+ * A projector that cannot make progress for longer than its lease TTL (Elasticsearch
+ * hung or failing every write) says so in its health entry, then gives its leases up so
+ * that a standby (`run({ wait: true })`) takes over, and starts again once it gets them
+ * back; without `wait`, `run()` rejects with a `ProjectorStalledError` when the standby
+ * got them (see `watchdog.ts`).
+ *
  * The parts live beside this file, as functions over one {@link LiveContext} per run:
  * `bootstrap.ts` (aliases and first indexes), `snapshot.ts`, `loop.ts` (the tail),
  * `flush.ts` (render, write, commit), `handover.ts` (alias moves), `changeMemory.ts`.
@@ -34,15 +43,18 @@ export type { Projector, ProjectorOptions, ProjectorProgress, ProjectorStats, Ru
 export function createProjector(options: ProjectorOptions): Projector {
   const projections = [...options.projections];
   const logger = options.logger?.child({ component: 'projector', projections: projections.join(',') });
-  const leases: Lease[] = projections.map((projection) =>
-    createLease({
-      kv: options.leaseBucket,
-      key: projectLeaseKey(projection),
-      ttlMs: options.leaseTtlMs,
-      purpose: `live projector of ${projection}`,
-      logger,
-    }),
-  );
+  const newLeases = (): Lease[] =>
+    projections.map((projection) =>
+      createLease({
+        kv: options.leaseBucket,
+        key: projectLeaseKey(projection),
+        ttlMs: options.leaseTtlMs,
+        purpose: `live projector of ${projection}`,
+        logger,
+      }),
+    );
+  /** The leases of the current attempt: one given up after a stall is done with, the next attempt takes new ones. */
+  let leases = newLeases();
   /** Aborted by `close()`: a stop on request, like the caller's signal. */
   const closed = new AbortController();
   let running: Promise<ProjectorStats> | undefined;
@@ -53,9 +65,52 @@ export function createProjector(options: ProjectorOptions): Projector {
     const failures = await runEvery([
       // run()'s failure is reported by run(); close() only waits for it to end.
       () => running?.catch(() => {}),
-      ...leases.map((lease) => () => lease.release()),
+      async () => throwFailures(await runEvery(leases.map((l) => () => l.release())), 'releasing failed'),
     ]);
     throwFailures(failures, 'closing the live projector failed');
+  }
+
+  /**
+   * Run until stopped or failed; after a stall (see watchdog.ts) the leases are given up
+   * and, after a pause that lets a standby take them, taken again: with `wait` as a standby
+   * itself, without it only if nobody else did (else the run ends with the stall).
+   */
+  async function attempts(runOptions: RunOptions, stopping: AbortSignal): Promise<ProjectorStats> {
+    let totals: ProjectorStats | undefined;
+    let stalled: ProjectorStalledError | undefined;
+    for (;;) {
+      const stall = new AbortController();
+      const ctx = createContext(
+        options,
+        projections,
+        leases,
+        { stopping, stall: stall.signal },
+        logger,
+        totals,
+      );
+      try {
+        return await run(ctx, runOptions, stall);
+      } catch (err) {
+        if (stalled && err instanceof LeaseHeldError) {
+          throw new ProjectorStalledError(`${stalled.message}; ${err.message}`, { cause: err });
+        }
+        if (!(err instanceof ProjectorStalledError) || stopping.aborted) throw err;
+        stalled = err;
+        totals = ctx.totals;
+      }
+      // A standby polls the lease at least every third of its TTL: two of ours give it time.
+      const pauseMs = 2 * loopSettings(options).leaseTtlMs;
+      logger?.warn(
+        { pauseMs },
+        'gave up the leases after a stall; will take them again unless a standby does',
+      );
+      try {
+        await sleep(pauseMs, stopping);
+      } catch {
+        return totals;
+      }
+      leases = newLeases();
+    }
   }
 
   return {
@@ -66,8 +121,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       const stopping = runOptions.signal
         ? AbortSignal.any([runOptions.signal, closed.signal])
         : closed.signal;
-      const ctx = createContext(options, projections, leases, stopping, logger);
-      running = run(ctx, runOptions);
+      running = attempts(runOptions, stopping);
       return running;
     },
     close() {
@@ -81,20 +135,22 @@ function createContext(
   options: ProjectorOptions,
   projections: LiveContext['projections'],
   leases: Lease[],
-  stopping: AbortSignal,
+  { stopping, stall }: { stopping: AbortSignal; stall: AbortSignal },
   logger: Logger | undefined,
+  totals?: ProjectorStats,
 ): LiveContext {
-  const signal = AbortSignal.any([stopping, ...leases.map((l) => l.lost)]);
+  const signal = AbortSignal.any([stopping, stall, ...leases.map((l) => l.lost)]);
+  const settings = loopSettings(options);
   const ctx: LiveContext = {
     options,
     projections,
-    settings: loopSettings(options),
+    settings,
     logger,
     leases,
     stopping,
     signal,
     targets: new Map(),
-    totals: {
+    totals: totals ?? {
       ...emptyBulkStats(),
       events: 0,
       unreadable: 0,
@@ -112,8 +168,14 @@ function createContext(
       client: options.client,
       deadLetters: options.deadLetters,
       logger,
+      // Without a bound of its own, a request to a hung node waits for as long as the
+      // client's timeout, longer than the lease the writes are made under.
+      requestTimeoutMs: settings.writeTimeoutMs,
       onRetry: (notice) => {
-        noteError(ctx, notice.error);
+        noteError(
+          ctx,
+          `Elasticsearch bulk write failed (attempt ${notice.attempt}): ${notice.error}; retrying`,
+        );
         void writeHealth(ctx, 'retrying');
       },
     }),
@@ -126,23 +188,31 @@ function createContext(
     aliasMaybeMoved: false,
     lastAliasCheck: Date.now(),
     savedAt: { position: 0, ms: Date.now() },
+    waits: new Set(),
   };
   return ctx;
 }
 
 /**
  * One run: take the leases, open the targets, restore the state, tail the log. Whatever
- * was taken is given back however it ends: the pointer watch stopped, the health entry
- * marked stopped, the leases released (so a successor can start at once).
+ * was taken is given back however it ends: the pointer watch and the stall watchdog
+ * stopped, the health entry marked stopped (retrying, after a stall), the leases released
+ * (so a successor can start at once).
  */
-async function run(ctx: LiveContext, runOptions: RunOptions): Promise<ProjectorStats> {
+async function run(
+  ctx: LiveContext,
+  runOptions: RunOptions,
+  stall: AbortController,
+): Promise<ProjectorStats> {
   let stopWatching: (() => void) | undefined;
+  let stopWatchdog: (() => void) | undefined;
   let failure: { err: unknown } | undefined;
   try {
     for (const lease of ctx.leases) {
       await lease.acquire({ wait: runOptions.wait, signal: ctx.stopping, onWait: runOptions.onWait });
     }
-    await openTargets(ctx);
+    stopWatchdog = startWatchdog(ctx, stall);
+    await waitingOn(ctx, 'opening the indexes', () => openTargets(ctx));
     publishIndexes(ctx);
     await writeHealth(ctx, 'running');
     ctx.logger?.info(
@@ -158,13 +228,17 @@ async function run(ctx: LiveContext, runOptions: RunOptions): Promise<ProjectorS
     await tailLog(ctx, runOptions.untilCaughtUp ?? false);
     await finishRun(ctx);
   } catch (err) {
-    noteError(ctx, (err as Error).message);
-    failure = { err };
+    // A stall aborts whatever was waiting, which may fail with an error of its own (an aborted request).
+    const stalled = ctx.signal.reason instanceof ProjectorStalledError ? ctx.signal.reason : undefined;
+    noteError(ctx, ((stalled ?? err) as Error).message);
+    failure = { err: stalled ?? err };
   }
   const cleanupFailures = await runEvery([
+    () => stopWatchdog?.(),
     () => ctx.engine.close(),
     () => stopWatching?.(),
-    () => writeHealth(ctx, 'stopped'),
+    // After a stall the projector will try again: not stopped.
+    () => writeHealth(ctx, failure?.err instanceof ProjectorStalledError ? 'retrying' : 'stopped'),
     ...ctx.leases.map((lease) => () => lease.release()),
   ]);
   if (failure) {

@@ -47,6 +47,12 @@ export interface ProjectorOptions extends ProjectionClients {
   maxInFlight?: number;
   /** Make writes searchable (refresh) at least this often while busy (default 1 s); always when caught up. */
   refreshEveryMs?: number;
+  /**
+   * Lifetime of the leases without renewal (default 15 s). Also the longest the projector
+   * waits on Elasticsearch without progress (a bulk or refresh request, a batch until
+   * committed) before it gives the leases up for a standby; a third of it without an
+   * answer is logged and shown by `status`.
+   */
   leaseTtlMs?: number;
   /** How often to verify the alias target even without a pointer change (default 5 s). */
   aliasCheckMs?: number;
@@ -80,6 +86,9 @@ export interface Projector {
   /**
    * Take the leases and project until stopped: by `signal`, by {@link Projector.close}, with
    * `untilCaughtUp` at the head of the log, or by a failure (which rejects). Once per projector.
+   * No progress for longer than `leaseTtlMs` (Elasticsearch hung or failing) gives the
+   * leases up for a standby; they are taken back after a pause, with `wait` by waiting for
+   * them, without it only if nobody took them (else this rejects with `ProjectorStalledError`).
    */
   run(options?: RunOptions): Promise<ProjectorStats>;
   /**

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
-import { type ProjectionStatus, projectionStatus, type StatusReport } from '../../projectors/status.ts';
+import {
+  type LeaseHolder,
+  type ProjectionStatus,
+  projectionStatus,
+  type StatusReport,
+} from '../../projectors/status.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
@@ -11,11 +16,18 @@ function lag(status: ProjectionStatus): string {
   return `${status.lagEvents} events${seconds}`;
 }
 
+/** A lease holder, or its stale lease: a killed holder keeps others out until the lease expires. */
+function holder(what: string, lease: LeaseHolder): string {
+  if (lease.alive !== false) return `${what}: pid ${lease.pid}@${lease.host}`;
+  const seconds = Math.max(0, Math.ceil((Date.parse(lease.expiresAt) - Date.now()) / 1000));
+  return `${what}: stale lease (pid ${lease.pid} not running), expires in ${seconds} s`;
+}
+
 function runner(status: ProjectionStatus): string {
   const parts: string[] = [];
-  if (status.live) parts.push(`live: pid ${status.live.pid}@${status.live.host}`);
+  if (status.live) parts.push(holder('live', status.live));
   else parts.push('live: not running');
-  if (status.reindexing) parts.push(`reindex: pid ${status.reindexing.pid}@${status.reindexing.host}`);
+  if (status.reindexing) parts.push(holder('reindex', status.reindexing));
   return parts.join('; ');
 }
 
@@ -28,7 +40,7 @@ function text(report: StatusReport): string {
     s.docs === undefined ? '-' : String(s.docs),
     s.checkpoint ? String(s.checkpoint.seq) : '-',
     lag(s),
-    String(s.deadLetters.count),
+    s.elasticsearchError && s.docs === undefined ? '?' : String(s.deadLetters.count),
     runner(s),
   ]);
   const lines = [
@@ -39,6 +51,8 @@ function text(report: StatusReport): string {
       ...rows,
     ]),
   ];
+  const unavailable = report.projections.find((s) => s.elasticsearchError)?.elasticsearchError;
+  if (unavailable) lines.push(`${unavailable}: documents, other indexes and dead letters not shown`);
   for (const s of report.projections) {
     if (s.health?.lastError)
       lines.push(`${s.projection}: last error ${s.health.lastErrorAt}: ${s.health.lastError}`);
