@@ -2,8 +2,9 @@ import { backoffMs, retrying, sleep } from '../../log/async.ts';
 import { TransientError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import type { Rendered } from '../engine.ts';
-import { addBulkStats, type BulkStats, emptyBulkStats } from '../write/bulkWriter.ts';
+import { addBulkStats, type BulkStats } from '../write/bulkWriter.ts';
 import { retryingEs } from '../write/esRetry.ts';
+import { writeBatch } from '../write/pipeline.ts';
 import { type Batch, currentIndexes, type LiveContext, type Target } from './context.ts';
 import { beginWait, endWait } from './watchdog.ts';
 
@@ -39,13 +40,9 @@ export async function flush(ctx: LiveContext, final: boolean): Promise<void> {
   };
   const submitted = pipeline.submit(batch, async () => {
     try {
-      if (dead.length > 0) {
-        ctx.logger?.error({ count: dead.length, first: dead[0] }, 'dead-lettering');
-        await ctx.options.deadLetters.record(dead, ctx.signal);
-      }
-      const stats = ops.length > 0 ? await ctx.writer.write(ops, ctx.signal) : emptyBulkStats();
-      stats.deadLettered += dead.length;
-      return stats;
+      // The same write step as the rebuild's: dead letters first, then the bulk request.
+      const target = { writer: ctx.writer, deadLetters: ctx.options.deadLetters, logger: ctx.logger };
+      return await writeBatch(target, { ops, dead }, ctx.signal);
     } catch (err) {
       endWait(ctx, batch.wait);
       throw err;

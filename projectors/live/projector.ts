@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
-import { sleep } from '../../log/async.ts';
+import { runEvery, sleep, throwFailures } from '../../log/async.ts';
 import { PresslogError } from '../../schemas/errors.ts';
 import { createLease, type Lease, LeaseHeldError, projectLeaseKey } from '../lease.ts';
 import { createBulkWriter, emptyBulkStats } from '../write/bulkWriter.ts';
 import { createWritePipeline } from '../write/pipeline.ts';
 import { openTargets } from './bootstrap.ts';
 import { createChangeMemory } from './changeMemory.ts';
-import { runEvery, throwFailures } from './cleanup.ts';
 import { type Batch, type LiveContext, loopSettings, newEngine } from './context.ts';
 import { commitBatch } from './flush.ts';
 import { watchPointers } from './handover.ts';

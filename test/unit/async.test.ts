@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffMs, retrying, sleep } from '../../log/async.ts';
+import { backoffMs, retrying, runEvery, sleep, throwFailures } from '../../log/async.ts';
 import { TransientError } from '../../schemas/errors.ts';
 
 describe('sleep', () => {
@@ -69,5 +69,37 @@ describe('backoffMs', () => {
       const wait = backoffMs(attempt, 10, 1000);
       assert.ok(wait >= ceiling / 2 && wait <= ceiling, `attempt ${attempt}: ${wait}`);
     }
+  });
+});
+
+describe('runEvery and throwFailures', () => {
+  it('runEvery runs every step after a failure and returns the failures in order', async () => {
+    const ran: number[] = [];
+    const failures = await runEvery([
+      () => ran.push(1),
+      () => {
+        throw new Error('two');
+      },
+      async () => {
+        ran.push(3);
+        throw new Error('three');
+      },
+      () => ran.push(4),
+    ]);
+    assert.deepEqual(ran, [1, 3, 4]);
+    assert.deepEqual(
+      failures.map((f) => (f as Error).message),
+      ['two', 'three'],
+    );
+    assert.doesNotThrow(() => throwFailures([], 'x'));
+    const one = new Error('one');
+    assert.throws(
+      () => throwFailures([one], 'x'),
+      (err) => err === one,
+    );
+    assert.throws(
+      () => throwFailures(failures, 'closing failed'),
+      (err) => err instanceof AggregateError && err.errors.length === 2 && err.message === 'closing failed',
+    );
   });
 });
