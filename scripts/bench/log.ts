@@ -222,6 +222,41 @@ function timeDecode(run: LogBenchRun): { sampleSize: number; parse: number; deco
   return { sampleSize, parse, decode: secondsSince(t) };
 }
 
+/** The table's rows: append, replay (two passes each) and in-process decode, each next to its ceiling. */
+function logMeasurements(
+  run: LogBenchRun,
+  averageBytes: number,
+  append: { ours: number; raw: number },
+  read: { ours: number; raw: number },
+  decode: { sampleSize: number; parse: number; decode: number },
+): Measurement[] {
+  const { total, batch, window } = run;
+  const setup = `${total.toLocaleString('en-US')} events of ${Math.round(averageBytes)} B avg`;
+  return [
+    measurement(
+      'append',
+      'events/s',
+      total / append.ours,
+      total / append.raw,
+      `${setup}; batches of ${batch}, ${window} in flight; ceiling: raw js.publish with Nats-Msg-Id, same window`,
+    ),
+    measurement(
+      'replay',
+      'events/s',
+      (2 * total) / read.ours,
+      (2 * total) / read.raw,
+      'validated + upcast ReplayItems; ceiling: raw ordered consumer + JSON.parse (2 passes each)',
+    ),
+    measurement(
+      'decode',
+      'events/s',
+      decode.sampleSize / decode.decode,
+      decode.sampleSize / decode.parse,
+      'in-process, no I/O: parse + TypeBox check + upcast vs. JSON.parse alone',
+    ),
+  ];
+}
+
 /**
  * `presslog bench log`: append N events through `append` and replay them through
  * `replay`, each next to its ceiling measured in the same run with the same client and
@@ -276,30 +311,7 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
     const read = await timeReads(run);
     const decode = timeDecode(run);
 
-    const setup = `${total.toLocaleString('en-US')} events of ${Math.round(averageBytes)} B avg`;
-    return [
-      measurement(
-        'append',
-        'events/s',
-        total / append.ours,
-        total / append.raw,
-        `${setup}; batches of ${batch}, ${window} in flight; ceiling: raw js.publish with Nats-Msg-Id, same window`,
-      ),
-      measurement(
-        'replay',
-        'events/s',
-        (2 * total) / read.ours,
-        (2 * total) / read.raw,
-        'validated + upcast ReplayItems; ceiling: raw ordered consumer + JSON.parse (2 passes each)',
-      ),
-      measurement(
-        'decode',
-        'events/s',
-        decode.sampleSize / decode.decode,
-        decode.sampleSize / decode.parse,
-        'in-process, no I/O: parse + TypeBox check + upcast vs. JSON.parse alone',
-      ),
-    ];
+    return logMeasurements(run, averageBytes, append, read, decode);
   } finally {
     await ours.close();
     await raw.close();

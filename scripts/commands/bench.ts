@@ -32,11 +32,14 @@ function formatFor(ctx: CliContext, measurements: readonly Measurement[]): strin
   return ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements);
 }
 
-/** A NATS connection for `fn`, closed after it. */
-async function withNats(ctx: CliContext, fn: (nc: NatsConnection) => Promise<void>): Promise<void> {
+/** A benchmark over its own NATS connection, closed after; its measurements printed. */
+async function benchOverNats(
+  ctx: CliContext,
+  run: (nc: NatsConnection) => Promise<Measurement[]>,
+): Promise<void> {
   const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
   try {
-    await fn(nc);
+    process.stdout.write(`${formatFor(ctx, await run(nc))}\n`);
   } finally {
     await nc.close();
   }
@@ -58,17 +61,7 @@ function registerLog(bench: Command, ctx: CliContext): void {
     .option('--batch <n>', 'events per append call', positiveInt, 5_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
     .action((options: LogOptions) =>
-      withNats(ctx, async (nc) => {
-        const measurements = await runLogBench({
-          nc,
-          events: options.events,
-          batch: options.batch,
-          window: options.window,
-          log: ctx.log(),
-          signal: ctx.signal,
-        });
-        process.stdout.write(`${formatFor(ctx, measurements)}\n`);
-      }),
+      benchOverNats(ctx, (nc) => runLogBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
     );
 }
 
@@ -88,10 +81,7 @@ function registerIngest(bench: Command, ctx: CliContext): void {
     .option('--batch <n>', 'ingest batch size', positiveInt, 1_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
     .action((options: { records: number; rounds: number; batch: number; window: number }) =>
-      withNats(ctx, async (nc) => {
-        const measurements = await runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal });
-        process.stdout.write(`${formatFor(ctx, measurements)}\n`);
-      }),
+      benchOverNats(ctx, (nc) => runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
     );
 }
 
@@ -105,17 +95,10 @@ function registerImages(bench: Command, ctx: CliContext): void {
     .option('-c, --concurrency <n>', 'jobs at once (workers and ceiling alike)', positiveInt, 2)
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling', positiveInt, 4)
     .action((options: { images: number; concurrency: number; rounds: number }) =>
-      withNats(ctx, async (nc) => {
+      benchOverNats(ctx, async (nc) => {
         const redis = createRedis(ctx.config(), { forBullmq: true, log: ctx.log() });
         try {
-          const measurements = await runImagesBench({
-            nc,
-            redis,
-            ...options,
-            log: ctx.log(),
-            signal: ctx.signal,
-          });
-          process.stdout.write(`${formatFor(ctx, measurements)}\n`);
+          return await runImagesBench({ nc, redis, ...options, log: ctx.log(), signal: ctx.signal });
         } finally {
           await redis.quit();
         }
