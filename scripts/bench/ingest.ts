@@ -3,16 +3,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { generateArchive } from '../../ingest/generate.ts';
-import { createIngester } from '../../ingest/ingest.ts';
+import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import { encodeEvent } from '../../log/codec.ts';
 import { createContentLog } from '../../log/contentLog.ts';
-import { createNames } from '../../schemas/names.ts';
-import { type Measurement, measurement } from './measurement.ts';
+import type { ContentLog } from '../../log/types.ts';
+import { createNames, type Names } from '../../schemas/names.ts';
+import { type Measurement, measurement, secondsSince } from './measurement.ts';
+import { rawPublish, type WireMessage } from './rawPublish.ts';
 
 export interface IngestBenchOptions {
   nc: NatsConnection;
@@ -31,20 +33,129 @@ export interface IngestBenchOptions {
   signal?: AbortSignal;
 }
 
-interface Wire {
-  subject: string;
-  bytes: Uint8Array;
-  id: string;
+/** One run of the ingest benchmark: settings, clients, its work folder and the scratch streams still to delete. */
+interface IngestBenchRun {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  tag: string;
+  batch: number;
+  window: number;
+  work: string;
+  streams: Set<string>;
+  signal?: AbortSignal;
 }
 
-async function rawPublish(js: JetStreamClient, messages: readonly Wire[], window: number): Promise<void> {
-  const inflight: Promise<unknown>[] = [];
-  let head = 0;
-  for (const m of messages) {
-    if (inflight.length - head >= window) await inflight[head++];
-    inflight.push(js.publish(m.subject, m.bytes, { msgID: m.id }));
+interface RoundResult {
+  stats: IngestStats;
+  oursSeconds: number;
+  rawSeconds: number;
+  published: number;
+  eventBytes: number;
+}
+
+/** A fresh scratch log `bench-<tag>-<suffix>`, remembered for deletion. */
+async function scratch(run: IngestBenchRun, suffix: string): Promise<{ names: Names; log: ContentLog }> {
+  const names = createNames(`bench-${run.tag}-${suffix}`);
+  const log = createContentLog({ nc: run.nc, names, publishWindow: run.window });
+  await log.init();
+  run.streams.add(names.stream);
+  return { names, log };
+}
+
+async function drop(run: IngestBenchRun, stream: string): Promise<void> {
+  await run.jsm.streams.delete(stream).catch(() => {});
+  run.streams.delete(stream);
+}
+
+/** The same event bytes `from` holds, read back (untimed) and published raw to `to` (timed) in chunks. */
+async function republishRaw(
+  run: IngestBenchRun,
+  from: ContentLog,
+  to: Names,
+): Promise<{ rawSeconds: number; published: number; eventBytes: number }> {
+  let rawSeconds = 0;
+  let published = 0;
+  let eventBytes = 0;
+  let chunk: WireMessage[] = [];
+  const flush = async () => {
+    const t = performance.now();
+    await rawPublish(run.js, chunk, run.window);
+    rawSeconds += secondsSince(t);
+    published += chunk.length;
+    chunk = [];
+  };
+  for await (const item of from.replay({ signal: run.signal })) {
+    if (item.kind !== 'event')
+      throw new Error(`bench ingest: unreadable event at seq ${item.unreadable.seq}`);
+    const { event } = item.stored;
+    const bytes = encodeEvent(event);
+    eventBytes += bytes.byteLength;
+    chunk.push({ subject: to.subject(event.entityType, event.entityId), bytes, id: event.id });
+    if (chunk.length >= 5_000) await flush();
   }
-  for (let i = head; i < inflight.length; i++) await inflight[i];
+  if (chunk.length > 0) await flush();
+  return { rawSeconds, published, eventBytes };
+}
+
+/** One round: ingest an archive into a fresh log (timed), then publish its events raw (timed). */
+async function ingestRound(run: IngestBenchRun, label: string, dir: string): Promise<RoundResult> {
+  const ours = await scratch(run, `${label}-ours`);
+  const raw = await scratch(run, `${label}-raw`);
+  const ingester = createIngester({
+    log: ours.log,
+    blobs: createBlobStore(join(run.work, 'blobs')),
+    source: 'bench',
+    batchSize: run.batch,
+    tempDir: run.work,
+  });
+  const t = performance.now();
+  const stats = await ingester.ingest([dir], { signal: run.signal });
+  const oursSeconds = secondsSince(t);
+  if (stats.rejected > 0 || stats.appended === 0) {
+    throw new Error(`bench ingest: ${stats.appended} appended, ${stats.rejected} rejected`);
+  }
+  const rawRun = await republishRaw(run, ours.log, raw.names);
+  if (rawRun.published !== stats.appended)
+    throw new Error(`bench ingest: read back ${rawRun.published} of ${stats.appended} events`);
+  await ours.log.close();
+  await raw.log.close();
+  await drop(run, ours.names.stream);
+  await drop(run, raw.names.stream);
+  return { stats, oursSeconds, ...rawRun };
+}
+
+/** The timed rounds, each on its own generated archive; their sums. */
+async function ingestRounds(run: IngestBenchRun, options: IngestBenchOptions, rounds: number) {
+  const total = options.records;
+  const sum = { oursSeconds: 0, rawSeconds: 0, appended: 0, read: 0, inputBytes: 0, eventBytes: 0 };
+  const perRound = Math.ceil(total / rounds);
+  for (let r = 0; r < rounds; r++) {
+    run.signal?.throwIfAborted();
+    const records = Math.min(perRound, total - r * perRound);
+    if (records <= 0) break;
+    const dir = join(run.work, `round-${r}`);
+    options.log?.info({ round: r + 1, rounds, records }, 'generating archive');
+    const archive = await generateArchive({ dir, records, seed: (options.seed ?? 1) + r });
+    options.log?.info({ round: r + 1, bytes: archive.bytes }, 'ingesting');
+    const result = await ingestRound(run, `r${r}`, dir);
+    await rm(dir, { recursive: true, force: true });
+    sum.oursSeconds += result.oursSeconds;
+    sum.rawSeconds += result.rawSeconds;
+    sum.appended += result.stats.appended;
+    sum.read += result.stats.read;
+    sum.inputBytes += archive.bytes;
+    sum.eventBytes += result.eventBytes;
+    options.log?.info(
+      {
+        round: r + 1,
+        oursPerSecond: Math.round(result.stats.appended / result.oursSeconds),
+        rawPerSecond: Math.round(result.published / result.rawSeconds),
+      },
+      'round done',
+    );
+  }
+  return sum;
 }
 
 /**
@@ -62,110 +173,29 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Measu
   const rounds = Math.max(1, Math.min(options.rounds ?? 4, total));
   const batch = options.batch ?? 1000;
   const window = options.window ?? 512;
-  const tag = randomBytes(4).toString('hex');
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const work = await mkdtemp(join(options.tempDir ?? tmpdir(), 'presslog-bench-ingest-'));
-  const streams = new Set<string>();
-  const scratch = async (suffix: string) => {
-    const names = createNames(`bench-${tag}-${suffix}`);
-    const log = createContentLog({ nc, names, publishWindow: window });
-    await log.init();
-    streams.add(names.stream);
-    return { names, log };
+  const run: IngestBenchRun = {
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    tag: randomBytes(4).toString('hex'),
+    batch,
+    window,
+    work: await mkdtemp(join(options.tempDir ?? tmpdir(), 'presslog-bench-ingest-')),
+    streams: new Set<string>(),
+    signal,
   };
-  const drop = async (stream: string) => {
-    await jsm.streams.delete(stream).catch(() => {});
-    streams.delete(stream);
-  };
-
   try {
-    /** One round: ingest an archive into a fresh log (timed), then publish its events raw (timed). */
-    const round = async (label: string, dir: string) => {
-      const ours = await scratch(`${label}-ours`);
-      const raw = await scratch(`${label}-raw`);
-      const ingester = createIngester({
-        log: ours.log,
-        blobs: createBlobStore(join(work, 'blobs')),
-        source: 'bench',
-        batchSize: batch,
-        tempDir: work,
-      });
-      let t = performance.now();
-      const stats = await ingester.ingest([dir], { signal });
-      const oursSeconds = (performance.now() - t) / 1000;
-      if (stats.rejected > 0 || stats.appended === 0) {
-        throw new Error(`bench ingest: ${stats.appended} appended, ${stats.rejected} rejected`);
-      }
-      // The same event bytes, read back (untimed) and published raw (timed) in chunks.
-      let rawSeconds = 0;
-      let published = 0;
-      let eventBytes = 0;
-      let chunk: Wire[] = [];
-      const flush = async () => {
-        t = performance.now();
-        await rawPublish(js, chunk, window);
-        rawSeconds += (performance.now() - t) / 1000;
-        published += chunk.length;
-        chunk = [];
-      };
-      for await (const item of ours.log.replay({ signal })) {
-        if (item.kind !== 'event')
-          throw new Error(`bench ingest: unreadable event at seq ${item.unreadable.seq}`);
-        const { event } = item.stored;
-        const bytes = encodeEvent(event);
-        eventBytes += bytes.byteLength;
-        chunk.push({ subject: raw.names.subject(event.entityType, event.entityId), bytes, id: event.id });
-        if (chunk.length >= 5_000) await flush();
-      }
-      if (chunk.length > 0) await flush();
-      if (published !== stats.appended)
-        throw new Error(`bench ingest: read back ${published} of ${stats.appended} events`);
-      await ours.log.close();
-      await raw.log.close();
-      await drop(ours.names.stream);
-      await drop(raw.names.stream);
-      return { stats, oursSeconds, rawSeconds, published, eventBytes };
-    };
-
     // Warm-up (JIT, connection buffers, file store) outside the measurement.
-    const warmDir = join(work, 'warm');
+    const warmDir = join(run.work, 'warm');
     await generateArchive({ dir: warmDir, records: Math.min(2_000, total), seed: 999 });
-    await round('warm', warmDir);
+    await ingestRound(run, 'warm', warmDir);
     await rm(warmDir, { recursive: true, force: true });
 
-    let oursSeconds = 0;
-    let rawSeconds = 0;
-    let appended = 0;
-    let read = 0;
-    let inputBytes = 0;
-    let eventBytes = 0;
-    const perRound = Math.ceil(total / rounds);
-    for (let r = 0; r < rounds; r++) {
-      signal?.throwIfAborted();
-      const records = Math.min(perRound, total - r * perRound);
-      if (records <= 0) break;
-      const dir = join(work, `round-${r}`);
-      options.log?.info({ round: r + 1, rounds, records }, 'generating archive');
-      const archive = await generateArchive({ dir, records, seed: (options.seed ?? 1) + r });
-      options.log?.info({ round: r + 1, bytes: archive.bytes }, 'ingesting');
-      const result = await round(`r${r}`, dir);
-      await rm(dir, { recursive: true, force: true });
-      oursSeconds += result.oursSeconds;
-      rawSeconds += result.rawSeconds;
-      appended += result.stats.appended;
-      read += result.stats.read;
-      inputBytes += archive.bytes;
-      eventBytes += result.eventBytes;
-      options.log?.info(
-        {
-          round: r + 1,
-          oursPerSecond: Math.round(result.stats.appended / result.oursSeconds),
-          rawPerSecond: Math.round(result.published / result.rawSeconds),
-        },
-        'round done',
-      );
-    }
+    const { oursSeconds, rawSeconds, appended, read, inputBytes, eventBytes } = await ingestRounds(
+      run,
+      options,
+      rounds,
+    );
     const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
     // Ours needs CPU per record (parse, validate, hash, encode) where the ceiling needs almost none,
     // so a busy machine lowers the ratio: the load average belongs with the numbers.
@@ -190,7 +220,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Measu
       ),
     ];
   } finally {
-    for (const stream of [...streams]) await drop(stream);
-    await rm(work, { recursive: true, force: true });
+    for (const stream of [...run.streams]) await drop(run, stream);
+    await rm(run.work, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,9 @@ import { sampleArticle, sampleEvent } from '../../log/sampleEvents.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { createNames, type Names } from '../../schemas/names.ts';
-import { type Measurement, measurement } from './measurement.ts';
+import { benchDigest, benchRenditions } from './benchRenditions.ts';
+import { type Measurement, measurement, secondsSince } from './measurement.ts';
+import { rawPublish, type WireMessage } from './rawPublish.ts';
 
 export interface LogBenchOptions {
   nc: NatsConnection;
@@ -27,12 +29,11 @@ export interface LogBenchOptions {
 /** ~1.5 KB articles, with every tenth event an ImageProcessed of similar size: what a busy archive appends. */
 function benchEvents(count: number): ContentEvent[] {
   const events: ContentEvent[] = [];
-  const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
   for (let i = 0; i < count; i++) {
     if (i % 10 === 9) {
       events.push(
         sampleEvent('ImageProcessed', `img-${i}`, {
-          original: digest(i),
+          original: benchDigest(i),
           width: 4000,
           height: 3000,
           format: 'jpeg',
@@ -41,14 +42,7 @@ function benchEvents(count: number): ContentEvent[] {
           hasAlpha: false,
           dominantColor: '#336699',
           placeholder: `data:image/webp;base64,${'A'.repeat(520)}`,
-          renditions: ['thumbnail', 'medium', 'webp'].map((name, k) => ({
-            name,
-            digest: digest(i * 4 + k + 1),
-            bytes: 10_000 * (k + 1),
-            mediaType: name === 'webp' ? 'image/webp' : 'image/jpeg',
-            width: 320 * (k + 1),
-            height: 240 * (k + 1),
-          })),
+          renditions: benchRenditions(i * 4 + 1),
         }),
       );
     } else {
@@ -56,20 +50,6 @@ function benchEvents(count: number): ContentEvent[] {
     }
   }
   return events;
-}
-
-async function rawPublish(
-  js: JetStreamClient,
-  messages: readonly { subject: string; bytes: Uint8Array; id: string }[],
-  window: number,
-): Promise<void> {
-  const inflight: Promise<unknown>[] = [];
-  let head = 0;
-  for (const m of messages) {
-    if (inflight.length - head >= window) await inflight[head++];
-    inflight.push(js.publish(m.subject, m.bytes, { msgID: m.id }));
-  }
-  for (let i = head; i < inflight.length; i++) await inflight[i];
 }
 
 /** The ceiling of reading: an ordered consumer and JSON.parse, nothing else. */
@@ -104,8 +84,177 @@ async function ourReplay(log: ContentLog, signal?: AbortSignal): Promise<number>
   return count;
 }
 
-function seconds(start: number): number {
-  return (performance.now() - start) / 1000;
+/** One run of the log benchmark: its settings, clients, scratch logs and the events both sides write. */
+interface LogBenchRun {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  tag: string;
+  total: number;
+  batch: number;
+  window: number;
+  rounds: number;
+  ours: ContentLog;
+  oursNames: Names;
+  events: ContentEvent[];
+  wire: WireMessage[];
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+/** Warm both paths up (JIT, connection buffers) on a few events outside the timed ranges. */
+async function warmUp(run: LogBenchRun): Promise<void> {
+  const { nc, js, jsm, tag, total, window, signal } = run;
+  const warm = createContentLog({ nc, names: createNames(`bench-${tag}-warm`) });
+  try {
+    await warm.init();
+    const sample = benchEvents(Math.min(2_000, total));
+    await warm.append(sample.map((event) => ({ event })));
+    await rawPublish(
+      js,
+      sample.map((e) => ({
+        subject: `bench-${tag}-warm.content.${e.entityType}.w${e.entityId}`,
+        bytes: encodeEvent(e),
+        id: `w${e.id}`,
+      })),
+      window,
+    );
+    await ourReplay(warm, signal);
+  } finally {
+    await warm.close();
+    await jsm.streams.delete(createNames(`bench-${tag}-warm`).stream).catch(() => {});
+  }
+}
+
+/** Append events [start, end) through `append` in batches; throws unless every one is appended. */
+async function appendOurs(run: LogBenchRun, start: number, end: number): Promise<void> {
+  const { ours, events, batch, signal } = run;
+  for (let b = start; b < end; b += batch) {
+    const stats = await ours.append(
+      events.slice(b, Math.min(end, b + batch)).map((event) => ({ event })),
+      { signal },
+    );
+    if (stats.appended !== Math.min(end, b + batch) - b) {
+      const bad = stats.outcomes.find((o) => o.status !== 'appended');
+      throw new Error(`bench append: ${stats.appended} appended; first problem: ${JSON.stringify(bad)}`);
+    }
+  }
+}
+
+/** All events appended by both sides in `rounds` slices; seconds each side took in all. */
+async function timeAppends(run: LogBenchRun): Promise<{ ours: number; raw: number }> {
+  const { js, wire, window, total, signal } = run;
+  const time = { ours: 0, raw: 0 };
+  const perRound = Math.ceil(total / run.rounds);
+  const appendRaw = async (start: number, end: number) => {
+    const t = performance.now();
+    await rawPublish(js, wire.slice(start, end), window);
+    time.raw += secondsSince(t);
+  };
+  const appendOursTimed = async (start: number, end: number) => {
+    const t = performance.now();
+    await appendOurs(run, start, end);
+    time.ours += secondsSince(t);
+  };
+  for (let start = 0, round = 0; start < total; start += perRound, round++) {
+    signal?.throwIfAborted();
+    const end = Math.min(total, start + perRound);
+    // Who goes first alternates: the server may still be flushing the previous run's writes.
+    if (round % 2 === 0) {
+      await appendRaw(start, end);
+      await appendOursTimed(start, end);
+    } else {
+      await appendOursTimed(start, end);
+      await appendRaw(start, end);
+    }
+    run.log?.info({ appended: end }, 'appending');
+  }
+  return time;
+}
+
+/** Two passes of reading the whole stream (ours) each way, alternating who goes first. */
+async function timeReads(run: LogBenchRun): Promise<{ ours: number; raw: number }> {
+  const { js, ours, oursNames, total, signal } = run;
+  const time = { ours: 0, raw: 0 };
+  for (let r = 0; r < 2; r++) {
+    signal?.throwIfAborted();
+    let rawCount = 0;
+    let oursCount = 0;
+    const readRaw = async () => {
+      const t = performance.now();
+      rawCount = await rawRead(js, oursNames.stream, total, 512);
+      time.raw += secondsSince(t);
+    };
+    const readOurs = async () => {
+      const t = performance.now();
+      oursCount = await ourReplay(ours, signal);
+      time.ours += secondsSince(t);
+    };
+    if (r % 2 === 0) {
+      await readRaw();
+      await readOurs();
+    } else {
+      await readOurs();
+      await readRaw();
+    }
+    if (rawCount !== total || oursCount !== total) {
+      throw new Error(`bench replay: read ${oursCount} (raw ${rawCount}) of ${total} events`);
+    }
+    run.log?.info({ round: r + 1 }, 'replaying');
+  }
+  return time;
+}
+
+/** In-process decode cost: JSON.parse alone vs. parse + schema check + upcast + subject check. */
+function timeDecode(run: LogBenchRun): { sampleSize: number; parse: number; decode: number } {
+  const { events, wire, oursNames } = run;
+  const sampleSize = Math.min(run.total, 20_000);
+  const meta = { seq: 1, time: new Date(), subject: '' };
+  let t = performance.now();
+  for (let i = 0; i < sampleSize; i++) JSON.parse(new TextDecoder().decode(wire[i]!.bytes));
+  const parse = secondsSince(t);
+  t = performance.now();
+  for (let i = 0; i < sampleSize; i++) {
+    const e = events[i]!;
+    meta.subject = oursNames.subject(e.entityType, e.entityId);
+    decodeMessage(oursNames, wire[i]!.bytes, meta);
+  }
+  return { sampleSize, parse, decode: secondsSince(t) };
+}
+
+/** The table's rows: append, replay (two passes each) and in-process decode, each next to its ceiling. */
+function logMeasurements(
+  run: LogBenchRun,
+  averageBytes: number,
+  append: { ours: number; raw: number },
+  read: { ours: number; raw: number },
+  decode: { sampleSize: number; parse: number; decode: number },
+): Measurement[] {
+  const { total, batch, window } = run;
+  const setup = `${total.toLocaleString('en-US')} events of ${Math.round(averageBytes)} B avg`;
+  return [
+    measurement(
+      'append',
+      'events/s',
+      total / append.ours,
+      total / append.raw,
+      `${setup}; batches of ${batch}, ${window} in flight; ceiling: raw js.publish with Nats-Msg-Id, same window`,
+    ),
+    measurement(
+      'replay',
+      'events/s',
+      (2 * total) / read.ours,
+      (2 * total) / read.raw,
+      'validated + upcast ReplayItems; ceiling: raw ordered consumer + JSON.parse (2 passes each)',
+    ),
+    measurement(
+      'decode',
+      'events/s',
+      decode.sampleSize / decode.decode,
+      decode.sampleSize / decode.parse,
+      'in-process, no I/O: parse + TypeBox check + upcast vs. JSON.parse alone',
+    ),
+  ];
 }
 
 /**
@@ -140,132 +289,29 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
       id: event.id,
     }));
     const averageBytes = wire.reduce((sum, m) => sum + m.bytes.byteLength, 0) / total;
-
-    // Warm both paths up (JIT, connection buffers) on a few events outside the timed ranges.
-    const warm = createContentLog({ nc, names: createNames(`bench-${tag}-warm`) });
-    try {
-      await warm.init();
-      const sample = benchEvents(Math.min(2_000, total));
-      await warm.append(sample.map((event) => ({ event })));
-      await rawPublish(
-        js,
-        sample.map((e) => ({
-          subject: `bench-${tag}-warm.content.${e.entityType}.w${e.entityId}`,
-          bytes: encodeEvent(e),
-          id: `w${e.id}`,
-        })),
-        window,
-      );
-      await ourReplay(warm, signal);
-    } finally {
-      await warm.close();
-      await jsm.streams.delete(createNames(`bench-${tag}-warm`).stream).catch(() => {});
-    }
-
-    let rawAppendSeconds = 0;
-    let oursAppendSeconds = 0;
-    const perRound = Math.ceil(total / rounds);
-    const appendRaw = async (start: number, end: number) => {
-      const t = performance.now();
-      await rawPublish(js, wire.slice(start, end), window);
-      rawAppendSeconds += seconds(t);
+    const run: LogBenchRun = {
+      nc,
+      js,
+      jsm,
+      tag,
+      total,
+      batch,
+      window,
+      rounds,
+      ours,
+      oursNames,
+      events,
+      wire,
+      log: options.log,
+      signal,
     };
-    const appendOurs = async (start: number, end: number) => {
-      const t = performance.now();
-      for (let b = start; b < end; b += batch) {
-        const stats = await ours.append(
-          events.slice(b, Math.min(end, b + batch)).map((event) => ({ event })),
-          { signal },
-        );
-        if (stats.appended !== Math.min(end, b + batch) - b) {
-          const bad = stats.outcomes.find((o) => o.status !== 'appended');
-          throw new Error(`bench append: ${stats.appended} appended; first problem: ${JSON.stringify(bad)}`);
-        }
-      }
-      oursAppendSeconds += seconds(t);
-    };
-    for (let start = 0, round = 0; start < total; start += perRound, round++) {
-      signal?.throwIfAborted();
-      const end = Math.min(total, start + perRound);
-      // Who goes first alternates: the server may still be flushing the previous run's writes.
-      if (round % 2 === 0) {
-        await appendRaw(start, end);
-        await appendOurs(start, end);
-      } else {
-        await appendOurs(start, end);
-        await appendRaw(start, end);
-      }
-      options.log?.info({ appended: end }, 'appending');
-    }
-
+    await warmUp(run);
+    const append = await timeAppends(run);
     // Reads alternate too; both read the same stream (ours).
-    let rawReadSeconds = 0;
-    let oursReadSeconds = 0;
-    for (let r = 0; r < 2; r++) {
-      signal?.throwIfAborted();
-      let rawCount = 0;
-      let oursCount = 0;
-      const readRaw = async () => {
-        const t = performance.now();
-        rawCount = await rawRead(js, oursNames.stream, total, 512);
-        rawReadSeconds += seconds(t);
-      };
-      const readOurs = async () => {
-        const t = performance.now();
-        oursCount = await ourReplay(ours, signal);
-        oursReadSeconds += seconds(t);
-      };
-      if (r % 2 === 0) {
-        await readRaw();
-        await readOurs();
-      } else {
-        await readOurs();
-        await readRaw();
-      }
-      if (rawCount !== total || oursCount !== total) {
-        throw new Error(`bench replay: read ${oursCount} (raw ${rawCount}) of ${total} events`);
-      }
-      options.log?.info({ round: r + 1 }, 'replaying');
-    }
+    const read = await timeReads(run);
+    const decode = timeDecode(run);
 
-    // In-process decode cost: JSON.parse alone vs. parse + schema check + upcast + subject check.
-    const sampleSize = Math.min(total, 20_000);
-    const meta = { seq: 1, time: new Date(), subject: '' };
-    let t = performance.now();
-    for (let i = 0; i < sampleSize; i++) JSON.parse(new TextDecoder().decode(wire[i]!.bytes));
-    const parseSeconds = seconds(t);
-    t = performance.now();
-    for (let i = 0; i < sampleSize; i++) {
-      const e = events[i]!;
-      meta.subject = oursNames.subject(e.entityType, e.entityId);
-      decodeMessage(oursNames, wire[i]!.bytes, meta);
-    }
-    const decodeSeconds = seconds(t);
-
-    const setup = `${total.toLocaleString('en-US')} events of ${Math.round(averageBytes)} B avg`;
-    return [
-      measurement(
-        'append',
-        'events/s',
-        total / oursAppendSeconds,
-        total / rawAppendSeconds,
-        `${setup}; batches of ${batch}, ${window} in flight; ceiling: raw js.publish with Nats-Msg-Id, same window`,
-      ),
-      measurement(
-        'replay',
-        'events/s',
-        (2 * total) / oursReadSeconds,
-        (2 * total) / rawReadSeconds,
-        'validated + upcast ReplayItems; ceiling: raw ordered consumer + JSON.parse (2 passes each)',
-      ),
-      measurement(
-        'decode',
-        'events/s',
-        sampleSize / decodeSeconds,
-        sampleSize / parseSeconds,
-        'in-process, no I/O: parse + TypeBox check + upcast vs. JSON.parse alone',
-      ),
-    ];
+    return logMeasurements(run, averageBytes, append, read, decode);
   } finally {
     await ours.close();
     await raw.close();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { formatTable } from '../commands/formatTable.ts';
 
 /** One benchmark result: ours next to the ceiling measured in the same run. */
@@ -49,4 +50,9 @@ export function formatMeasurements(measurements: readonly Measurement[]): string
 /** `--json`: one object per line and measurement, `{"name","unit","ours","ceiling","ratio"}`. */
 export function jsonLines(measurements: readonly Measurement[]): string {
   return measurements.map(({ note: _note, ...m }) => JSON.stringify(m)).join('\n');
+}
+
+/** Seconds since `start` (a `performance.now()`). */
+export function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
 }

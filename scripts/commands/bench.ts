@@ -1,10 +1,15 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
+import type { Config } from '../../schemas/config.ts';
 import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
-import { formatMeasurements, jsonLines } from '../bench/measurement.ts';
-import { describeReplayRun, replayScaling, runReplayBench } from '../bench/replay.ts';
+import { formatMeasurements, jsonLines, type Measurement } from '../bench/measurement.ts';
+import { describeReplayRun, replayScaling } from '../bench/replay/report.ts';
+import type { ReplayBenchResult } from '../bench/replay/types.ts';
+import { runReplayBench } from '../bench/replay.ts';
 import { runSearchBench } from '../bench/search.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
@@ -17,22 +22,36 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `1,8,32` → `[1, 8, 32]`, each a positive integer. */
+function positiveIntList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+/** A table, or with `--json` one `{"name","unit","ours","ceiling","ratio"}` per line. */
+function formatFor(ctx: CliContext, measurements: readonly Measurement[]): string {
+  return ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements);
+}
+
+/** A benchmark over its own NATS connection, closed after; its measurements printed. */
+async function benchOverNats(
+  ctx: CliContext,
+  run: (nc: NatsConnection) => Promise<Measurement[]>,
+): Promise<void> {
+  const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
+  try {
+    process.stdout.write(`${formatFor(ctx, await run(nc))}\n`);
+  } finally {
+    await nc.close();
+  }
+}
+
 interface LogOptions {
   events: number;
   batch: number;
   window: number;
 }
 
-/**
- * `presslog bench <name>`: benchmarks that print ours next to a ceiling measured in the
- * same run: a table, or with `--json` one `{"name","unit","ours","ceiling","ratio"}` per line.
- * Add a benchmark as a subcommand here.
- */
-export function register(program: Command, ctx: CliContext): void {
-  const bench = program
-    .command('bench')
-    .description('benchmarks: ours next to the raw ceiling, measured in the same run');
-
+function registerLog(bench: Command, ctx: CliContext): void {
   bench
     .command('log')
     .description(
@@ -41,23 +60,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--events <n>', 'number of events', positiveInt, 100_000)
     .option('--batch <n>', 'events per append call', positiveInt, 5_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
-    .action(async (options: LogOptions) => {
-      const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
-      try {
-        const measurements = await runLogBench({
-          nc,
-          events: options.events,
-          batch: options.batch,
-          window: options.window,
-          log: ctx.log(),
-          signal: ctx.signal,
-        });
-        process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
-      } finally {
-        await nc.close();
-      }
-    });
+    .action((options: LogOptions) =>
+      benchOverNats(ctx, (nc) => runLogBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
+    );
+}
 
+function registerIngest(bench: Command, ctx: CliContext): void {
   bench
     .command('ingest')
     .description(
@@ -72,16 +80,12 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--batch <n>', 'ingest batch size', positiveInt, 1_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
-    .action(async (options: { records: number; rounds: number; batch: number; window: number }) => {
-      const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
-      try {
-        const measurements = await runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal });
-        process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
-      } finally {
-        await nc.close();
-      }
-    });
+    .action((options: { records: number; rounds: number; batch: number; window: number }) =>
+      benchOverNats(ctx, (nc) => runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
+    );
+}
 
+function registerImages(bench: Command, ctx: CliContext): void {
   bench
     .command('images')
     .description(
@@ -90,24 +94,109 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--images <n>', 'images per round', positiveInt, 27)
     .option('-c, --concurrency <n>', 'jobs at once (workers and ceiling alike)', positiveInt, 2)
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling', positiveInt, 4)
-    .action(async (options: { images: number; concurrency: number; rounds: number }) => {
-      const nc = await connectNats(ctx.config(), { name: 'presslog-bench', timeout: 5_000 });
-      const redis = createRedis(ctx.config(), { forBullmq: true, log: ctx.log() });
-      try {
-        const measurements = await runImagesBench({
-          nc,
-          redis,
-          ...options,
-          log: ctx.log(),
-          signal: ctx.signal,
-        });
-        process.stdout.write(`${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`);
-      } finally {
-        await redis.quit();
-        await nc.close();
-      }
-    });
+    .action((options: { images: number; concurrency: number; rounds: number }) =>
+      benchOverNats(ctx, async (nc) => {
+        const redis = createRedis(ctx.config(), { forBullmq: true, log: ctx.log() });
+        try {
+          return await runImagesBench({ nc, redis, ...options, log: ctx.log(), signal: ctx.signal });
+        } finally {
+          await redis.quit();
+        }
+      }),
+    );
+}
 
+interface ReplayOptions {
+  events: number[];
+  latencySamples: number;
+  bodyKb: string;
+  rounds: number;
+  keepData?: boolean;
+  esCpus?: string;
+}
+
+/** `2-20` (KiB) → `[2048, 20480]` (bytes). */
+function bodyBytes(range: string): [number, number] {
+  const [min, max] = range.split('-').map((v) => Number(v) * 1024);
+  if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
+  return [min!, max!];
+}
+
+/** One size's table (named after the size when there are several) and the facts below it. */
+function printReplayRun(ctx: CliContext, sizes: number[], events: number, run: ReplayBenchResult): void {
+  // Several sizes: each size's measurements are named after it.
+  const measurements =
+    sizes.length > 1
+      ? run.measurements.map((m) => ({
+          ...m,
+          name: `${m.name} (${events.toLocaleString('en-US')})`,
+        }))
+      : run.measurements;
+  if (ctx.json()) {
+    ctx.log().info({ details: run.details }, 'bench replay details');
+    process.stdout.write(`${jsonLines(measurements)}\n`);
+  } else {
+    process.stdout.write(
+      `${sizes.length > 1 ? `== ${events.toLocaleString('en-US')} events ==\n` : ''}${formatMeasurements(measurements)}\n\n${describeReplayRun(run.details)}\n`,
+    );
+  }
+}
+
+/** Every size, smallest first, then how the largest scales against the smallest. */
+async function runReplaySizes(
+  ctx: CliContext,
+  clients: { config: Config; nc: NatsConnection; es: Client },
+  options: ReplayOptions,
+  body: [number, number],
+): Promise<void> {
+  // Smallest first: the scaling table compares the smallest with the largest.
+  const sizes = [...new Set(options.events)].sort((a, b) => a - b);
+  const runs: ReplayBenchResult[] = [];
+  for (const events of sizes) {
+    const run = await runReplayBench({
+      ...clients,
+      events,
+      bodyBytes: body,
+      latencySamples: options.latencySamples,
+      rounds: options.rounds,
+      keepData: options.keepData,
+      log: ctx.log(),
+      signal: ctx.signal,
+    });
+    runs.push(run);
+    printReplayRun(ctx, sizes, events, run);
+  }
+  if (runs.length > 1) {
+    const scaling = replayScaling(runs[0]!.details, runs.at(-1)!.details);
+    process.stdout.write(
+      `${ctx.json() ? jsonLines(scaling) : `== scaling ==\n${formatMeasurements(scaling)}`}\n`,
+    );
+  }
+}
+
+/** The replay benchmark's clients and, with `--es-cpus`, its CPU split; all released after. */
+async function replayAction(ctx: CliContext, options: ReplayOptions): Promise<void> {
+  const body = bodyBytes(options.bodyKb);
+  const config = ctx.config();
+  const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
+  const es = createEsClient(config);
+  let split: CpuSplit | undefined;
+  try {
+    if (options.esCpus !== undefined) {
+      split = await dedicateCpus(es, options.esCpus);
+      if (ctx.json()) ctx.log().info({ cpus: split.description }, 'CPUs split');
+      else process.stdout.write(`CPUs: ${split.description}\n\n`);
+    }
+    await runReplaySizes(ctx, { config, nc, es }, options, body);
+  } finally {
+    // A process left pinned is reported, not allowed to hide the run's own outcome.
+    await split?.restore().catch((err: Error) => ctx.log().error({ err }, err.message));
+    await es.close();
+    await nc.close();
+  }
+}
+
+function registerReplay(bench: Command, ctx: CliContext): void {
   bench
     .command('replay')
     .description(
@@ -116,7 +205,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option(
       '--events <n[,n...]>',
       'events in the generated log; several sizes (e.g. 100000,1000000) run one after the other and add how time and memory scale',
-      (v) => v.split(',').map((n) => positiveInt(n.trim())),
+      positiveIntList,
       [100_000],
     )
     .option(
@@ -137,76 +226,10 @@ export function register(program: Command, ctx: CliContext): void {
       '--es-cpus <list>',
       'pin a local Elasticsearch to these CPUs (e.g. 0) and this process, the reindex and a local nats-server to the others, as on separate machines (Linux, taskset)',
     )
-    .action(
-      async (options: {
-        events: number[];
-        latencySamples: number;
-        bodyKb: string;
-        rounds: number;
-        keepData?: boolean;
-        esCpus?: string;
-      }) => {
-        // Smallest first: the scaling table compares the smallest with the largest.
-        const sizes = [...new Set(options.events)].sort((a, b) => a - b);
-        const [min, max] = options.bodyKb.split('-').map((v) => Number(v) * 1024);
-        if (!(min! > 0 && max! >= min!)) throw new InvalidArgumentError('--body-kb must look like 2-20');
-        const config = ctx.config();
-        const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
-        const es = createEsClient(config);
-        let split: CpuSplit | undefined;
-        try {
-          if (options.esCpus !== undefined) {
-            split = await dedicateCpus(es, options.esCpus);
-            if (ctx.json()) ctx.log().info({ cpus: split.description }, 'CPUs split');
-            else process.stdout.write(`CPUs: ${split.description}\n\n`);
-          }
-          const runs: Awaited<ReturnType<typeof runReplayBench>>[] = [];
-          for (const events of sizes) {
-            const run = await runReplayBench({
-              config,
-              nc,
-              es,
-              events,
-              bodyBytes: [min!, max!],
-              latencySamples: options.latencySamples,
-              rounds: options.rounds,
-              keepData: options.keepData,
-              log: ctx.log(),
-              signal: ctx.signal,
-            });
-            runs.push(run);
-            // Several sizes: each size's measurements are named after it.
-            const measurements =
-              sizes.length > 1
-                ? run.measurements.map((m) => ({
-                    ...m,
-                    name: `${m.name} (${events.toLocaleString('en-US')})`,
-                  }))
-                : run.measurements;
-            if (ctx.json()) {
-              ctx.log().info({ details: run.details }, 'bench replay details');
-              process.stdout.write(`${jsonLines(measurements)}\n`);
-            } else {
-              process.stdout.write(
-                `${sizes.length > 1 ? `== ${events.toLocaleString('en-US')} events ==\n` : ''}${formatMeasurements(measurements)}\n\n${describeReplayRun(run.details)}\n`,
-              );
-            }
-          }
-          if (runs.length > 1) {
-            const scaling = replayScaling(runs[0]!.details, runs.at(-1)!.details);
-            process.stdout.write(
-              `${ctx.json() ? jsonLines(scaling) : `== scaling ==\n${formatMeasurements(scaling)}`}\n`,
-            );
-          }
-        } finally {
-          // A process left pinned is reported, not allowed to hide the run's own outcome.
-          await split?.restore().catch((err: Error) => ctx.log().error({ err }, err.message));
-          await es.close();
-          await nc.close();
-        }
-      },
-    );
+    .action((options: ReplayOptions) => replayAction(ctx, options));
+}
 
+function registerSearch(bench: Command, ctx: CliContext): void {
   bench
     .command('search')
     .description(
@@ -215,36 +238,55 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--requests <n>', 'requests per level, side and round', positiveInt, 150)
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling per level', positiveInt, 2)
     .option('--levels <list>', 'concurrent clients per level, comma-separated', '1,8,32')
-    .action(async (options: { requests: number; rounds: number; levels: string }) => {
-      const levels = options.levels.split(',').map((v) => positiveInt(v.trim()));
-      const config = ctx.config();
-      const es = createEsClient(config);
-      try {
-        // Benchmark the configured archive; a namespace without one gets the quick start's sample.
-        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') }))) {
-          ctx.log().info({ namespace: config.namespace }, 'no archive yet: preparing the sample archive');
-          await prepareSampleArchive(ctx);
-        }
-        const server = await startServer(config, { port: 0, host: '127.0.0.1', logger: ctx.log() });
-        try {
-          const measurements = await runSearchBench({
-            config,
-            es,
-            server,
-            levels,
-            requests: options.requests,
-            rounds: options.rounds,
-            log: ctx.log(),
-            signal: ctx.signal,
-          });
-          process.stdout.write(
-            `${ctx.json() ? jsonLines(measurements) : formatMeasurements(measurements)}\n`,
-          );
-        } finally {
-          await server.close();
-        }
-      } finally {
-        await es.close();
-      }
-    });
+    .action((options: { requests: number; rounds: number; levels: string }) => searchAction(ctx, options));
+}
+
+async function searchAction(
+  ctx: CliContext,
+  options: { requests: number; rounds: number; levels: string },
+): Promise<void> {
+  const levels = positiveIntList(options.levels);
+  const config = ctx.config();
+  const es = createEsClient(config);
+  try {
+    // Benchmark the configured archive; a namespace without one gets the quick start's sample.
+    if (!(await es.indices.existsAlias({ name: config.names.alias('articles') }))) {
+      ctx.log().info({ namespace: config.namespace }, 'no archive yet: preparing the sample archive');
+      await prepareSampleArchive(ctx);
+    }
+    const server = await startServer(config, { port: 0, host: '127.0.0.1', logger: ctx.log() });
+    try {
+      const measurements = await runSearchBench({
+        config,
+        es,
+        server,
+        levels,
+        requests: options.requests,
+        rounds: options.rounds,
+        log: ctx.log(),
+        signal: ctx.signal,
+      });
+      process.stdout.write(`${formatFor(ctx, measurements)}\n`);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await es.close();
+  }
+}
+
+/**
+ * `presslog bench <name>`: benchmarks that print ours next to a ceiling measured in the
+ * same run: a table, or with `--json` one `{"name","unit","ours","ceiling","ratio"}` per line.
+ * Add a benchmark as a `registerX` function here and call it below.
+ */
+export function register(program: Command, ctx: CliContext): void {
+  const bench = program
+    .command('bench')
+    .description('benchmarks: ours next to the raw ceiling, measured in the same run');
+  registerLog(bench, ctx);
+  registerIngest(bench, ctx);
+  registerImages(bench, ctx);
+  registerReplay(bench, ctx);
+  registerSearch(bench, ctx);
 }
