@@ -50,6 +50,23 @@ export interface RebuildBatcher {
   submit(toSeq: number): Promise<void>;
   /** Submit everything, deferred writes included, and wait until it is written. */
   flush(toSeq: number): Promise<void>;
+  /** What the write side holds now: the bound the reader waits on (see {@link BufferedWrites}). */
+  readonly buffered: BufferedWrites;
+}
+
+/**
+ * Writes held in memory: batches submitted and not settled (in flight or waiting out a
+ * failure between retries), the batch being built, and deferred writes. Bounded while
+ * Elasticsearch fails or hangs: at most `maxInFlight` batches (the pipeline), each
+ * below {@link BATCH_BYTES} plus one document, the one being built, and deferred
+ * writes below {@link BATCH_BYTES} (past that the caller's next submit waits for a
+ * flight to land). The reader of the log only reads on while the caller's submit
+ * returns, so this bounds the rebuild's memory during an outage too.
+ */
+export interface BufferedWrites {
+  batches: number;
+  bytes: number;
+  deferred: number;
 }
 
 export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBatcher {
@@ -64,11 +81,21 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
   let pendingDead: DeadLetter[] = [];
   const flights = createFlights();
   const deferred = new Map<string, DocOp>();
+  let deferredBytes = 0;
+  const held = { batches: 0, bytes: 0 };
+  const undefer = (key: string) => {
+    const op = deferred.get(key);
+    if (!op) return;
+    deferred.delete(key);
+    deferredBytes -= op.source?.length ?? 0;
+  };
 
   const submit = async (toSeq: number) => {
+    // Too much held back behind batches that do not land (Elasticsearch down): wait for one.
+    while (deferredBytes >= BATCH_BYTES && flights.size > 0) await flights.nextLanding();
     for (const [key, op] of deferred) {
       if (flights.has(key)) continue;
-      deferred.delete(key);
+      undefer(key);
       appendTo(open, key, op, sourceParts(op));
     }
     // An empty batch has an empty body: keep both for the next ops.
@@ -78,15 +105,31 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
     open = openBatch(bodies);
     pendingDead = [];
     const landed = flights.start(slots);
-    await pipeline.submit({ toSeq, final: false }, async () => {
-      try {
-        return await writeBatch(target, { ops, dead, body: exact ? body.body() : undefined }, signal);
-      } finally {
-        // Settled: nothing reads the ops' sources any more.
-        body.release();
-        landed();
-      }
-    });
+    // Held from here, waiting for a place in the pipeline included, until settled.
+    const bytes = body.bytes;
+    let started = false;
+    held.batches++;
+    held.bytes += bytes;
+    const settled = () => {
+      held.batches--;
+      held.bytes -= bytes;
+    };
+    try {
+      await pipeline.submit({ toSeq, final: false }, async () => {
+        started = true;
+        try {
+          return await writeBatch(target, { ops, dead, body: exact ? body.body() : undefined }, signal);
+        } finally {
+          // Settled: nothing reads the ops' sources any more.
+          settled();
+          body.release();
+          landed();
+        }
+      });
+    } catch (err) {
+      if (!started) settled();
+      throw err;
+    }
   };
 
   return {
@@ -96,10 +139,13 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
         // Rare: held until its flight ends, as bytes of its own.
         if (op.action === 'index')
           op.source = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+        undefer(key);
         deferred.set(key, op);
-        return false;
+        deferredBytes += op.source?.length ?? 0;
+        // Full: the caller's submit then waits until they can be written.
+        return deferredBytes >= BATCH_BYTES;
       }
-      deferred.delete(key);
+      undefer(key);
       appendTo(open, key, op, parts);
       return open.ops.length >= batchDocs || open.body.bytes >= BATCH_BYTES;
     },
@@ -110,6 +156,13 @@ export function createRebuildBatcher(options: RebuildBatcherOptions): RebuildBat
       return pendingDead.length;
     },
     submit,
+    get buffered() {
+      return {
+        batches: held.batches,
+        bytes: held.bytes + open.body.bytes + deferredBytes,
+        deferred: deferred.size,
+      };
+    },
     async flush(toSeq) {
       await submit(toSeq);
       while (deferred.size > 0) {
@@ -159,6 +212,9 @@ function appendTo(batch: OpenBatch, key: string, op: DocOp, parts: readonly (str
 function createFlights() {
   const flying: { keys: { has(key: string): boolean }; landed: Promise<void> }[] = [];
   return {
+    get size() {
+      return flying.length;
+    },
     has: (key: string) => flying.some((f) => f.keys.has(key)),
     /** A flight of `keys` took off; call the result when it is settled. */
     start(keys: { has(key: string): boolean }): () => void {

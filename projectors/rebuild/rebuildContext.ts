@@ -56,6 +56,7 @@ export function createRebuildContext(
     onRetry: (notice) => {
       current.retries++;
       current.lastError = notice.error;
+      current.buffered = heldBy(batcher);
       progress.report(true);
     },
   });
@@ -70,6 +71,7 @@ export function createRebuildContext(
       current.docs = totals.indexed + totals.deleted + totals.conflicts;
       current.deadLettered = totals.deadLettered;
       if (stats.deadLettered > 0) current.lastError = `${stats.deadLettered} document(s) dead-lettered`;
+      current.buffered = heldBy(batcher);
       progress.report();
     },
   });
@@ -91,6 +93,11 @@ export function createRebuildContext(
     articlesLoaded: 0,
   };
 }
+
+const heldBy = (batcher: RebuildBatcher) => {
+  const { batches, bytes } = batcher.buffered;
+  return { batches, bytes };
+};
 
 /** The new index of `projection`. */
 export function indexOf(ctx: RebuildContext, projection: ProjectionName): string {

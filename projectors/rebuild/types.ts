@@ -36,6 +36,12 @@ export interface ReindexProgress {
   liveLag?: number;
   /** The latest error or warning (a retried bulk request, a dead letter). */
   lastError?: string;
+  /**
+   * Writes held in memory at the last commit or retry: batches submitted and not settled
+   * (in flight or retrying), the one being built, deferred writes; the log is read no
+   * further while they are at their bound.
+   */
+  buffered?: { batches: number; bytes: number };
 }
 
 export interface ReindexOptions extends ProjectionClients {

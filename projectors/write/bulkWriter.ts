@@ -72,6 +72,8 @@ export interface RetryNotice {
   waitMs: number;
   /** Items still pending. */
   pending: number;
+  /** How long these items have been waiting to be written (since their first attempt). */
+  stalledMs: number;
 }
 
 export interface BulkWriterOptions {
@@ -80,7 +82,10 @@ export interface BulkWriterOptions {
   logger?: Logger;
   /** Largest request body (default 16 MiB); a batch is split into requests below it. */
   maxRequestBytes?: number;
-  /** Timeout of one bulk request (default 60 s). */
+  /**
+   * Timeout of one bulk request (default: the client's `requestTimeout`, which
+   * createEsClient always sets, from ELASTICSEARCH_REQUEST_TIMEOUT_MS).
+   */
   requestTimeoutMs?: number;
   /** Backoff bounds for transient failures (default 200 ms .. 15 s). */
   initialBackoffMs?: number;
@@ -128,7 +133,17 @@ export async function sendBulk(
       bulkBody: body,
       querystring: { refresh: String(options.refresh ?? false), filter_path: BULK_FILTER },
     },
-    { signal: options.signal, requestTimeout: options.requestTimeout, maxRetries: 0 },
+    {
+      signal: options.signal,
+      ...(options.requestTimeout === undefined ? {} : { requestTimeout: options.requestTimeout }),
+      maxRetries: 0,
+      // The client's default ('replace') deep-copies a failed request's diagnostics to
+      // redact secrets, the body included: a Buffer becomes an object with one property
+      // per byte, ~100 bytes of heap for every byte sent: ~800 MB for each failed 8 MiB
+      // request during an Elasticsearch outage (issue #26: a reindex's RSS at 1.1 GB).
+      // 'remove' drops the headers and options, where credentials are, and copies nothing.
+      redaction: { type: 'remove' },
+    },
   );
 }
 
@@ -174,7 +189,7 @@ function chunks(ops: readonly DocOp[], maxRequestBytes: number): Chunk[] {
 export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
   const { client, deadLetters } = options;
   const maxRequestBytes = options.maxRequestBytes ?? 16 * 1024 * 1024;
-  const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  const requestTimeout = options.requestTimeoutMs;
   const initial = options.initialBackoffMs ?? 200;
   const max = options.maxBackoffMs ?? 15_000;
   const log = options.logger?.child({ component: 'bulk-writer' });
@@ -182,6 +197,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
 
   async function writeChunk(chunk: Chunk, stats: BulkStats, signal?: AbortSignal): Promise<void> {
     let pending = chunk;
+    const since = Date.now();
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
       let items: ItemResult[];
@@ -205,6 +221,7 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
           attempt: attempt + 1,
           waitMs,
           pending: pending.ops.length,
+          stalledMs: Date.now() - since,
         };
         log?.warn(notice, 'bulk request failed; retrying');
         options.onRetry?.(notice);
@@ -225,7 +242,13 @@ export function createBulkWriter(options: BulkWriterOptions): BulkWriter {
       // A subset of a chunk always fits in one request.
       pending = chunks(retry, maxRequestBytes)[0]!;
       const waitMs = backoffMs(attempt, initial, max);
-      const notice = { error: lastRetryReason, attempt: attempt + 1, waitMs, pending: retry.length };
+      const notice = {
+        error: lastRetryReason,
+        attempt: attempt + 1,
+        waitMs,
+        pending: retry.length,
+        stalledMs: Date.now() - since,
+      };
       log?.warn(notice, 'bulk items rejected for load; retrying them');
       options.onRetry?.(notice);
       stats.retries += retry.length;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createRebuildBatcher } from '../../projectors/rebuild/rebuildBatcher.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BATCH_BYTES, createRebuildBatcher } from '../../projectors/rebuild/rebuildBatcher.ts';
 import {
   addBulkStats,
   type BulkWriter,
@@ -98,6 +99,50 @@ describe('rebuild batcher', () => {
       await batcher.flush(2);
       assert.deepEqual(gated.requests, [['a'], ['b'], ['a']]);
       const doc = await client.get<{ n: number }>({ index, id: 'a' });
+      assert.equal(doc._source?.n, 2);
+    }));
+
+  test('deferred writes are bounded: past BATCH_BYTES behind a flight that does not land, submit waits for it', () =>
+    withNamespace(async (ns) => {
+      const client = ns.es();
+      const index = `${ns.config.namespace}-batcher`;
+      await client.indices.create({ index });
+      const deadLetters = createDeadLetterStore({ client, names: ns.names });
+      const gated = gatedWriter(createBulkWriter({ client, deadLetters }));
+      const batcher = createRebuildBatcher({
+        writer: gated.writer,
+        deadLetters,
+        batchDocs: 1000,
+        maxInFlight: 3,
+        signal: new AbortController().signal,
+        onCommit: () => {},
+      });
+      const filler = 'x'.repeat(512 * 1024);
+      const big = (id: string, n: number): DocOp => ({
+        ...op(index, id, n),
+        source: JSON.stringify({ id, n, filler }),
+      });
+      const docs = Math.ceil(BATCH_BYTES / filler.length);
+      // A flight that does not land (Elasticsearch down): its documents' next writes are deferred.
+      gated.hold();
+      for (let i = 0; i < docs; i++) batcher.add(big(`d${i}`, 1));
+      await batcher.submit(1);
+      const full = Array.from({ length: docs }, (_, i) => batcher.add(big(`d${i}`, 2)));
+      assert.deepEqual(full.slice(0, -1), Array(docs - 1).fill(false));
+      assert.equal(full.at(-1), true, 'a batch worth of deferred writes makes the batcher full');
+      assert.equal(batcher.buffered.deferred, docs);
+      assert.ok(batcher.buffered.bytes >= 2 * BATCH_BYTES, `${batcher.buffered.bytes} bytes held`);
+      const submitted = batcher.submit(2).then(() => 'submitted');
+      assert.equal(await Promise.race([submitted, delay(500, 'waiting')]), 'waiting');
+      gated.release();
+      assert.equal(await submitted, 'submitted');
+      await batcher.flush(2);
+      assert.deepEqual(batcher.buffered, { batches: 0, bytes: 0, deferred: 0 });
+      assert.deepEqual(
+        gated.requests.map((ids) => ids.length),
+        [docs, docs],
+      );
+      const doc = await client.get<{ n: number }>({ index, id: 'd0', _source_excludes: ['filler'] });
       assert.equal(doc._source?.n, 2);
     }));
 });
