@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import split2 from 'split2';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { pipeline, Transform } from 'node:stream';
 import Parser from 'stream-json/Parser.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
+import { lineSplitter, TOO_LONG } from './lineSplitter.ts';
 import type { InputFile } from './listInputFiles.ts';
 
 // Listing the input lived here before it had a file of its own; its importers still find it here.
@@ -68,67 +68,6 @@ export interface ReadRecordsOptions {
   /** Called with the file's bytes read so far, for progress and ETA. */
   onBytes?: (bytesRead: number) => void;
   signal?: AbortSignal;
-}
-
-/** Pushed by the line splitter in place of a line it skipped for being too long. */
-const TOO_LONG = Object.freeze({ tooLong: true });
-
-/** A CR not followed by LF: a line break in a file saved with classic Mac line endings. */
-const LONE_CR = /\r(?!\n)/g;
-
-/**
- * split2 with a line cap that reports what it skips, and with every line ending
- * (LF, CRLF, lone CR) accepted. split2's `maxLength` with `skipOverflow` discards the
- * rest of an over-long line silently, so the lines after it would be misnumbered and
- * the caller never told; this wrapper emits a TOO_LONG marker in its place. While
- * split2 is in overflow, the first line break of a chunk ends the skipped line, so the
- * marker goes out before that chunk's lines. At end of input (or when a line ends in
- * the chunk that pushed it over), split2 hands the over-long text to the mapper, which
- * turns it into the marker too.
- *
- * A lone CR becomes LF before splitting (a CR-only file would otherwise be one long
- * line and one baffling malformed-JSON reject); a CR at the end of a chunk waits for
- * the next one, which tells whether an LF follows. A CR cannot occur inside a JSON
- * string (it must be escaped there), so this never changes a record's content. Files
- * without CR pay one `includes` per chunk.
- *
- * Input is read as latin1 strings (one char per byte), so `maxLength` counts bytes and
- * each line can be turned back into its exact bytes for a strict UTF-8 decode: split2
- * itself decodes with a lenient StringDecoder that would replace bad bytes silently.
- */
-function lineSplitter(maxBytes: number): Transform {
-  const mapper = (line: string) => (line.length > maxBytes ? TOO_LONG : line);
-  // A string matcher splits much faster than /\r?\n/; a CR before the LF is dropped by the reader.
-  const splitter = split2('\n', mapper, {
-    maxLength: maxBytes,
-    skipOverflow: true,
-    decodeStrings: false,
-  } as split2.Options) as Transform & { overflow: boolean };
-  const transform = splitter._transform.bind(splitter);
-  const flush = splitter._flush.bind(splitter);
-  let heldCr = false;
-  const split = (text: string, encoding: BufferEncoding, callback: TransformCallback) => {
-    if (splitter.overflow && text.includes('\n')) splitter.push(TOO_LONG);
-    transform(text, encoding, callback);
-  };
-  splitter._transform = (chunk: string, encoding: BufferEncoding, callback: TransformCallback) => {
-    let text = heldCr ? `\r${chunk}` : chunk;
-    heldCr = false;
-    if (text.includes('\r')) {
-      if (text.endsWith('\r')) {
-        heldCr = true;
-        text = text.slice(0, -1);
-      }
-      text = text.replace(LONE_CR, '\n');
-    }
-    split(text, encoding, callback);
-  };
-  splitter._flush = (callback: TransformCallback) => {
-    if (!heldCr) return flush(callback);
-    heldCr = false;
-    split('\n', 'latin1', (err) => (err ? callback(err) : flush(callback)));
-  };
-  return splitter;
 }
 
 function mib(bytes: number): string {
@@ -251,6 +190,164 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
 
 class JsonInputError extends Error {}
 
+/** One element of the array, as stream-json's StreamArray emits it. */
+interface ArrayElement {
+  key: number;
+  value: unknown;
+}
+
+/** What the input guard and the element listener share while one JSON file is read. */
+interface JsonArrayProgress {
+  /** Bytes read so far. */
+  bytes: number;
+  /** `bytes` when the parser last emitted an element. */
+  bytesAtLastElement: number;
+  /** Index of the element being assembled: one past the last one emitted. */
+  index: number;
+  /** Whether anything but whitespace has been read. */
+  sawContent: boolean;
+  /** Why the guard cut the input short: reported instead of the parser's complaint about the cut. */
+  guardFailure?: JsonInputError;
+}
+
+/**
+ * Decode strictly before stream-json (whose decoder is lenient) and bound the bytes
+ * one element may take: the parser assembles an element in memory until it ends.
+ * On a problem the guard hands on the good text before it and ends its output, so
+ * the parser delivers every element before the problem, then stops.
+ */
+function inputGuard(
+  progress: JsonArrayProgress,
+  maxRecordBytes: number,
+  onBytes: ReadRecordsOptions['onBytes'],
+): Transform {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  return new Transform({
+    decodeStrings: true,
+    transform(chunk: Buffer, _encoding, callback) {
+      if (progress.guardFailure) return callback();
+      const start = progress.bytes;
+      progress.bytes += chunk.length;
+      onBytes?.(progress.bytes);
+      // bytesAtLastElement trails by up to one chunk (elements are emitted after the
+      // chunk passes), hence the chunk's length as slack.
+      if (progress.bytes - progress.bytesAtLastElement > maxRecordBytes + chunk.length) {
+        progress.guardFailure = new JsonInputError(
+          `element at index ${progress.index} is longer than ${mib(maxRecordBytes)}`,
+        );
+        this.push(null);
+        return callback();
+      }
+      let text: string;
+      try {
+        text = decoder.decode(chunk, { stream: true });
+      } catch {
+        const offset = invalidUtf8Offset(chunk);
+        progress.guardFailure = new JsonInputError(`not valid UTF-8 at byte ${start + offset} of the file`);
+        const good = new TextDecoder('utf-8').decode(chunk.subarray(0, offset));
+        if (good) this.push(good);
+        this.push(null);
+        return callback();
+      }
+      if (!progress.sawContent && /\S/.test(text)) progress.sawContent = true;
+      callback(null, text);
+    },
+    flush(callback) {
+      if (progress.guardFailure) return callback();
+      try {
+        callback(null, decoder.decode());
+      } catch {
+        progress.guardFailure = new JsonInputError(
+          'not valid UTF-8 at the end of the file (a truncated character)',
+        );
+        callback();
+      }
+    },
+  });
+}
+
+/**
+ * Run the file through the guard and the parser, and hand out the elements. They are
+ * taken off the parser as it emits them (not through pipeline's async iterator, which
+ * drops what was buffered when a later syntax error destroys the chain): every element
+ * before an error is still delivered. Backpressure pauses the file, so the queue stays small.
+ */
+function parseElements(input: ReadStream, guard: Transform, progress: JsonArrayProgress) {
+  const queue: ArrayElement[] = [];
+  let failure: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const elements = new StreamArray();
+  elements.on('data', (element: ArrayElement) => {
+    progress.bytesAtLastElement = progress.bytes;
+    progress.index = element.key + 1;
+    queue.push(element);
+    if (queue.length >= 256) input.pause();
+    notify();
+  });
+  pipeline(input, guard, new Parser({ decodeStrings: false }), elements, (err) => {
+    failure = err ?? undefined;
+    finished = true;
+    notify();
+  });
+  return {
+    /** The next element, or undefined once the chain has ended. */
+    async next(): Promise<ArrayElement | undefined> {
+      while (true) {
+        const element = queue.shift();
+        if (element) {
+          if (queue.length < 64 && input.isPaused()) input.resume();
+          return element;
+        }
+        if (finished) return undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
+    /** Why the chain ended, once it has: undefined for a clean end. */
+    failure: () => failure,
+  };
+}
+
+function elementItem(file: InputFile, element: ArrayElement): SourceItem {
+  const location = { file: file.path, index: element.key };
+  // Checked before JSON.stringify, which recurses: a deep element would overflow the
+  // stack and end the whole run. The element's text is gone (the parser assembled
+  // it), so the reject carries none.
+  if (nestedDeeperThan(element.value, MAX_RECORD_DEPTH)) return { ok: false, location, reason: TOO_DEEP };
+  return { ok: true, location, value: element.value, raw: JSON.stringify(element.value) };
+}
+
+/** The reject that ends the file after `failure`, or undefined when it ended well (or held nothing). */
+function endOfArrayItem(
+  file: InputFile,
+  failure: Error | undefined,
+  progress: JsonArrayProgress,
+): SourceItem | undefined {
+  // An empty or blank file: no records (the caller warns), not a syntax error.
+  if (
+    !failure ||
+    (!progress.sawContent &&
+      !(failure instanceof JsonInputError) &&
+      (failure as NodeJS.ErrnoException).code === undefined)
+  ) {
+    return undefined;
+  }
+  if ((failure as NodeJS.ErrnoException).code !== undefined) return cannotRead(file, failure);
+  let reason = failure.message;
+  if (reason === 'Top-level object should be an array.') reason = 'expected a JSON array of records';
+  else if (reason.startsWith('Parser ')) {
+    reason = `malformed JSON (${reason.replace(/^Parser (cannot parse input: |has )?/, '')})`;
+  }
+  const rest = progress.index > 0 ? '; the rest of the file was not read' : '';
+  return { ok: false, location: { file: file.path, index: progress.index }, reason: `${reason}${rest}` };
+}
+
 /**
  * JSON: one array of records, streamed element by element (stream-json), so a large
  * file is never held whole. A JSON array cannot be resynchronised after a syntax
@@ -262,136 +359,18 @@ async function* readJsonArray(
   options: Required<Pick<ReadRecordsOptions, 'maxRecordBytes'>> & ReadRecordsOptions,
 ) {
   const { maxRecordBytes, onBytes, signal } = options;
-  // Chunks no larger than the cap (within reason), so the size guard below is tight.
+  // Chunks no larger than the cap (within reason), so the size guard is tight.
   const highWaterMark = Math.max(16 * 1024, Math.min(1024 * 1024, maxRecordBytes));
   const input = createReadStream(file.path, { highWaterMark });
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let bytes = 0;
-  let bytesAtLastElement = 0;
-  let index = 0;
-  let sawContent = false;
-  /** Why the guard cut the input short: reported instead of the parser's complaint about the cut. */
-  let guardFailure: JsonInputError | undefined;
-  // Decode strictly before stream-json (whose decoder is lenient) and bound the bytes
-  // one element may take: the parser assembles an element in memory until it ends.
-  // On a problem the guard hands on the good text before it and ends its output, so
-  // the parser delivers every element before the problem, then stops.
-  const guard = new Transform({
-    decodeStrings: true,
-    transform(chunk: Buffer, _encoding, callback) {
-      if (guardFailure) return callback();
-      const start = bytes;
-      bytes += chunk.length;
-      onBytes?.(bytes);
-      // bytesAtLastElement trails by up to one chunk (elements are emitted after the
-      // chunk passes), hence the chunk's length as slack.
-      if (bytes - bytesAtLastElement > maxRecordBytes + chunk.length) {
-        guardFailure = new JsonInputError(`element at index ${index} is longer than ${mib(maxRecordBytes)}`);
-        this.push(null);
-        return callback();
-      }
-      let text: string;
-      try {
-        text = decoder.decode(chunk, { stream: true });
-      } catch {
-        const offset = invalidUtf8Offset(chunk);
-        guardFailure = new JsonInputError(`not valid UTF-8 at byte ${start + offset} of the file`);
-        const good = new TextDecoder('utf-8').decode(chunk.subarray(0, offset));
-        if (good) this.push(good);
-        this.push(null);
-        return callback();
-      }
-      if (!sawContent && /\S/.test(text)) sawContent = true;
-      callback(null, text);
-    },
-    flush(callback) {
-      if (guardFailure) return callback();
-      try {
-        callback(null, decoder.decode());
-      } catch {
-        guardFailure = new JsonInputError('not valid UTF-8 at the end of the file (a truncated character)');
-        callback();
-      }
-    },
-  });
-  // Elements are taken off the parser as it emits them (not through pipeline's async
-  // iterator, which drops what was buffered when a later syntax error destroys the
-  // chain): every element before an error is still delivered. Backpressure pauses the
-  // file, so the queue stays small.
-  const queue: Array<{ key: number; value: unknown }> = [];
-  let failure: Error | undefined;
-  let finished = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  const elements = new StreamArray();
-  elements.on('data', (element: { key: number; value: unknown }) => {
-    bytesAtLastElement = bytes;
-    index = element.key + 1;
-    queue.push(element);
-    if (queue.length >= 256) input.pause();
-    notify();
-  });
-  pipeline(input, guard, new Parser({ decodeStrings: false }), elements, (err) => {
-    failure = err ?? undefined;
-    finished = true;
-    notify();
-  });
+  const progress: JsonArrayProgress = { bytes: 0, bytesAtLastElement: 0, index: 0, sawContent: false };
+  const elements = parseElements(input, inputGuard(progress, maxRecordBytes, onBytes), progress);
   try {
-    while (true) {
-      const element = queue.shift();
-      if (element) {
-        if (queue.length < 64 && input.isPaused()) input.resume();
-        const location = { file: file.path, index: element.key };
-        // Checked before JSON.stringify, which recurses: a deep element would overflow the
-        // stack and end the whole run. The element's text is gone (the parser assembled
-        // it), so the reject carries none.
-        if (nestedDeeperThan(element.value, MAX_RECORD_DEPTH)) {
-          yield { ok: false, location, reason: TOO_DEEP } satisfies SourceItem;
-          if (signal?.aborted) return;
-          continue;
-        }
-        yield {
-          ok: true,
-          location,
-          value: element.value,
-          raw: JSON.stringify(element.value),
-        } satisfies SourceItem;
-        if (signal?.aborted) return;
-        continue;
-      }
-      if (finished) break;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+    for (let element = await elements.next(); element; element = await elements.next()) {
+      yield elementItem(file, element);
+      if (signal?.aborted) return;
     }
-    if (guardFailure) failure = guardFailure;
-    // An empty or blank file: no records (the caller warns), not a syntax error.
-    if (
-      !failure ||
-      (!sawContent &&
-        !(failure instanceof JsonInputError) &&
-        (failure as NodeJS.ErrnoException).code === undefined)
-    ) {
-      return;
-    }
-    if ((failure as NodeJS.ErrnoException).code !== undefined) {
-      yield cannotRead(file, failure);
-      return;
-    }
-    let reason = failure.message;
-    if (reason === 'Top-level object should be an array.') reason = 'expected a JSON array of records';
-    else if (reason.startsWith('Parser ')) {
-      reason = `malformed JSON (${reason.replace(/^Parser (cannot parse input: |has )?/, '')})`;
-    }
-    const rest = index > 0 ? '; the rest of the file was not read' : '';
-    yield {
-      ok: false,
-      location: { file: file.path, index },
-      reason: `${reason}${rest}`,
-    } satisfies SourceItem;
+    const end = endOfArrayItem(file, progress.guardFailure ?? elements.failure(), progress);
+    if (end) yield end;
   } finally {
     input.destroy();
   }

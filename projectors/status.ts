@@ -71,125 +71,175 @@ export interface StatusReport {
   snapshots: SnapshotInfo[];
 }
 
-/** Gather the status of the projections: aliases, documents, checkpoints and lag, dead letters, who is running. */
-export async function projectionStatus(
-  options: Omit<ProjectionClients, 'log'> & {
-    log: Pick<ContentLog, 'head' | 'replay'>;
-    snapshots?: StateSnapshotStore;
-    projections: readonly ProjectionName[];
-    signal?: AbortSignal;
-    /**
-     * How long to wait for Elasticsearch's part of a projection's status (default 5 s).
-     * Status is what one looks at when something hangs: past this, the rest (checkpoints,
-     * lag, leases, health: all in NATS) is reported without it.
-     */
-    elasticsearchTimeoutMs?: number;
-  },
-): Promise<StatusReport> {
-  const { checkpoints, names, signal } = options;
-  const timeoutMs = options.elasticsearchTimeoutMs ?? 5000;
-  // The same connections, each request bounded: a hung node must not hang the report.
-  const client = options.client.child({ requestTimeout: timeoutMs });
+export type ProjectionStatusOptions = Omit<ProjectionClients, 'log'> & {
+  log: Pick<ContentLog, 'head' | 'replay'>;
+  snapshots?: StateSnapshotStore;
+  projections: readonly ProjectionName[];
+  signal?: AbortSignal;
+  /**
+   * How long to wait for Elasticsearch's part of a projection's status (default 5 s).
+   * Status is what one looks at when something hangs: past this, the rest (checkpoints,
+   * lag, leases, health: all in NATS) is reported without it.
+   */
+  elasticsearchTimeoutMs?: number;
+};
+
+/** Elasticsearch asked with a deadline, and not asked again once it failed to answer. */
+interface ElasticsearchGate {
+  /** `fn` within the deadline; undefined when Elasticsearch did not answer (now or before). */
+  ask<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined>;
+  /** Why Elasticsearch is not asked any more, once it failed to answer. */
+  readonly unavailable: string | undefined;
+}
+
+function createElasticsearchGate(timeoutMs: number, signal: AbortSignal | undefined): ElasticsearchGate {
   let unavailable: string | undefined;
-  /** `fn` within the deadline; once Elasticsearch failed to answer, it is not asked again. */
-  const fromElasticsearch = async <T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> => {
-    if (unavailable) return undefined;
-    const deadline = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(timeoutMs)]);
-    try {
-      return await Promise.race([
-        fn(deadline),
-        new Promise<never>((_, reject) => {
-          deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
-        }),
-      ]);
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      unavailable = `Elasticsearch did not answer within ${timeoutMs} ms (${(err as Error).message})`;
-      return undefined;
-    }
+  return {
+    async ask<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+      if (unavailable) return undefined;
+      const deadline = AbortSignal.any([...(signal ? [signal] : []), AbortSignal.timeout(timeoutMs)]);
+      try {
+        return await Promise.race([
+          fn(deadline),
+          new Promise<never>((_, reject) => {
+            deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
+          }),
+        ]);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        unavailable = `Elasticsearch did not answer within ${timeoutMs} ms (${(err as Error).message})`;
+        return undefined;
+      }
+    },
+    get unavailable() {
+      return unavailable;
+    },
   };
-  const head = await options.log.head();
-  const bucket = await checkpoints.bucket();
+}
+
+/** What the parts of one report share. */
+interface StatusContext {
+  options: ProjectionStatusOptions;
+  /** The Elasticsearch client with each request bounded by the timeout. */
+  client: Client;
+  es: ElasticsearchGate;
+  head: Awaited<ReturnType<ContentLog['head']>>;
+  bucket: Awaited<ReturnType<ProjectionClients['checkpoints']['bucket']>>;
+}
+
+/** Gather the status of the projections: aliases, documents, checkpoints and lag, dead letters, who is running. */
+export async function projectionStatus(options: ProjectionStatusOptions): Promise<StatusReport> {
+  const timeoutMs = options.elasticsearchTimeoutMs ?? 5000;
+  const ctx: StatusContext = {
+    options,
+    // The same connections, each request bounded: a hung node must not hang the report.
+    client: options.client.child({ requestTimeout: timeoutMs }),
+    es: createElasticsearchGate(timeoutMs, options.signal),
+    head: await options.log.head(),
+    bucket: await options.checkpoints.bucket(),
+  };
   const out: ProjectionStatus[] = [];
-  for (const projection of options.projections) {
-    const alias = names.alias(projection);
-    const found = await fromElasticsearch((deadline) =>
-      Promise.all([
-        aliasTargets(client, alias, deadline),
-        listProjectionIndexes(client, names, projection, deadline),
-      ]),
-    );
-    const indexes = found?.[1] ?? [];
-    const index = found ? found[0][0] : (await checkpoints.pointer(projection).catch(() => undefined))?.index;
-    const status: ProjectionStatus = {
-      projection,
-      alias,
-      index,
-      deadLetters: { count: 0 },
-      otherIndexes: indexes
-        .filter((info) => info.name !== index)
-        .map((info) => ({
-          name: info.name,
-          state: info.meta?.state,
-          ...(info.meta?.asOf ? { asOf: info.meta.asOf } : {}),
-        })),
-    };
-    if (index) {
-      const info = indexes.find((i) => i.name === index);
-      if (found) status.current = builtByCurrentDefinition(projection, info);
-      status.docs = await fromElasticsearch((deadline) => countDocs(client, index, deadline));
-      status.checkpoint = await checkpoints.get(index);
-      const seq = status.checkpoint?.seq ?? 0;
-      status.lagEvents = Math.max(0, head.lastSeq - seq);
-      const behindSince =
-        status.lagEvents === 0 ? undefined : await storedTimeAfter(options.log, seq, signal);
-      status.lagSeconds =
-        status.lagEvents === 0
-          ? 0
-          : behindSince
-            ? Math.max(0, (Date.now() - behindSince.getTime()) / 1000)
-            : undefined;
-      const summary = await fromElasticsearch((deadline) => options.deadLetters.summary(index, deadline));
-      status.deadLetters = {
-        count: summary?.count ?? 0,
-        ...(summary?.last
-          ? {
-              last: {
-                kind: summary.last.kind,
-                seq: summary.last.seq,
-                docId: summary.last.docId,
-                reason: summary.last.reason,
-                at: summary.last.at,
-              },
-            }
-          : {}),
-      };
-    }
-    const live = await readLease(options.leaseBucket, projectLeaseKey(projection));
-    if (live) {
-      const writing = indexBeingWritten(live, projection);
-      status.live = { ...leaseHolder(live), ...(writing ? { writing } : {}) };
-    }
-    const rebuilding = await readLease(options.leaseBucket, reindexLeaseKey(projection));
-    if (rebuilding) status.reindexing = leaseHolder(rebuilding);
-    const healthEntry = await bucket.get(healthKey(projection)).catch(() => null);
-    if (healthEntry && healthEntry.operation === 'PUT' && healthEntry.length > 0) {
-      const health = healthEntry.json<ProjectorHealth>();
-      status.health = {
-        state: live ? health.state : 'stopped',
-        lastError: health.lastError,
-        lastErrorAt: health.lastErrorAt,
-        updatedAt: health.updatedAt,
-      };
-    }
-    if (unavailable) status.elasticsearchError = unavailable;
-    out.push(status);
-  }
+  for (const projection of options.projections) out.push(await statusOf(ctx, projection));
+  const { head } = ctx;
   return {
     head: { seq: head.lastSeq, time: head.lastTime?.toISOString(), messages: head.messages },
     projections: out,
     snapshots: (await options.snapshots?.list()) ?? [],
   };
+}
+
+/** One projection's status: its indexes, then (when it has one) the index's, then who runs it. */
+async function statusOf(ctx: StatusContext, projection: ProjectionName): Promise<ProjectionStatus> {
+  const { client, es } = ctx;
+  const { names, checkpoints } = ctx.options;
+  const alias = names.alias(projection);
+  const found = await es.ask((deadline) =>
+    Promise.all([
+      aliasTargets(client, alias, deadline),
+      listProjectionIndexes(client, names, projection, deadline),
+    ]),
+  );
+  const indexes = found?.[1] ?? [];
+  const index = found ? found[0][0] : (await checkpoints.pointer(projection).catch(() => undefined))?.index;
+  const status: ProjectionStatus = {
+    projection,
+    alias,
+    index,
+    deadLetters: { count: 0 },
+    otherIndexes: indexes
+      .filter((info) => info.name !== index)
+      .map((info) => ({
+        name: info.name,
+        state: info.meta?.state,
+        ...(info.meta?.asOf ? { asOf: info.meta.asOf } : {}),
+      })),
+  };
+  if (index) {
+    const info = indexes.find((i) => i.name === index);
+    if (found) status.current = builtByCurrentDefinition(projection, info);
+    await addIndexStatus(ctx, status, index);
+  }
+  await addRunnerStatus(ctx, status, projection);
+  if (es.unavailable) status.elasticsearchError = es.unavailable;
+  return status;
+}
+
+/** The aliased index's documents, checkpoint, lag and dead letters. */
+async function addIndexStatus(ctx: StatusContext, status: ProjectionStatus, index: string): Promise<void> {
+  status.docs = await ctx.es.ask((deadline) => countDocs(ctx.client, index, deadline));
+  status.checkpoint = await ctx.options.checkpoints.get(index);
+  const seq = status.checkpoint?.seq ?? 0;
+  status.lagEvents = Math.max(0, ctx.head.lastSeq - seq);
+  status.lagSeconds = await lagSeconds(ctx, status.lagEvents, seq);
+  status.deadLetters = await deadLetterStatus(ctx, index);
+}
+
+/** 0 when caught up, else how long since the log stored the first event after `seq`; undefined when unknown. */
+async function lagSeconds(ctx: StatusContext, lagEvents: number, seq: number): Promise<number | undefined> {
+  if (lagEvents === 0) return 0;
+  const behindSince = await storedTimeAfter(ctx.options.log, seq, ctx.options.signal);
+  return behindSince ? Math.max(0, (Date.now() - behindSince.getTime()) / 1000) : undefined;
+}
+
+/** The index's dead-letter count and the last one (a count of 0 when Elasticsearch did not answer). */
+async function deadLetterStatus(ctx: StatusContext, index: string): Promise<ProjectionStatus['deadLetters']> {
+  const summary = await ctx.es.ask((deadline) => ctx.options.deadLetters.summary(index, deadline));
+  return {
+    count: summary?.count ?? 0,
+    ...(summary?.last
+      ? {
+          last: {
+            kind: summary.last.kind,
+            seq: summary.last.seq,
+            docId: summary.last.docId,
+            reason: summary.last.reason,
+            at: summary.last.at,
+          },
+        }
+      : {}),
+  };
+}
+
+/** Who runs the projection: the live projector's and a reindex's leases, and the projector's last health report. */
+async function addRunnerStatus(ctx: StatusContext, status: ProjectionStatus, projection: ProjectionName) {
+  const { leaseBucket } = ctx.options;
+  const live = await readLease(leaseBucket, projectLeaseKey(projection));
+  if (live) {
+    const writing = indexBeingWritten(live, projection);
+    status.live = { ...leaseHolder(live), ...(writing ? { writing } : {}) };
+  }
+  const rebuilding = await readLease(leaseBucket, reindexLeaseKey(projection));
+  if (rebuilding) status.reindexing = leaseHolder(rebuilding);
+  const healthEntry = await ctx.bucket.get(healthKey(projection)).catch(() => null);
+  if (healthEntry && healthEntry.operation === 'PUT' && healthEntry.length > 0) {
+    const health = healthEntry.json<ProjectorHealth>();
+    status.health = {
+      state: live ? health.state : 'stopped',
+      lastError: health.lastError,
+      lastErrorAt: health.lastErrorAt,
+      updatedAt: health.updatedAt,
+    };
+  }
 }
 
 function leaseHolder(lease: LeaseValue): LeaseHolder {

@@ -1,11 +1,10 @@
-import type { WriteStream } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import type { Logger } from 'pino';
 import {
   createIngester,
   IngestFailedError,
+  type IngestOptions,
   type IngestProgress,
   type IngestReject,
   type IngestStats,
@@ -14,9 +13,10 @@ import {
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
-import { ConfigError } from '../../schemas/errors.ts';
+import type { Config } from '../../schemas/config.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
+import { createRejectsWriter, type RejectsWriter } from './rejectsWriter.ts';
 import { withContentLog } from './withContentLog.ts';
 
 interface IngestCommandOptions {
@@ -57,98 +57,6 @@ function eta(p: IngestProgress): string {
   if (p.bytesRead <= 0 || p.bytesTotal <= p.bytesRead) return '0s';
   const remaining = (p.elapsedMs / p.bytesRead) * (p.bytesTotal - p.bytesRead);
   return `${Math.ceil(remaining / 1000)}s`;
-}
-
-/** The real path `path` has or would have once created (its directory must exist). */
-async function realTarget(path: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch {
-    try {
-      return resolve(await realpath(dirname(resolve(path))), basename(path));
-    } catch {
-      throw new ConfigError('--rejects', `${path}: no such directory ${dirname(path)}`);
-    }
-  }
-}
-
-/**
- * Refuse a --rejects file that is one of the run's inputs (opening it for writing would
- * truncate the input) or inside an input directory (the run would read its own rejects
- * back as input), comparing real paths so a symlink or `./` does not slip past.
- */
-async function refuseInputTargets(targets: readonly string[], paths: readonly string[], input: InputListing) {
-  const inputs = new Map<string, string>();
-  for (const file of input.files) inputs.set(await realpath(file.path), file.path);
-  const dirs: Array<[string, string]> = [];
-  for (const path of paths) if ((await stat(path)).isDirectory()) dirs.push([await realpath(path), path]);
-  for (const target of targets) {
-    const real = await realTarget(target);
-    const file = inputs.get(real);
-    if (file !== undefined) {
-      throw new ConfigError(
-        '--rejects',
-        `${target} is an input of this run (${file}): writing rejects there would destroy it; choose another file`,
-      );
-    }
-    const dir = dirs.find(([d]) => real.startsWith(d.endsWith(sep) ? d : `${d}${sep}`));
-    if (dir) {
-      throw new ConfigError(
-        '--rejects',
-        `${target} is inside the input directory ${dir[1]}: the run would read its own rejects as input; write them outside it`,
-      );
-    }
-  }
-}
-
-/** Open a rejects file: never over an existing one unless `force` ('wx' fails atomically if it exists). */
-async function openRejectsFile(path: string, force: boolean): Promise<WriteStream> {
-  try {
-    return (await open(path, force ? 'w' : 'wx')).createWriteStream();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new ConfigError('--rejects', `${path} exists; pass --force to overwrite it`);
-    throw new ConfigError('--rejects', `cannot write ${path} (${code ?? (err as Error).message})`);
-  }
-}
-
-/** Writes the --rejects files: the records as they were (re-ingestable), and why, line by line. */
-async function createRejectsWriter(
-  file: string,
-  paths: readonly string[],
-  input: InputListing,
-  force: boolean,
-) {
-  const reasonsFile = `${file}.reasons.ndjson`;
-  await refuseInputTargets([file, reasonsFile], paths, input);
-  const records = await openRejectsFile(file, force);
-  let reasons: WriteStream;
-  try {
-    reasons = await openRejectsFile(reasonsFile, force);
-  } catch (err) {
-    records.destroy();
-    throw err;
-  }
-  let recordLines = 0;
-  const write = (out: WriteStream, data: string | Buffer) =>
-    out.write(data) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  const end = (out: WriteStream) =>
-    new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return {
-    files: { records: file, reasons: reasonsFile },
-    async add(r: IngestReject) {
-      // An oversized line has no record to give back; its reason line says so (rejectsLine null).
-      let rejectsLine: number | null = null;
-      if (r.raw !== undefined) {
-        await write(records, r.raw);
-        await write(records, '\n');
-        rejectsLine = ++recordLines;
-      }
-      const reason = { ...r.location, field: r.field ?? null, reason: r.reason, rejectsLine };
-      await write(reasons, `${JSON.stringify(reason)}\n`);
-    },
-    close: () => Promise.all([end(records), end(reasons)]).then(() => {}),
-  };
 }
 
 function summaryJson(stats: IngestStats, rejectsFiles?: { records: string; reasons: string }) {
@@ -228,6 +136,183 @@ function summaryText(
   return `${head}\n${formatTable(rows.map(([k, v]) => [`  ${k}`, v!]))}`;
 }
 
+/** Lines for stderr while the run goes: through the progress bar on a TTY, else straight. */
+interface ProgressOutput {
+  print(line: string): void;
+  onProgress(p: IngestProgress): void;
+  /** Stop the progress bar, if one was drawn. */
+  stop(): void;
+}
+
+/**
+ * Progress on stderr: a bar when it is a TTY, else a line every 5 s; nothing with
+ * `--no-progress` (`enabled` false). The bar is drawn on the first report.
+ */
+function createProgressOutput(enabled: boolean): ProgressOutput {
+  const stderr = process.stderr;
+  const tty = stderr.isTTY === true && enabled;
+  let bar: cliProgress.MultiBar | undefined;
+  let barItem: cliProgress.SingleBar | undefined;
+  let lastLine = 0;
+  return {
+    print(line) {
+      if (bar) bar.log(`${line}\n`);
+      else stderr.write(`${line}\n`);
+    },
+    onProgress(p) {
+      const rate = p.elapsedMs > 0 ? Math.round((p.read / p.elapsedMs) * 1000) : 0;
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.MultiBar(
+            {
+              stream: stderr,
+              format:
+                'ingest |{bar}| {percentage}% | {read} records | {rate} rec/s | ETA {etaText} | appended {appended}, rejected {rejected}',
+              hideCursor: true,
+              clearOnComplete: true,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          barItem = bar.create(Math.max(1, p.bytesTotal), 0);
+        }
+        barItem?.update(p.bytesRead, { ...p, rate, etaText: eta(p) });
+      } else if (enabled && p.phase !== 'done' && p.elapsedMs - lastLine >= 5_000) {
+        lastLine = p.elapsedMs;
+        const pct = p.bytesTotal > 0 ? Math.floor((p.bytesRead / p.bytesTotal) * 100) : 100;
+        stderr.write(
+          `ingest: ${pct}% (${size(p.bytesRead)} of ${size(p.bytesTotal)}), ${p.read} records, ${rate} records/s, appended ${p.appended}, rejected ${p.rejected}, ETA ${eta(p)}\n`,
+        );
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/**
+ * The run's rejects and warnings: the first {@link PRINT_LIMIT} of each printed, every
+ * reject written to the --rejects files; `printOverflow()` counts the unprinted rest.
+ */
+function createIssueReporter(output: ProgressOutput, rejectsWriter: RejectsWriter | undefined) {
+  let printed = 0;
+  let warned = 0;
+  return {
+    async onReject(r: IngestReject) {
+      if (printed++ < PRINT_LIMIT) {
+        output.print(`${formatLocation(r.location)}${r.field ? ` ${r.field}` : ''}: ${r.reason}`);
+      }
+      await rejectsWriter?.add(r);
+    },
+    onWarning(w: IngestWarning) {
+      if (warned++ < PRINT_LIMIT)
+        output.print(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
+    },
+    printOverflow() {
+      if (printed > PRINT_LIMIT)
+        process.stderr.write(`... and ${printed - PRINT_LIMIT} more rejected records\n`);
+      if (warned > PRINT_LIMIT) process.stderr.write(`... and ${warned - PRINT_LIMIT} more warnings\n`);
+    },
+  };
+}
+
+/** One run's settings: the configuration, the logger, the listed input and the command's options. */
+interface IngestRun {
+  config: Config;
+  logger: Logger;
+  input: InputListing;
+  options: IngestCommandOptions;
+}
+
+/** Connect, create the stream unless dry-running, and ingest the listed input. */
+function runIngest(
+  ctx: CliContext,
+  { config, logger, input, options }: IngestRun,
+  hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
+): Promise<IngestStats> {
+  return withContentLog(ctx, async (log) => {
+    if (!options.dryRun) {
+      const report = await log.init();
+      if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
+    }
+    const ingester = createIngester({
+      log,
+      blobs: createBlobStore(config.blobDir),
+      source: options.source,
+      batchSize: options.batchSize,
+      maxImageBytes: Math.round(options.maxImageMb * MB),
+      maxRecordBytes: Math.round(options.maxRecordMb * MB),
+      logger,
+    });
+    return ingester.ingest(input, {
+      dryRun: options.dryRun,
+      allowUnretract: options.allowUnretract === true,
+      signal: ctx.signal,
+      ...hooks,
+    });
+  });
+}
+
+/** What a run did, the --rejects files it wrote, and what stopped it (thrown after the summary). */
+interface IngestOutcome {
+  stats: IngestStats;
+  rejectsFiles?: RejectsWriter['files'];
+  failure?: IngestFailedError;
+}
+
+/**
+ * Run the ingest with its output wired up; a run stopped by an error still yields the
+ * stats of what was done, with the error (`failure`) for the caller to report after them.
+ */
+async function ingestWithOutput(
+  ctx: CliContext,
+  paths: string[],
+  options: IngestCommandOptions,
+): Promise<IngestOutcome> {
+  const config = ctx.config();
+  // Usage errors (a missing path, a file that is not a record file) before any connection;
+  // the ingester reads this listing rather than walking the paths again.
+  const input = await listInputFiles(paths);
+  const logger = ctx.log();
+  const output = createProgressOutput(options.progress);
+  const rejectsWriter = options.rejects
+    ? await createRejectsWriter(options.rejects, paths, input, options.force === true)
+    : undefined;
+  const issues = createIssueReporter(output, rejectsWriter);
+  let stats: IngestStats;
+  let failure: IngestFailedError | undefined;
+  try {
+    stats = await runIngest(
+      ctx,
+      { config, logger, input, options },
+      {
+        onReject: issues.onReject,
+        onWarning: issues.onWarning,
+        onProgress: output.onProgress,
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof IngestFailedError)) throw err;
+    failure = err;
+    stats = err.stats;
+  } finally {
+    output.stop();
+    await rejectsWriter?.close();
+  }
+  issues.printOverflow();
+  return { stats, rejectsFiles: rejectsWriter?.files, failure };
+}
+
+/** The summary on stdout (or as JSON), then the exit: 1 when any record was rejected or the run was cut short. */
+function reportOutcome(ctx: CliContext, { stats, rejectsFiles, failure }: IngestOutcome): void {
+  ctx.output({ ...summaryJson(stats, rejectsFiles), ...(failure ? { stopped: true } : {}) }, () =>
+    summaryText(stats, rejectsFiles, failure !== undefined),
+  );
+  // Reported like any failed command (exit 1), now that the summary says what was done.
+  if (failure) throw failure.cause;
+  if (stats.rejected > 0 || stats.aborted) process.exitCode = 1;
+}
+
 /**
  * `presslog ingest <paths...>`: ingest record files into the content log. Exit 0 when
  * every record was ingested (or unchanged), 1 when any was rejected (the valid ones
@@ -256,103 +341,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
     .option('--no-progress', 'no progress bar or progress lines')
     .action(async (paths: string[], options: IngestCommandOptions) => {
-      const config = ctx.config();
-      // Usage errors (a missing path, a file that is not a record file) before any connection;
-      // the ingester reads this listing rather than walking the paths again.
-      const input = await listInputFiles(paths);
-      const logger = ctx.log();
-      const stderr = process.stderr;
-      const tty = stderr.isTTY === true && options.progress;
-      let bar: cliProgress.MultiBar | undefined;
-      let barItem: cliProgress.SingleBar | undefined;
-      let lastLine = 0;
-      const print = (line: string) => {
-        if (bar) bar.log(`${line}\n`);
-        else stderr.write(`${line}\n`);
-      };
-      const rejectsWriter = options.rejects
-        ? await createRejectsWriter(options.rejects, paths, input, options.force === true)
-        : undefined;
-      let printed = 0;
-      const onReject = async (r: IngestReject) => {
-        if (printed++ < PRINT_LIMIT) {
-          print(`${formatLocation(r.location)}${r.field ? ` ${r.field}` : ''}: ${r.reason}`);
-        }
-        await rejectsWriter?.add(r);
-      };
-      let warned = 0;
-      const onWarning = (w: IngestWarning) => {
-        if (warned++ < PRINT_LIMIT)
-          print(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
-      };
-      const onProgress = (p: IngestProgress) => {
-        const rate = p.elapsedMs > 0 ? Math.round((p.read / p.elapsedMs) * 1000) : 0;
-        if (tty) {
-          if (!bar) {
-            bar = new cliProgress.MultiBar(
-              {
-                stream: stderr,
-                format:
-                  'ingest |{bar}| {percentage}% | {read} records | {rate} rec/s | ETA {etaText} | appended {appended}, rejected {rejected}',
-                hideCursor: true,
-                clearOnComplete: true,
-              },
-              cliProgress.Presets.shades_classic,
-            );
-            barItem = bar.create(Math.max(1, p.bytesTotal), 0);
-          }
-          barItem?.update(p.bytesRead, { ...p, rate, etaText: eta(p) });
-        } else if (options.progress && p.phase !== 'done' && p.elapsedMs - lastLine >= 5_000) {
-          lastLine = p.elapsedMs;
-          const pct = p.bytesTotal > 0 ? Math.floor((p.bytesRead / p.bytesTotal) * 100) : 100;
-          stderr.write(
-            `ingest: ${pct}% (${size(p.bytesRead)} of ${size(p.bytesTotal)}), ${p.read} records, ${rate} records/s, appended ${p.appended}, rejected ${p.rejected}, ETA ${eta(p)}\n`,
-          );
-        }
-      };
-
-      let stats: IngestStats;
-      /** What stopped the run, when something did: the summary is printed first, then it is thrown. */
-      let failure: IngestFailedError | undefined;
-      try {
-        stats = await withContentLog(ctx, async (log) => {
-          if (!options.dryRun) {
-            const report = await log.init();
-            if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
-          }
-          const ingester = createIngester({
-            log,
-            blobs: createBlobStore(config.blobDir),
-            source: options.source,
-            batchSize: options.batchSize,
-            maxImageBytes: Math.round(options.maxImageMb * MB),
-            maxRecordBytes: Math.round(options.maxRecordMb * MB),
-            logger,
-          });
-          return ingester.ingest(input, {
-            dryRun: options.dryRun,
-            allowUnretract: options.allowUnretract === true,
-            signal: ctx.signal,
-            onReject,
-            onWarning,
-            onProgress,
-          });
-        });
-      } catch (err) {
-        if (!(err instanceof IngestFailedError)) throw err;
-        failure = err;
-        stats = err.stats;
-      } finally {
-        bar?.stop();
-        await rejectsWriter?.close();
-      }
-      if (printed > PRINT_LIMIT) stderr.write(`... and ${printed - PRINT_LIMIT} more rejected records\n`);
-      if (warned > PRINT_LIMIT) stderr.write(`... and ${warned - PRINT_LIMIT} more warnings\n`);
-      ctx.output({ ...summaryJson(stats, rejectsWriter?.files), ...(failure ? { stopped: true } : {}) }, () =>
-        summaryText(stats, rejectsWriter?.files, failure !== undefined),
-      );
-      // Reported like any failed command (exit 1), now that the summary says what was done.
-      if (failure) throw failure.cause;
-      if (stats.rejected > 0 || stats.aborted) process.exitCode = 1;
+      reportOutcome(ctx, await ingestWithOutput(ctx, paths, options));
     });
 }
