@@ -61,6 +61,30 @@ function start(seq: number, event: ContentEvent): Provenance {
 export function applyEvent(state: EntityState | undefined, event: ContentEvent, seq: number): EntityState {
   switch (event.type) {
     case 'ArticlePublished':
+    case 'ArticleRevised':
+    case 'ArticleRetracted':
+      return applyArticleEvent(state, event, seq);
+    case 'BylineRegistered':
+    case 'BylineUpdated':
+      return applyBylineEvent(state, event, seq);
+    case 'ImageSubmitted':
+    case 'ImageUpdated':
+      return applyImageFileEvent(state, event, seq);
+    case 'ImageProcessed':
+    case 'ImageProcessingFailed':
+    case 'ImageRemoved':
+      return applyImageOutcomeEvent(state, event, seq);
+  }
+}
+
+/** An article's events: full state replaces, a retraction keeps the content and marks it. */
+function applyArticleEvent(
+  state: EntityState | undefined,
+  event: Extract<ContentEvent, { type: 'ArticlePublished' | 'ArticleRevised' | 'ArticleRetracted' }>,
+  seq: number,
+): EntityState {
+  switch (event.type) {
+    case 'ArticlePublished':
     case 'ArticleRevised': {
       const prev = state?.entityType === 'article' ? state : undefined;
       return prev
@@ -95,6 +119,16 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
         retractReason: event.payload.reason,
       };
     }
+  }
+}
+
+/** A byline's events carry its whole state. */
+function applyBylineEvent(
+  state: EntityState | undefined,
+  event: Extract<ContentEvent, { type: 'BylineRegistered' | 'BylineUpdated' }>,
+  seq: number,
+): EntityState {
+  switch (event.type) {
     case 'BylineRegistered':
     case 'BylineUpdated': {
       const prev = state?.entityType === 'byline' ? state : undefined;
@@ -102,6 +136,16 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
         ? { ...advance(prev, seq, event), fields: event.payload }
         : { entityType: 'byline', id: event.entityId, fields: event.payload, ...start(seq, event) };
     }
+  }
+}
+
+/** An image's file and description; a replaced original forgets the old one's processing outcome. */
+function applyImageFileEvent(
+  state: EntityState | undefined,
+  event: Extract<ContentEvent, { type: 'ImageSubmitted' | 'ImageUpdated' }>,
+  seq: number,
+): EntityState {
+  switch (event.type) {
     case 'ImageSubmitted': {
       const prev = state?.entityType === 'image' ? state : undefined;
       const { caption, credit, fileName, original } = event.payload;
@@ -159,6 +203,16 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
         failed: replaced ? undefined : prev.failed,
       };
     }
+  }
+}
+
+/** What happened to an image: processed, failed, removed. */
+function applyImageOutcomeEvent(
+  state: EntityState | undefined,
+  event: Extract<ContentEvent, { type: 'ImageProcessed' | 'ImageProcessingFailed' | 'ImageRemoved' }>,
+  seq: number,
+): EntityState {
+  switch (event.type) {
     case 'ImageProcessed':
     case 'ImageProcessingFailed': {
       const prev = state?.entityType === 'image' ? state : undefined;
