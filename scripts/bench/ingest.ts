@@ -15,6 +15,7 @@ import type { ContentLog } from '../../log/types.ts';
 import { createNames, type Names } from '../../schemas/names.ts';
 import { type Measurement, measurement, secondsSince } from './measurement.ts';
 import { rawPublish, type WireMessage } from './rawPublish.ts';
+import { SERVER_WINDOW, type ServerPublishResult, serverPublish } from './serverCeiling.ts';
 
 export interface IngestBenchOptions {
   nc: NatsConnection;
@@ -26,6 +27,8 @@ export interface IngestBenchOptions {
   batch?: number;
   /** Raw publishes in flight for the ceiling (default 512, the content log's own window). */
   window?: number;
+  /** Acks outstanding for the server ceiling (core publishes, default 1,000). */
+  serverWindow?: number;
   seed?: number;
   /** Where the generated archives go (default the OS temp dir); removed at the end. */
   tempDir?: string;
@@ -41,6 +44,7 @@ interface IngestBenchRun {
   tag: string;
   batch: number;
   window: number;
+  serverWindow: number;
   work: string;
   streams: Set<string>;
   signal?: AbortSignal;
@@ -52,6 +56,17 @@ interface RoundResult {
   rawSeconds: number;
   published: number;
   eventBytes: number;
+  serverSeconds: number;
+  serverAcks: ServerPublishResult;
+}
+
+/** What the two ceilings took for the events of one round. */
+interface RepublishResult {
+  rawSeconds: number;
+  published: number;
+  eventBytes: number;
+  serverSeconds: number;
+  serverAcks: ServerPublishResult;
 }
 
 /** A fresh scratch log `bench-<tag>-<suffix>`, remembered for deletion. */
@@ -68,40 +83,71 @@ async function drop(run: IngestBenchRun, stream: string): Promise<void> {
   run.streams.delete(stream);
 }
 
-/** The same event bytes `from` holds, read back (untimed) and published raw to `to` (timed) in chunks. */
+/**
+ * The same event bytes `from` holds, read back (untimed) and published in chunks (timed)
+ * both ways: raw `js.publish` to `to`, and core publishes to `server` (the server's ceiling),
+ * alternating which goes first.
+ */
 async function republishRaw(
   run: IngestBenchRun,
   from: ContentLog,
   to: Names,
-): Promise<{ rawSeconds: number; published: number; eventBytes: number }> {
-  let rawSeconds = 0;
-  let published = 0;
-  let eventBytes = 0;
+  server: Names,
+): Promise<RepublishResult> {
+  const result: RepublishResult = {
+    rawSeconds: 0,
+    published: 0,
+    eventBytes: 0,
+    serverSeconds: 0,
+    serverAcks: { acked: 0, failed: 0 },
+  };
   let chunk: WireMessage[] = [];
-  const flush = async () => {
+  let serverChunk: WireMessage[] = [];
+  let chunks = 0;
+  const raw = async () => {
     const t = performance.now();
     await rawPublish(run.js, chunk, run.window);
-    rawSeconds += secondsSince(t);
-    published += chunk.length;
+    result.rawSeconds += secondsSince(t);
+  };
+  const core = async () => {
+    const t = performance.now();
+    const acks = await serverPublish(run.nc, serverChunk, run.serverWindow);
+    result.serverSeconds += secondsSince(t);
+    result.serverAcks.acked += acks.acked;
+    result.serverAcks.failed += acks.failed;
+    result.serverAcks.firstError ??= acks.firstError;
+  };
+  const flush = async () => {
+    if (chunks++ % 2 === 0) {
+      await raw();
+      await core();
+    } else {
+      await core();
+      await raw();
+    }
+    result.published += chunk.length;
     chunk = [];
+    serverChunk = [];
   };
   for await (const item of from.replay({ signal: run.signal })) {
     if (item.kind !== 'event')
       throw new Error(`bench ingest: unreadable event at seq ${item.unreadable.seq}`);
     const { event } = item.stored;
     const bytes = encodeEvent(event);
-    eventBytes += bytes.byteLength;
+    result.eventBytes += bytes.byteLength;
     chunk.push({ subject: to.subject(event.entityType, event.entityId), bytes, id: event.id });
+    serverChunk.push({ subject: server.subject(event.entityType, event.entityId), bytes, id: event.id });
     if (chunk.length >= 5_000) await flush();
   }
   if (chunk.length > 0) await flush();
-  return { rawSeconds, published, eventBytes };
+  return result;
 }
 
 /** One round: ingest an archive into a fresh log (timed), then publish its events raw (timed). */
 async function ingestRound(run: IngestBenchRun, label: string, dir: string): Promise<RoundResult> {
   const ours = await scratch(run, `${label}-ours`);
   const raw = await scratch(run, `${label}-raw`);
+  const server = await scratch(run, `${label}-srv`);
   const ingester = createIngester({
     log: ours.log,
     blobs: createBlobStore(join(run.work, 'blobs')),
@@ -115,20 +161,31 @@ async function ingestRound(run: IngestBenchRun, label: string, dir: string): Pro
   if (stats.rejected > 0 || stats.appended === 0) {
     throw new Error(`bench ingest: ${stats.appended} appended, ${stats.rejected} rejected`);
   }
-  const rawRun = await republishRaw(run, ours.log, raw.names);
+  const rawRun = await republishRaw(run, ours.log, raw.names, server.names);
   if (rawRun.published !== stats.appended)
     throw new Error(`bench ingest: read back ${rawRun.published} of ${stats.appended} events`);
   await ours.log.close();
   await raw.log.close();
+  await server.log.close();
   await drop(run, ours.names.stream);
   await drop(run, raw.names.stream);
+  await drop(run, server.names.stream);
   return { stats, oursSeconds, ...rawRun };
 }
 
 /** The timed rounds, each on its own generated archive; their sums. */
 async function ingestRounds(run: IngestBenchRun, options: IngestBenchOptions, rounds: number) {
   const total = options.records;
-  const sum = { oursSeconds: 0, rawSeconds: 0, appended: 0, read: 0, inputBytes: 0, eventBytes: 0 };
+  const sum = {
+    oursSeconds: 0,
+    rawSeconds: 0,
+    serverSeconds: 0,
+    serverAcks: { acked: 0, failed: 0 } as ServerPublishResult,
+    appended: 0,
+    read: 0,
+    inputBytes: 0,
+    eventBytes: 0,
+  };
   const perRound = Math.ceil(total / rounds);
   for (let r = 0; r < rounds; r++) {
     run.signal?.throwIfAborted();
@@ -142,6 +199,10 @@ async function ingestRounds(run: IngestBenchRun, options: IngestBenchOptions, ro
     await rm(dir, { recursive: true, force: true });
     sum.oursSeconds += result.oursSeconds;
     sum.rawSeconds += result.rawSeconds;
+    sum.serverSeconds += result.serverSeconds;
+    sum.serverAcks.acked += result.serverAcks.acked;
+    sum.serverAcks.failed += result.serverAcks.failed;
+    sum.serverAcks.firstError ??= result.serverAcks.firstError;
     sum.appended += result.stats.appended;
     sum.read += result.stats.read;
     sum.inputBytes += archive.bytes;
@@ -151,6 +212,7 @@ async function ingestRounds(run: IngestBenchRun, options: IngestBenchOptions, ro
         round: r + 1,
         oursPerSecond: Math.round(result.stats.appended / result.oursSeconds),
         rawPerSecond: Math.round(result.published / result.rawSeconds),
+        serverPerSecond: Math.round(result.serverAcks.acked / result.serverSeconds),
       },
       'round done',
     );
@@ -180,6 +242,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Measu
     tag: randomBytes(4).toString('hex'),
     batch,
     window,
+    serverWindow: options.serverWindow ?? SERVER_WINDOW,
     work: await mkdtemp(join(options.tempDir ?? tmpdir(), 'presslog-bench-ingest-')),
     streams: new Set<string>(),
     signal,
@@ -191,17 +254,18 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Measu
     await ingestRound(run, 'warm', warmDir);
     await rm(warmDir, { recursive: true, force: true });
 
-    const { oursSeconds, rawSeconds, appended, read, inputBytes, eventBytes } = await ingestRounds(
-      run,
-      options,
-      rounds,
-    );
+    const { oursSeconds, rawSeconds, serverSeconds, serverAcks, appended, read, inputBytes, eventBytes } =
+      await ingestRounds(run, options, rounds);
     const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
     // Ours needs CPU per record (parse, validate, hash, encode) where the ceiling needs almost none,
     // so a busy machine lowers the ratio: the load average belongs with the numbers.
     const load = loadavg()
       .map((l) => l.toFixed(1))
       .join(' ');
+    if (serverAcks.failed > 0) {
+      options.log?.warn({ ...serverAcks }, 'server ceiling: some publishes were not acknowledged');
+    }
+    const serverNote = `ceiling (server): core publish of the same bytes with Nats-Msg-Id, ${run.serverWindow.toLocaleString('en-US')} acks in flight on one wildcard inbox, counting PubAcks only: ${serverAcks.acked.toLocaleString('en-US')} acked, ${serverAcks.failed} FAILED${serverAcks.firstError ? ` (first: ${serverAcks.firstError})` : ''}`;
     const setup = `load average ${load}; ${read.toLocaleString('en-US')} records (${mb(inputBytes)} NDJSON, ${mb(eventBytes)} of events, ${Math.round(eventBytes / appended)} B avg) in ${rounds} round(s); batch ${batch}, ${window} in flight`;
     return [
       measurement(
@@ -217,6 +281,20 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<Measu
         eventBytes / 1e6 / oursSeconds,
         eventBytes / 1e6 / rawSeconds,
         'event bytes appended per second, same runs',
+      ),
+      measurement(
+        'ingest.server',
+        'events/s',
+        appended / oursSeconds,
+        serverAcks.acked / serverSeconds,
+        serverNote,
+      ),
+      measurement(
+        'ingest.bytes.server',
+        'MB/s',
+        eventBytes / 1e6 / oursSeconds,
+        ((eventBytes / 1e6) * (serverAcks.acked / appended)) / serverSeconds,
+        'event bytes acknowledged per second by the server ceiling, same runs',
       ),
     ];
   } finally {

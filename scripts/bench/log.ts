@@ -12,6 +12,7 @@ import { createNames, type Names } from '../../schemas/names.ts';
 import { benchDigest, benchRenditions } from './benchRenditions.ts';
 import { type Measurement, measurement, secondsSince } from './measurement.ts';
 import { rawPublish, type WireMessage } from './rawPublish.ts';
+import { SERVER_WINDOW, type ServerPublishResult, serverPublish } from './serverCeiling.ts';
 
 export interface LogBenchOptions {
   nc: NatsConnection;
@@ -20,6 +21,8 @@ export interface LogBenchOptions {
   batch?: number;
   /** Publishes in flight, for ours and the raw ceiling alike (default 512). */
   window?: number;
+  /** Acks outstanding for the server ceiling (core publishes, default 1,000). */
+  serverWindow?: number;
   /** Raw and ours alternate in this many rounds, so background load hits both alike (default 8). */
   rounds?: number;
   log?: Logger;
@@ -98,6 +101,9 @@ interface LogBenchRun {
   oursNames: Names;
   events: ContentEvent[];
   wire: WireMessage[];
+  /** The same bytes and ids for the server ceiling, on a third, fresh stream's subjects. */
+  serverWire: WireMessage[];
+  serverWindow: number;
   log?: Logger;
   signal?: AbortSignal;
 }
@@ -118,6 +124,15 @@ async function warmUp(run: LogBenchRun): Promise<void> {
         id: `w${e.id}`,
       })),
       window,
+    );
+    await serverPublish(
+      nc,
+      sample.map((e) => ({
+        subject: `bench-${tag}-warm.content.${e.entityType}.s${e.entityId}`,
+        bytes: encodeEvent(e),
+        id: `s${e.id}`,
+      })),
+      run.serverWindow,
     );
     await ourReplay(warm, signal);
   } finally {
@@ -141,10 +156,18 @@ async function appendOurs(run: LogBenchRun, start: number, end: number): Promise
   }
 }
 
-/** All events appended by both sides in `rounds` slices; seconds each side took in all. */
-async function timeAppends(run: LogBenchRun): Promise<{ ours: number; raw: number }> {
+/** Seconds each side took to append all events, and what the server acknowledged of its ceiling. */
+export interface AppendTimes {
+  ours: number;
+  raw: number;
+  server: number;
+  serverAcks: ServerPublishResult;
+}
+
+/** All events appended by all three sides in `rounds` slices; seconds each side took in all. */
+async function timeAppends(run: LogBenchRun): Promise<AppendTimes> {
   const { js, wire, window, total, signal } = run;
-  const time = { ours: 0, raw: 0 };
+  const time: AppendTimes = { ours: 0, raw: 0, server: 0, serverAcks: { acked: 0, failed: 0 } };
   const perRound = Math.ceil(total / run.rounds);
   const appendRaw = async (start: number, end: number) => {
     const t = performance.now();
@@ -156,18 +179,24 @@ async function timeAppends(run: LogBenchRun): Promise<{ ours: number; raw: numbe
     await appendOurs(run, start, end);
     time.ours += secondsSince(t);
   };
+  const appendServer = async (start: number, end: number) => {
+    const t = performance.now();
+    const acks = await serverPublish(run.nc, run.serverWire.slice(start, end), run.serverWindow);
+    time.server += secondsSince(t);
+    time.serverAcks.acked += acks.acked;
+    time.serverAcks.failed += acks.failed;
+    time.serverAcks.firstError ??= acks.firstError;
+  };
+  const sides = [appendRaw, appendOursTimed, appendServer];
   for (let start = 0, round = 0; start < total; start += perRound, round++) {
     signal?.throwIfAborted();
     const end = Math.min(total, start + perRound);
-    // Who goes first alternates: the server may still be flushing the previous run's writes.
-    if (round % 2 === 0) {
-      await appendRaw(start, end);
-      await appendOursTimed(start, end);
-    } else {
-      await appendOursTimed(start, end);
-      await appendRaw(start, end);
-    }
+    // Who goes first rotates: the server may still be flushing the previous run's writes.
+    for (let k = 0; k < sides.length; k++) await sides[(round + k) % sides.length]!(start, end);
     run.log?.info({ appended: end }, 'appending');
+  }
+  if (time.serverAcks.failed > 0) {
+    run.log?.warn({ ...time.serverAcks }, 'server ceiling: some publishes were not acknowledged');
   }
   return time;
 }
@@ -226,12 +255,13 @@ function timeDecode(run: LogBenchRun): { sampleSize: number; parse: number; deco
 function logMeasurements(
   run: LogBenchRun,
   averageBytes: number,
-  append: { ours: number; raw: number },
+  append: AppendTimes,
   read: { ours: number; raw: number },
   decode: { sampleSize: number; parse: number; decode: number },
 ): Measurement[] {
   const { total, batch, window } = run;
   const setup = `${total.toLocaleString('en-US')} events of ${Math.round(averageBytes)} B avg`;
+  const { acked, failed, firstError } = append.serverAcks;
   return [
     measurement(
       'append',
@@ -239,6 +269,13 @@ function logMeasurements(
       total / append.ours,
       total / append.raw,
       `${setup}; batches of ${batch}, ${window} in flight; ceiling: raw js.publish with Nats-Msg-Id, same window`,
+    ),
+    measurement(
+      'append.server',
+      'events/s',
+      total / append.ours,
+      acked / append.server,
+      `${setup}; ceiling (server): core publish of the same bytes with Nats-Msg-Id, ${run.serverWindow.toLocaleString('en-US')} acks in flight on one wildcard inbox, counting PubAcks only: ${acked.toLocaleString('en-US')} acked, ${failed} FAILED${firstError ? ` (first: ${firstError})` : ''}`,
     ),
     measurement(
       'replay',
@@ -269,17 +306,21 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
   const { nc, events: total, signal } = options;
   const batch = options.batch ?? 5_000;
   const window = options.window ?? 512;
+  const serverWindow = options.serverWindow ?? SERVER_WINDOW;
   const rounds = Math.max(1, Math.min(options.rounds ?? 8, total));
   const tag = randomBytes(4).toString('hex');
   const oursNames: Names = createNames(`bench-${tag}`);
   const rawNames: Names = createNames(`bench-${tag}-raw`);
+  const serverNames: Names = createNames(`bench-${tag}-srv`);
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const js = jetstream(nc);
   const ours = createContentLog({ nc, names: oursNames, publishWindow: window });
   const raw = createContentLog({ nc, names: rawNames });
+  const server = createContentLog({ nc, names: serverNames });
   try {
     await ours.init();
     await raw.init();
+    await server.init();
 
     options.log?.info({ events: total }, 'generating events');
     const events = benchEvents(total);
@@ -287,6 +328,11 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
       subject: rawNames.subject(event.entityType, event.entityId),
       bytes: encodeEvent(event),
       id: event.id,
+    }));
+    // A fresh stream (and so a fresh dedup window) for the server ceiling: same bytes and ids.
+    const serverWire = events.map((event, i) => ({
+      ...wire[i]!,
+      subject: serverNames.subject(event.entityType, event.entityId),
     }));
     const averageBytes = wire.reduce((sum, m) => sum + m.bytes.byteLength, 0) / total;
     const run: LogBenchRun = {
@@ -302,6 +348,8 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
       oursNames,
       events,
       wire,
+      serverWire,
+      serverWindow,
       log: options.log,
       signal,
     };
@@ -315,7 +363,8 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
   } finally {
     await ours.close();
     await raw.close();
-    for (const stream of [oursNames.stream, rawNames.stream]) {
+    await server.close();
+    for (const stream of [oursNames.stream, rawNames.stream, serverNames.stream]) {
       const deleted = await jsm.streams.delete(stream).catch((err: Error) => err);
       if (deleted !== true) options.log?.warn({ stream, err: deleted }, 'could not delete scratch stream');
     }
