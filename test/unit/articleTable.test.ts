@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { createArticleTable } from '../../projectors/state/articleTable.ts';
+import { openStateFiles } from '../support/openFiles.ts';
 
 const row = (lastSeq: number, bylines: number[], images: number[], retracted = false) => ({
   firstSeq: 1,
@@ -119,13 +119,12 @@ describe('article table', () => {
 
 describe('article table lifecycle', () => {
   it('closes its page files, twice without harm, and refuses use after close', () => {
-    const openDescriptors = () => readdirSync('/proc/self/fd').length;
-    const before = openDescriptors();
+    const before = openStateFiles();
     const table = createArticleTable({ cachePages: { rows: 2, refs: 2 } });
     for (let i = 0; i < 1000; i++) table.set(table.intern(`a-${i}`), row(i + 1, [i], [i]));
-    assert.ok(openDescriptors() > before, 'the rows went to a file');
+    assert.ok(openStateFiles() > before, 'the rows went to a file');
     table.close();
-    assert.equal(openDescriptors(), before);
+    assert.equal(openStateFiles(), before);
     table.close();
     assert.throws(() => table.slotOf('a-1'), /article table is closed/);
     assert.throws(() => table.intern('a-new'), /article table is closed/);

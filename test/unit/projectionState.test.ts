@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -10,9 +10,8 @@ import {
   type StateRecord,
   StateRecordError,
 } from '../../projectors/state/projectionState.ts';
+import { openStateFiles } from '../support/openFiles.ts';
 import { articleFields, makeEvent } from '../support/projectorsEvents.ts';
-
-const openDescriptors = () => readdirSync('/proc/self/fd').length;
 
 describe('projection state lifecycle', () => {
   let dir: string;
@@ -24,14 +23,14 @@ describe('projection state lifecycle', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('closes its files, twice without harm, and refuses use after close', () => {
-    const before = openDescriptors();
+    const before = openStateFiles();
     const state = createProjectionState(options());
     for (let i = 0; i < 20; i++)
       state.apply(i + 1, makeEvent('BylineRegistered', `b${i}`, { name: `Name ${i}` }));
     state.apply(21, makeEvent('ArticlePublished', 'a1', articleFields({ bylineIds: ['b1'] })));
-    assert.ok(openDescriptors() > before, 'the byline states went to a file');
+    assert.ok(openStateFiles() > before, 'the byline states went to a file');
     state.close();
-    assert.equal(openDescriptors(), before);
+    assert.equal(openStateFiles(), before);
     state.close();
     assert.throws(
       () => state.apply(22, makeEvent('BylineUpdated', 'b1', { name: 'x' })),
@@ -44,14 +43,14 @@ describe('projection state lifecycle', () => {
   });
 
   it('restoring closes what it opened when a record is bad', async () => {
-    const before = openDescriptors();
+    const before = openStateFiles();
     const source = createProjectionState(options());
     for (let i = 0; i < 20; i++)
       source.apply(i + 1, makeEvent('BylineRegistered', `b${i}`, { name: `Name ${i}` }));
     const records: StateRecord[] = [...source.records(), ['x', 'bad'] as unknown as StateRecord];
     source.close();
     await assert.rejects(restoreProjectionState(20, records, options()), StateRecordError);
-    assert.equal(openDescriptors(), before);
+    assert.equal(openStateFiles(), before);
   });
 
   it('an engine closes the state it holds, also as a using declaration', () => {
