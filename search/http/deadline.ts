@@ -24,6 +24,9 @@ export class ClientGoneError extends Error {
  */
 export function addDeadlines(app: FastifyInstance, timeoutMs: number): void {
   app.decorateRequest('work', undefined as unknown as AbortSignal);
+  // Cleared when the answer is sent (onResponse), and when the connection closes first.
+  const timers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
+  app.addHook('onResponse', async (request) => clearTimeout(timers.get(request)));
   app.addHook('onRequest', async (request, reply) => {
     const controller = new AbortController();
     const timer = setTimeout(
@@ -42,6 +45,7 @@ export function addDeadlines(app: FastifyInstance, timeoutMs: number): void {
       timeoutMs,
     );
     timer.unref();
+    timers.set(request, timer);
     reply.raw.once('close', () => {
       clearTimeout(timer);
       if (!reply.raw.writableFinished)
