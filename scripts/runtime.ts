@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from '../schemas/config.ts';
+import { TransientError } from '../schemas/errors.ts';
 
 export type { Logger } from 'pino';
 
@@ -87,6 +88,24 @@ export async function connectNats(
   // ws:// needs a global WebSocket (Node 22+); nats:// and tls:// use the TCP transport.
   const dial = servers.some((s) => s.startsWith('ws')) ? wsconnect : connect;
   return dial({ servers, ...auth, ...options });
+}
+
+/**
+ * {@link connectNats} for a command: named `name`, 5 s to connect, and a failure is a
+ * `TransientError` naming the (masked) URL, so the CLI prints one clear line.
+ */
+export async function connectNatsOrExplain(
+  config: Pick<Config, 'nats'>,
+  name: string,
+): Promise<NatsConnection> {
+  try {
+    return await connectNats(config, { name, timeout: 5_000 });
+  } catch (err) {
+    throw new TransientError(
+      `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -23,7 +22,7 @@ import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { Config } from '../../schemas/config.ts';
 import { TransientError } from '../../schemas/errors.ts';
-import { connectNats, createRedis, maskCredentials } from '../runtime.ts';
+import { connectNatsOrExplain, createRedis, maskCredentials } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 
@@ -111,17 +110,7 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
   const releasers: Releaser[] = [];
   const close = releaseAll(releasers, logger);
   try {
-    let nc: NatsConnection;
-    try {
-      nc = await connectNats(config, { name: 'presslog-images', timeout: 5_000 });
-    } catch (err) {
-      throw new TransientError(
-        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
+    const nc = await connectNatsOrExplain(config, 'presslog-images');
     releasers.push(() => nc.drain());
     const log = createContentLog({ nc, names: config.names, logger });
     releasers.push(() => log.close());

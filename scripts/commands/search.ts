@@ -1,28 +1,20 @@
 import type { Command } from 'commander';
 import type { Config } from '../../schemas/config.ts';
-import { ConfigError, TransientError } from '../../schemas/errors.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import { cursorOffset } from '../../search/cursor.ts';
 import { InvalidQueryError } from '../../search/errors.ts';
 import { highlightSegments } from '../../search/highlight.ts';
 import { parseSearchParams, type SearchParams } from '../../search/query.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
-import { connectNats, createEsClient, maskCredentials } from '../runtime.ts';
+import { connectNatsOrExplain, createEsClient } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { cursorKeyOf } from './serve.ts';
 
 /** The deployment's cursor key, as `presslog serve` has it, so the CLI's cursors and the API's are one kind. */
 async function cliCursorKey(config: Config): Promise<Uint8Array> {
   if (config.api.cursorSecret !== undefined) return Buffer.from(config.api.cursorSecret);
-  let nc: Awaited<ReturnType<typeof connectNats>>;
-  try {
-    nc = await connectNats(config, { name: 'presslog-search', timeout: 5_000 });
-  } catch (err) {
-    throw new TransientError(
-      `cannot connect to NATS at ${maskCredentials(config.nats.url)} for the cursor key: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  const nc = await connectNatsOrExplain(config, 'presslog-search');
   try {
     return await cursorKeyOf(config, nc);
   } finally {

@@ -6,10 +6,10 @@ import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
-import { ConfigError, TransientError } from '../../schemas/errors.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
-import { connectNats, createEsClient, type Logger, maskCredentials } from '../runtime.ts';
+import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** A listening API server and what it opened. */
@@ -41,17 +41,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
   try {
     const es = createEsClient(config);
     releasers.push(() => es.close());
-    let nc: Awaited<ReturnType<typeof connectNats>>;
-    try {
-      nc = await connectNats(config, { name: 'presslog-serve', timeout: 5_000 });
-    } catch (err) {
-      throw new TransientError(
-        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
+    const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
     const log = createContentLog({ nc, names: config.names, logger: options.logger });
     releasers.push(() => log.close());

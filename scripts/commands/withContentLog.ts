@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
-import { ConfigError, TransientError } from '../../schemas/errors.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import { ENTITY_TYPES, type EntityType, isEntityType, isValidId } from '../../schemas/names.ts';
-import { connectNats, maskCredentials } from '../runtime.ts';
+import { connectNatsOrExplain } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** Connect to NATS (failing within seconds when it is unreachable), run `fn` with the content log, close both. */
@@ -34,16 +34,7 @@ async function run<T>(
   apart: boolean,
 ): Promise<T> {
   const config = ctx.config();
-  const open = async (name: string) => {
-    try {
-      return await connectNats(config, { name, timeout: 5_000 });
-    } catch (err) {
-      throw new TransientError(
-        `cannot connect to NATS at ${maskCredentials(config.nats.url)}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-  };
+  const open = (name: string) => connectNatsOrExplain(config, name);
   const logNc = await open(apart ? 'presslog-cli-log' : 'presslog-cli');
   let nc = logNc;
   if (apart) {
