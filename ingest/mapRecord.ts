@@ -1,7 +1,8 @@
+import { encodeWithPayloadJson } from '../log/codec.ts';
 import type { ArticleFields } from '../schemas/articleEvents.ts';
 import type { BylineFields } from '../schemas/bylineEvents.ts';
 import { CATALOG, type ContentEvent, type EventOf, type EventType } from '../schemas/catalog.ts';
-import { canonicalJson, deriveEventId } from '../schemas/eventId.ts';
+import { canonicalJson, deriveEventIdFromJson } from '../schemas/eventId.ts';
 import type { BlobRef } from '../schemas/imageEvents.ts';
 import { applyEvent, type EntityState } from '../schemas/state.ts';
 import {
@@ -44,6 +45,10 @@ export type Decision =
       retracted?: true;
     };
 
+/**
+ * The event of a decision, with its message bytes: the payload is serialised once
+ * (canonical JSON), for the id and for the message (`encodeWithPayloadJson`).
+ */
 function makeEvent<T extends EventType>(
   type: T,
   entityId: string,
@@ -53,8 +58,9 @@ function makeEvent<T extends EventType>(
   context: MapContext,
 ): EventOf<T> {
   const entityType = CATALOG[type].entityType;
+  const payloadJson = canonicalJson(payload);
   const event = {
-    id: deriveEventId({ type, entityType, entityId, payload, basisSeq }),
+    id: deriveEventIdFromJson({ type, entityType, entityId, basisSeq }, payloadJson),
     type,
     version: CATALOG[type].current,
     entityType,
@@ -65,7 +71,7 @@ function makeEvent<T extends EventType>(
     ...(context.correlationId === undefined ? {} : { correlationId: context.correlationId }),
     payload,
   };
-  return event as unknown as EventOf<T>;
+  return encodeWithPayloadJson(event as unknown as EventOf<T>, payloadJson);
 }
 
 /** Drop keys whose value is undefined, so payloads compare (and hash) by what they say. */

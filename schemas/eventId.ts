@@ -23,14 +23,23 @@ export interface EventIdInput {
   basisSeq: number;
 }
 
+/**
+ * What an event id is the hash of: `[type, entityType, entityId, basisSeq, payload]` as
+ * canonical JSON, with the payload's canonical JSON given (so a caller that also needs
+ * it for the message serialises the payload once; see `encodeWithPayloadJson` in log/codec.ts).
+ * Equal to `canonicalJson([type, entityType, entityId, basisSeq, payload])`.
+ */
+export function eventIdMaterial(input: Omit<EventIdInput, 'payload'>, payloadJson: string): string {
+  const head = JSON.stringify([input.type, input.entityType, input.entityId, input.basisSeq]);
+  return `${head.slice(0, -1)},${payloadJson}]`;
+}
+
+/** The id of {@link deriveEventId} from the payload's canonical JSON, already made. */
+export function deriveEventIdFromJson(input: Omit<EventIdInput, 'payload'>, payloadJson: string): string {
+  return createHash('sha256').update(eventIdMaterial(input, payloadJson)).digest('base64url');
+}
+
 /** A deterministic event id (43 chars of base64url): same decision on the same content → same id. */
 export function deriveEventId(input: EventIdInput): string {
-  const material = canonicalJson([
-    input.type,
-    input.entityType,
-    input.entityId,
-    input.basisSeq,
-    input.payload,
-  ]);
-  return createHash('sha256').update(material).digest('base64url');
+  return deriveEventIdFromJson(input, canonicalJson(input.payload));
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -7,7 +8,12 @@ import { sampleArticle, sampleByline, sampleEvent } from '../../log/sampleEvents
 import { type ArticlePublishedV1, MAX_BODY_CHARS } from '../../schemas/articleEvents.ts';
 import { CATALOG, checkEvent, EVENT_TYPES, jsonSchemas, validateEvent } from '../../schemas/catalog.ts';
 import { InvalidEventError } from '../../schemas/errors.ts';
-import { canonicalJson, deriveEventId } from '../../schemas/eventId.ts';
+import {
+  canonicalJson,
+  deriveEventId,
+  deriveEventIdFromJson,
+  eventIdMaterial,
+} from '../../schemas/eventId.ts';
 import { jsonSchemaFiles } from '../../schemas/jsonSchemaFiles.ts';
 import { type ArticleState, applyEvent, foldEntity, type ImageState } from '../../schemas/state.ts';
 
@@ -176,6 +182,30 @@ describe('event ids', () => {
     assert.notEqual(deriveEventId({ ...input, type: 'BylineUpdated' }), base);
     // A → B → A: the return to A is a new decision, hence a new event.
     assert.notEqual(deriveEventId({ ...input, basisSeq: 7 }), base);
+  });
+
+  test('an id from the payload JSON already made is the id of the whole material: ids in existing logs stay valid', () => {
+    const material = canonicalJson([
+      input.type,
+      input.entityType,
+      input.entityId,
+      input.basisSeq,
+      input.payload,
+    ]);
+    assert.equal(eventIdMaterial(input, canonicalJson(input.payload)), material);
+    const expected = createHash('sha256').update(material).digest('base64url');
+    assert.equal(deriveEventId(input), expected);
+    assert.equal(deriveEventIdFromJson({ ...input, basisSeq: 0 }, canonicalJson(input.payload)), expected);
+    const tricky = {
+      ...input,
+      entityId: 'a"\\u2028',
+      basisSeq: 12,
+      payload: { b: ['x', { d: 1, c: 2 }], a: 'é\n' },
+    };
+    assert.equal(
+      eventIdMaterial(tricky, canonicalJson(tricky.payload)),
+      canonicalJson([tricky.type, tricky.entityType, tricky.entityId, tricky.basisSeq, tricky.payload]),
+    );
   });
 
   test('canonicalJson sorts keys at every level, keeps array order', () => {
