@@ -24,22 +24,34 @@ export interface EventIdInput {
 }
 
 /**
- * What an event id is the hash of: `[type, entityType, entityId, basisSeq, payload]` as
- * canonical JSON, with the payload's canonical JSON given (so a caller that also needs
- * it for the message serialises the payload once; see `encodeWithPayloadJson` in log/codec.ts).
- * Equal to `canonicalJson([type, entityType, entityId, basisSeq, payload])`.
+ * What an event id hashes, before the payload: `[type,entityType,entityId,basisSeq,` —
+ * the id is the hash of this, the payload's canonical JSON and `]`, i.e. of
+ * `canonicalJson([type, entityType, entityId, basisSeq, payload])`.
  */
-export function eventIdMaterial(input: Omit<EventIdInput, 'payload'>, payloadJson: string): string {
-  const head = JSON.stringify([input.type, input.entityType, input.entityId, input.basisSeq]);
-  return `${head.slice(0, -1)},${payloadJson}]`;
+export function eventIdHead(input: Omit<EventIdInput, 'payload'>): string {
+  return `${JSON.stringify([input.type, input.entityType, input.entityId, input.basisSeq]).slice(0, -1)},`;
 }
 
-/** The id of {@link deriveEventId} from the payload's canonical JSON, already made. */
-export function deriveEventIdFromJson(input: Omit<EventIdInput, 'payload'>, payloadJson: string): string {
-  return createHash('sha256').update(eventIdMaterial(input, payloadJson)).digest('base64url');
+/**
+ * The id of {@link deriveEventId} from the payload's canonical JSON already encoded in
+ * UTF-8, so a caller that also puts those bytes into the message serialises and encodes
+ * the payload once (see `encodeWithPayload` in log/codec.ts). Same id for the same input.
+ */
+export function deriveEventIdFromPayload(
+  input: Omit<EventIdInput, 'payload'>,
+  payloadUtf8: Uint8Array,
+): string {
+  return createHash('sha256').update(eventIdHead(input)).update(payloadUtf8).update(']').digest('base64url');
 }
 
 /** A deterministic event id (43 chars of base64url): same decision on the same content → same id. */
 export function deriveEventId(input: EventIdInput): string {
-  return deriveEventIdFromJson(input, canonicalJson(input.payload));
+  const material = canonicalJson([
+    input.type,
+    input.entityType,
+    input.entityId,
+    input.basisSeq,
+    input.payload,
+  ]);
+  return createHash('sha256').update(material).digest('base64url');
 }

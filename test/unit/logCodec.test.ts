@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
-import { decodeMessage, encodeEvent, encodeWithPayloadJson } from '../../log/codec.ts';
+import { decodeMessage, encodeEvent, encodeWithPayload } from '../../log/codec.ts';
 import { sampleArticle, sampleByline } from '../../log/sampleEvents.ts';
 import type { ReplayItem } from '../../log/types.ts';
 import { docJson, docJsonHead } from '../../projectors/write/docJson.ts';
@@ -24,7 +24,7 @@ describe('bytes made with the event from its payload JSON (one serialisation)', 
       const event = sampleArticle(`a-${i}`, { headline: text(random, 1 + Math.floor(random() * 30)) });
       event.payload.body = text(random, Math.floor(random() * 200));
       const plain = encodeEvent(event);
-      const made = encodeWithPayloadJson(event, canonicalJson(event.payload));
+      const made = encodeWithPayload(event, Buffer.from(canonicalJson(event.payload)));
       const bytes = encodeEvent(made);
       assert.equal(encodeEvent(made), bytes, 'made once, then returned as made');
       assert.deepEqual(
