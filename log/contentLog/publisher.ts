@@ -93,6 +93,112 @@ function readAck(m: Msg, subject: string): PublishAck | Error | 'retry' {
   return { seq: ack.seq, duplicate: ack.duplicate === true };
 }
 
+/** A publisher's state, shared by the functions below (one per publisher). */
+interface PublisherState {
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly log: Logger | undefined;
+  /** Awaited acks by reply subject, in the order first sent. */
+  readonly awaited: Map<string, Pending>;
+  next: number;
+  closed: boolean;
+  reconnectedAt: number;
+}
+
+function fail(state: PublisherState, p: Pending, err: Error): void {
+  state.awaited.delete(p.reply);
+  p.reject(err);
+}
+
+function send(state: PublisherState, p: Pending): void {
+  p.deadline = Date.now() + state.timeoutMs;
+  p.backoff = false;
+  try {
+    state.nc.publish(p.request.subject, p.request.bytes, { headers: p.headers, reply: p.reply });
+  } catch (err) {
+    fail(state, p, err as Error);
+  }
+}
+
+/** Send again if attempts remain (true); otherwise the caller fails it. */
+function again(state: PublisherState, p: Pending, why: string): boolean {
+  if (p.attempt >= state.attempts) return false;
+  p.attempt++;
+  state.log?.debug({ msgId: p.request.msgId, attempt: p.attempt, why }, 'publishing again');
+  send(state, p);
+  return true;
+}
+
+/** An answer on the inbox: settle its message once, or (a 503 right after a reconnect) wait and send again. */
+function onAnswer(state: PublisherState, m: Msg): void {
+  const p = state.awaited.get(m.subject);
+  if (!p) return; // an ack for a message already settled
+  const answer = readAck(m, p.request.subject);
+  if (answer === 'retry') {
+    if (Date.now() - state.reconnectedAt > state.timeoutMs)
+      fail(state, p, new NoRespondersError(p.request.subject));
+    else {
+      // The sweep sends it again after a short wait (the same attempt).
+      p.deadline = Date.now() + NO_RESPONDERS_BACKOFF_MS;
+      p.backoff = true;
+    }
+    return;
+  }
+  state.awaited.delete(m.subject);
+  if (answer instanceof Error) p.reject(answer);
+  else p.resolve(answer);
+}
+
+/** The sweep timer's work: send again what waited past its deadline, fail what has no attempts left. */
+function sweep(state: PublisherState): void {
+  const now = Date.now();
+  for (const p of state.awaited.values()) {
+    if (p.deadline > now) continue;
+    if (p.backoff) send(state, p);
+    else if (!again(state, p, 'no ack in time')) fail(state, p, new TimeoutError());
+  }
+}
+
+/** After each reconnect, send every awaited message again: its ack went to the old connection. */
+async function resendOnReconnect(state: PublisherState, statuses: AsyncIterable<{ type: string }>) {
+  for await (const status of statuses) {
+    if (state.closed) return;
+    if (status.type !== 'reconnect') continue;
+    state.reconnectedAt = Date.now();
+    state.log?.info(
+      { awaited: state.awaited.size },
+      'reconnected: publishing the unacknowledged messages again',
+    );
+    // Not counted as an attempt.
+    for (const p of state.awaited.values()) send(state, p);
+  }
+}
+
+function publishOne(state: PublisherState, request: PublishRequest): Promise<PublishAck> {
+  if (state.closed) return Promise.reject(new ClosedConnectionError());
+  return new Promise<PublishAck>((resolve, reject) => {
+    const h = headers();
+    h.set('Nats-Msg-Id', request.msgId);
+    if (request.expectedLastSubjectSequence !== undefined)
+      h.set('Nats-Expected-Last-Subject-Sequence', String(request.expectedLastSubjectSequence));
+    const reply = `${state.prefix}.${(state.next++).toString(36)}`;
+    const p: Pending = {
+      request,
+      headers: h,
+      reply,
+      deadline: 0,
+      attempt: 1,
+      backoff: false,
+      resolve,
+      reject,
+    };
+    state.awaited.set(reply, p);
+    send(state, p);
+  });
+}
+
 /**
  * A publisher on `nc`: each publish is a core NATS message with headers whose reply
  * subject is a token under ONE wildcard inbox subscription; awaited acks are kept by
@@ -107,88 +213,34 @@ function readAck(m: Msg, subject: string): PublishAck | Error | 'retry' {
  * not the client, bound appends. The caller bounds how many are awaited at once.
  */
 export async function createPublisher(nc: NatsConnection, options: PublisherOptions): Promise<Publisher> {
-  const { timeoutMs, log } = options;
-  const attempts = Math.max(1, options.attempts ?? 3);
-  const prefix = createInbox();
-  const awaited = new Map<string, Pending>();
-  let next = 0;
-  let closed = false;
-  let reconnectedAt = Number.NEGATIVE_INFINITY;
-
-  const fail = (p: Pending, err: Error) => {
-    awaited.delete(p.reply);
-    p.reject(err);
+  const state: PublisherState = {
+    nc,
+    prefix: createInbox(),
+    timeoutMs: options.timeoutMs,
+    attempts: Math.max(1, options.attempts ?? 3),
+    log: options.log,
+    awaited: new Map(),
+    next: 0,
+    closed: false,
+    reconnectedAt: Number.NEGATIVE_INFINITY,
   };
-  const send = (p: Pending) => {
-    p.deadline = Date.now() + timeoutMs;
-    p.backoff = false;
-    try {
-      nc.publish(p.request.subject, p.request.bytes, { headers: p.headers, reply: p.reply });
-    } catch (err) {
-      fail(p, err as Error);
-    }
-  };
-  /** Send again if attempts remain (true), else leave it to the caller to fail it. */
-  const again = (p: Pending, why: string): boolean => {
-    if (p.attempt >= attempts) return false;
-    p.attempt++;
-    log?.debug({ msgId: p.request.msgId, attempt: p.attempt, why }, 'publishing again');
-    send(p);
-    return true;
-  };
-
-  const sub = nc.subscribe(`${prefix}.*`, {
+  const sub = nc.subscribe(`${state.prefix}.*`, {
     callback: (err, m) => {
-      if (err) return;
-      const p = awaited.get(m.subject);
-      if (!p) return; // an ack for a message already settled
-      const answer = readAck(m, p.request.subject);
-      if (answer === 'retry') {
-        if (Date.now() - reconnectedAt > timeoutMs) fail(p, new NoRespondersError(p.request.subject));
-        else {
-          // The sweep sends it again after a short wait (the same attempt).
-          p.deadline = Date.now() + NO_RESPONDERS_BACKOFF_MS;
-          p.backoff = true;
-        }
-        return;
-      }
-      awaited.delete(m.subject);
-      if (answer instanceof Error) p.reject(answer);
-      else p.resolve(answer);
+      if (!err) onAnswer(state, m);
     },
   });
-  const sweep = setInterval(
-    () => {
-      const now = Date.now();
-      for (const p of awaited.values()) {
-        if (p.deadline > now) continue;
-        if (p.backoff) send(p);
-        else if (!again(p, 'no ack in time')) fail(p, new TimeoutError());
-      }
-    },
-    Math.max(20, Math.min(250, timeoutMs / 4)),
-  );
-  sweep.unref();
+  const timer = setInterval(() => sweep(state), Math.max(20, Math.min(250, state.timeoutMs / 4)));
+  timer.unref();
   const statuses = nc.status();
-  const watchStatus = async () => {
-    for await (const status of statuses) {
-      if (closed) return;
-      if (status.type !== 'reconnect') continue;
-      reconnectedAt = Date.now();
-      // Not counted as an attempt: the acks of what was sent before went to the old connection.
-      log?.info({ awaited: awaited.size }, 'reconnected: publishing the unacknowledged messages again');
-      for (const p of awaited.values()) send(p);
-    }
-  };
-  watchStatus().catch(() => {});
+  resendOnReconnect(state, statuses).catch(() => {});
 
   const close = () => {
-    if (closed) return;
-    closed = true;
-    clearInterval(sweep);
+    if (state.closed) return;
+    state.closed = true;
+    clearInterval(timer);
     (statuses as { stop?: () => void }).stop?.();
     if (!nc.isClosed()) sub.unsubscribe();
-    for (const p of awaited.values()) fail(p, new ClosedConnectionError());
+    for (const p of state.awaited.values()) fail(state, p, new ClosedConnectionError());
   };
   nc.closed().then(close, close);
   // The server must know the inbox subscription before the first ack is sent to it.
@@ -196,30 +248,9 @@ export async function createPublisher(nc: NatsConnection, options: PublisherOpti
 
   return {
     get pending() {
-      return awaited.size;
+      return state.awaited.size;
     },
     close,
-    publish(request) {
-      if (closed) return Promise.reject(new ClosedConnectionError());
-      return new Promise<PublishAck>((resolve, reject) => {
-        const h = headers();
-        h.set('Nats-Msg-Id', request.msgId);
-        if (request.expectedLastSubjectSequence !== undefined)
-          h.set('Nats-Expected-Last-Subject-Sequence', String(request.expectedLastSubjectSequence));
-        const reply = `${prefix}.${(next++).toString(36)}`;
-        const p: Pending = {
-          request,
-          headers: h,
-          reply,
-          deadline: 0,
-          attempt: 1,
-          backoff: false,
-          resolve,
-          reject,
-        };
-        awaited.set(reply, p);
-        send(p);
-      });
-    },
+    publish: (request) => publishOne(state, request),
   };
 }
