@@ -30,6 +30,8 @@ export interface Config {
     /** Requests a client (IP address) may make per minute; 0 turns the limit off. */
     readonly rateLimitPerMinute: number;
   };
+  /** `/readyz` fails when a projection is more than this many events behind the log (`PRESSLOG_READY_MAX_LAG`). */
+  readonly readyMaxLag: number;
   /** Content-addressed store of image originals and renditions. */
   readonly blobDir: string;
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'PRESSLOG_API_TIMEOUT_MS', 10_000, 100, 600_000),
       rateLimitPerMinute: integer(env, 'PRESSLOG_API_RATE_LIMIT', 600, 0, 1_000_000),
     }),
+    readyMaxLag: integer(env, 'PRESSLOG_READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,
@@ -171,6 +174,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     },
     redis: { url: maskUrl(config.redis.url) },
     api: { ...config.api, cursorSecret: mask(config.api.cursorSecret) },
+    readyMaxLag: config.readyMaxLag,
     blobDir: config.blobDir,
     servicesDir: config.servicesDir,
     logLevel: config.logLevel,

@@ -9,6 +9,7 @@ import { createStateSnapshotStore, type StateSnapshotStore } from '../../project
 import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
+import { metricsPort, openProjectorEndpoint } from '../metrics/endpoints.ts';
 import { createEsClient } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { withContentLogApart } from './withContentLog.ts';
@@ -74,6 +75,7 @@ interface ProjectOptions {
   leaseTtl: number;
   replicas: number;
   shards: number;
+  metricsPort?: number;
 }
 
 function describe(progress: ProjectorProgress): string {
@@ -95,11 +97,31 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
     .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz on this port (0: any free port)',
+      metricsPort,
+    )
     .action(async (options: ProjectOptions) => {
       const projections = projectionsArg(options.projection, '--projection');
       const log = ctx.log();
       await withProjectorClients(ctx, async (clients) => {
         let lastLog = 0;
+        const logProgress = (progress: ProjectorProgress) => {
+          if (Date.now() - lastLog < 5000) return;
+          lastLog = Date.now();
+          log.info(
+            {
+              position: progress.position,
+              indexed: progress.stats.indexed,
+              deadLettered: progress.stats.deadLettered,
+            },
+            `projected up to ${describe(progress)}`,
+          );
+        };
+        const endpoint = await openProjectorEndpoint(ctx, clients, projections, options.metricsPort, {
+          onProgress: logProgress,
+        });
         const projector = createProjector({
           log: clients.log,
           client: clients.client,
@@ -113,18 +135,7 @@ export function register(program: Command, ctx: CliContext): void {
           batchDocs: options.batch,
           leaseTtlMs: options.leaseTtl,
           live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
-          onProgress: (progress) => {
-            if (Date.now() - lastLog < 5000) return;
-            lastLog = Date.now();
-            log.info(
-              {
-                position: progress.position,
-                indexed: progress.stats.indexed,
-                deadLettered: progress.stats.deadLettered,
-              },
-              `projected up to ${describe(progress)}`,
-            );
-          },
+          ...endpoint.hooks,
         });
         try {
           const stats = await projector.run({
@@ -144,6 +155,7 @@ export function register(program: Command, ctx: CliContext): void {
           );
         } finally {
           await projector.close();
+          await endpoint.close();
         }
       });
     });

@@ -7,8 +7,14 @@ import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
+import { observeDependencies } from '../metrics/dependencyMetrics.ts';
+import { projectionReadiness } from '../metrics/endpoints.ts';
+import { observeHttp } from '../metrics/httpMetrics.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createReadiness } from '../metrics/readiness.ts';
 import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
@@ -25,6 +31,8 @@ export interface StartServerOptions {
   port: number;
   host: string;
   logger: Logger;
+  /** The process's metrics, served at `/metrics` (default: a registry of the server's own). */
+  metrics?: Metrics;
 }
 
 /**
@@ -50,7 +58,11 @@ export async function startServer(config: Config, options: StartServerOptions): 
     const cursorKey = await cursorKeyOf(config, nc);
     const searcher = createSearcher({ es, names: config.names, logger: options.logger, cursorKey });
     releasers.push(() => searcher.close());
+    const metrics = options.metrics ?? createMetrics();
+    observeDependencies(metrics, { nats: () => nc.rtt(), elasticsearch: es });
+    const side = { log, client: es, checkpoints };
     const app = buildServer({
+      readiness: createReadiness(projectionReadiness(config, side, PROJECTION_NAMES)),
       searcher,
       log,
       blobs: createBlobStore(config.blobDir),
@@ -60,6 +72,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       rateLimitPerMinute: config.api.rateLimitPerMinute,
     });
     releasers.push(() => app.close());
+    observeHttp(metrics, app);
     await app.listen({ port: options.port, host: options.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
@@ -101,7 +114,9 @@ export function parsePort(value: string): number {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('serve')
-    .description('serve the HTTP API (/api/search, /api/articles/:id, ...) and the search page at /')
+    .description(
+      'serve the HTTP API (/api/search, /api/articles/:id, ...), the search page at /, /metrics, /healthz and /readyz',
+    )
     .option('--port <port>', 'TCP port (0: any free port)', '8080')
     .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .action(async (options: { port: string; host: string }) => {

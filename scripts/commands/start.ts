@@ -14,6 +14,8 @@ import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
+import { projectorHooks } from '../metrics/endpoints.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createEsClient } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
 import type { CliContext } from './cliContext.ts';
@@ -133,7 +135,7 @@ export const EXAMPLE_QUERY = 'nagasaki';
  * Keep the indexes current while the server runs: the live projector tails the log, so
  * a later `presslog ingest` shows up in searches (and `afterSeq` reads can be satisfied).
  */
-async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void> }> {
+async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ stop(): Promise<void> }> {
   const config = ctx.config();
   const controller = new AbortController();
   const onAbort = () => controller.abort(ctx.signal.reason);
@@ -141,16 +143,21 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const leaseBucket = await openLeaseBucket(nc, config.names);
+    const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+    const side = { log, nc, client: es, checkpoints, leaseBucket, snapshots };
     const projector = createProjector({
       log,
       client: es,
       checkpoints,
-      leaseBucket: await openLeaseBucket(nc, config.names),
+      leaseBucket,
       deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-      snapshots: createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() }),
+      snapshots,
       names: config.names,
       projections: PROJECTION_NAMES,
       logger: ctx.log(),
+      // Served with the server's metrics at /metrics.
+      ...projectorHooks(metrics, side, PROJECTION_NAMES),
     });
     try {
       // Another projector (`presslog project`) may already hold the leases: then it keeps the indexes current.
@@ -207,8 +214,9 @@ export function register(program: Command, ctx: CliContext): void {
       say('starting the services (NATS, Redis, Elasticsearch)');
       await ensureServices(config, { log: logger, quiet: true, signal: ctx.signal });
       const prepared = await prepareSampleArchive(ctx, { forceReindex: options.reindex, onStep: say });
-      const projector = await runLiveProjector(ctx);
-      const server = await startServer(config, { port, host: options.host, logger });
+      const metrics = createMetrics();
+      const projector = await runLiveProjector(ctx, metrics);
+      const server = await startServer(config, { port, host: options.host, logger, metrics });
       try {
         const es = createEsClient(config);
         const searcher = createSearcher({ es, names: config.names });
