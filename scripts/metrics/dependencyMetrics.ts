@@ -20,7 +20,7 @@ export const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 /**
  * `presslog_dependency_up{dependency}` (0/1) and `presslog_dependency_probe_duration_seconds`
- * from a probe at every scrape (NATS round trip, Elasticsearch `GET /`, Redis PING), plus
+ * from a probe at every scrape (NATS round trip, Elasticsearch cluster health, Redis PING), plus
  * `presslog_elasticsearch_request_duration_seconds{operation}` for every request the
  * process makes, read from the client's diagnostic events.
  */
@@ -56,7 +56,8 @@ export function observeDependencies(metrics: Metrics, clients: DependencyClients
     [
       'elasticsearch',
       clients.elasticsearch &&
-        (() => clients.elasticsearch!.info({}, { requestTimeout: PROBE_TIMEOUT_MS, maxRetries: 0 })),
+        (() =>
+          clients.elasticsearch!.cluster.health({}, { requestTimeout: PROBE_TIMEOUT_MS, maxRetries: 0 })),
     ],
     ['redis', clients.redis && (() => clients.redis!.ping())],
   ];
