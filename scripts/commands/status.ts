@@ -9,6 +9,7 @@ import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { withProjectorClients } from './project.ts';
+import { positiveSeconds, watchStatus } from './statusWatch.ts';
 
 function lag(status: ProjectionStatus): string {
   if (status.lagEvents === undefined) return '-';
@@ -82,19 +83,24 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'projections: alias → index, documents, checkpoint vs log head (lag), dead letters, running projectors, last error',
     )
-    .action(async () => {
+    .option('-w, --watch', 'refresh until Ctrl-C, with rates (log appends and projection per second)')
+    .option('--interval <s>', 'seconds between refreshes with --watch', positiveSeconds, 2)
+    .action(async (options: { watch?: boolean; interval: number }) => {
       await withProjectorClients(ctx, async (clients) => {
-        const report = await projectionStatus({
-          log: clients.log,
-          client: clients.client,
-          checkpoints: clients.checkpoints,
-          leaseBucket: clients.leaseBucket,
-          deadLetters: clients.deadLetters,
-          snapshots: clients.snapshots,
-          names: ctx.config().names,
-          projections: PROJECTION_NAMES,
-          signal: ctx.signal,
-        });
+        const read = () =>
+          projectionStatus({
+            log: clients.log,
+            client: clients.client,
+            checkpoints: clients.checkpoints,
+            leaseBucket: clients.leaseBucket,
+            deadLetters: clients.deadLetters,
+            snapshots: clients.snapshots,
+            names: ctx.config().names,
+            projections: PROJECTION_NAMES,
+            signal: ctx.signal,
+          });
+        if (options.watch) return watchStatus(ctx, read, options.interval * 1000, text);
+        const report = await read();
         ctx.output(report, () => text(report));
       });
     });

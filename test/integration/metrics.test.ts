@@ -256,6 +256,43 @@ describe('metrics, readiness and alerts', () => {
     });
   });
 
+  test('status --watch: refreshed with the rates since the last refresh, until SIGINT', async () => {
+    await withProjectorEnv(async (env) => {
+      const child = spawn(
+        process.execPath,
+        ['bin/presslog.js', '--json', 'status', '--watch', '--interval', '0.5'],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, PRESSLOG_NAMESPACE: env.config.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const lines: { head: { seq: number }; rates?: { appendedPerSecond: number } }[] = [];
+      let buffered = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        buffered += chunk;
+        const parts = buffered.split('\n');
+        buffered = parts.pop()!;
+        for (const line of parts) lines.push(JSON.parse(line));
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        await eventually(() => lines.length >= 1, { timeout: 20_000 });
+        assert.equal(lines[0]!.head.seq, 0);
+        assert.equal(lines[0]!.rates, undefined, 'no rate before a second reading');
+        await env.append(randomLog(10, 3));
+        const after = await eventually(() => lines.find((l) => l.head.seq === 10) ?? false, {
+          timeout: 20_000,
+        });
+        assert.ok(after.rates!.appendedPerSecond > 0, JSON.stringify(after.rates));
+        child.kill('SIGINT');
+        assert.notEqual(await exited, null);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  });
+
   test('workers: /metrics passes promtool with the queue by state; /readyz checks NATS and Redis', async () => {
     await withProjectorEnv(async (env) => {
       const port = await freePort();
