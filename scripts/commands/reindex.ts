@@ -9,6 +9,7 @@ import {
 import { rollback } from '../../projectors/rebuild/rollback.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
+import { metricsPort, openReindexEndpoint } from '../metrics/endpoints.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { positiveInt, projectionsArg, withProjectorClients } from './project.ts';
@@ -23,6 +24,7 @@ interface ReindexOptions {
   replicas: number;
   shards: number;
   leaseTtl: number;
+  metricsPort?: number;
 }
 
 const PHASE_LABEL: Record<ReindexPhase, string> = {
@@ -172,6 +174,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
     .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
     .option('--no-progress', 'no progress bar')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz while it runs (0: any free port)',
+      metricsPort,
+    )
     .action(async (selector: string, options: ReindexOptions) => {
       const config = ctx.config();
       if (options.rollback !== undefined) {
@@ -203,6 +210,7 @@ export function register(program: Command, ctx: CliContext): void {
         throw new ConfigError('--replicas', 'must be 0 or more');
       await withProjectorClients(ctx, async (clients) => {
         const view = createProgressView(ctx, options.progress);
+        const endpoint = await openReindexEndpoint(ctx, clients, projections, options.metricsPort);
         try {
           const report = await reindex({
             log: clients.log,
@@ -222,12 +230,17 @@ export function register(program: Command, ctx: CliContext): void {
             wait: options.wait,
             leaseTtlMs: options.leaseTtl,
             onWait: (holder) => ctx.log().warn({ holder }, 'another reindex holds the lock; waiting'),
-            onProgress: (progress) => view.update(progress),
+            onProgress: (progress) => {
+              view.update(progress);
+              endpoint?.observer.onProgress(progress);
+            },
           });
+          endpoint?.observer.onDone(report.durationMs);
           view.stop();
           ctx.output(report, () => summary(report));
         } finally {
           view.stop();
+          await endpoint?.close();
         }
       });
     });

@@ -26,6 +26,7 @@ import {
   type ReadinessCheck,
   redisCheck,
 } from './readiness.ts';
+import { observeReindex, type ReindexObserver } from './reindexMetrics.ts';
 
 /** `--metrics-port <port>`: 0 to 65535. */
 export function metricsPort(value: string): number {
@@ -124,4 +125,27 @@ export async function serveWorkerMetrics(
     port,
     readiness: createReadiness({ nats: natsCheck(parts.log), redis: redisCheck(parts.redis) }),
   });
+}
+
+/**
+ * With a port: a reindex's metrics (and NATS and Elasticsearch as dependencies), served
+ * with `/healthz` and `/readyz` (NATS, Elasticsearch) while it runs. Without: nothing.
+ */
+export async function openReindexEndpoint(
+  ctx: Pick<CliContext, 'log'>,
+  side: Pick<ProjectorSide, 'log' | 'nc' | 'client'>,
+  projections: readonly ProjectionName[],
+  port: number | undefined,
+): Promise<{ observer: ReindexObserver; close(): Promise<void> } | undefined> {
+  if (port === undefined) return undefined;
+  const metrics = createMetrics();
+  observeDependencies(metrics, { nats: () => side.nc.rtt(), elasticsearch: side.client });
+  const observer = observeReindex(metrics, projections);
+  const server = await startMetricsServer({
+    metrics,
+    port,
+    readiness: createReadiness({ nats: natsCheck(side.log), elasticsearch: elasticsearchCheck(side.client) }),
+  });
+  ctx.log().info({ url: `${server.url}/metrics` }, 'serving metrics');
+  return { observer, close: () => server.close() };
 }

@@ -4,6 +4,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import pino from 'pino';
+import { createLease, reindexLeaseKey } from '../../projectors/lease.ts';
 import { startServer } from '../../scripts/commands/serve.ts';
 import { instrumentContentLog } from '../../scripts/metrics/appendMetrics.ts';
 import { createMetrics } from '../../scripts/metrics/metrics.ts';
@@ -289,6 +290,47 @@ describe('metrics, readiness and alerts', () => {
         assert.notEqual(await exited, null);
       } finally {
         child.kill('SIGKILL');
+      }
+    });
+  });
+
+  test('reindex --metrics-port: the phase and progress while it runs, promtool-clean', async () => {
+    await withProjectorEnv(async (env) => {
+      await env.append(randomLog(20, 5));
+      // Held by the test, the lock keeps the reindex (with --wait) in its first phase long enough to scrape.
+      const lock = createLease({
+        kv: env.leaseBucket,
+        key: reindexLeaseKey('bylines'),
+        ttlMs: 10_000,
+        purpose: 'test',
+      });
+      await lock.acquire({});
+      const port = await freePort();
+      const reindexing = spawnCli(env, [
+        'reindex',
+        'bylines',
+        '--wait',
+        '--no-progress',
+        '--metrics-port',
+        String(port),
+      ]);
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        const text = await eventually(
+          async () => {
+            const response = await fetch(`${url}/metrics`).catch(() => undefined);
+            return response?.ok ? response.text() : false;
+          },
+          { timeout: 30_000, interval: 200 },
+        );
+        assert.match(text, /presslog_reindex_phase\{phase="prepare"\} 1/);
+        assert.match(text, /presslog_reindex_phase\{phase="write"\} 0/);
+        await checkedMetrics(url);
+        await lock.release();
+        assert.equal(await reindexing.exited, 0, reindexing.stderr());
+      } finally {
+        await lock.release();
+        await reindexing.stop();
       }
     });
   });
