@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
@@ -237,6 +238,17 @@ describe('metrics, readiness and alerts', () => {
           { timeout: 30_000, interval: 250 },
         );
         assert.equal(value(await p.query(`increase(${applied}[1m])`)) !== undefined, true);
+        // Every query of the Grafana dashboard is PromQL this Prometheus accepts; the projector's panels have data.
+        const dashboard = JSON.parse(await readFile(`${REPO_ROOT}/ops/grafana/presslog.json`, 'utf8')) as {
+          panels: { title: string; targets: { expr: string }[] }[];
+        };
+        for (const panel of dashboard.panels) {
+          for (const { expr } of panel.targets) {
+            const result = await p.query(expr);
+            if (panel.title.startsWith('Projection lag'))
+              assert.ok(result.length > 0, `${panel.title}: ${expr}`);
+          }
+        }
         assert.ok(
           !(await p.alerts()).some((a) => a.labels.alertname === 'PresslogProjectorDown'),
           'no alert while the projector runs',
