@@ -12,6 +12,7 @@ import type { StateSnapshotStore } from '../../projectors/state/stateSnapshots.t
 import type { Config } from '../../schemas/config.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import type { CliContext } from '../commands/cliContext.ts';
+import { instrumentContentLog } from './appendMetrics.ts';
 import { observeDependencies } from './dependencyMetrics.ts';
 import { observeImageQueue, observeImageWorker } from './imageMetrics.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -148,4 +149,22 @@ export async function openReindexEndpoint(
   });
   ctx.log().info({ url: `${server.url}/metrics` }, 'serving metrics');
   return { observer, close: () => server.close() };
+}
+
+/** With a port: the log, its appends counted, and `/metrics` served (readiness: NATS). Without: nothing. */
+export async function openIngestEndpoint(
+  ctx: Pick<CliContext, 'log'>,
+  log: ContentLog,
+  port: number | undefined,
+): Promise<{ log: ContentLog; close(): Promise<void> } | undefined> {
+  if (port === undefined) return undefined;
+  const metrics = createMetrics();
+  observeDependencies(metrics, { nats: () => log.head() });
+  const server = await startMetricsServer({
+    metrics,
+    port,
+    readiness: createReadiness({ nats: natsCheck(log) }),
+  });
+  ctx.log().info({ url: `${server.url}/metrics` }, 'serving metrics');
+  return { log: instrumentContentLog(metrics, log), close: () => server.close() };
 }
