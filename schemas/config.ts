@@ -30,6 +30,11 @@ export interface Config {
     /** Requests a client (IP address) may make per minute; 0 turns the limit off. */
     readonly rateLimitPerMinute: number;
   };
+  /**
+   * Replicas of everything presslog creates on NATS (the content stream, KV buckets,
+   * object stores): 1 on one server, 3 or 5 on a JetStream cluster.
+   */
+  readonly replicas: 1 | 3 | 5;
   /** Content-addressed store of image originals and renditions. */
   readonly blobDir: string;
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
@@ -112,6 +117,13 @@ export function loadConfig(env: Env = process.env): Config {
       'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
     );
   }
+  const replicas = env.PRESSLOG_REPLICAS?.trim() || '1';
+  if (!['1', '3', '5'].includes(replicas)) {
+    throw new ConfigError(
+      'PRESSLOG_REPLICAS',
+      `must be 1, 3 or 5 (an odd number of JetStream replicas), got ${JSON.stringify(replicas)}`,
+    );
+  }
   return Object.freeze({
     namespace,
     names: createNames(namespace),
@@ -135,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'PRESSLOG_API_TIMEOUT_MS', 10_000, 100, 600_000),
       rateLimitPerMinute: integer(env, 'PRESSLOG_API_RATE_LIMIT', 600, 0, 1_000_000),
     }),
+    replicas: Number(replicas) as 1 | 3 | 5,
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,

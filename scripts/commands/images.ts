@@ -112,7 +112,7 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
   try {
     const nc = await connectNatsOrExplain(config, 'presslog-images');
     releasers.push(() => nc.drain());
-    const log = createContentLog({ nc, names: config.names, logger });
+    const log = createContentLog({ nc, names: config.names, replicas: config.replicas, logger });
     releasers.push(() => log.close());
     const clients = await openQueueWith(ctx, releasers);
     return { ...clients, log, blobs: createBlobStore(config.blobDir), close };

@@ -30,11 +30,16 @@ export async function withProjectorClients<T>(
   const config = ctx.config();
   return withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
-      const leaseBucket = await openLeaseBucket(nc, config.names);
+      const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
       const deadLetters = createDeadLetterStore({ client: es, names: config.names });
-      const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+      const snapshots = createStateSnapshotStore({
+        nc,
+        names: config.names,
+        replicas: config.replicas,
+        logger: ctx.log(),
+      });
       return await fn({
         log,
         nc,

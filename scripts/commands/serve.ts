@@ -43,9 +43,14 @@ export async function startServer(config: Config, options: StartServerOptions): 
     releasers.push(() => es.close());
     const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
-    const log = createContentLog({ nc, names: config.names, logger: options.logger });
+    const log = createContentLog({
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: options.logger,
+    });
     releasers.push(() => log.close());
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     releasers.push(() => checkpoints.close());
     const cursorKey = await cursorKeyOf(config, nc);
     const searcher = createSearcher({ es, names: config.names, logger: options.logger, cursorKey });
@@ -86,7 +91,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
  */
 export async function cursorKeyOf(config: Config, nc: NatsConnection): Promise<Uint8Array> {
   if (config.api.cursorSecret !== undefined) return Buffer.from(config.api.cursorSecret);
-  return deploymentSecret('cursor', { nc, names: config.names });
+  return deploymentSecret('cursor', { nc, names: config.names, replicas: config.replicas });
 }
 
 /** Parse `--port`: 0 (any free port) to 65535; anything else is a usage error. */

@@ -72,7 +72,7 @@ export async function prepareSampleArchive(
 
   const reindexed = await withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
       const head = await log.head();
       const current = await Promise.all(PROJECTION_NAMES.map((p) => checkpoints.current(p)));
@@ -90,9 +90,9 @@ export async function prepareSampleArchive(
         log,
         client: es,
         checkpoints,
-        leaseBucket: await openLeaseBucket(nc, config.names),
+        leaseBucket: await openLeaseBucket(nc, config.names, config.replicas),
         deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-        snapshots: createStateSnapshotStore({ nc, names: config.names, logger }),
+        snapshots: createStateSnapshotStore({ nc, names: config.names, replicas: config.replicas, logger }),
         names: config.names,
         projections: PROJECTION_NAMES,
         logger,
@@ -140,14 +140,19 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     const projector = createProjector({
       log,
       client: es,
       checkpoints,
-      leaseBucket: await openLeaseBucket(nc, config.names),
+      leaseBucket: await openLeaseBucket(nc, config.names, config.replicas),
       deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-      snapshots: createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() }),
+      snapshots: createStateSnapshotStore({
+        nc,
+        names: config.names,
+        replicas: config.replicas,
+        logger: ctx.log(),
+      }),
       names: config.names,
       projections: PROJECTION_NAMES,
       logger: ctx.log(),
