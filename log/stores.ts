@@ -24,6 +24,8 @@ export const KV_BUCKETS = {
 export const OBJECT_STORES = {
   /** Projection-state snapshots (a cache of the log). */
   state: { description: 'presslog projection state snapshots (a cache of the content log)' },
+  /** Image originals and renditions by digest, with PRESSLOG_BLOB_STORE=nats. */
+  blobs: { description: 'presslog image originals and renditions, by sha256 digest' },
 } as const satisfies Record<string, Partial<ObjectStoreOptions>>;
 
 export type KvPurpose = keyof typeof KV_BUCKETS;

@@ -12,8 +12,8 @@ import {
 } from '../../ingest/ingest.ts';
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
+import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { createRejectsWriter, type RejectsWriter } from './rejectsWriter.ts';
@@ -230,14 +230,14 @@ function runIngest(
   { config, logger, input, options }: IngestRun,
   hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
 ): Promise<IngestStats> {
-  return withContentLog(ctx, async (log) => {
+  return withContentLog(ctx, async (log, nc) => {
     if (!options.dryRun) {
       const report = await log.init();
       if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
     }
     const ingester = createIngester({
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       source: options.source,
       batchSize: options.batchSize,
       maxImageBytes: Math.round(options.maxImageMb * MB),

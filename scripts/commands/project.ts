@@ -1,7 +1,9 @@
+import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import type { ProjectionClients } from '../../projectors/clients.ts';
+import { autoReplicas } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorProgress } from '../../projectors/live/projector.ts';
 import { parseProjections } from '../../projectors/projections.ts';
@@ -57,6 +59,19 @@ export async function withProjectorClients<T>(
   });
 }
 
+/** `--replicas`: a count, or `auto` (1 on a cluster with two or more data nodes, else 0). */
+export function replicasArg(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be auto or a whole number ≥ 0');
+  return n;
+}
+
+/** The replica count of `--replicas`, resolved against the cluster when `auto`. */
+export async function resolveReplicas(value: number | 'auto', client: Client): Promise<number> {
+  return value === 'auto' ? autoReplicas(client) : value;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value.replaceAll('_', ''));
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
@@ -77,7 +92,7 @@ interface ProjectOptions {
   once?: boolean;
   batch: number;
   leaseTtl: number;
-  replicas: number;
+  replicas: number | 'auto';
   shards: number;
 }
 
@@ -98,7 +113,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--once', 'stop when caught up with the head of the log')
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
-    .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
+    .option(
+      '--replicas <n>',
+      'replicas of an index created here: auto (1 with ≥ 2 data nodes, else 0) or a number',
+      replicasArg,
+      'auto',
+    )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .action(async (options: ProjectOptions) => {
       const projections = projectionsArg(options.projection, '--projection');
@@ -117,7 +137,11 @@ export function register(program: Command, ctx: CliContext): void {
           logger: log,
           batchDocs: options.batch,
           leaseTtlMs: options.leaseTtl,
-          live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
+          live: {
+            replicas: await resolveReplicas(options.replicas, clients.client),
+            refreshInterval: '1s',
+            shards: options.shards,
+          },
           onProgress: (progress) => {
             if (Date.now() - lastLog < 5000) return;
             lastLog = Date.now();

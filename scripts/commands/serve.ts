@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
@@ -9,7 +8,7 @@ import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
-import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
+import { connectNatsOrExplain, createEsClient, type Logger, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** A listening API server and what it opened. */
@@ -58,7 +57,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
     const app = buildServer({
       searcher,
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       checkpoints,
       logger: options.logger,
       timeoutMs: config.api.timeoutMs,

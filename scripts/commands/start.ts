@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
 import { buildSampleArchive, type SampleArchive } from '../../ingest/sampleArchive.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/live/projector.ts';
@@ -14,7 +13,7 @@ import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
-import { createEsClient } from '../runtime.ts';
+import { createEsClient, openBlobStore } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
 import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
@@ -58,11 +57,11 @@ export async function prepareSampleArchive(
   step('building the sample archive');
   const sample = await buildSampleArchive(options.sampleDir ?? join('var', config.namespace, 'sample'));
 
-  const ingest = await withContentLog(ctx, async (log) => {
+  const ingest = await withContentLog(ctx, async (log, nc) => {
     step('creating the content log');
     await log.init();
     step(`ingesting ${sample.articles} articles, ${sample.bylines} bylines and ${sample.images} images`);
-    const ingester = createIngester({ log, blobs: createBlobStore(config.blobDir), logger });
+    const ingester = createIngester({ log, blobs: openBlobStore(config, nc), logger });
     return ingester.ingest([sample.dir], { signal });
   });
   if (ingest.aborted) throw signal.reason ?? new Error('aborted');

@@ -56,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
           queue: queue.name,
           concurrency: options.concurrency,
           dispatcher: options.dispatcher,
-          blobDir: config.blobDir,
+          blobs: blobs.root,
         },
         'image workers running; SIGINT or SIGTERM to stop',
       );
