@@ -102,8 +102,16 @@ export function startClusterNode(
   layout: ClusterLayout,
   node: ClusterNode,
   progress: (message: string) => void,
+  installDir?: string,
 ): Promise<LocalProcess> {
-  const common = { dir: layout.dir, host: layout.host, port: node.port, home: node.name, progress };
+  const common = {
+    dir: layout.dir,
+    host: layout.host,
+    port: node.port,
+    home: node.name,
+    progress,
+    installDir,
+  };
   if (node.service === 'nats') return startLocal.nats({ ...common, args: natsClusterArgs(layout, node) });
   return startLocal.elasticsearch({ ...common, settings: esClusterSettings(layout, node) });
 }
@@ -204,7 +212,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterNodeR
         continue;
       }
       const progress = (message: string) => log[quiet ? 'debug' : 'info']({ node: node.name }, message);
-      const proc = await startClusterNode(layout, node, progress);
+      const proc = await startClusterNode(layout, node, progress, options.servicesDir);
       const own: ServiceRecord = {
         by: 'presslog',
         url,

@@ -47,6 +47,8 @@ export interface StartOptions {
   settings?: Record<string, string | number | boolean>;
   /** Extra command-line arguments (nats-server's cluster flags). */
   args?: string[];
+  /** Where the Elasticsearch distribution is unpacked (default `dir`): a test's cluster reuses the one `services up` made. */
+  installDir?: string;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -129,8 +131,8 @@ async function findJavaHome(): Promise<string> {
 }
 
 /** Download the zip into the Maven cache (once) and unpack it into servicesDir (once). */
-async function installElasticsearch({ dir, progress, signal }: StartOptions): Promise<string> {
-  const home = join(dir, `elasticsearch-${ES_VERSION}`);
+async function installElasticsearch({ dir, progress, signal, installDir }: StartOptions): Promise<string> {
+  const home = join(installDir ?? dir, `elasticsearch-${ES_VERSION}`);
   if (await isExecutable(join(home, 'bin', 'elasticsearch'))) return home;
   if (!(await exists(ES_ZIP))) {
     const mvn = await findExecutable('mvn');
