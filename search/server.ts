@@ -16,7 +16,7 @@ export interface ServerOptions {
   /** The content log, for histories and the health check. */
   log: Pick<ContentLog, 'readEntity' | 'head'>;
   /** Where rendition bytes live. */
-  blobs: Pick<BlobStore, 'size' | 'pathOf' | 'stream'>;
+  blobs: Pick<BlobStore, 'size' | 'head' | 'stream'>;
   /** The projections' checkpoints, for read-your-writes (`afterSeq`); without them `afterSeq` gets 501. */
   checkpoints?: Pick<CheckpointStore, 'waitForSeq'>;
   logger?: Logger;

@@ -6,7 +6,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { DriftItem, InitReport } from '../types.ts';
+import type { DriftItem, InitOptions, InitReport } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
 import {
@@ -70,8 +70,12 @@ export function driftOf(ctx: LogContext, actual: StreamConfig): DriftItem[] {
   return drift;
 }
 
-/** Create the stream, or verify an existing one and report drift (never changing it). */
-export async function init(ctx: LogContext): Promise<InitReport> {
+/**
+ * Create the stream, or verify an existing one and report drift. Nothing is changed but,
+ * with `applyReplicas`, the replica count: scaling a stream is what JetStream supports in
+ * place, while every other setting presslog checks protects the history.
+ */
+export async function init(ctx: LogContext, options: InitOptions = {}): Promise<InitReport> {
   const { stream, log } = ctx;
   const { jsm } = await clients(ctx);
   let info: StreamInfo | undefined;
@@ -93,7 +97,15 @@ export async function init(ctx: LogContext): Promise<InitReport> {
       info = await jsm.streams.info(stream);
     }
   }
-  const drift = driftOf(ctx, info.config);
+  let drift = driftOf(ctx, info.config);
+  const replicas = drift.find((d) => d.field === 'num_replicas');
+  if (replicas && options.applyReplicas) {
+    await jsm.streams.update(stream, { num_replicas: replicas.expected as number });
+    log?.info({ from: replicas.actual, to: replicas.expected }, 'scaled the content stream');
+    drift = drift.filter((d) => d !== replicas);
+    if (drift.length > 0) log?.warn({ drift }, 'content stream configuration drifted; not changing it');
+    return { stream, created: false, drift, changed: [replicas] };
+  }
   if (drift.length > 0) log?.warn({ drift }, 'content stream configuration drifted; not changing it');
   return { stream, created: false, drift };
 }

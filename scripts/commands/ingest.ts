@@ -12,9 +12,9 @@ import {
 } from '../../ingest/ingest.ts';
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
 import { metricsPort, openIngestEndpoint } from '../metrics/endpoints.ts';
+import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { createRejectsWriter, type RejectsWriter } from './rejectsWriter.ts';
@@ -232,7 +232,7 @@ function runIngest(
   { config, logger, input, options }: IngestRun,
   hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
 ): Promise<IngestStats> {
-  return withContentLog(ctx, async (contentLog) => {
+  return withContentLog(ctx, async (contentLog, nc) => {
     // With --metrics-port, the appends are counted and served while the run lasts.
     const endpoint = await openIngestEndpoint(ctx, contentLog, options.metricsPort);
     const log = endpoint?.log ?? contentLog;
@@ -242,7 +242,7 @@ function runIngest(
     }
     const ingester = createIngester({
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       source: options.source,
       batchSize: options.batchSize,
       maxImageBytes: Math.round(options.maxImageMb * MB),

@@ -1,7 +1,9 @@
+import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import type { ProjectionClients } from '../../projectors/clients.ts';
+import { autoReplicas } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorProgress } from '../../projectors/live/projector.ts';
 import { parseProjections } from '../../projectors/projections.ts';
@@ -31,11 +33,16 @@ export async function withProjectorClients<T>(
   const config = ctx.config();
   return withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
-      const leaseBucket = await openLeaseBucket(nc, config.names);
+      const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
       const deadLetters = createDeadLetterStore({ client: es, names: config.names });
-      const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+      const snapshots = createStateSnapshotStore({
+        nc,
+        names: config.names,
+        replicas: config.replicas,
+        logger: ctx.log(),
+      });
       return await fn({
         log,
         nc,
@@ -51,6 +58,19 @@ export async function withProjectorClients<T>(
       await es.close();
     }
   });
+}
+
+/** `--replicas`: a count, or `auto` (1 on a cluster with two or more data nodes, else 0). */
+export function replicasArg(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be auto or a whole number ≥ 0');
+  return n;
+}
+
+/** The replica count of `--replicas`, resolved against the cluster when `auto`. */
+export async function resolveReplicas(value: number | 'auto', client: Client): Promise<number> {
+  return value === 'auto' ? autoReplicas(client) : value;
 }
 
 export function positiveInt(value: string): number {
@@ -73,7 +93,7 @@ interface ProjectOptions {
   once?: boolean;
   batch: number;
   leaseTtl: number;
-  replicas: number;
+  replicas: number | 'auto';
   shards: number;
   metricsPort?: number;
 }
@@ -95,7 +115,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--once', 'stop when caught up with the head of the log')
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
-    .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
+    .option(
+      '--replicas <n>',
+      'replicas of an index created here: auto (1 with ≥ 2 data nodes, else 0) or a number',
+      replicasArg,
+      'auto',
+    )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option(
       '--metrics-port <port>',
@@ -134,7 +159,11 @@ export function register(program: Command, ctx: CliContext): void {
           logger: log,
           batchDocs: options.batch,
           leaseTtlMs: options.leaseTtl,
-          live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
+          live: {
+            replicas: await resolveReplicas(options.replicas, clients.client),
+            refreshInterval: '1s',
+            shards: options.shards,
+          },
           ...endpoint.hooks,
         });
         try {

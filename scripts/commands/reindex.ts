@@ -12,7 +12,13 @@ import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
 import { metricsPort, openReindexEndpoint } from '../metrics/endpoints.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
-import { positiveInt, projectionsArg, withProjectorClients } from './project.ts';
+import {
+  positiveInt,
+  projectionsArg,
+  replicasArg,
+  resolveReplicas,
+  withProjectorClients,
+} from './project.ts';
 
 interface ReindexOptions {
   asOf?: string;
@@ -21,7 +27,7 @@ interface ReindexOptions {
   batch: number;
   wait?: boolean;
   progress: boolean;
-  replicas: number;
+  replicas: number | 'auto';
   shards: number;
   leaseTtl: number;
   metricsPort?: number;
@@ -166,9 +172,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option(
       '--replicas <n>',
-      'replicas once built (0 on a single node, 1+ in a cluster)',
-      (v) => Number(v),
-      0,
+      'replicas set once built, before the swap: auto (1 with ≥ 2 data nodes, else 0) or a number',
+      replicasArg,
+      'auto',
     )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
@@ -206,8 +212,6 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (!Number.isInteger(options.keep) || options.keep < 0)
         throw new ConfigError('--keep', 'must be 0 or more');
-      if (!Number.isInteger(options.replicas) || options.replicas < 0)
-        throw new ConfigError('--replicas', 'must be 0 or more');
       await withProjectorClients(ctx, async (clients) => {
         const view = createProgressView(ctx, options.progress);
         const endpoint = await openReindexEndpoint(ctx, clients, projections, options.metricsPort);
@@ -224,7 +228,11 @@ export function register(program: Command, ctx: CliContext): void {
             asOf,
             keep: options.keep,
             batchDocs: options.batch,
-            live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
+            live: {
+              replicas: await resolveReplicas(options.replicas, clients.client),
+              refreshInterval: '1s',
+              shards: options.shards,
+            },
             logger: ctx.log(),
             signal: ctx.signal,
             wait: options.wait,

@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
@@ -15,7 +14,7 @@ import { projectionReadiness } from '../metrics/endpoints.ts';
 import { observeHttp } from '../metrics/httpMetrics.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createReadiness } from '../metrics/readiness.ts';
-import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
+import { connectNatsOrExplain, createEsClient, type Logger, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** A listening API server and what it opened. */
@@ -51,9 +50,14 @@ export async function startServer(config: Config, options: StartServerOptions): 
     releasers.push(() => es.close());
     const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
-    const log = createContentLog({ nc, names: config.names, logger: options.logger });
+    const log = createContentLog({
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: options.logger,
+    });
     releasers.push(() => log.close());
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     releasers.push(() => checkpoints.close());
     const cursorKey = await cursorKeyOf(config, nc);
     const searcher = createSearcher({ es, names: config.names, logger: options.logger, cursorKey });
@@ -65,7 +69,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       readiness: createReadiness(projectionReadiness(config, side, PROJECTION_NAMES)),
       searcher,
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       checkpoints,
       logger: options.logger,
       timeoutMs: config.api.timeoutMs,
@@ -99,7 +103,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
  */
 export async function cursorKeyOf(config: Config, nc: NatsConnection): Promise<Uint8Array> {
   if (config.api.cursorSecret !== undefined) return Buffer.from(config.api.cursorSecret);
-  return deploymentSecret('cursor', { nc, names: config.names });
+  return deploymentSecret('cursor', { nc, names: config.names, replicas: config.replicas });
 }
 
 /** Parse `--port`: 0 (any free port) to 65535; anything else is a usage error. */

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
 import { buildSampleArchive, type SampleArchive } from '../../ingest/sampleArchive.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/live/projector.ts';
@@ -16,7 +15,7 @@ import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { projectorHooks } from '../metrics/endpoints.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
-import { createEsClient } from '../runtime.ts';
+import { createEsClient, openBlobStore } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
 import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
@@ -60,11 +59,11 @@ export async function prepareSampleArchive(
   step('building the sample archive');
   const sample = await buildSampleArchive(options.sampleDir ?? join('var', config.namespace, 'sample'));
 
-  const ingest = await withContentLog(ctx, async (log) => {
+  const ingest = await withContentLog(ctx, async (log, nc) => {
     step('creating the content log');
     await log.init();
     step(`ingesting ${sample.articles} articles, ${sample.bylines} bylines and ${sample.images} images`);
-    const ingester = createIngester({ log, blobs: createBlobStore(config.blobDir), logger });
+    const ingester = createIngester({ log, blobs: openBlobStore(config, nc), logger });
     return ingester.ingest([sample.dir], { signal });
   });
   if (ingest.aborted) throw signal.reason ?? new Error('aborted');
@@ -74,7 +73,7 @@ export async function prepareSampleArchive(
 
   const reindexed = await withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
       const head = await log.head();
       const current = await Promise.all(PROJECTION_NAMES.map((p) => checkpoints.current(p)));
@@ -92,9 +91,9 @@ export async function prepareSampleArchive(
         log,
         client: es,
         checkpoints,
-        leaseBucket: await openLeaseBucket(nc, config.names),
+        leaseBucket: await openLeaseBucket(nc, config.names, config.replicas),
         deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-        snapshots: createStateSnapshotStore({ nc, names: config.names, logger }),
+        snapshots: createStateSnapshotStore({ nc, names: config.names, replicas: config.replicas, logger }),
         names: config.names,
         projections: PROJECTION_NAMES,
         logger,
@@ -142,9 +141,14 @@ async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ st
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
-    const leaseBucket = await openLeaseBucket(nc, config.names);
-    const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
+    const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
+    const snapshots = createStateSnapshotStore({
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+    });
     const side = { log, nc, client: es, checkpoints, leaseBucket, snapshots };
     const projector = createProjector({
       log,

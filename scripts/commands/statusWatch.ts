@@ -48,11 +48,11 @@ function rateLine(r: StatusRates): string {
  * the previous refresh. On a terminal the screen is redrawn; otherwise (and under
  * `--json`, one JSON object a line) each refresh is appended, so it can be piped or logged.
  */
-export async function watchStatus(
+export async function watchStatus<R extends StatusReport>(
   ctx: CliContext,
-  read: () => Promise<StatusReport>,
+  read: () => Promise<R>,
   intervalMs: number,
-  text: (report: StatusReport) => string,
+  text: (report: R) => string,
 ): Promise<void> {
   let previous: { report: StatusReport; at: number } | undefined;
   const redraw = process.stdout.isTTY && !ctx.json();

@@ -70,7 +70,7 @@ export function register(program: Command, ctx: CliContext): void {
           queue: queue.name,
           concurrency: options.concurrency,
           dispatcher: options.dispatcher,
-          blobDir: config.blobDir,
+          blobs: blobs.root,
         },
         'image workers running; SIGINT or SIGTERM to stop',
       );
