@@ -15,6 +15,7 @@ import {
   MoreJetStreamApiCodes,
   wrapRequestError,
 } from './natsErrors.ts';
+import { request } from './request.ts';
 
 /** The stream presslog creates: no limits, file storage, history the server refuses to rewrite. */
 export function desiredConfig(ctx: LogContext): Partial<StreamConfig> & { name: string } {
@@ -78,12 +79,13 @@ export function driftOf(ctx: LogContext, actual: StreamConfig): DriftItem[] {
 export async function init(ctx: LogContext, options: InitOptions = {}): Promise<InitReport> {
   const { stream, log } = ctx;
   const { jsm } = await clients(ctx);
-  let info: StreamInfo | undefined;
-  try {
-    info = await jsm.streams.info(stream);
-  } catch (err) {
-    if (!isStreamNotFound(err)) throw wrapRequestError(stream, `stream info ${stream}`, err);
-  }
+  // A missing stream is an answer (undefined), not a failure to retry.
+  let info: StreamInfo | undefined = await request(ctx, `stream info ${stream}`, () =>
+    jsm.streams.info(stream).catch((err: unknown) => {
+      if (isStreamNotFound(err)) return undefined;
+      throw err;
+    }),
+  );
   if (!info) {
     try {
       await jsm.streams.add(desiredConfig(ctx));
@@ -94,7 +96,7 @@ export async function init(ctx: LogContext, options: InitOptions = {}): Promise<
       if (!isJetStreamApiError(err, MoreJetStreamApiCodes.StreamNameInUse)) {
         throw wrapRequestError(stream, `create stream ${stream}`, err);
       }
-      info = await jsm.streams.info(stream);
+      info = await request(ctx, `stream info ${stream}`, () => jsm.streams.info(stream));
     }
   }
   let drift = driftOf(ctx, info.config);

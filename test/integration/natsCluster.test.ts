@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +7,12 @@ import { describe, test } from 'node:test';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { generateArchive } from '../../ingest/generate.ts';
-import { runCli } from '../support/cli.ts';
-import { eventually, uniqueNamespace } from '../support/env.ts';
+import { loadConfig } from '../../schemas/config.ts';
+import { createEsClient } from '../../scripts/runtime.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
+import { cleanupNamespace, eventually, uniqueNamespace } from '../support/env.ts';
 import { natsCluster } from '../support/natsCluster.ts';
+import { assertSameDocs, dumpAll } from '../support/projectors.ts';
 
 /** Every message of a stream: its count and how many distinct Nats-Msg-Id it carries. */
 async function messageIds(url: string, stream: string): Promise<{ messages: number; unique: number }> {
@@ -127,6 +131,67 @@ describe('a 3-node NATS JetStream cluster with PRESSLOG_REPLICAS=3', () => {
         { timeout: 60_000, interval: 1_000 },
       );
     } finally {
+      await cluster.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('live projection on a 3-node NATS cluster', () => {
+  test('a NATS node killed while the projector tails the log: nothing lost or doubled, the indexes equal a rebuild', async () => {
+    const cluster = await natsCluster();
+    const namespace = uniqueNamespace();
+    const dir = await mkdtemp(join(tmpdir(), 'presslog-cluster-live-'));
+    const env = {
+      NATS_URL: cluster.url,
+      PRESSLOG_NAMESPACE: namespace,
+      PRESSLOG_REPLICAS: '3',
+      PRESSLOG_LOG_LEVEL: 'warn',
+      PRESSLOG_BLOB_DIR: join(dir, 'blobs'),
+    };
+    const config = loadConfig({ ...process.env, ...env });
+    const client = createEsClient(config);
+    const projector = spawn(process.execPath, ['bin/presslog.js', 'project', '--lease-ttl', '60000'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => projector.on('close', resolve));
+    const caughtUp = async () => {
+      const status = JSON.parse((await runCli(['--json', 'status'], env)).stdout) as {
+        projections: { lagEvents?: number; index?: string }[];
+      };
+      return status.projections.every((p) => p.lagEvents === 0 && p.index !== undefined);
+    };
+    try {
+      const archive = await generateArchive({
+        dir: join(dir, 'in'),
+        records: 1_500,
+        recordsPerFile: 500,
+        seed: 21,
+        bodyBytes: [200, 1_000],
+      });
+      assert.equal((await runCli(['init'], env)).code, 0);
+      assert.equal((await runCli(['ingest', archive.files[0]!], env)).code, 0);
+      await eventually(caughtUp, { timeout: 120_000, interval: 500 });
+      // The stream's leader goes; the projector's consumer and buckets move to the survivors.
+      await cluster.kill(await cluster.leaderOf(config.names.stream));
+      for (const file of archive.files.slice(1)) {
+        const run = await runCli(['ingest', file], env);
+        assert.equal(run.code, 0, run.stderr);
+      }
+      await eventually(caughtUp, { timeout: 120_000, interval: 1_000 });
+      assert.equal(projector.exitCode, null, 'the projector is still running');
+      const live = await dumpAll(client, config.names);
+      projector.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const rebuilt = await runCli(['reindex', 'all', '--no-progress'], env);
+      assert.equal(rebuilt.code, 0, rebuilt.stderr);
+      assertSameDocs(await dumpAll(client, config.names), live, 'the live indexes equal a rebuild');
+    } finally {
+      projector.kill('SIGKILL');
+      await cleanupNamespace(config).catch(() => {});
+      await client.close();
       await cluster.dispose();
       await rm(dir, { recursive: true, force: true });
     }
