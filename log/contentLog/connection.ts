@@ -7,8 +7,9 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import { ConfigError, PresslogError, TransientError } from '../../schemas/errors.ts';
+import { retrying } from '../async.ts';
 import type { Clients, LogContext } from './context.ts';
-import { isTransportError } from './natsErrors.ts';
+import { isNoResponders, isTransportError } from './natsErrors.ts';
 import { createPublisher, type Publisher } from './publisher.ts';
 
 async function open(ctx: LogContext): Promise<Clients> {
@@ -39,7 +40,13 @@ async function open(ctx: LogContext): Promise<Clients> {
     }
   }
   try {
-    const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+    // Its account-info request times out while a cluster elects a meta leader: retried.
+    const jsm = await retrying(() => jetstreamManager(nc, { timeout: requestTimeoutMs }), {
+      retryable: (err) => isTransportError(err) && !isNoResponders(err),
+      deadlineMs: ctx.failoverMs,
+      initialMs: 250,
+      maxMs: 2_000,
+    });
     const js = jetstream(nc, { timeout: requestTimeoutMs });
     return { nc, js, jsm };
   } catch (err) {

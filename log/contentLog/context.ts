@@ -25,6 +25,7 @@ export interface LogContext {
   readonly publishWindow: number;
   readonly replayBatch: number;
   readonly requestTimeoutMs: number;
+  readonly failoverMs: number;
   readonly log: Logger | undefined;
   /** The clients being opened or open; unset again when opening failed. */
   opening: Promise<Clients> | undefined;
@@ -55,6 +56,7 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     publishWindow: Math.max(1, options.publishWindow ?? 512),
     replayBatch: Math.max(1, options.replayBatch ?? 512),
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    failoverMs: options.failoverMs ?? 20_000,
     log: options.logger?.child({ component: 'content-log', stream }),
     opening: undefined,
     publisher: undefined,
