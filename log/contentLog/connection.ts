@@ -88,7 +88,12 @@ export function clients(ctx: LogContext): Promise<Clients> {
 export function publisher(ctx: LogContext): Promise<Publisher> {
   if (!ctx.publisher) {
     const making = clients(ctx).then(({ nc }) =>
-      createPublisher(nc, { timeoutMs: ctx.requestTimeoutMs, log: ctx.log }),
+      createPublisher(nc, {
+        timeoutMs: ctx.requestTimeoutMs,
+        // Every send of a message within the duplicate window of its first (see publisher.ts).
+        attempts: Math.max(1, Math.min(3, Math.floor(ctx.duplicateWindowMs / ctx.requestTimeoutMs))),
+        log: ctx.log,
+      }),
     );
     ctx.publisher = making;
     making.catch(() => {

@@ -57,8 +57,8 @@ interface Pending {
   /** When this attempt gives up waiting (ms since epoch). */
   deadline: number;
   attempt: number;
-  /** Waiting to be sent again after a 503 (not a new attempt), rather than for an ack. */
-  backoff: boolean;
+  /** When to send this attempt again after a 503 (ms since epoch; 0: not waiting to). */
+  retryAt: number;
   resolve(ack: PublishAck): void;
   reject(err: Error): void;
 }
@@ -112,9 +112,15 @@ function fail(state: PublisherState, p: Pending, err: Error): void {
   p.reject(err);
 }
 
+/** Start an attempt: it waits `timeoutMs` for its ack from now. */
 function send(state: PublisherState, p: Pending): void {
   p.deadline = Date.now() + state.timeoutMs;
-  p.backoff = false;
+  transmit(state, p);
+}
+
+/** Put the message on the wire, within its current attempt (its deadline unchanged). */
+function transmit(state: PublisherState, p: Pending): void {
+  p.retryAt = 0;
   try {
     state.nc.publish(p.request.subject, p.request.bytes, { headers: p.headers, reply: p.reply });
   } catch (err) {
@@ -137,13 +143,10 @@ function onAnswer(state: PublisherState, m: Msg): void {
   if (!p) return; // an ack for a message already settled
   const answer = readAck(m, p.request.subject);
   if (answer === 'retry') {
-    if (Date.now() - state.reconnectedAt > state.timeoutMs)
-      fail(state, p, new NoRespondersError(p.request.subject));
-    else {
-      // The sweep sends it again after a short wait (the same attempt).
-      p.deadline = Date.now() + NO_RESPONDERS_BACKOFF_MS;
-      p.backoff = true;
-    }
+    const now = Date.now();
+    if (now - state.reconnectedAt > state.timeoutMs) fail(state, p, new NoRespondersError(p.request.subject));
+    // Within the same attempt: the sweep sends it again after a short wait.
+    else p.retryAt = now + NO_RESPONDERS_BACKOFF_MS;
     return;
   }
   state.awaited.delete(m.subject);
@@ -151,13 +154,19 @@ function onAnswer(state: PublisherState, m: Msg): void {
   else p.resolve(answer);
 }
 
-/** The sweep timer's work: send again what waited past its deadline, fail what has no attempts left. */
+/**
+ * The sweep timer's work: send again what waited past its deadline (a new attempt) or
+ * its 503 backoff (the same attempt), fail what has no attempts left. So every send of
+ * a message falls within `attempts × timeoutMs` of its first, which `publisher(ctx)`
+ * keeps inside the stream's duplicate window: a resend of a stored message is always
+ * recognised as a duplicate.
+ */
 function sweep(state: PublisherState): void {
   const now = Date.now();
   for (const p of state.awaited.values()) {
-    if (p.deadline > now) continue;
-    if (p.backoff) send(state, p);
-    else if (!again(state, p, 'no ack in time')) fail(state, p, new TimeoutError());
+    if (p.deadline <= now) {
+      if (!again(state, p, 'no ack in time')) fail(state, p, new TimeoutError());
+    } else if (p.retryAt !== 0 && p.retryAt <= now) transmit(state, p);
   }
 }
 
@@ -171,8 +180,8 @@ async function resendOnReconnect(state: PublisherState, statuses: AsyncIterable<
       { awaited: state.awaited.size },
       'reconnected: publishing the unacknowledged messages again',
     );
-    // Not counted as an attempt.
-    for (const p of state.awaited.values()) send(state, p);
+    // Within the same attempt (its deadline unchanged).
+    for (const p of state.awaited.values()) transmit(state, p);
   }
 }
 
@@ -190,7 +199,7 @@ function publishOne(state: PublisherState, request: PublishRequest): Promise<Pub
       reply,
       deadline: 0,
       attempt: 1,
-      backoff: false,
+      retryAt: 0,
       resolve,
       reject,
     };
@@ -243,8 +252,9 @@ export async function createPublisher(nc: NatsConnection, options: PublisherOpti
     for (const p of state.awaited.values()) fail(state, p, new ClosedConnectionError());
   };
   nc.closed().then(close, close);
-  // The server must know the inbox subscription before the first ack is sent to it.
-  await nc.flush();
+  // No flush needed before the first publish: the server reads a connection's protocol in
+  // order, so it knows the inbox subscription before any message asking for an ack there
+  // (and a flush would wait out a reconnect before the first append could even fail).
 
   return {
     get pending() {
