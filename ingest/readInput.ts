@@ -13,7 +13,7 @@ async function admit(
   final: boolean,
 ): Promise<void> {
   if (!item.ok) {
-    await run.reject({ location: item.location, reason: item.reason, raw: item.raw });
+    await run.reject({ location: item.location, field: item.field, reason: item.reason, raw: item.raw });
     return;
   }
   const parsed = parseRecord(item.value);
@@ -51,6 +51,7 @@ export async function readInput(
       onBytes: (n) => {
         position.bytesCurrent = n;
       },
+      onWarning: (warning) => run.warn(warning),
     });
     for await (const item of records) {
       items++;

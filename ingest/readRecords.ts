@@ -2,6 +2,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { pipeline, Transform } from 'node:stream';
 import Parser from 'stream-json/Parser.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
+import { readFormatted, sniffFormat } from './formats/readFormatted.ts';
 import { lineSplitter, TOO_LONG } from './lineSplitter.ts';
 import type { InputFile } from './listInputFiles.ts';
 
@@ -57,6 +58,8 @@ export type SourceItem =
   | {
       ok: false;
       location: RecordLocation;
+      /** The source field at fault, when a format reader knows it. */
+      field?: string;
       reason: string;
       /** The bytes as they were in the file, when there is a record to give back (not for an oversized one). */
       raw?: Buffer;
@@ -67,6 +70,8 @@ export interface ReadRecordsOptions {
   maxRecordBytes?: number;
   /** Called with the file's bytes read so far, for progress and ETA. */
   onBytes?: (bytesRead: number) => void;
+  /** Told about what a format reader leaves out but does not reject (a missing image file). */
+  onWarning?: (warning: { location: RecordLocation; message: string }) => void;
   signal?: AbortSignal;
 }
 
@@ -386,6 +391,32 @@ export async function* readRecords(
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<SourceItem> {
   const resolved = { ...options, maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
-  if (file.format === 'json') yield* readJsonArray(file, resolved);
-  else yield* readNdjson(file, resolved);
+  const readPresslog = (f: InputFile) =>
+    f.format === 'json' ? readJsonArray(f, resolved) : readNdjson(f, resolved);
+  let format = file.sourceFormat;
+  if (format === undefined && file.format !== 'ndjson') {
+    const sniffed = await sniffFormat(file.path).catch((err: unknown) => cannotRead(file, err));
+    if ('ok' in sniffed) {
+      yield sniffed;
+      return;
+    }
+    if ('unknown' in sniffed) {
+      yield {
+        ok: false,
+        location: { file: file.path },
+        reason: `not a format presslog reads (${sniffed.unknown}); expected presslog records, NITF, NewsML-G2, ninjs or a WordPress export`,
+      };
+      return;
+    }
+    format = sniffed.format;
+  }
+  if (format === undefined || format === 'presslog') {
+    if (file.format === 'xml') {
+      yield { ok: false, location: { file: file.path }, reason: 'presslog records are JSON, not XML' };
+      return;
+    }
+    yield* readPresslog(file);
+    return;
+  }
+  yield* readFormatted(file, format, { ...resolved, readValues: readPresslog });
 }
