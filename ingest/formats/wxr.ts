@@ -64,8 +64,9 @@ function wxrAttachment(item: XmlElement, site: string, postId: string): MappedIt
       'wp:attachment_url',
       'an attachment without a file (wp:attachment_url or _wp_attached_file)',
     );
-  const caption =
-    textOf(child(item, 'encoded')) ?? meta(item, '_wp_attachment_image_alt') ?? textOf(child(item, 'title'));
+  // WordPress keeps an attachment's caption as its excerpt (its content is the description).
+  const excerpt = children(item, 'encoded').find((e) => e.name === 'excerpt:encoded');
+  const caption = textOf(excerpt) ?? meta(item, '_wp_attachment_image_alt') ?? textOf(child(item, 'title'));
   return {
     records: [
       {

@@ -56,6 +56,10 @@ function createUnitParser(options: ReadXmlUnitsOptions, done: XmlUnitItem[]) {
       );
     }
   });
+  let tagLine = 1;
+  parser.on('opentagstart', () => {
+    tagLine = parser.line;
+  });
   parser.on('opentag', (tag: SaxesTagPlain) => {
     mark();
     path.push(tag.name);
@@ -64,7 +68,7 @@ function createUnitParser(options: ReadXmlUnitsOptions, done: XmlUnitItem[]) {
       local: localOf(tag.name),
       attrs: tag.attributes as Record<string, string>,
       children: [],
-      line: parser.line,
+      line: tagLine,
     };
     if (open.length > 0) open.at(-1)!.children.push(element);
     else if (options.isUnit(path)) state.unitStartChars = state.chars;
