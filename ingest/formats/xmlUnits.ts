@@ -88,7 +88,9 @@ function createUnitParser(options: ReadXmlUnitsOptions, done: XmlUnitItem[]) {
     if (element && open.length === 0) done.push({ ok: true, unit: element, index: index++ });
   });
   parser.on('error', (err) => {
-    throw new XmlStop(`malformed XML (${err.message.replace(/^[^:]*:\d+:\d+: /, '')})`);
+    throw new XmlStop(
+      `malformed XML (${err.message.replace(/^(?:[^:]*:)?\d+:\d+: /, '').replace(/\.$/, '')})`,
+    );
   });
   return {
     parser,
@@ -130,11 +132,18 @@ export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions):
       try {
         text = decoder.decode(chunk, { stream: true });
       } catch {
+        const offset = invalidUtf8Offset(chunk);
+        // Parse the good text before the bad byte, so the reject names its line.
+        try {
+          unitParser.write(new TextDecoder('utf-8').decode(chunk.subarray(0, offset)));
+        } catch (err) {
+          if (!(err instanceof XmlStop)) throw err;
+        }
         yield* done.splice(0);
         yield {
           ok: false,
           line: unitParser.parser.line,
-          reason: `not valid UTF-8 at byte ${bytes + invalidUtf8Offset(chunk)} of the file`,
+          reason: `not valid UTF-8 at byte ${bytes + offset} of the file`,
         };
         return;
       }
