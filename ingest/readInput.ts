@@ -44,6 +44,7 @@ export async function readInput(
   for (const file of files) {
     if (signal?.aborted) break;
     position.bytesCurrent = 0;
+    // Records and format-reader warnings: a file whose items were all left out with a warning is not "empty".
     let items = 0;
     const records = readRecords(file, {
       maxRecordBytes: run.settings.maxRecordBytes,
@@ -51,7 +52,10 @@ export async function readInput(
       onBytes: (n) => {
         position.bytesCurrent = n;
       },
-      onWarning: (warning) => run.warn(warning),
+      onWarning: (warning) => {
+        items++;
+        run.warn(warning);
+      },
     });
     for await (const item of records) {
       items++;

@@ -2,7 +2,8 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { pipeline, Transform } from 'node:stream';
 import Parser from 'stream-json/Parser.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
-import { readFormatted, sniffFormat } from './formats/readFormatted.ts';
+import type { SourceFormat } from './formats/mapped.ts';
+import { readFormatted, type Sniffed, sniffFormat } from './formats/readFormatted.ts';
 import { lineSplitter, TOO_LONG } from './lineSplitter.ts';
 import type { InputFile } from './listInputFiles.ts';
 
@@ -381,10 +382,51 @@ async function* readJsonArray(
   }
 }
 
+const isXml = (format: string) => format === 'nitf' || format === 'newsml' || format === 'wxr';
+
+/**
+ * The format to read a file as: the one given (`--format`) unless the content is
+ * plainly the other kind (XML for JSON or back), else the one its content shows
+ * (`.ndjson` files are presslog's without looking). A reject when neither works.
+ */
+async function formatOf(file: InputFile): Promise<{ format: SourceFormat } | { empty: true } | SourceItem> {
+  const given = file.sourceFormat;
+  if (file.format === 'ndjson' && (given === undefined || given === 'presslog'))
+    return { format: 'presslog' };
+  const location = { file: file.path };
+  let sniffed: Sniffed;
+  try {
+    sniffed = await sniffFormat(file.path);
+  } catch (err) {
+    return cannotRead(file, err);
+  }
+  // Blank: no records (the caller warns), whatever the format.
+  if ('empty' in sniffed) return sniffed;
+  if (given !== undefined) {
+    if ('format' in sniffed && isXml(sniffed.format) !== isXml(given)) {
+      return {
+        ok: false,
+        location,
+        reason: `--format ${given} was given, but the file's content is ${sniffed.format}`,
+      };
+    }
+    return { format: given };
+  }
+  if ('unknown' in sniffed) {
+    return {
+      ok: false,
+      location,
+      reason: `not a format presslog reads (${sniffed.unknown}); expected presslog records, NITF, NewsML-G2, ninjs or a WordPress export`,
+    };
+  }
+  return sniffed;
+}
+
 /**
  * Stream the records of one file as parsed values with their location; problems
  * (unreadable file, too long, bad UTF-8, bad JSON) come as `ok: false` items, never as
- * exceptions, so one bad record never stops the run.
+ * exceptions, so one bad record never stops the run. NITF, NewsML-G2, ninjs and
+ * WordPress files come mapped to presslog records (ingest/formats).
  */
 export async function* readRecords(
   file: InputFile,
@@ -393,30 +435,15 @@ export async function* readRecords(
   const resolved = { ...options, maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
   const readPresslog = (f: InputFile) =>
     f.format === 'json' ? readJsonArray(f, resolved) : readNdjson(f, resolved);
-  let format = file.sourceFormat;
-  if (format === undefined && file.format !== 'ndjson') {
-    const sniffed = await sniffFormat(file.path).catch((err: unknown) => cannotRead(file, err));
-    if ('ok' in sniffed) {
-      yield sniffed;
-      return;
-    }
-    if ('unknown' in sniffed) {
-      yield {
-        ok: false,
-        location: { file: file.path },
-        reason: `not a format presslog reads (${sniffed.unknown}); expected presslog records, NITF, NewsML-G2, ninjs or a WordPress export`,
-      };
-      return;
-    }
-    format = sniffed.format;
-  }
-  if (format === undefined || format === 'presslog') {
-    if (file.format === 'xml') {
-      yield { ok: false, location: { file: file.path }, reason: 'presslog records are JSON, not XML' };
-      return;
-    }
-    yield* readPresslog(file);
+  const resolvedFormat = await formatOf(file);
+  if ('empty' in resolvedFormat) return;
+  if (!('format' in resolvedFormat)) {
+    yield resolvedFormat;
     return;
   }
-  yield* readFormatted(file, format, { ...resolved, readValues: readPresslog });
+  const { format } = resolvedFormat;
+  if (format !== 'presslog') yield* readFormatted(file, format, { ...resolved, readValues: readPresslog });
+  else if (file.format === 'xml')
+    yield { ok: false, location: { file: file.path }, reason: 'presslog records are JSON, not XML' };
+  else yield* readPresslog(file);
 }

@@ -17,7 +17,7 @@ export interface ReadFormattedOptions extends ReadRecordsOptions {
 }
 
 /** What the first bytes of a file say it is, or why they say nothing known. */
-export type Sniffed = { format: SourceFormat } | { unknown: string };
+export type Sniffed = { format: SourceFormat } | { unknown: string } | { empty: true };
 
 const localName = (qualified: string) => qualified.slice(qualified.indexOf(':') + 1);
 
@@ -61,7 +61,7 @@ export async function sniffFormat(path: string): Promise<Sniffed> {
     const first = /"(kind|uri)"\s*:/.exec(trimmed)?.[1];
     return { format: first === 'uri' ? 'ninjs' : 'presslog' };
   }
-  return { unknown: trimmed === '' ? 'an empty file' : 'neither XML nor JSON' };
+  return trimmed === '' ? { empty: true } : { unknown: 'neither XML nor JSON' };
 }
 
 /** The XML elements read whole as one source item, per format. */
