@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureBinary } from '../../scripts/services/debian.ts';
+import { createSearcher } from '../../search/searcher.ts';
 import { runCli } from '../support/cli.ts';
 import { projectOnce, withProjectorEnv } from '../support/projectors.ts';
 
@@ -114,6 +115,12 @@ describe('photo metadata (IPTC IIM, XMP, EXIF) from the file', () => {
         assert.deepEqual(await hits(images, 'keywords:geology'), ['img-file-speaks', 'img-record-speaks']);
         assert.deepEqual(await hits(images, 'creator:timothy'), ['img-file-speaks', 'img-record-speaks']);
         assert.deepEqual(await hits(images, 'caption:"camp 8"'), ['img-file-speaks']);
+        // What users type: the search's image fields include the file's creator and keywords.
+        const searcher = createSearcher({ es: client, names: env.names });
+        const found = async (q: string) =>
+          (await searcher.search({ q, kind: 'image' })).hits.map((h) => h.id).sort();
+        assert.deepEqual(await found('geology'), ['img-file-speaks', 'img-record-speaks']);
+        assert.deepEqual(await found('timothy'), ['img-file-speaks', 'img-record-speaks']);
         const articles = env.names.alias('articles');
         await client.indices.refresh({ index: articles });
         assert.deepEqual(await hits(articles, 'images.caption:"camp 8"'), ['a-canyon']);
