@@ -3,8 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { type ExportFormat, exportArchive } from '../../search/export/exportArchive.ts';
+import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { parseAsOf } from './show.ts';
 import { withContentLog } from './withContentLog.ts';
@@ -49,10 +49,10 @@ export function register(program: Command, ctx: CliContext): void {
         if (!stream.write(`${line}\n`)) await once(stream, 'drain');
       };
       const config = ctx.config();
-      const stats = await withContentLog(ctx, (log) =>
+      const stats = await withContentLog(ctx, (log, nc) =>
         exportArchive({
           log,
-          blobs: createBlobStore(config.blobDir),
+          blobs: openBlobStore(config, nc),
           format: options.format,
           asOf,
           writeLine,
