@@ -83,6 +83,21 @@ export const ReadQuerystring = {
   properties: { afterSeq },
 } as const;
 
+/** `GET /api/articles/:id`: the indexed document, or (`format=ninjs`) the article as a ninjs 2.x item. */
+export const ArticleQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    afterSeq,
+    format: {
+      type: 'string',
+      enum: ['presslog', 'ninjs'],
+      default: 'presslog',
+      description: 'ninjs: a ninjs 2.x item',
+    },
+  },
+} as const;
+
 export const HistoryQuerystring = {
   type: 'object',
   additionalProperties: false,

@@ -221,7 +221,7 @@ export function searchFingerprint(request: SearchRequest): string {
 /** Index fields searched for each kind, with their boosts (headline > captions, bylines, tags > body). */
 export const SEARCH_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = Object.freeze({
   article: ['headline^3', 'images.caption^2', 'bylines.name^2', 'tags.text^2', 'body'],
-  image: ['caption^2', 'credit', 'fileName.text'],
+  image: ['caption^2', 'credit', 'creator', 'keywords^2', 'fileName.text'],
 });
 
 /** Fields of the returned `_source`: never the article body, which runs to hundreds of KB. */

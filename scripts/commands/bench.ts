@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../../schemas/config.ts';
 import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
+import { type BenchFormat, runFormatBench } from '../bench/formats.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
@@ -80,8 +81,33 @@ function registerIngest(bench: Command, ctx: CliContext): void {
     )
     .option('--batch <n>', 'ingest batch size', positiveInt, 1_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
-    .action((options: { records: number; rounds: number; batch: number; window: number }) =>
-      benchOverNats(ctx, (nc) => runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
+    .addOption(
+      new Option(
+        '--format <format>',
+        'ingest this format instead; ceiling: the same records from NDJSON',
+      ).choices(['nitf', 'wxr']),
+    )
+    .option('--articles <n>', 'with --format: articles in the archive', positiveInt, 20_000)
+    .action(
+      (options: {
+        records: number;
+        rounds: number;
+        batch: number;
+        window: number;
+        format?: BenchFormat;
+        articles: number;
+      }) =>
+        benchOverNats(ctx, (nc) =>
+          options.format
+            ? runFormatBench({
+                nc,
+                format: options.format,
+                articles: options.articles,
+                rounds: Math.min(options.rounds, 3),
+                signal: ctx.signal,
+              })
+            : runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal }),
+        ),
     );
 }
 

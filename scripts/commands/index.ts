@@ -14,6 +14,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   history: () => import('./history.ts'),
   show: () => import('./show.ts'),
   stats: () => import('./stats.ts'),
+  export: () => import('./export.ts'),
   project: () => import('./project.ts'),
   reindex: () => import('./reindex.ts'),
   status: () => import('./status.ts'),
