@@ -289,6 +289,9 @@ export function textClauses(
       analyze_wildcard: false,
       auto_generate_synonyms_phrase_query: false,
       fuzzy_max_expansions: 20,
+      // Words match stemmed ("railroads" finds "railroad"); "quoted phrases" match the
+      // unstemmed `.exact` sub-fields, word for word.
+      quote_field_suffix: '.exact',
       _name: EXACT_CLAUSE,
     },
   };
@@ -359,16 +362,23 @@ function highlightFields(kind: SearchKind): Record<string, unknown> {
   // <mark> tags, so a highlight is safe HTML with exactly one kind of element in it.
   const common = { encoder: 'html', pre_tags: ['<mark>'], post_tags: ['</mark>'], require_field_match: true };
   if (kind === 'image') {
-    return { ...common, fields: { caption: { number_of_fragments: 0 } } };
+    return { ...common, fields: { caption: { number_of_fragments: 0, matched_fields: ['caption.exact'] } } };
   }
+  // matched_fields: a quoted phrase matches the unstemmed `.exact` sub-field; its matches
+  // are marked in the field's own text.
   return {
     ...common,
     fields: {
-      headline: { number_of_fragments: 0 },
+      headline: { number_of_fragments: 0, matched_fields: ['headline.exact'] },
       // no_match_size: an article that matched elsewhere (or a browse without text) still
       // gets the start of its body as a snippet.
-      body: { fragment_size: 180, number_of_fragments: 2, no_match_size: 180 },
-      'images.caption': { number_of_fragments: 0 },
+      body: {
+        fragment_size: 180,
+        number_of_fragments: 2,
+        no_match_size: 180,
+        matched_fields: ['body.exact'],
+      },
+      'images.caption': { number_of_fragments: 0, matched_fields: ['images.caption.exact'] },
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   long,
   opaqueKeyword,
   RENDITIONS_MAPPING,
+  subText,
   text,
   textWithKeyword,
 } from '../analysis.ts';
@@ -17,7 +18,7 @@ export const IMAGES_MAPPING = {
     id: keyword,
     caption: text(),
     credit: textWithKeyword(),
-    fileName: { type: 'keyword', fields: { text: text() } },
+    fileName: { type: 'keyword', fields: { text: subText() } },
     original: { properties: { digest: keyword, bytes: long, mediaType: keyword } },
     status: keyword,
     failureReason: text(),
