@@ -103,13 +103,13 @@ export function textWithKeyword(extra: MappingProperty = {}): MappingProperty {
 }
 
 /**
- * A `completion` sub-field for suggestions as you type: the `simple` analyzer (letters,
- * lowercased) so "linc" completes "Lincoln", and no stop-word removal so "the st" completes
+ * A `completion` sub-field for suggestions as you type: the `standard` analyzer (words and
+ * numbers, lowercased, no stop words) so "abra" completes "Abraham Lincoln" and "the st" completes
  * "The State of the Union".
  */
 export const SUGGEST_FIELD: MappingProperty = {
   type: 'completion',
-  analyzer: 'simple',
+  analyzer: 'standard',
   preserve_separators: true,
   preserve_position_increments: true,
   max_input_length: 100,

@@ -62,6 +62,8 @@ export interface SearchParams {
   sort?: string;
   size?: string | number;
   after?: string;
+  /** Name of an `--as-of` index to search instead of the live alias (see `GET /api/archives`). */
+  asOf?: string;
 }
 
 /** A validated search. Dates are normalized to the instants that bound the range (inclusive). */
@@ -80,6 +82,8 @@ export interface SearchRequest {
   size: number;
   /** Opaque cursor from a previous answer's `next`. */
   after?: string;
+  /** An `--as-of` index name (checked against the kind's index prefix by the searcher). */
+  asOf?: string;
 }
 
 /** Options of one page's request body. */
@@ -138,6 +142,9 @@ function size(value: unknown): number {
   return n;
 }
 
+/** The shape of an as-of index name, `<ns>-<projection>-asof-<stamp>` (see projectors/indexes.ts). */
+export const AS_OF_PATTERN = /^[a-z0-9][a-z0-9_-]{0,80}-asof-[0-9t]{8,24}$/;
+
 /**
  * Validate raw parameters into a {@link SearchRequest}; throws {@link InvalidQueryError}
  * naming the parameter at fault. An empty `q` is allowed: it browses everything that passes
@@ -176,7 +183,11 @@ export function parseSearchParams(params: SearchParams | Record<string, unknown>
   if (after !== undefined && after.length > SEARCH_LIMITS.maxCursorChars) {
     throw new InvalidQueryError('after', 'not a cursor from this API');
   }
-  return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after };
+  const asOf = filterValue(raw.asOf, 'asOf');
+  if (asOf !== undefined && !AS_OF_PATTERN.test(asOf)) {
+    throw new InvalidQueryError('asOf', 'must be the name of an archive index (see GET /api/archives)');
+  }
+  return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after, asOf };
 }
 
 /**
@@ -204,8 +215,9 @@ export function checkQueryCost(q: string): void {
  * cursors so a cursor cannot be replayed against a different search.
  */
 export function searchFingerprint(request: SearchRequest): string {
-  const { q, byline, section, tag, from, to, kind, sort } = request;
+  const { q, byline, section, tag, from, to, kind, sort, asOf } = request;
   const canonical = JSON.stringify([
+    asOf ?? null,
     q,
     byline ?? null,
     section ?? null,
@@ -413,6 +425,11 @@ export function buildAggregations(kind: SearchKind): Record<string, unknown> | u
     // hundreds of KB) from _source. The searcher fills them in from the bylines index.
     bylines: { terms: { field: 'bylines.id', size: FACET_SIZES.bylines } },
     years: { terms: { field: 'year', size: FACET_SIZES.years, order: { _key: 'desc' } } },
+    // The timeline: hits per year from the first to the last (empty years included), folded
+    // into decades by the searcher when the span is too wide for one bar per year.
+    timeline: {
+      date_histogram: { field: 'publishedAt', calendar_interval: 'year', format: 'yyyy', min_doc_count: 0 },
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { ProjectionName } from '../schemas/names.ts';
 import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
-import { InvalidQueryError } from './errors.ts';
+import { IndexMissingError, InvalidQueryError } from './errors.ts';
 import { translate } from './esErrors.ts';
 import {
   buildSearchBody,
@@ -25,6 +25,7 @@ import {
   type SearchResult,
   toFacets,
   toHit,
+  toTimeline,
   totalOf,
 } from './results.ts';
 import type { CallOptions, SearcherContext } from './searcherContext.ts';
@@ -46,7 +47,7 @@ export async function runSearch(
   const request = parseSearchParams(params as Record<string, unknown>);
   const fingerprint = searchFingerprint(request);
   const projection = PROJECTION[request.kind];
-  const index = names.alias(projection);
+  const index = searchedIndex(ctx, request);
   let cursor: Cursor | undefined;
   if (request.after !== undefined) {
     cursor = decodeCursor(request.after, { fingerprint, sortValues: sortValueCount(request) }, cursorKey);
@@ -63,7 +64,11 @@ export async function runSearch(
     try {
       pitId = (await es.openPointInTime({ index, keep_alive: keepAlive }, transport)).id;
     } catch (err) {
-      throw translate(err, { index, cursor: false });
+      const translated = translate(err, { index, cursor: false });
+      if (request.asOf !== undefined && translated instanceof IndexMissingError) {
+        throw new InvalidQueryError('asOf', `no archive ${request.asOf} (GET /api/archives lists them)`);
+      }
+      throw translated;
     }
   }
   const body = buildSearchBody(request, {
@@ -112,7 +117,19 @@ export async function runSearch(
     ),
   ]);
   if (!next) ctx.closePit(pit);
-  return { total, hits, facets, next };
+  const timeline =
+    cursor === undefined && request.kind === 'article' ? toTimeline(response.aggregations) : null;
+  return { total, hits, facets, next, timeline };
+}
+
+/** The live alias of the kind's projection, or the as-of index the request names (of that projection only). */
+function searchedIndex(ctx: SearcherContext, request: SearchRequest): string {
+  const projection = PROJECTION[request.kind];
+  if (request.asOf === undefined) return ctx.names.alias(projection);
+  if (!request.asOf.startsWith(`${ctx.names.indexPrefix(projection)}asof-`)) {
+    throw new InvalidQueryError('asOf', `not an archive of ${projection} (GET /api/archives lists them)`);
+  }
+  return request.asOf;
 }
 
 /** Replace the highlights of hits that matched only through typo tolerance; a failure only costs them. */

@@ -4,6 +4,7 @@ import type { BlobStore } from '../log/blobStore.ts';
 import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
 import { createApp } from './http/app.ts';
+import { discoveryRoutes } from './http/discoveryRoutes.ts';
 import { healthRoute } from './http/health.ts';
 import { pageRoutes } from './http/page.ts';
 import { readRoutes } from './http/readRoutes.ts';
@@ -48,6 +49,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.register(async (api) => {
     readRoutes(api, options);
+    discoveryRoutes(api, searcher);
     renditionRoute(api, {
       blobs,
       isRendition: (digest, signal) => searcher.isRendition(digest, { signal }),
