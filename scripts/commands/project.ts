@@ -10,6 +10,7 @@ import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createEsClient } from '../runtime.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { withContentLogApart } from './withContentLog.ts';
 
@@ -100,7 +101,14 @@ export function register(program: Command, ctx: CliContext): void {
       const log = ctx.log();
       await withProjectorClients(ctx, async (clients) => {
         let lastLog = 0;
+        const alerts = createAlertHook({
+          es: clients.client,
+          nc: clients.nc,
+          names: ctx.config().names,
+          logger: log,
+        });
         const projector = createProjector({
+          onArticlesVisible: alerts.onArticlesVisible,
           log: clients.log,
           client: clients.client,
           checkpoints: clients.checkpoints,
@@ -144,6 +152,7 @@ export function register(program: Command, ctx: CliContext): void {
           );
         } finally {
           await projector.close();
+          await alerts.close();
         }
       });
     });

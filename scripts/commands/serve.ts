@@ -7,6 +7,7 @@ import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
+import { createSavedSearches } from '../../search/savedSearches.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
@@ -55,6 +56,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       log,
       blobs: createBlobStore(config.blobDir),
       checkpoints,
+      alerts: createSavedSearches({ nc, names: config.names }),
       logger: options.logger,
       timeoutMs: config.api.timeoutMs,
       rateLimitPerMinute: config.api.rateLimitPerMinute,

@@ -16,6 +16,7 @@ import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { createEsClient } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
 import { BOLD, formatResults, STARS } from './search.ts';
@@ -141,7 +142,9 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
     const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const alerts = createAlertHook({ es, nc, names: config.names, logger: ctx.log() });
     const projector = createProjector({
+      onArticlesVisible: alerts.onArticlesVisible,
       log,
       client: es,
       checkpoints,
@@ -157,6 +160,7 @@ async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void
       await projector.run({ signal: controller.signal, wait: true });
     } finally {
       await projector.close();
+      await alerts.close();
       await checkpoints.close();
       await es.close();
     }
