@@ -105,7 +105,11 @@ export async function runSearch(
     cursor !== undefined
       ? null
       : request.kind === 'article'
-        ? nameBylines(toFacets(response.aggregations), hits, (ids) => bylineNames(ctx, ids, transport))
+        ? nameBylines(toFacets(response.aggregations), hits, (ids) =>
+            ctx.bylineNames
+              ? ctx.bylineNames.names(ids, (missing) => bylineNames(ctx, missing, transport))
+              : bylineNames(ctx, ids, transport),
+          )
         : emptyFacets(),
     highlightTypos(
       ctx,

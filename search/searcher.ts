@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ArticleDoc, ImageDoc } from '../schemas/documents.ts';
 import type { Names } from '../schemas/names.ts';
 import { type Archive, listArchives } from './archives.ts';
+import { createBylineNameCache } from './bylineNameCache.ts';
 import { getDoc, isRendition } from './documents.ts';
 import type { SearchParams, SearchRequest } from './query.ts';
 import { runRelated } from './related.ts';
@@ -77,6 +78,7 @@ export function createSearcher(options: SearcherOptions): Searcher {
     cursorKey: options.cursorKey ?? randomBytes(32),
     searchTimeout: options.searchTimeout ?? '5s',
     log,
+    bylineNames: createBylineNameCache(),
     closePit(id) {
       // Fire and forget: an unclosed point in time only lives until its keep_alive runs out.
       const p = es
