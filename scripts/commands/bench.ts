@@ -9,7 +9,8 @@ import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
-import { formatMeasurements, jsonLines, type Measurement } from '../bench/measurement.ts';
+import { formatMeasurements, jsonLines, type Measurement, measurement } from '../bench/measurement.ts';
+import { runKnownItems } from '../bench/relevance.ts';
 import { describeReplayRun, replayScaling } from '../bench/replay/report.ts';
 import type { ReplayBenchResult } from '../bench/replay/types.ts';
 import { runReplayBench } from '../bench/replay.ts';
@@ -17,6 +18,7 @@ import { runSearchBench } from '../bench/search.ts';
 import { writeDerivedArticles } from '../bench/searchCorpus.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
 import { startServer } from './serve.ts';
 import { prepareSampleArchive } from './start.ts';
 import { withContentLog } from './withContentLog.ts';
@@ -321,4 +323,42 @@ export function register(program: Command, ctx: CliContext): void {
   registerImages(bench, ctx);
   registerReplay(bench, ctx);
   registerSearch(bench, ctx);
+  registerRelevance(bench, ctx);
+}
+
+function registerRelevance(bench: Command, ctx: CliContext): void {
+  bench
+    .command('relevance')
+    .description(
+      'known-item queries over the sample archive: MRR@10 with English stemming (ours) and on the unstemmed .exact fields (before)',
+    )
+    .action(async () => {
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') })))
+          await prepareSampleArchive(ctx);
+        const { results, mrrBefore, mrrAfter } = await runKnownItems(es, config);
+        const measurements = [
+          measurement(
+            'known-item MRR@10',
+            'MRR',
+            mrrAfter,
+            mrrBefore,
+            `${results.length} queries; ceiling column: before stemming`,
+          ),
+        ];
+        if (ctx.json()) {
+          process.stdout.write(`${formatFor(ctx, measurements)}\n`);
+          for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
+          return;
+        }
+        const rows = results.map((r) => [r.q, r.id, String(r.rankBefore ?? '-'), String(r.rankAfter ?? '-')]);
+        process.stdout.write(
+          `${formatTable([['QUERY', 'ANSWER', 'RANK BEFORE', 'RANK AFTER'], ...rows])}\n\n${formatFor(ctx, measurements)}\n`,
+        );
+      } finally {
+        await es.close();
+      }
+    });
 }
