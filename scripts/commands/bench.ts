@@ -6,6 +6,7 @@ import { createIngester } from '../../ingest/ingest.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
 import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
+import { runHighlightBench } from '../bench/highlightStorage.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
@@ -324,6 +325,27 @@ export function register(program: Command, ctx: CliContext): void {
   registerReplay(bench, ctx);
   registerSearch(bench, ctx);
   registerRelevance(bench, ctx);
+  registerHighlight(bench, ctx);
+}
+
+function registerHighlight(bench: Command, ctx: CliContext): void {
+  bench
+    .command('highlight')
+    .description(
+      'copy the articles into three indexes (offsets, term vectors, positions only) and time the highlighted search on each; store sizes',
+    )
+    .option('--rounds <n>', 'rounds over the queries (the first is a warm-up)', positiveInt, 5)
+    .action(async (options: { rounds: number }) => {
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') })))
+          await prepareSampleArchive(ctx);
+        process.stdout.write(`${formatFor(ctx, await runHighlightBench(es, config, options.rounds))}\n`);
+      } finally {
+        await es.close();
+      }
+    });
 }
 
 function registerRelevance(bench: Command, ctx: CliContext): void {
