@@ -95,6 +95,8 @@ export interface PageOptions {
   searchAfter?: readonly SortValue[];
   /** Aggregations are computed on the first page only; later pages reuse them. */
   facets: boolean;
+  /** Include the typo-tolerant clause (default true); see {@link hasTypoClause}. */
+  typo?: boolean;
 }
 
 export type SortValue = string | number | null;
@@ -334,12 +336,25 @@ export function textClauses(
   return { exact, typo };
 }
 
-/** The `query` part of the request: free text (or match_all) plus the filters. */
-export function buildQuery(request: SearchRequest): Record<string, unknown> {
+/** True when the request's text gets the typo-tolerant clause (short plain-word queries). */
+export function hasTypoClause(request: SearchRequest): boolean {
+  return textClauses(request)?.typo !== undefined;
+}
+
+/**
+ * The `query` part of the request: free text (or match_all) plus the filters. `typo:
+ * false` leaves the typo-tolerant clause out (the searcher first tries without it: the
+ * fuzzy clause over every field is most of a search's cost, and only a query whose words
+ * fill less than a page needs it).
+ */
+export function buildQuery(
+  request: SearchRequest,
+  options: { typo?: boolean } = {},
+): Record<string, unknown> {
   const filter = filters(request);
   const text = textClauses(request);
   if (!text) return filter.length === 0 ? { match_all: {} } : { bool: { filter } };
-  const should = text.typo ? [text.exact, text.typo] : [text.exact];
+  const should = text.typo && options.typo !== false ? [text.exact, text.typo] : [text.exact];
   return { bool: { should, minimum_should_match: 1, ...(filter.length > 0 ? { filter } : {}) } };
 }
 
@@ -364,9 +379,13 @@ export function sortValueCount(request: SearchRequest): number {
  * which cost several times the search itself. Hits that matched only through typo
  * tolerance get their highlights from {@link buildTypoHighlightBody}, for them alone.
  */
-export function buildHighlight(request: SearchRequest): Record<string, unknown> {
+export function buildHighlight(
+  request: SearchRequest,
+  options: { typo?: boolean } = {},
+): Record<string, unknown> {
   const text = textClauses(request);
-  return { ...highlightFields(request.kind), ...(text?.typo ? { highlight_query: text.exact } : {}) };
+  const typo = text?.typo && options.typo !== false;
+  return { ...highlightFields(request.kind), ...(typo ? { highlight_query: text.exact } : {}) };
 }
 
 function highlightFields(kind: SearchKind): Record<string, unknown> {
@@ -438,12 +457,12 @@ export function buildSearchBody(request: SearchRequest, page: PageOptions): Reco
   const aggs = page.facets ? buildAggregations(request.kind) : undefined;
   return {
     size: request.size,
-    query: buildQuery(request),
+    query: buildQuery(request, { typo: page.typo }),
     sort: buildSort(request),
     track_scores: true,
     track_total_hits: true,
     _source: { includes: SOURCE_FIELDS[request.kind] },
-    highlight: buildHighlight(request),
+    highlight: buildHighlight(request, { typo: page.typo }),
     pit: { id: page.pitId, keep_alive: page.keepAlive },
     ...(page.searchAfter ? { search_after: [...page.searchAfter] } : {}),
     ...(aggs ? { aggs } : {}),

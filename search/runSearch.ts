@@ -7,6 +7,7 @@ import {
   buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
+  hasTypoClause,
   parseSearchParams,
   SEARCH_LIMITS,
   type SearchKind,
@@ -71,18 +72,25 @@ export async function runSearch(
       throw translated;
     }
   }
-  const body = buildSearchBody(request, {
-    pitId,
-    keepAlive,
-    searchAfter: cursor?.after,
-    facets: cursor === undefined,
-  });
+  const page = { pitId, keepAlive, searchAfter: cursor?.after, facets: cursor === undefined };
+  let typo = cursor ? cursor.typo !== false : hasTypoClause(request);
   let response: RawSearchResponse;
   try {
-    response = (await es.search(
-      { ...body, timeout: searchTimeout } as estypes.SearchRequest,
-      transport,
-    )) as RawSearchResponse;
+    const send = (withTypo: boolean) =>
+      es.search(
+        {
+          ...buildSearchBody(request, { ...page, typo: withTypo }),
+          timeout: searchTimeout,
+        } as estypes.SearchRequest,
+        transport,
+      ) as Promise<RawSearchResponse>;
+    // First page: without the typo clause (most of a search's cost) unless the words
+    // alone find less than a page; the cursor keeps the choice for the later pages.
+    if (!cursor && typo) {
+      response = await send(false);
+      if (totalOf(response) >= request.size) typo = false;
+      else response = await send(true);
+    } else response = await send(typo);
   } catch (err) {
     if (cursor === undefined) ctx.closePit(pitId);
     throw translate(err, { index, cursor: cursor !== undefined });
@@ -99,7 +107,12 @@ export async function runSearch(
   const last = response.hits.hits.at(-1);
   const more = hits.length === request.size && seen < total && seen < SEARCH_LIMITS.maxDepth && last?.sort;
   const next =
-    more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }, cursorKey) : null;
+    more && last?.sort
+      ? encodeCursor(
+          { pit, after: last.sort, seen, fingerprint, ...(typo ? {} : { typo: false }) },
+          cursorKey,
+        )
+      : null;
   const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
   const [facets] = await Promise.all([
     cursor !== undefined

@@ -87,7 +87,7 @@ export function createSavedSearches(options: SavedSearchesOptions): SavedSearche
   };
   const read = async <T>(key: string): Promise<{ value: T; revision: number } | undefined> => {
     const entry = await (await kv()).get(key);
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
     return { value: json<T>(entry.value), revision: entry.revision };
   };
   const get = async (name: string) =>

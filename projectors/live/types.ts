@@ -74,7 +74,7 @@ export interface ProjectorOptions extends ProjectionClients {
    * Called with the ids of the articles live batches wrote, once a refresh has made them
    * searchable (saved-search alerts run on them). Never by a reindex. Not awaited.
    */
-  onArticlesVisible?: (ids: string[]) => void | Promise<unknown>;
+  onArticlesVisible?: (ids: string[]) => unknown;
 }
 
 export interface RunOptions {

@@ -33,6 +33,27 @@ export function mappingFor(variant: Variant, mapping: unknown): unknown {
   return out;
 }
 
+/** Copy every document of `from` into `to` (the Elasticsearch we run has no `_reindex`). */
+async function copyDocs(es: Client, from: string, to: string): Promise<void> {
+  let after: estypes.SortResults | undefined;
+  for (;;) {
+    const page = await es.search({
+      index: from,
+      size: 100,
+      sort: [{ id: 'asc' }],
+      ...(after ? { search_after: after } : {}),
+    });
+    const hits = page.hits.hits;
+    if (hits.length === 0) break;
+    await es.bulk(
+      { operations: hits.flatMap((h) => [{ index: { _index: to, _id: h._id } }, h._source]) },
+      { requestTimeout: 600_000 },
+    );
+    after = hits.at(-1)?.sort;
+  }
+  await es.indices.refresh({ index: to });
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -63,10 +84,7 @@ export async function runHighlightBench(es: Client, config: Config, rounds = 5):
         },
         mappings: mappingFor(v, PROJECTIONS.articles.mappings) as estypes.MappingTypeMapping,
       });
-      await es.reindex(
-        { source: { index: source }, dest: { index: index(v) }, wait_for_completion: true, refresh: true },
-        { requestTimeout: 600_000 },
-      );
+      await copyDocs(es, source, index(v));
       await es.indices.forcemerge({ index: index(v), max_num_segments: 1 }, { requestTimeout: 600_000 });
       const stats = await es.indices.stats({ index: index(v), metric: 'store' });
       sizes.set(v, stats._all.primaries?.store?.size_in_bytes ?? 0);

@@ -7,11 +7,12 @@ import {
   buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
+  hasTypoClause,
   parseSearchParams,
   SEARCH_FIELDS,
   type SearchParams,
 } from '../../search/query.ts';
-import { matchedClauses, type RawSearchResponse, type SearchResult } from '../../search/results.ts';
+import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
 import { buildSuggestBody, SUGGEST_LIMITS } from '../../search/suggest.ts';
 import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
@@ -72,9 +73,18 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
   const request = parseSearchParams(params);
   const index = config.names.alias(request.kind === 'image' ? 'images' : 'articles');
   const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
-  const response = (await es.search(
-    buildSearchBody(request, { pitId: pit, keepAlive: KEEP_ALIVE, facets: true }) as estypes.SearchRequest,
-  )) as RawSearchResponse;
+  // As the searcher does: without the typo clause first, with it when the words fill less than a page.
+  const send = async (typo: boolean) =>
+    (await es.search(
+      buildSearchBody(request, {
+        pitId: pit,
+        keepAlive: KEEP_ALIVE,
+        facets: true,
+        typo,
+      }) as estypes.SearchRequest,
+    )) as RawSearchResponse;
+  let response = await send(false);
+  if (hasTypoClause(request) && totalOf(response) < request.size) response = await send(true);
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
@@ -98,8 +108,7 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
     }
   }
   await Promise.all(followUps);
-  const total =
-    typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
+  const total = totalOf(response);
   if (!(hits.length === request.size && total > hits.length)) {
     const p = es.closePointInTime({ id: pitId }).catch(() => {});
     closing.add(p);

@@ -92,6 +92,21 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
     );
   });
 
+  test('typo tolerance only when the words fill less than a page; later pages keep the choice', async () => {
+    // '+war' uses an operator, so it never gets the typo clause: the same hits as plain 'war'
+    // when 'war' alone fills the page (fuzzy matches like "was" or "far" would add thousands).
+    const plain = await search({ q: 'war', size: '10' });
+    const exact = await search({ q: '+war', size: '10' });
+    assert.equal(plain.total, exact.total);
+    assert.ok(plain.next);
+    const second = await search({ q: 'war', size: '10', after: plain.next });
+    assert.equal(second.hits.length, 10);
+    assert.ok(!second.hits.some((h) => plain.hits.some((p) => p.id === h.id)));
+    // A misspelling the words alone do not find still gets its document.
+    const typo = await search({ q: 'nagasakki' });
+    assert.ok(typo.total >= 1);
+  });
+
   test('suggest: headlines and byline names as you type; bad input is a 400', async () => {
     const byName = await get('/api/suggest?q=abra');
     assert.equal(byName.status, 200);
