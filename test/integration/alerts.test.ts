@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { createAlertMatcher } from '../../search/alertMatcher.ts';
 import { type AlertMatch, alertSubject, createSavedSearches } from '../../search/savedSearches.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
-import { runCli } from '../support/cli.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { eventually } from '../support/env.ts';
 import { type ProjectorEnv, reindexAll, withProjectorEnv } from '../support/projectors.ts';
 import { articleFields, makeEvent } from '../support/projectorsEvents.ts';
@@ -165,6 +166,46 @@ test('alerts CLI: add, list, remove; a bad name or query is a usage error (exit 
       ['treaties'],
     );
     assert.match((await cli('list')).stdout, /treaties\s+"treaty ratified"\s+section=politics/);
+    // tail: the recent matches first (--recent), then each new one as it is published.
+    const searches = createSavedSearches({ nc: env.nc, names: env.names });
+    const match = (articleId: string): AlertMatch => ({
+      alert: 'treaties',
+      articleId,
+      headline: `Treaty ${articleId}`,
+      publishedAt: null,
+      seq: 1,
+      matchedAt: new Date().toISOString(),
+    });
+    await searches.record('treaties', [match('earlier')]);
+    const tail = spawn(
+      process.execPath,
+      ['bin/presslog.js', 'alerts', 'tail', 'treaties', '--recent', '--json'],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, PRESSLOG_NAMESPACE: env.names.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let printed = '';
+    tail.stdout.setEncoding('utf8').on('data', (chunk: string) => (printed += chunk));
+    const exited = new Promise<number | null>((resolve) => tail.on('close', resolve));
+    try {
+      await eventually(() => printed.includes('"earlier"'), { timeout: 20_000 });
+      // Published until the subscription (made before --recent is printed) sees one.
+      await eventually(
+        () => {
+          env.nc.publish(alertSubject(env.names, 'treaties'), JSON.stringify(match('live-one')));
+          return printed.includes('"live-one"');
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+      assert.ok(printed.indexOf('"earlier"') < printed.indexOf('"live-one"'), printed);
+    } finally {
+      tail.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+    assert.equal((await cli('tail', 'nope')).code, 2);
+
     assert.equal((await cli('remove', 'treaties')).code, 0);
     assert.equal((await cli('remove', 'treaties')).code, 1);
     assert.match((await cli('list')).stdout, /no saved searches/);
