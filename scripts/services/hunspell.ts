@@ -68,11 +68,20 @@ async function dictionaryLoaded(es: Client): Promise<boolean | string> {
   }
 }
 
+/** Debian's en_US dictionary on this machine (for a local node, or for docker-compose.yml to mount). */
+export async function ensureDebianDictionary(progress: (message: string) => void): Promise<void> {
+  const aff = join(DEBIAN_HUNSPELL_DIR, 'en_US.aff');
+  const dic = join(DEBIAN_HUNSPELL_DIR, 'en_US.dic');
+  if (!(await stat(aff).catch(() => undefined)) || !(await stat(dic).catch(() => undefined))) {
+    await installDebianPackage('hunspell-en-us', `the English dictionary ${aff} is not installed`, progress);
+  }
+}
+
 /**
- * Make the Elasticsearch node stem English: install Debian's `hunspell-en-us` when missing,
- * copy it and presslog's stem exceptions into `<node config>/hunspell/presslog_en_US/`
- * (when the node runs on this machine; docker-compose.yml mounts the same files into its
- * container), then ask the node to stem a probe word. No restart: Elasticsearch loads a
+ * Make the Elasticsearch node stem English: when the node runs on this machine, install
+ * Debian's `hunspell-en-us` if missing and copy it and presslog's stem exceptions into
+ * `<node config>/hunspell/presslog_en_US/` (docker-compose.yml mounts the same files into
+ * its container); then, for any node, ask it to stem a probe word. No restart: Elasticsearch loads a
  * hunspell locale on first use, so a running node picks up a new directory. It caches it
  * then, so a dictionary changed after first use needs a restart: the error says so.
  */
@@ -82,12 +91,17 @@ export async function ensureHunspell(
 ): Promise<HunspellResult> {
   const aff = join(DEBIAN_HUNSPELL_DIR, 'en_US.aff');
   const dic = join(DEBIAN_HUNSPELL_DIR, 'en_US.dic');
-  if (!(await stat(aff).catch(() => undefined)) || !(await stat(dic).catch(() => undefined))) {
-    await installDebianPackage('hunspell-en-us', `the English dictionary ${aff} is not installed`, progress);
-  }
   let result: HunspellResult = { action: 'present' };
+  // Only a node on this machine gets the files from here; another's config is not ours to write.
   const config = await localConfigDir(es);
   if (config) {
+    if (!(await stat(aff).catch(() => undefined)) || !(await stat(dic).catch(() => undefined))) {
+      await installDebianPackage(
+        'hunspell-en-us',
+        `the English dictionary ${aff} is not installed`,
+        progress,
+      );
+    }
     const dir = join(config, 'hunspell', HUNSPELL_LOCALE);
     await mkdir(dir, { recursive: true });
     // Elasticsearch refuses to run as root: the files belong to whoever owns its config.

@@ -5,7 +5,7 @@ import type { Config } from '../../schemas/config.ts';
 import { PresslogError } from '../../schemas/errors.ts';
 import { createEsClient, maskCredentials } from '../runtime.ts';
 import { composeStop, composeUp, dockerAvailable } from './docker.ts';
-import { ensureHunspell } from './hunspell.ts';
+import { ensureDebianDictionary, ensureHunspell } from './hunspell.ts';
 import { startLocal } from './local.ts';
 import { type Probe, probe } from './probes.ts';
 import {
@@ -205,6 +205,8 @@ async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext):
     const startedAt = new Date().toISOString();
     if (await ctx.docker()) {
       ctx.progress(name, 'starting with docker compose');
+      // docker-compose.yml mounts the host's Debian dictionary into the node's config.
+      if (name === 'elasticsearch') await ensureDebianDictionary((message) => ctx.progress(name, message));
       await composeUp(name, address.port);
       record = { by: 'docker', url, startedAt };
     } else {
