@@ -24,6 +24,11 @@ export interface ContentLogSettings {
   replayBatch?: number;
   /** Timeout of one JetStream request, a publish ack included (default 10 s). */
   requestTimeoutMs?: number;
+  /**
+   * How long a read request that times out is retried (default 20 s): enough for a
+   * cluster to elect a new stream leader after a node died. 0: fail at the first timeout.
+   */
+  failoverMs?: number;
   logger?: Logger;
 }
 
@@ -66,7 +71,7 @@ export type ContentLogOptions = ContentLogSettings & (InjectedConnection | Owned
 export function createContentLog(options: ContentLogOptions): ContentLog {
   const ctx = createLogContext(options);
   return {
-    init: () => init(ctx),
+    init: (options) => init(ctx, options),
     append: (items, appendOptions) => append(ctx, items, appendOptions),
     readEntity: (entityType, id, readOptions) => readEntity(ctx, entityType, id, readOptions),
     lastEvent: (entityType, id) => lastEvent(ctx, entityType, id),

@@ -219,12 +219,17 @@ export const SearchResponse = {
 
 export const AnyObject = { type: 'object', additionalProperties: true } as const;
 
-export const HealthResponse = {
+export const LiveResponse = {
+  type: 'object',
+  properties: { status: { type: 'string', enum: ['ok'] } },
+} as const;
+
+export const ReadyResponse = {
   type: 'object',
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
-    elasticsearch: AnyObject,
-    nats: AnyObject,
+    /** Each check's answer: `ok`, `reason` when not, and details. */
+    checks: { type: 'object', additionalProperties: AnyObject },
     error: ErrorBody.properties.error,
   },
 } as const;

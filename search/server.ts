@@ -6,7 +6,7 @@ import type { ContentLog } from '../log/types.ts';
 import { alertRoutes } from './http/alertRoutes.ts';
 import { createApp } from './http/app.ts';
 import { discoveryRoutes } from './http/discoveryRoutes.ts';
-import { healthRoute } from './http/health.ts';
+import { healthRoute, type ReadinessReport } from './http/health.ts';
 import { pageRoutes } from './http/page.ts';
 import { readRoutes } from './http/readRoutes.ts';
 import { renditionRoute } from './http/renditions.ts';
@@ -19,7 +19,7 @@ export interface ServerOptions {
   /** The content log, for histories and the health check. */
   log: Pick<ContentLog, 'readEntity' | 'head'>;
   /** Where rendition bytes live. */
-  blobs: Pick<BlobStore, 'size' | 'pathOf' | 'stream'>;
+  blobs: Pick<BlobStore, 'size' | 'head' | 'stream'>;
   /** The projections' checkpoints, for read-your-writes (`afterSeq`); without them `afterSeq` gets 501. */
   checkpoints?: Pick<CheckpointStore, 'waitForSeq'>;
   logger?: Logger;
@@ -33,11 +33,13 @@ export interface ServerOptions {
   timeoutMs?: number;
   /** Requests one client (IP address) may make per minute; 0 is no limit (default 600). */
   rateLimitPerMinute?: number;
+  /** What `/readyz` checks (default: NATS and Elasticsearch answer). */
+  readiness?: () => Promise<ReadinessReport>;
 }
 
 /**
  * Build the HTTP API and the web page on Fastify: `GET /api/search`, `/api/articles/:id`,
- * `/api/articles/:id/history`, `/api/images/:id`, `/renditions/:digest`, `/healthz`,
+ * `/api/articles/:id/history`, `/api/images/:id`, `/renditions/:digest`, `/healthz`, `/readyz`,
  * `/openapi.json` and the page at `/`. Every error is JSON `{ error: { code, message } }`
  * with a 4xx that fits, 503 when a backing service is down, 504 past the request's
  * deadline; a stack trace never leaves the process. The instance is not listening: call
@@ -59,7 +61,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       blobs,
       isRendition: (digest, signal) => searcher.isRendition(digest, { signal }),
     });
-    healthRoute(api, searcher, log);
+    healthRoute(api, searcher, log, options.readiness);
     pageRoutes(api);
   });
   return app;

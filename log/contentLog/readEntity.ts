@@ -6,8 +6,9 @@ import type { AsOfBasis, ReadEntityOptions, ReplayItem, StoredEvent, UnreadableE
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
 import { head } from './head.ts';
-import { isNoResponders, wrapRequestError } from './natsErrors.ts';
+import { isNoResponders } from './natsErrors.ts';
 import { scan } from './readOrdered.ts';
+import { request } from './request.ts';
 
 /** Throws an InvalidRecordError unless `entityType` is one of ours. */
 export function assertEntityType(entityType: EntityType): void {
@@ -50,7 +51,7 @@ async function getMessage(
   const { stream } = ctx;
   const { jsm } = await clients(ctx);
   if (ctx.directGet === undefined) await head(ctx);
-  try {
+  return request(ctx, `get ${JSON.stringify(query)} from ${stream}`, async () => {
     if (ctx.directGet) {
       try {
         return await jsm.direct.getMessage(stream, query);
@@ -61,9 +62,7 @@ async function getMessage(
       }
     }
     return await jsm.streams.getMessage(stream, query);
-  } catch (err) {
-    throw wrapRequestError(stream, `get ${JSON.stringify(query)} from ${stream}`, err);
-  }
+  });
 }
 
 /**

@@ -116,6 +116,11 @@ async function commit(ctx: LiveContext, batch: Batch, stats: BulkStats): Promise
       { signal: ctx.signal, retryable: () => true, maxMs: 5000 },
     );
   }
+  reportProgress(ctx);
+}
+
+/** Tell the caller (`onProgress`) where the projector is. */
+export function reportProgress(ctx: LiveContext): void {
   ctx.options.onProgress?.({
     position: ctx.position,
     targets: Object.fromEntries(

@@ -12,7 +12,7 @@ export interface ProjectorProgress {
   position: number;
   /** Per projection: the index written and its committed checkpoint. */
   targets: Record<string, { index: string; seq: number; visibleSeq: number }>;
-  stats: BulkStats;
+  stats: ProjectorStats;
   /** True once the projector has read up to the head of the log at least once. */
   caughtUp: boolean;
 }

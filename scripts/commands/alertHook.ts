@@ -9,7 +9,14 @@ import { createSavedSearches } from '../../search/savedSearches.ts';
  * The live projector's saved-search alerts: pass `onArticlesVisible` to `createProjector`,
  * `close()` after the run (waits for matching in progress).
  */
-export function createAlertHook(options: { es: Client; nc: NatsConnection; names: Names; logger?: Logger }): {
+export function createAlertHook(options: {
+  es: Client;
+  nc: NatsConnection;
+  names: Names;
+  /** Replicas of the saved searches' KV bucket when it is created (PRESSLOG_REPLICAS). */
+  replicas?: number;
+  logger?: Logger;
+}): {
   onArticlesVisible: (ids: string[]) => Promise<unknown>;
   close: () => Promise<void>;
 } {

@@ -54,7 +54,11 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, query: string, options: AddOptions) => {
       const params: SavedParams = { q: query, ...options };
       const saved = await withContentLog(ctx, async (log, nc) => {
-        const searches = createSavedSearches({ nc, names: ctx.config().names });
+        const searches = createSavedSearches({
+          nc,
+          names: ctx.config().names,
+          replicas: ctx.config().replicas,
+        });
         const head = await log.head();
         return searches.add(name, params, head.lastSeq).catch((err) => {
           throw usage(err);
@@ -71,7 +75,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('the saved searches')
     .action(async () => {
       const list = await withContentLog(ctx, (_log, nc) =>
-        createSavedSearches({ nc, names: ctx.config().names }).list(),
+        createSavedSearches({ nc, names: ctx.config().names, replicas: ctx.config().replicas }).list(),
       );
       ctx.output(list, () => {
         if (list.length === 0) return 'no saved searches';
@@ -94,7 +98,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<name>')
     .action(async (name: string) => {
       const removed = await withContentLog(ctx, (_log, nc) =>
-        createSavedSearches({ nc, names: ctx.config().names }).remove(name),
+        createSavedSearches({ nc, names: ctx.config().names, replicas: ctx.config().replicas }).remove(name),
       );
       ctx.output({ name, removed }, () => (removed ? `removed ${name}` : `no saved search ${name}`));
       if (!removed) process.exitCode = 1;
@@ -107,7 +111,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--recent', 'print the recent matches first')
     .action(async (name: string, options: { recent?: boolean }) => {
       await withContentLog(ctx, async (_log, nc) => {
-        const searches = createSavedSearches({ nc, names: ctx.config().names });
+        const searches = createSavedSearches({
+          nc,
+          names: ctx.config().names,
+          replicas: ctx.config().replicas,
+        });
         if (!(await searches.get(name)))
           throw usage(new InvalidQueryError('name', `no saved search ${name}`));
         const print = (m: AlertMatch) => ctx.output(m, () => describeMatch(m));

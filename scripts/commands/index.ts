@@ -22,6 +22,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   serve: () => import('./serve.ts'),
   start: () => import('./start.ts'),
   bench: () => import('./bench.ts'),
+  blobs: () => import('./blobs.ts'),
   images: () => import('./images.ts'),
   workers: () => import('./workers.ts'),
   schemas: () => import('./schemas.ts'),

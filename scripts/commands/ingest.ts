@@ -12,8 +12,9 @@ import {
 } from '../../ingest/ingest.ts';
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
+import { metricsPort, openIngestEndpoint } from '../metrics/endpoints.ts';
+import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { createRejectsWriter, type RejectsWriter } from './rejectsWriter.ts';
@@ -29,6 +30,7 @@ interface IngestCommandOptions {
   maxImageMb: number;
   maxRecordMb: number;
   progress: boolean;
+  metricsPort?: number;
 }
 
 /** How many rejects and warnings are printed to stderr; the rest are counted (and in --rejects). */
@@ -230,26 +232,33 @@ function runIngest(
   { config, logger, input, options }: IngestRun,
   hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
 ): Promise<IngestStats> {
-  return withContentLog(ctx, async (log) => {
+  return withContentLog(ctx, async (contentLog, nc) => {
+    // With --metrics-port, the appends are counted and served while the run lasts.
+    const endpoint = await openIngestEndpoint(ctx, contentLog, options.metricsPort);
+    const log = endpoint?.log ?? contentLog;
     if (!options.dryRun) {
       const report = await log.init();
       if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
     }
     const ingester = createIngester({
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       source: options.source,
       batchSize: options.batchSize,
       maxImageBytes: Math.round(options.maxImageMb * MB),
       maxRecordBytes: Math.round(options.maxRecordMb * MB),
       logger,
     });
-    return ingester.ingest(input, {
-      dryRun: options.dryRun,
-      allowUnretract: options.allowUnretract === true,
-      signal: ctx.signal,
-      ...hooks,
-    });
+    try {
+      return await ingester.ingest(input, {
+        dryRun: options.dryRun,
+        allowUnretract: options.allowUnretract === true,
+        signal: ctx.signal,
+        ...hooks,
+      });
+    } finally {
+      await endpoint?.close();
+    }
   });
 }
 
@@ -340,6 +349,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
     .option('--no-progress', 'no progress bar or progress lines')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics (appends by type, latency, conflicts, rejects) while it runs',
+      metricsPort,
+    )
     .action(async (paths: string[], options: IngestCommandOptions) => {
       reportOutcome(ctx, await ingestWithOutput(ctx, paths, options));
     });

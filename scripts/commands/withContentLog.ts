@@ -45,7 +45,12 @@ async function run<T>(
       throw err;
     }
   }
-  const log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log() });
+  const log = createContentLog({
+    nc: logNc,
+    names: config.names,
+    replicas: config.replicas,
+    logger: ctx.log(),
+  });
   try {
     return await fn(log, nc);
   } finally {
