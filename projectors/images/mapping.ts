@@ -6,6 +6,7 @@ import {
   long,
   opaqueKeyword,
   RENDITIONS_MAPPING,
+  subText,
   text,
   textWithKeyword,
 } from '../analysis.ts';
@@ -22,7 +23,7 @@ export const IMAGES_MAPPING = {
     dateCreated: keyword,
     keywords: textWithKeyword(),
     gps: { type: 'geo_point' },
-    fileName: { type: 'keyword', fields: { text: text() } },
+    fileName: { type: 'keyword', fields: { text: subText() } },
     original: { properties: { digest: keyword, bytes: long, mediaType: keyword } },
     status: keyword,
     failureReason: text(),

@@ -19,6 +19,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   reindex: () => import('./reindex.ts'),
   status: () => import('./status.ts'),
   search: () => import('./search.ts'),
+  alerts: () => import('./alerts.ts'),
   serve: () => import('./serve.ts'),
   start: () => import('./start.ts'),
   bench: () => import('./bench.ts'),
