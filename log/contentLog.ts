@@ -25,8 +25,9 @@ export interface ContentLogSettings {
   /** Timeout of one JetStream request, a publish ack included (default 10 s). */
   requestTimeoutMs?: number;
   /**
-   * How long a read request that times out is retried (default 20 s): enough for a
-   * cluster to elect a new stream leader after a node died. 0: fail at the first timeout.
+   * How long a read request that times out is retried when the server is part of a
+   * cluster (default 20 s): enough to elect a new stream leader after a node died. On a
+   * single server, or with 0, a read fails at its first timeout.
    */
   failoverMs?: number;
   logger?: Logger;

@@ -3,11 +3,14 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { CheckpointStore } from '../log/checkpoints.ts';
 import type { ContentLog } from '../log/types.ts';
+import { alertRoutes } from './http/alertRoutes.ts';
 import { createApp } from './http/app.ts';
+import { discoveryRoutes } from './http/discoveryRoutes.ts';
 import { healthRoute, type ReadinessReport } from './http/health.ts';
 import { pageRoutes } from './http/page.ts';
 import { readRoutes } from './http/readRoutes.ts';
 import { renditionRoute } from './http/renditions.ts';
+import type { SavedSearches } from './savedSearches.ts';
 import type { Searcher } from './searcher.ts';
 
 /** Options of {@link buildServer}. */
@@ -20,6 +23,8 @@ export interface ServerOptions {
   /** The projections' checkpoints, for read-your-writes (`afterSeq`); without them `afterSeq` gets 501. */
   checkpoints?: Pick<CheckpointStore, 'waitForSeq'>;
   logger?: Logger;
+  /** Saved searches, for `GET /api/alerts/:name` (without them it answers 501). */
+  alerts?: Pick<SavedSearches, 'get' | 'recent'>;
   /** How long `afterSeq` waits before answering 503 (default 5 s). */
   readYourWritesTimeoutMs?: number;
   /** Largest request line plus headers accepted (default 128 KiB); larger gets a JSON 431. */
@@ -50,6 +55,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.register(async (api) => {
     readRoutes(api, options);
+    discoveryRoutes(api, searcher);
+    alertRoutes(api, options.alerts);
     renditionRoute(api, {
       blobs,
       isRendition: (digest, signal) => searcher.isRendition(digest, { signal }),

@@ -11,6 +11,7 @@ import { retrying } from '../async.ts';
 import type { Clients, LogContext } from './context.ts';
 import { isNoResponders, isTransportError } from './natsErrors.ts';
 import { createPublisher, type Publisher } from './publisher.ts';
+import { failoverMsOf } from './request.ts';
 
 async function open(ctx: LogContext): Promise<Clients> {
   const { options, requestTimeoutMs } = ctx;
@@ -43,7 +44,7 @@ async function open(ctx: LogContext): Promise<Clients> {
     // Its account-info request times out while a cluster elects a meta leader: retried.
     const jsm = await retrying(() => jetstreamManager(nc, { timeout: requestTimeoutMs }), {
       retryable: (err) => isTransportError(err) && !isNoResponders(err),
-      deadlineMs: ctx.failoverMs,
+      deadlineMs: failoverMsOf(ctx, nc),
       initialMs: 250,
       maxMs: 2_000,
     });

@@ -13,8 +13,8 @@ function parseServerTime(value: string | undefined): Date | undefined {
 /** Where the log stands, from the stream info; also learns whether direct gets work (`ctx.directGet`). */
 export async function head(ctx: LogContext): Promise<LogHead> {
   const { stream } = ctx;
-  const { jsm } = await clients(ctx);
-  const info: StreamInfo = await request(ctx, `stream info ${stream}`, () => jsm.streams.info(stream));
+  const { jsm, nc } = await clients(ctx);
+  const info: StreamInfo = await request(ctx, nc, `stream info ${stream}`, () => jsm.streams.info(stream));
   const { state } = info;
   ctx.directGet = info.config.allow_direct === true;
   return {

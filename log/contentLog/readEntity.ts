@@ -49,9 +49,9 @@ async function getMessage(
   query: { last_by_subj: string } | { seq: number; next_by_subj: string },
 ): Promise<{ data: Uint8Array; seq: number; time: Date; subject: string } | null> {
   const { stream } = ctx;
-  const { jsm } = await clients(ctx);
+  const { jsm, nc } = await clients(ctx);
   if (ctx.directGet === undefined) await head(ctx);
-  return request(ctx, `get ${JSON.stringify(query)} from ${stream}`, async () => {
+  return request(ctx, nc, `get ${JSON.stringify(query)} from ${stream}`, async () => {
     if (ctx.directGet) {
       try {
         return await jsm.direct.getMessage(stream, query);

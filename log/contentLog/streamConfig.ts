@@ -78,9 +78,9 @@ export function driftOf(ctx: LogContext, actual: StreamConfig): DriftItem[] {
  */
 export async function init(ctx: LogContext, options: InitOptions = {}): Promise<InitReport> {
   const { stream, log } = ctx;
-  const { jsm } = await clients(ctx);
+  const { jsm, nc } = await clients(ctx);
   // A missing stream is an answer (undefined), not a failure to retry.
-  let info: StreamInfo | undefined = await request(ctx, `stream info ${stream}`, () =>
+  let info: StreamInfo | undefined = await request(ctx, nc, `stream info ${stream}`, () =>
     jsm.streams.info(stream).catch((err: unknown) => {
       if (isStreamNotFound(err)) return undefined;
       throw err;
@@ -96,7 +96,7 @@ export async function init(ctx: LogContext, options: InitOptions = {}): Promise<
       if (!isJetStreamApiError(err, MoreJetStreamApiCodes.StreamNameInUse)) {
         throw wrapRequestError(stream, `create stream ${stream}`, err);
       }
-      info = await request(ctx, `stream info ${stream}`, () => jsm.streams.info(stream));
+      info = await request(ctx, nc, `stream info ${stream}`, () => jsm.streams.info(stream));
     }
   }
   let drift = driftOf(ctx, info.config);

@@ -70,6 +70,11 @@ export interface ProjectorOptions extends ProjectionClients {
   onProgress?: (progress: ProjectorProgress) => void;
   /** Called once, when the projector has first read up to the head of the log (its state is rebuilt). */
   onCaughtUp?: (position: number) => void;
+  /**
+   * Called with the ids of the articles live batches wrote, once a refresh has made them
+   * searchable (saved-search alerts run on them). Never by a reindex. Not awaited.
+   */
+  onArticlesVisible?: (ids: string[]) => unknown;
 }
 
 export interface RunOptions {

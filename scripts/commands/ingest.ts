@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { SOURCE_FORMATS, type SourceFormat } from '../../ingest/formats/mapped.ts';
 import {
   createIngester,
   IngestFailedError,
@@ -30,6 +31,8 @@ interface IngestCommandOptions {
   maxImageMb: number;
   maxRecordMb: number;
   progress: boolean;
+  format: SourceFormat | 'auto';
+  mediaDir?: string;
   metricsPort?: number;
 }
 
@@ -281,7 +284,7 @@ async function ingestWithOutput(
   const config = ctx.config();
   // Usage errors (a missing path, a file that is not a record file) before any connection;
   // the ingester reads this listing rather than walking the paths again.
-  const input = await listInputFiles(paths);
+  const input = await listInputFiles(paths, { format: options.format, mediaDir: options.mediaDir });
   const logger = ctx.log();
   const output = createProgressOutput(options.progress);
   const rejectsWriter = options.rejects
@@ -348,6 +351,15 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
+    .addOption(
+      new Option('--format <format>', 'input format; auto tells each file by its content')
+        .choices(['auto', ...SOURCE_FORMATS])
+        .default('auto'),
+    )
+    .option(
+      '--media-dir <dir>',
+      'where NITF/NewsML-G2/ninjs/WordPress image files are (default: beside each file)',
+    )
     .option('--no-progress', 'no progress bar or progress lines')
     .option(
       '--metrics-port <port>',

@@ -13,6 +13,7 @@ import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { metricsPort, openProjectorEndpoint } from '../metrics/endpoints.ts';
 import { createEsClient } from '../runtime.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { withContentLogApart } from './withContentLog.ts';
 
@@ -132,6 +133,13 @@ export function register(program: Command, ctx: CliContext): void {
       const log = ctx.log();
       await withProjectorClients(ctx, async (clients) => {
         let lastLog = 0;
+        const alerts = createAlertHook({
+          es: clients.client,
+          nc: clients.nc,
+          names: ctx.config().names,
+          replicas: ctx.config().replicas,
+          logger: log,
+        });
         const logProgress = (progress: ProjectorProgress) => {
           if (Date.now() - lastLog < 5000) return;
           lastLog = Date.now();
@@ -148,6 +156,7 @@ export function register(program: Command, ctx: CliContext): void {
           onProgress: logProgress,
         });
         const projector = createProjector({
+          onArticlesVisible: alerts.onArticlesVisible,
           log: clients.log,
           client: clients.client,
           checkpoints: clients.checkpoints,
@@ -184,6 +193,7 @@ export function register(program: Command, ctx: CliContext): void {
           );
         } finally {
           await projector.close();
+          await alerts.close();
           await endpoint.close();
         }
       });

@@ -7,6 +7,7 @@ import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import { createSavedSearches } from '../../search/savedSearches.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { observeDependencies } from '../metrics/dependencyMetrics.ts';
@@ -71,6 +72,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       log,
       blobs: openBlobStore(config, nc),
       checkpoints,
+      alerts: createSavedSearches({ nc, names: config.names, replicas: config.replicas }),
       logger: options.logger,
       timeoutMs: config.api.timeoutMs,
       rateLimitPerMinute: config.api.rateLimitPerMinute,

@@ -17,6 +17,7 @@ import { projectorHooks } from '../metrics/endpoints.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createEsClient, openBlobStore } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
 import { BOLD, formatResults, STARS } from './search.ts';
@@ -141,6 +142,13 @@ async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ st
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
+    const alerts = createAlertHook({
+      es,
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+    });
     const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
     const snapshots = createStateSnapshotStore({
@@ -151,6 +159,7 @@ async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ st
     });
     const side = { log, nc, client: es, checkpoints, leaseBucket, snapshots };
     const projector = createProjector({
+      onArticlesVisible: alerts.onArticlesVisible,
       log,
       client: es,
       checkpoints,
@@ -168,6 +177,7 @@ async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ st
       await projector.run({ signal: controller.signal, wait: true });
     } finally {
       await projector.close();
+      await alerts.close();
       await checkpoints.close();
       await es.close();
     }

@@ -71,7 +71,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
     const answer = await search({ q: '"fiery trial through which we pass"' });
     assert.equal(answer.status, 200);
     const result = answer.body as SearchResult;
-    assert.deepEqual(Object.keys(result).sort(), ['facets', 'hits', 'next', 'total']);
+    assert.deepEqual(Object.keys(result).sort(), ['facets', 'hits', 'next', 'timeline', 'total']);
     assert.equal(result.total, 1);
     const hit = result.hits[0]!;
     assert.deepEqual(Object.keys(hit).sort(), [
