@@ -107,7 +107,6 @@ export function healthKey(projection: ProjectionName): string {
  * the projectors write.
  */
 export function createCheckpointStore(options: CheckpointStoreOptions): CheckpointStore {
-  const name = options.names.bucket('checkpoints');
   let opening: Promise<KV> | undefined;
   let closed = false;
 

@@ -74,7 +74,6 @@ describe('a 3-node NATS JetStream cluster with PRESSLOG_REPLICAS=3', () => {
         seed: 20,
         bodyBytes: [200, 1_500],
       });
-      let killed: string | undefined;
       let ingestStderr = '';
       const ingest = runCli(['--json', 'ingest', ...archive.files], env('3'), {
         onStderr: (chunk) => {
@@ -94,7 +93,7 @@ describe('a 3-node NATS JetStream cluster with PRESSLOG_REPLICAS=3', () => {
         },
         { timeout: 120_000, interval: 100 },
       );
-      killed = await cluster.leaderOf(stream);
+      const killed = await cluster.leaderOf(stream);
       await cluster.kill(killed);
       const run = await ingest;
       assert.equal(run.code, 0, ingestStderr);
