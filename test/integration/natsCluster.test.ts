@@ -154,14 +154,13 @@ describe('live projection on a 3-node NATS cluster', () => {
     };
     const config = loadConfig({ ...process.env, ...env });
     const client = createEsClient(config);
-    const projector = spawn(process.execPath, ['bin/presslog.js', 'project', '--lease-ttl', '60000'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((resolve) => projector.on('close', resolve));
+    let projector: ReturnType<typeof spawn> | undefined;
+    let exited: Promise<number | null> | undefined;
+    let projectorLog = '';
     const caughtUp = async () => {
-      const status = JSON.parse((await runCli(['--json', 'status'], env)).stdout) as {
+      const run = await runCli(['--json', 'status'], env);
+      if (run.code !== 0) projectorLog += `\nstatus: ${run.stderr}`;
+      const status = JSON.parse(run.stdout) as {
         projections: { lagEvents?: number; index?: string }[];
       };
       return status.projections.every((p) => p.lagEvents === 0 && p.index !== undefined);
@@ -176,23 +175,39 @@ describe('live projection on a 3-node NATS cluster', () => {
       });
       assert.equal((await runCli(['init'], env)).code, 0);
       assert.equal((await runCli(['ingest', archive.files[0]!], env)).code, 0);
-      await eventually(caughtUp, { timeout: 120_000, interval: 500 });
+      // Started once the cluster has served an init and an ingest (a node that has not
+      // joined the JetStream meta group yet answers "JetStream not enabled").
+      const child = spawn(process.execPath, ['bin/presslog.js', 'project', '--lease-ttl', '60000'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env, PRESSLOG_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      projector = child;
+      exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        projectorLog = (projectorLog + chunk).slice(-20_000);
+      });
+      await eventually(caughtUp, { timeout: 120_000, interval: 500 }).catch((err: Error) => {
+        throw new Error(`${err.message}; the projector's last log lines:\n${projectorLog}`, { cause: err });
+      });
       // The stream's leader goes; the projector's consumer and buckets move to the survivors.
       await cluster.kill(await cluster.leaderOf(config.names.stream));
       for (const file of archive.files.slice(1)) {
         const run = await runCli(['ingest', file], env);
         assert.equal(run.code, 0, run.stderr);
       }
-      await eventually(caughtUp, { timeout: 120_000, interval: 1_000 });
-      assert.equal(projector.exitCode, null, 'the projector is still running');
+      await eventually(caughtUp, { timeout: 120_000, interval: 1_000 }).catch((err: Error) => {
+        throw new Error(`${err.message}; the projector's last log lines:\n${projectorLog}`, { cause: err });
+      });
+      assert.equal(child.exitCode, null, 'the projector is still running');
       const live = await dumpAll(client, config.names);
-      projector.kill('SIGTERM');
+      child.kill('SIGTERM');
       assert.equal(await exited, 0);
       const rebuilt = await runCli(['reindex', 'all', '--no-progress'], env);
       assert.equal(rebuilt.code, 0, rebuilt.stderr);
       assertSameDocs(await dumpAll(client, config.names), live, 'the live indexes equal a rebuild');
     } finally {
-      projector.kill('SIGKILL');
+      projector?.kill('SIGKILL');
       await cleanupNamespace(config).catch(() => {});
       await client.close();
       await cluster.dispose();

@@ -95,18 +95,25 @@ export async function natsCluster(): Promise<NatsCluster> {
   };
   try {
     for (const node of nodes) await start(node.name);
-    // Ready when the JetStream meta group has a leader: account info answers.
-    await eventually(
-      async () => {
-        const nc = await connect({ servers: url.split(','), timeout: 1_000, reconnect: false });
-        try {
-          await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
-        } finally {
-          await nc.close();
-        }
-      },
-      { timeout: 30_000, interval: 250 },
-    );
+    // Ready when every node answers JetStream requests (a node that has not joined the
+    // meta group yet says "JetStream not enabled").
+    for (const node of nodes) {
+      await eventually(
+        async () => {
+          const nc = await connect({
+            servers: `nats://${layout.host}:${node.port}`,
+            timeout: 1_000,
+            reconnect: false,
+          });
+          try {
+            await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
+          } finally {
+            await nc.close();
+          }
+        },
+        { timeout: 30_000, interval: 250 },
+      );
+    }
     return cluster;
   } catch (err) {
     await cluster.dispose();
