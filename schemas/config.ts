@@ -32,6 +32,11 @@ export interface Config {
   };
   /** Content-addressed store of image originals and renditions. */
   readonly blobDir: string;
+  /**
+   * The master key that wraps every data key (crypto-shredding). The default path is
+   * generated on first use; a path given explicitly must exist.
+   */
+  readonly masterKey: { readonly file: string; readonly generateIfMissing: boolean };
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
   readonly servicesDir: string;
   readonly logLevel: string;
@@ -136,6 +141,10 @@ export function loadConfig(env: Env = process.env): Config {
       rateLimitPerMinute: integer(env, 'PRESSLOG_API_RATE_LIMIT', 600, 0, 1_000_000),
     }),
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
+    masterKey: Object.freeze({
+      file: env.PRESSLOG_MASTER_KEY_FILE?.trim() || `var/${namespace}/master.key`,
+      generateIfMissing: !env.PRESSLOG_MASTER_KEY_FILE?.trim(),
+    }),
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,
   });
@@ -172,6 +181,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     redis: { url: maskUrl(config.redis.url) },
     api: { ...config.api, cursorSecret: mask(config.api.cursorSecret) },
     blobDir: config.blobDir,
+    masterKeyFile: config.masterKey.file,
     servicesDir: config.servicesDir,
     logLevel: config.logLevel,
   };

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Names } from '../../schemas/names.ts';
 import type { ContentLogOptions } from '../contentLog.ts';
+import type { KeyRing } from '../keyRing.ts';
 
 /** The connection and the JetStream handles over it, opened together (see connection.ts). */
 export interface Clients {
@@ -25,6 +26,8 @@ export interface LogContext {
   readonly replayBatch: number;
   readonly requestTimeoutMs: number;
   readonly log: Logger | undefined;
+  /** Seals payloads at append and opens them at read; absent: plaintext (a log from before encryption). */
+  readonly keys: KeyRing | undefined;
   /** The clients being opened or open; unset again when opening failed. */
   opening: Promise<Clients> | undefined;
   /** Set by the first `close()`: from then on no clients are handed out. */
@@ -53,6 +56,7 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     replayBatch: Math.max(1, options.replayBatch ?? 512),
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     log: options.logger?.child({ component: 'content-log', stream }),
+    keys: options.keys,
     opening: undefined,
     closing: undefined,
     activeScans: new Set(),

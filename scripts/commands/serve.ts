@@ -9,6 +9,7 @@ import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
+import { openConfiguredKeyRing } from '../keys.ts';
 import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
@@ -43,7 +44,8 @@ export async function startServer(config: Config, options: StartServerOptions): 
     releasers.push(() => es.close());
     const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
-    const log = createContentLog({ nc, names: config.names, logger: options.logger });
+    const keys = await openConfiguredKeyRing(config, nc, options.logger);
+    const log = createContentLog({ nc, names: config.names, logger: options.logger, keys });
     releasers.push(() => log.close());
     const checkpoints = createCheckpointStore({ nc, names: config.names });
     releasers.push(() => checkpoints.close());

@@ -3,6 +3,7 @@ import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { ENTITY_TYPES, type EntityType, isEntityType, isValidId } from '../../schemas/names.ts';
+import { openConfiguredKeyRing } from '../keys.ts';
 import { connectNatsOrExplain } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
@@ -45,7 +46,14 @@ async function run<T>(
       throw err;
     }
   }
-  const log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log() });
+  let log: ContentLog;
+  try {
+    const keys = await openConfiguredKeyRing(config, nc, ctx.log());
+    log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log(), keys });
+  } catch (err) {
+    await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));
+    throw err;
+  }
   try {
     return await fn(log, nc);
   } finally {

@@ -1,0 +1,25 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { type KeyRing, openKeyRing } from '../log/keyRing.ts';
+import { loadMasterKey } from '../log/masterKey.ts';
+import type { Config } from '../schemas/config.ts';
+
+/**
+ * The key ring of the configured namespace: the master key from `PRESSLOG_MASTER_KEY_FILE`
+ * (the default path is generated on first use, with a warning to back it up), checked
+ * against the keys bucket. Every entry point that opens the content log passes it on.
+ */
+export async function openConfiguredKeyRing(
+  config: Config,
+  nc: NatsConnection,
+  logger?: Logger,
+): Promise<KeyRing> {
+  const master = await loadMasterKey(config.masterKey.file, { create: config.masterKey.generateIfMissing });
+  if (master.created) {
+    logger?.warn(
+      { path: master.path },
+      'generated the master key: BACK IT UP now (without it no content can be read); see README "Takedowns"',
+    );
+  }
+  return openKeyRing({ nc, names: config.names, masterKey: master.key });
+}
