@@ -19,6 +19,8 @@ export interface BlobStore {
   read(digest: string): Promise<Buffer>;
   stream(digest: string): ReadStream;
   size(digest: string): Promise<number | undefined>;
+  /** Remove a blob for good (an erased image's original and renditions); false when it was not there. */
+  delete(digest: string): Promise<boolean>;
 }
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
@@ -68,6 +70,15 @@ export function createBlobStore(root: string): BlobStore {
         throw err;
       }
       return { digest, bytes: bytes.byteLength, existed: false };
+    },
+    async delete(digest) {
+      try {
+        await unlink(pathOf(digest));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
     },
     read: (digest) => readFile(pathOf(digest)),
     stream: (digest) => createReadStream(pathOf(digest)),

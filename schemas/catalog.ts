@@ -11,6 +11,7 @@ import {
 } from './articleEvents.ts';
 import { BylineRegistered, BylineUpdated } from './bylineEvents.ts';
 import type { AnyEnvelope } from './envelope.ts';
+import { ArticleErased, BylineErased, ImageErased } from './erasureEvents.ts';
 import { type FieldProblem, InvalidEventError } from './errors.ts';
 import {
   ImageProcessed,
@@ -38,7 +39,10 @@ export type ContentEvent =
   | import('./imageEvents.ts').ImageUpdated
   | import('./imageEvents.ts').ImageProcessed
   | import('./imageEvents.ts').ImageProcessingFailed
-  | import('./imageEvents.ts').ImageRemoved;
+  | import('./imageEvents.ts').ImageRemoved
+  | import('./erasureEvents.ts').ArticleErased
+  | import('./erasureEvents.ts').ImageErased
+  | import('./erasureEvents.ts').BylineErased;
 
 export type EventType = ContentEvent['type'];
 export type EventOf<T extends EventType> = Extract<ContentEvent, { type: T }>;
@@ -83,6 +87,9 @@ export const CATALOG: Readonly<Record<EventType, TypeEntry>> = {
   ImageProcessed: register('image', entry(ImageProcessed)),
   ImageProcessingFailed: register('image', entry(ImageProcessingFailed)),
   ImageRemoved: register('image', entry(ImageRemoved)),
+  ArticleErased: register('article', entry(ArticleErased)),
+  ImageErased: register('image', entry(ImageErased)),
+  BylineErased: register('byline', entry(BylineErased)),
 };
 
 export const EVENT_TYPES = Object.keys(CATALOG) as EventType[];

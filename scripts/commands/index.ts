@@ -12,6 +12,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   sample: () => import('./sample.ts'),
   ingest: () => import('./ingest.ts'),
   history: () => import('./history.ts'),
+  erase: () => import('./erase.ts'),
   show: () => import('./show.ts'),
   stats: () => import('./stats.ts'),
   project: () => import('./project.ts'),

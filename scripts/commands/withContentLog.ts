@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createContentLog } from '../../log/contentLog.ts';
+import type { KeyRing } from '../../log/keyRing.ts';
 import type { ContentLog } from '../../log/types.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { ENTITY_TYPES, type EntityType, isEntityType, isValidId } from '../../schemas/names.ts';
@@ -10,7 +11,7 @@ import type { CliContext } from './cliContext.ts';
 /** Connect to NATS (failing within seconds when it is unreachable), run `fn` with the content log, close both. */
 export function withContentLog<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
 ): Promise<T> {
   return run(ctx, fn, false);
 }
@@ -24,14 +25,14 @@ export function withContentLog<T>(
  */
 export function withContentLogApart<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
 ): Promise<T> {
   return run(ctx, fn, true);
 }
 
 async function run<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
   apart: boolean,
 ): Promise<T> {
   const config = ctx.config();
@@ -47,15 +48,16 @@ async function run<T>(
     }
   }
   let log: ContentLog;
+  let keys: KeyRing;
   try {
-    const keys = await openConfiguredKeyRing(config, nc, ctx.log());
+    keys = await openConfiguredKeyRing(config, nc, ctx.log());
     log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log(), keys });
   } catch (err) {
     await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));
     throw err;
   }
   try {
-    return await fn(log, nc);
+    return await fn(log, nc, keys);
   } finally {
     await log.close();
     await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));

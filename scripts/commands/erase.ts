@@ -1,0 +1,87 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { createBlobStore } from '../../log/blobStore.ts';
+import { type ErasureResult, eraseItem } from '../../log/erasure.ts';
+import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
+import { ConfigError } from '../../schemas/errors.ts';
+import { createEsClient } from '../runtime.ts';
+import type { CliContext } from './cliContext.ts';
+import { entityArgs, withContentLog } from './withContentLog.ts';
+
+interface EraseOptions {
+  reason?: string;
+  ticket?: string;
+  publicNote?: string;
+}
+
+/** Who erases: `PRESSLOG_ACTOR`, else the OS user. */
+function actor(): string {
+  const fromEnv = process.env.PRESSLOG_ACTOR?.trim();
+  if (fromEnv) return fromEnv.slice(0, 200);
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `presslog erase <type> <id> --reason TEXT`: crypto-shred an item and purge every copy of it. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('erase')
+    .description(
+      'erase an item for good: its keys are destroyed (every event of it becomes unreadable), an erasure record is appended, and its copies are purged (indexes, dead letters, snapshots, blobs)',
+    )
+    .argument('<type>', 'article, image or byline')
+    .argument('<id>', 'the item id')
+    .option('--reason <text>', 'why (kept in the erasure record: do not repeat the erased content)')
+    .option('--ticket <ref>', 'the ticket, court order or request this erasure answers')
+    .option('--public-note <text>', 'what readers are told where the item was (API 410 answer, web page)')
+    .action(async (rawType: string, rawId: string, options: EraseOptions) => {
+      const { type, id } = entityArgs(rawType, rawId);
+      if (!options.reason?.trim())
+        throw new ConfigError('--reason', 'say why the item is erased (--reason TEXT)');
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        const { result, purge, blobs } = await withContentLog(ctx, async (log, nc, keys) => {
+          const result: ErasureResult = await eraseItem(log, keys, {
+            entityType: type,
+            id,
+            actor: actor(),
+            reason: options.reason!.trim(),
+            ...(options.ticket ? { ticket: options.ticket } : {}),
+            ...(options.publicNote ? { publicNote: options.publicNote } : {}),
+          });
+          const store = createBlobStore(config.blobDir);
+          let blobs = 0;
+          for (const digest of result.blobDigests) if (await store.delete(digest)) blobs++;
+          const purge: PurgeReport = await purgeErased({
+            es,
+            nc,
+            names: config.names,
+            entityType: type,
+            id,
+            seq: result.seq,
+          });
+          return { result, purge, blobs };
+        });
+        ctx.output({ ...result, blobsDeleted: blobs, purge }, () =>
+          [
+            `${type} ${id}: ${result.status === 'erased' ? 'erased' : 'was already erased'} (erasure record at seq ${result.seq}; ${result.erasedMessages} message(s) now unreadable)`,
+            `  blobs deleted: ${blobs}`,
+            `  documents deleted: ${
+              Object.entries(purge.documents)
+                .map(([i, n]) => `${i} ${n}`)
+                .join(', ') || 'none'
+            }`,
+            `  embedding articles deleted from kept/as-of indexes: ${Object.values(purge.embeddingArticles).reduce((a, b) => a + b, 0)}`,
+            `  dead letters dropped: ${purge.deadLetters}; projection snapshots dropped: ${purge.snapshots}`,
+            '  the live projector re-renders the articles that embedded it',
+          ].join('\n'),
+        );
+      } finally {
+        await es.close();
+      }
+    });
+}
