@@ -70,18 +70,33 @@ export async function purgeErased(options: PurgeOptions): Promise<PurgeReport> {
     const articles = await projectionIndexes(es, names, 'articles');
     for (const index of articles.indexes) {
       if (articles.live.has(index)) continue;
-      const answer = await es.deleteByQuery({
-        index,
-        query: { term: { [field]: id } },
-        refresh: true,
-        conflicts: 'proceed',
-      });
-      if (answer.deleted) report.embeddingArticles[index] = answer.deleted;
+      const deleted = await deleteMatching(es, index, { term: { [field]: id } });
+      if (deleted) report.embeddingArticles[index] = deleted;
     }
   }
   report.deadLetters = await purgeDeadLetters(es, names, entityType, id);
   report.snapshots = await dropSnapshots(options.nc, names);
   return report;
+}
+
+/**
+ * Delete the documents a query matches. By search and bulk delete: the distribution
+ * `services up` runs has no `reindex` module, hence no `_delete_by_query`.
+ */
+async function deleteMatching(es: Client, index: string, query: object): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const found = await es.search({ index, size: 1_000, _source: false, query }, { ignore: [404] });
+    const hits = found.hits?.hits ?? [];
+    if (hits.length === 0) return deleted;
+    const answer = await es.bulk({
+      refresh: true,
+      operations: hits.map((h) => ({ delete: { _index: index, _id: h._id! } })),
+    });
+    // Otherwise the same hits would come back forever.
+    if (answer.errors) throw new Error(`deleting erased documents from ${index} failed`);
+    deleted += hits.length;
+  }
 }
 
 /** Dead letters of the item, or whose stored source mentions it (an article embedding it). */
