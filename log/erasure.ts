@@ -107,3 +107,88 @@ export async function eraseItem(
     },
   );
 }
+
+/** What a redaction did. */
+export interface RedactionResult {
+  id: string;
+  /** Sequence of the restated current version (its new generation's first event). */
+  seq: number;
+  /** Earlier messages of the article whose content is now unreadable. */
+  erasedMessages: number;
+}
+
+/**
+ * Redact an article's history (`erase article <id> --history-only`): start a new key
+ * generation, append the redaction record and the current version restated under the new
+ * key, then drop the older generations for good. Every earlier version becomes
+ * unreadable; the current one stays published and searchable. Running it again redacts
+ * again (harmless: one more restatement).
+ */
+export async function eraseHistory(
+  log: ContentLog,
+  keys: KeyRing,
+  request: Omit<EraseRequest, 'entityType'>,
+): Promise<RedactionResult> {
+  const { id } = request;
+  const erased: ErasedEvent[] = [];
+  const events = await log.readEntity('article', id, { onErased: (e) => erased.push(e) });
+  const last = events.at(-1);
+  if (!last)
+    throw new InvalidRecordError(`no readable article ${JSON.stringify(id)} in the log: nothing to redact`, {
+      field: 'id',
+    });
+  if (last.event.type !== 'ArticlePublished' && last.event.type !== 'ArticleRevised')
+    throw new InvalidRecordError(
+      `article ${id}: its last event is ${last.event.type}; only a published article's history can be redacted (erase the whole article instead)`,
+      { field: 'id' },
+    );
+  const next = await keys.rotateItem('article', id);
+  const at = (request.now ?? new Date()).toISOString();
+  const payload: ErasureFields = {
+    actor: request.actor,
+    reason: request.reason,
+    ...(request.ticket ? { ticket: request.ticket } : {}),
+    ...(request.publicNote ? { publicNote: request.publicNote } : {}),
+  };
+  const envelope = { version: 1, entityType: 'article', entityId: id, occurredAt: at, recordedAt: at };
+  const source = `erase:${request.actor}`.slice(0, 200);
+  const record = {
+    ...envelope,
+    id: deriveEventId({
+      type: 'ArticleHistoryErased',
+      entityType: 'article',
+      entityId: id,
+      payload,
+      basisSeq: last.seq,
+    }),
+    type: 'ArticleHistoryErased',
+    source,
+    payload,
+  } as unknown as ContentEvent;
+  const restated = {
+    ...envelope,
+    version: CATALOG.ArticleRevised.current,
+    id: deriveEventId({
+      type: 'ArticleRevised',
+      entityType: 'article',
+      entityId: id,
+      payload: { generation: next.gen, fields: last.event.payload },
+      basisSeq: last.seq,
+    }),
+    type: 'ArticleRevised',
+    occurredAt: last.event.occurredAt,
+    source,
+    payload: last.event.payload,
+  } as unknown as ContentEvent;
+  const stats = await log.append([
+    { event: record, expectedLastSeq: last.seq },
+    { event: restated, expectedLastSeq: last.seq },
+  ]);
+  const failed = stats.outcomes.find((o) => o.status !== 'appended' && o.status !== 'duplicate');
+  if (failed && 'error' in failed)
+    throw new PresslogError(`the redaction of article ${id} could not be appended: ${failed.error.message}`, {
+      cause: failed.error,
+    });
+  await keys.dropBefore('article', id, next.gen);
+  return { id, seq: stats.lastSeq, erasedMessages: events.length + erased.length };
+}

@@ -11,7 +11,7 @@ import {
 } from './articleEvents.ts';
 import { BylineRegistered, BylineUpdated } from './bylineEvents.ts';
 import type { AnyEnvelope } from './envelope.ts';
-import { ArticleErased, BylineErased, ImageErased } from './erasureEvents.ts';
+import { ArticleErased, ArticleHistoryErased, BylineErased, ImageErased } from './erasureEvents.ts';
 import { type FieldProblem, InvalidEventError } from './errors.ts';
 import {
   ImageProcessed,
@@ -42,7 +42,8 @@ export type ContentEvent =
   | import('./imageEvents.ts').ImageRemoved
   | import('./erasureEvents.ts').ArticleErased
   | import('./erasureEvents.ts').ImageErased
-  | import('./erasureEvents.ts').BylineErased;
+  | import('./erasureEvents.ts').BylineErased
+  | import('./erasureEvents.ts').ArticleHistoryErased;
 
 export type EventType = ContentEvent['type'];
 export type EventOf<T extends EventType> = Extract<ContentEvent, { type: T }>;
@@ -90,6 +91,7 @@ export const CATALOG: Readonly<Record<EventType, TypeEntry>> = {
   ArticleErased: register('article', entry(ArticleErased)),
   ImageErased: register('image', entry(ImageErased)),
   BylineErased: register('byline', entry(BylineErased)),
+  ArticleHistoryErased: register('article', entry(ArticleHistoryErased)),
 };
 
 export const EVENT_TYPES = Object.keys(CATALOG) as EventType[];

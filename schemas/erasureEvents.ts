@@ -26,6 +26,14 @@ export type ImageErased = Static<typeof ImageErased>;
 export const BylineErased = envelope('BylineErased', 1, 'byline', ErasureFields);
 export type BylineErased = Static<typeof BylineErased>;
 
+/**
+ * A redaction (`erase article <id> --history-only`): every earlier version is unreadable
+ * for good. The current version is restated (an ArticleRevised under a fresh key) right
+ * after this record, so the article's last event is still a full state.
+ */
+export const ArticleHistoryErased = envelope('ArticleHistoryErased', 1, 'article', ErasureFields);
+export type ArticleHistoryErased = Static<typeof ArticleHistoryErased>;
+
 /** The erasure event type of each entity type. */
 export const ERASURE_TYPES = {
   article: 'ArticleErased',

@@ -92,6 +92,11 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
     case 'ImageErased':
     case 'BylineErased':
       return applyErasure(state, event, seq);
+    case 'ArticleHistoryErased':
+      // A record only: the restatement that follows it carries the state.
+      return state
+        ? advance(state, seq, event)
+        : applyErasure(state, { ...event, type: 'ArticleErased' }, seq);
   }
 }
 

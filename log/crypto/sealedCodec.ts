@@ -10,7 +10,12 @@ const encoder = new TextEncoder();
  * Event types whose payload stays plaintext: the erasure records, which by construction
  * carry no content (who, when, why), and must stay readable after the item's keys are gone.
  */
-export const PLAINTEXT_TYPES: ReadonlySet<string> = new Set(['ArticleErased', 'ImageErased', 'BylineErased']);
+export const PLAINTEXT_TYPES: ReadonlySet<string> = new Set([
+  'ArticleErased',
+  'ImageErased',
+  'BylineErased',
+  'ArticleHistoryErased',
+]);
 
 /** The stored form of an event: id keyed, payload sealed under the item's data key (erasure records stay plain). */
 export function sealEvent(

@@ -30,6 +30,11 @@ export interface PurgeOptions {
   id: string;
   /** Sequence of the erasure record: deletes carry it as their external version, so no older write resurrects the item. */
   seq: number;
+  /**
+   * A redaction (`--history-only`): the live index keeps the current version; the indexes
+   * no projector keeps current (kept for rollback, as-of), which hold earlier ones, lose it.
+   */
+  historyOnly?: boolean;
 }
 
 /** Every index of the namespace behind a projection (live, kept for rollback, as-of), and which one is live. */
@@ -59,6 +64,7 @@ export async function purgeErased(options: PurgeOptions): Promise<PurgeReport> {
   const report: PurgeReport = { documents: {}, embeddingArticles: {}, deadLetters: 0, snapshots: 0 };
   const own = await projectionIndexes(es, names, PROJECTION_OF[entityType]);
   for (const index of own.indexes) {
+    if (options.historyOnly && own.live.has(index)) continue;
     const answer = await es.delete(
       { index, id, version: seq, version_type: 'external', refresh: true },
       { ignore: [404, 409] },

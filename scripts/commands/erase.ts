@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { createBlobStore } from '../../log/blobStore.ts';
-import { type ErasureResult, eraseItem } from '../../log/erasure.ts';
+import { type ErasureResult, eraseHistory, eraseItem } from '../../log/erasure.ts';
 import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { createEsClient } from '../runtime.ts';
@@ -12,6 +12,7 @@ interface EraseOptions {
   reason?: string;
   ticket?: string;
   publicNote?: string;
+  historyOnly?: boolean;
 }
 
 /** Who erases: `PRESSLOG_ACTOR`, else the OS user. */
@@ -37,11 +38,18 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reason <text>', 'why (kept in the erasure record: do not repeat the erased content)')
     .option('--ticket <ref>', 'the ticket, court order or request this erasure answers')
     .option('--public-note <text>', 'what readers are told where the item was (API 410 answer, web page)')
+    .option(
+      '--history-only',
+      'articles only: make every earlier version unreadable and keep the current one published (revise first, then redact)',
+    )
     .action(async (rawType: string, rawId: string, options: EraseOptions) => {
       const { type, id } = entityArgs(rawType, rawId);
       if (!options.reason?.trim())
         throw new ConfigError('--reason', 'say why the item is erased (--reason TEXT)');
+      if (options.historyOnly && type !== 'article')
+        throw new ConfigError('--history-only', 'only articles have a history to redact');
       const config = ctx.config();
+      if (options.historyOnly) return redact(ctx, id, options);
       const es = createEsClient(config);
       try {
         const { result, purge, blobs } = await withContentLog(ctx, async (log, nc, keys) => {
@@ -84,4 +92,38 @@ export function register(program: Command, ctx: CliContext): void {
         await es.close();
       }
     });
+}
+
+/** `erase article <id> --history-only`: earlier versions unreadable, the current one kept. */
+async function redact(ctx: CliContext, id: string, options: EraseOptions): Promise<void> {
+  const config = ctx.config();
+  const es = createEsClient(config);
+  try {
+    const { result, purge } = await withContentLog(ctx, async (log, nc, keys) => {
+      const result = await eraseHistory(log, keys, {
+        id,
+        actor: actor(),
+        reason: options.reason!.trim(),
+        ...(options.ticket ? { ticket: options.ticket } : {}),
+      });
+      const purge = await purgeErased({
+        es,
+        nc,
+        names: config.names,
+        entityType: 'article',
+        id,
+        seq: result.seq,
+        historyOnly: true,
+      });
+      return { result, purge };
+    });
+    ctx.output({ ...result, purge }, () =>
+      [
+        `article ${id}: history redacted (${result.erasedMessages} earlier message(s) now unreadable; the current version restated at seq ${result.seq})`,
+        `  copies deleted from kept/as-of indexes: ${Object.keys(purge.documents).length}; dead letters dropped: ${purge.deadLetters}`,
+      ].join('\n'),
+    );
+  } finally {
+    await es.close();
+  }
 }

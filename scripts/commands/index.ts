@@ -13,6 +13,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   ingest: () => import('./ingest.ts'),
   history: () => import('./history.ts'),
   erase: () => import('./erase.ts'),
+  keys: () => import('./keys.ts'),
   show: () => import('./show.ts'),
   stats: () => import('./stats.ts'),
   project: () => import('./project.ts'),

@@ -222,3 +222,81 @@ test('erase: article, image and byline canaries are gone from the log, every ind
     }
   });
 });
+
+test('erase --history-only: earlier versions read as erased, the current one stays searchable', async () => {
+  await withNamespace(async (ns) => {
+    const env = {
+      PRESSLOG_NAMESPACE: ns.config.namespace,
+      PRESSLOG_BLOB_DIR: ns.config.blobDir,
+      PRESSLOG_LOG_LEVEL: 'error',
+    };
+    const cli = async (args: string[], expected = 0) => {
+      const run = await runCli(args, env);
+      assert.equal(run.code, expected, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
+      return run;
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'presslog-redact-'));
+    const article = (body: string) =>
+      JSON.stringify({
+        kind: 'article',
+        id: 'a-r',
+        headline: 'Harbour vote',
+        body,
+        publishedAt: '2026-01-01',
+      });
+    try {
+      await writeFile(join(dir, 'v1.ndjson'), article(`Said ${CANARY.name} at the meeting`));
+      await writeFile(join(dir, 'v2.ndjson'), article('Said a resident at the meeting'));
+      await cli(['init']);
+      await cli(['ingest', join(dir, 'v1.ndjson'), '--no-progress']);
+      const between = new Date().toISOString();
+      await cli(['ingest', join(dir, 'v2.ndjson'), '--no-progress']);
+      await cli(['reindex', 'all', '--no-progress']);
+      const before = JSON.parse((await cli(['--json', 'show', 'article', 'a-r', '--as-of', between])).stdout);
+      assert.match(before.state.fields.body, new RegExp(CANARY.name));
+
+      const run = await cli([
+        '--json',
+        'erase',
+        'article',
+        'a-r',
+        '--history-only',
+        '--reason',
+        'name of a minor',
+      ]);
+      assert.equal(JSON.parse(run.stdout).erasedMessages, 2);
+      await cli(['project', '--once']);
+
+      assert.deepEqual(anyCanary(await rawStream(ns)), [], 'no stored message holds the old version');
+      const asOf = JSON.parse((await cli(['--json', 'show', 'article', 'a-r', '--as-of', between])).stdout);
+      assert.equal(asOf.state, null);
+      assert.equal(asOf.erased, 1);
+      const history = JSON.parse((await cli(['--json', 'history', 'article', 'a-r'])).stdout);
+      assert.deepEqual(
+        history.erased.map((e: { type: string }) => e.type),
+        ['ArticlePublished', 'ArticleRevised'],
+      );
+      assert.deepEqual(
+        history.events.map((e: { type: string }) => e.type),
+        ['ArticleHistoryErased', 'ArticleRevised'],
+      );
+      const now = JSON.parse((await cli(['--json', 'show', 'article', 'a-r'])).stdout);
+      assert.equal(now.state.fields.body, 'Said a resident at the meeting');
+      const found = JSON.parse((await cli(['--json', 'search', 'resident'])).stdout);
+      assert.deepEqual(
+        found.hits.map((h: { id: string }) => h.id),
+        ['a-r'],
+      );
+      assert.deepEqual(anyCanary(await allIndexed(ns)), []);
+      // A rebuild gives the same current document.
+      await cli(['reindex', 'all', '--no-progress']);
+      const rebuilt = JSON.parse((await cli(['--json', 'search', 'resident'])).stdout);
+      assert.deepEqual(
+        rebuilt.hits.map((h: { id: string }) => h.id),
+        ['a-r'],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
