@@ -4,7 +4,8 @@ import { createBlobStore } from '../../log/blobStore.ts';
 import { type ErasureResult, eraseHistory, eraseItem } from '../../log/erasure.ts';
 import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
 import { ConfigError } from '../../schemas/errors.ts';
-import { createEsClient } from '../runtime.ts';
+import { auditErasure, auditText } from '../erasureAudit.ts';
+import { createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
 
@@ -13,6 +14,7 @@ interface EraseOptions {
   ticket?: string;
   publicNote?: string;
   historyOnly?: boolean;
+  verify?: boolean;
 }
 
 /** Who erases: `PRESSLOG_ACTOR`, else the OS user. */
@@ -39,6 +41,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--ticket <ref>', 'the ticket, court order or request this erasure answers')
     .option('--public-note <text>', 'what readers are told where the item was (API 410 answer, web page)')
     .option(
+      '--verify',
+      'then check every store (as `presslog audit erasure` does) and exit 1 if anything of it is found; articles embedding an erased byline or image in the live index are re-rendered by the live projector, so run it once first when none is running',
+    )
+    .option(
       '--history-only',
       'articles only: make every earlier version unreadable and keep the current one published (revise first, then redact)',
     )
@@ -52,7 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (options.historyOnly) return redact(ctx, id, options);
       const es = createEsClient(config);
       try {
-        const { result, purge, blobs } = await withContentLog(ctx, async (log, nc, keys) => {
+        const { result, purge, blobs, audit } = await withContentLog(ctx, async (log, nc, keys) => {
           const result: ErasureResult = await eraseItem(log, keys, {
             entityType: type,
             id,
@@ -72,9 +78,20 @@ export function register(program: Command, ctx: CliContext): void {
             id,
             seq: result.seq,
           });
-          return { result, purge, blobs };
+          const audit = options.verify
+            ? await withRedis(config, (redis) =>
+                auditErasure(
+                  { log, nc, es, redis, blobs: store, names: config.names },
+                  type,
+                  id,
+                  result.blobDigests,
+                ),
+              )
+            : undefined;
+          return { result, purge, blobs, audit };
         });
-        ctx.output({ ...result, blobsDeleted: blobs, purge }, () =>
+        if (audit && !audit.clean) process.exitCode = 1;
+        ctx.output({ ...result, blobsDeleted: blobs, purge, ...(audit ? { audit } : {}) }, () =>
           [
             `${type} ${id}: ${result.status === 'erased' ? 'erased' : 'was already erased'} (erasure record at seq ${result.seq}; ${result.erasedMessages} message(s) now unreadable)`,
             `  blobs deleted: ${blobs}`,
@@ -86,6 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
             `  embedding articles deleted from kept/as-of indexes: ${Object.values(purge.embeddingArticles).reduce((a, b) => a + b, 0)}`,
             `  dead letters dropped: ${purge.deadLetters}; projection snapshots dropped: ${purge.snapshots}`,
             '  the live projector re-renders the articles that embedded it',
+            ...(audit ? [auditText(audit)] : []),
           ].join('\n'),
         );
       } finally {
@@ -125,5 +143,19 @@ async function redact(ctx: CliContext, id: string, options: EraseOptions): Promi
     );
   } finally {
     await es.close();
+  }
+}
+
+/** Run `fn` with a Redis client of the configuration, quit afterwards. */
+async function withRedis<T>(
+  config: ReturnType<CliContext['config']>,
+  fn: (redis: ReturnType<typeof createRedis>) => Promise<T>,
+) {
+  const redis = createRedis(config);
+  redis.on('error', () => {});
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.quit().catch(() => {});
   }
 }

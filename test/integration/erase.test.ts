@@ -164,11 +164,26 @@ test('erase: article, image and byline canaries are gone from the log, every ind
         'LEGAL-1',
         '--public-note',
         'Removed by court order',
+        '--verify',
       ]);
-      assert.equal(JSON.parse(erased.stdout).status, 'erased');
+      const report = JSON.parse(erased.stdout);
+      assert.equal(report.status, 'erased');
+      assert.equal(report.audit.clean, true, JSON.stringify(report.audit));
+      assert.ok(report.audit.checks.length >= 5, 'keys, stream, snapshots, indexes, dead letters, Redis');
       await cli(['erase', 'image', 'img-canary', '--reason', 'no rights']);
       await cli(['erase', 'byline', 'b-canary', '--reason', 'right to be forgotten']);
       await cli(['project', '--once']);
+      for (const [type, id] of [
+        ['article', 'a-canary'],
+        ['image', 'img-canary'],
+        ['byline', 'b-canary'],
+      ]) {
+        const audit = await cli(['audit', 'erasure', type!, id!]);
+        assert.match(audit.stdout, /nothing of it found in any store checked/);
+        assert.doesNotMatch(audit.stdout, /FOUND/);
+      }
+      // An item that was never erased fails the audit.
+      await cli(['audit', 'erasure', 'article', 'a-kept'], 1);
 
       const raw = await rawStream(ns);
       assert.deepEqual(anyCanary(raw), [], 'no canary in any stored message');
