@@ -1,4 +1,5 @@
-import { type KV, Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import { type KV, type KvEntry, Kvm, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
@@ -27,6 +28,8 @@ export interface KeyRing {
   readonly idKey: Uint8Array;
   /** A cached answer, synchronously: undefined when the item is not cached (call `load`). */
   lookup(entityType: EntityType, entityId: string, gen: number): KeyLookup;
+  /** Load every item's keys into the cache (as far as it holds), before a long read. */
+  preload(): Promise<void>;
   /** Read an item's entry into the cache. */
   load(entityType: EntityType, entityId: string): Promise<ItemKeys>;
   /** The key new events of the item are sealed with, created on the item's first event. Throws ErasedItemError. */
@@ -67,6 +70,7 @@ const itemKey = (entityType: string, entityId: string) => `${entityType}.${entit
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const bucket = options.names.bucket('keys');
   const kv = await new Kvm(options.nc).create(bucket, { history: 1, replicas: options.replicas ?? 1 });
+  const js = jetstream(options.nc);
   let master = options.masterKey;
   await checkMasterKey(kv, master, bucket);
   const idKey = await sharedKey(kv, master, ID_KEY);
@@ -80,9 +84,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     return keys;
   };
 
-  const read = async (entityType: string, entityId: string): Promise<ItemKeys> => {
-    const k = itemKey(entityType, entityId);
-    const entry = await kv.get(k);
+  const fromEntry = (k: string, entry: KvEntry | null): ItemKeys => {
     if (!entry) return remember(k, { state: 'none' });
     if (entry.operation !== 'PUT') return remember(k, { state: 'erased' });
     const stored = entry.json<StoredEntry>();
@@ -90,6 +92,10 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     for (const [gen, wrapped] of Object.entries(stored.keys))
       keys.set(Number(gen), unwrapKey(master, `${k}.${gen}`, wrapped));
     return remember(k, { state: 'active', gen: stored.gen, keys, revision: entry.revision });
+  };
+  const read = async (entityType: string, entityId: string): Promise<ItemKeys> => {
+    const k = itemKey(entityType, entityId);
+    return fromEntry(k, await kv.get(k));
   };
 
   const write = async (
@@ -103,7 +109,12 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     const stored: StoredEntry = { gen, keys: {} };
     for (const [g, key] of keys) stored.keys[String(g)] = wrapKey(master, `${k}.${g}`, key);
     const value = JSON.stringify(stored);
-    const next = revision === undefined ? await kv.create(k, value) : await kv.update(k, value, revision);
+    // A new entry is published expecting no message at all on its key, not with `create`:
+    // create succeeds over a purge marker, and so would give an erased item keys again.
+    const next =
+      revision === undefined
+        ? (await js.publish(`$KV.${bucket}.${k}`, value, { expect: { lastSubjectSequence: 0 } })).seq
+        : await kv.update(k, value, revision);
     remember(k, { state: 'active', gen, keys, revision: next });
   };
 
@@ -117,10 +128,11 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   ): Promise<ItemKeys> => {
     try {
       await write(entityType, entityId, keys, gen, revision);
+      return cache.get(itemKey(entityType, entityId))!;
     } catch {
-      // Created or changed meanwhile by another process: its value wins.
+      // Created or changed meanwhile by another process, or erased: what is there wins.
+      return read(entityType, entityId);
     }
-    return read(entityType, entityId);
   };
 
   const activeOrThrow = (entityType: EntityType, entityId: string, keys: ItemKeys) => {
@@ -141,10 +153,25 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       return keys.keys.get(gen) ?? (gen < keys.gen ? 'erased' : undefined);
     },
     load: read,
+    async preload() {
+      // Every entry's last value through one watcher (one consumer), instead of one get per
+      // item as a replay meets them: what makes a sealed replay cost about a plaintext one.
+      if ((await kv.status()).values === 0) return;
+      const watch = await kv.watch({ include: KvWatchInclude.LastValue });
+      let loaded = 0;
+      try {
+        for await (const entry of watch) {
+          if (!entry.key.startsWith('_') && loaded++ < cacheSize) fromEntry(entry.key, entry);
+          if (entry.delta === 0) break;
+        }
+      } finally {
+        watch.stop();
+      }
+    },
     async forAppend(entityType, entityId) {
       let keys = cache.get(itemKey(entityType, entityId));
-      if (keys?.state !== 'active') keys = await read(entityType, entityId);
-      if (keys.state === 'none')
+      // Not cached: try to create it (one request for a new item); a failure means it exists or was erased.
+      if (keys?.state !== 'active')
         keys = await writeOrReread(entityType, entityId, new Map([[1, newKey()]]), 1);
       const active = activeOrThrow(entityType, entityId, keys);
       return { gen: active.gen, key: active.keys.get(active.gen)! };

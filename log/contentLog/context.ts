@@ -28,6 +28,8 @@ export interface LogContext {
   readonly log: Logger | undefined;
   /** Seals payloads at append and opens them at read; absent: plaintext (a log from before encryption). */
   readonly keys: KeyRing | undefined;
+  /** The key ring's preload, started by the first replay (see replay.ts). */
+  keysPreloaded: Promise<void> | undefined;
   /** The clients being opened or open; unset again when opening failed. */
   opening: Promise<Clients> | undefined;
   /** Set by the first `close()`: from then on no clients are handed out. */
@@ -57,6 +59,7 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     log: options.logger?.child({ component: 'content-log', stream }),
     keys: options.keys,
+    keysPreloaded: undefined,
     opening: undefined,
     closing: undefined,
     activeScans: new Set(),
