@@ -1,5 +1,5 @@
-import { jetstream } from '@nats-io/jetstream';
-import { type KV, type KvEntry, Kvm, KvWatchInclude } from '@nats-io/kv';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
@@ -84,7 +84,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     return keys;
   };
 
-  const fromEntry = (k: string, entry: KvEntry | null): ItemKeys => {
+  const fromEntry = (k: string, entry: Pick<KvEntry, 'operation' | 'json' | 'revision'> | null): ItemKeys => {
     if (!entry) return remember(k, { state: 'none' });
     if (entry.operation !== 'PUT') return remember(k, { state: 'erased' });
     const stored = entry.json<StoredEntry>();
@@ -156,16 +156,29 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     async preload() {
       // Every entry's last value through one watcher (one consumer), instead of one get per
       // item as a replay meets them: what makes a sealed replay cost about a plaintext one.
-      if ((await kv.status()).values === 0) return;
-      const watch = await kv.watch({ include: KvWatchInclude.LastValue });
-      let loaded = 0;
+      // An ordered pull consumer over the bucket's stream, last message per key: ~6x the
+      // rate of a KV watch (a push consumer) measured on 10,000 keys.
+      const stream = `KV_${bucket}`;
+      const prefix = `$KV.${bucket}.`;
+      const consumer = await js.consumers.get(stream, {
+        deliver_policy: DeliverPolicy.LastPerSubject,
+        filter_subjects: `${prefix}>`,
+      });
       try {
-        for await (const entry of watch) {
-          if (!entry.key.startsWith('_') && loaded++ < cacheSize) fromEntry(entry.key, entry);
-          if (entry.delta === 0) break;
+        if ((await consumer.info(true)).num_pending === 0) return;
+        const messages = await consumer.consume({ max_messages: 1024 });
+        let loaded = 0;
+        for await (const m of messages) {
+          const k = m.subject.slice(prefix.length);
+          if (!k.startsWith('_') && loaded++ < cacheSize) {
+            const operation = (m.headers?.get('KV-Operation') || 'PUT') as KvEntry['operation'];
+            fromEntry(k, { operation, revision: m.seq, json: <T>() => m.json<T>() });
+          }
+          if (m.info.pending === 0) break;
         }
+        await messages.close();
       } finally {
-        watch.stop();
+        await consumer.delete().catch(() => {});
       }
     },
     async forAppend(entityType, entityId) {

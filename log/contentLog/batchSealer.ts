@@ -14,7 +14,7 @@ export interface BatchSealer {
 }
 
 /** Requests to the keys bucket in flight at once while a batch's keys are fetched. */
-const KEY_FETCHES = 64;
+const KEY_FETCHES = 512;
 
 /**
  * Fetch (or create) the data key of every item in the batch before anything is sent, so
