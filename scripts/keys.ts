@@ -6,7 +6,7 @@ import type { Config } from '../schemas/config.ts';
 
 /**
  * The key ring of the configured namespace: the master key from `PRESSLOG_MASTER_KEY_FILE`
- * (the default path is generated on first use, with a warning to back it up), checked
+ * (the default path is generated on first use), checked
  * against the keys bucket. Every entry point that opens the content log passes it on.
  */
 export async function openConfiguredKeyRing(
@@ -15,8 +15,10 @@ export async function openConfiguredKeyRing(
   logger?: Logger,
 ): Promise<KeyRing> {
   const master = await loadMasterKey(config.masterKey.file, { create: config.masterKey.generateIfMissing });
+  // Info, not warn: any command may be the first to run; `presslog init` always names
+  // the key file and says to back it up.
   if (master.created) {
-    logger?.warn(
+    logger?.info(
       { path: master.path },
       'generated the master key: BACK IT UP now (without it no content can be read); see README "Takedowns"',
     );

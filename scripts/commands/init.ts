@@ -12,9 +12,11 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .action(async () => {
       const report = await withContentLog(ctx, (log) => log.init());
-      ctx.output(report, () => {
+      const masterKeyFile = ctx.config().masterKey.file;
+      ctx.output({ ...report, masterKeyFile }, () => {
         const verb = report.created ? 'created' : 'verified';
-        if (report.drift.length === 0) return `${verb} stream ${report.stream}: settings as expected`;
+        const key = `master key: ${masterKeyFile} (BACK IT UP: without it no content can be read; see README "Takedowns")`;
+        if (report.drift.length === 0) return `${verb} stream ${report.stream}: settings as expected\n${key}`;
         const rows = report.drift.map((d) => [d.field, JSON.stringify(d.expected), JSON.stringify(d.actual)]);
         return [
           `stream ${report.stream} exists but ${report.drift.length} setting(s) drifted (not changed; fix them deliberately):`,
