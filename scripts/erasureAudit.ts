@@ -78,11 +78,11 @@ export async function auditErasure(
     for (const key of keys as string[]) {
       redisKeys++;
       if (key.includes(id)) redisFound++;
-      else if (
-        (await redis.type(key)) === 'hash' &&
-        JSON.stringify(await redis.hgetall(key)).includes(`"${id}"`)
-      )
-        redisFound++;
+      else if ((await redis.type(key)) === 'hash') {
+        // Raw values (a BullMQ job's `data` is JSON inside a hash field): a substring match
+        // errs on the side of reporting.
+        if (Object.values(await redis.hgetall(key)).some((v) => v.includes(id))) redisFound++;
+      }
     }
   }
   checks.push({

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { createImageQueue } from '../../ingest/images/queue.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import { type ErasureResult, eraseHistory, eraseItem } from '../../log/erasure.ts';
 import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
@@ -58,7 +59,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (options.historyOnly) return redact(ctx, id, options);
       const es = createEsClient(config);
       try {
-        const { result, purge, blobs, audit } = await withContentLog(ctx, async (log, nc, keys) => {
+        const { result, purge, blobs, jobs, audit } = await withContentLog(ctx, async (log, nc, keys) => {
           const result: ErasureResult = await eraseItem(log, keys, {
             entityType: type,
             id,
@@ -70,6 +71,7 @@ export function register(program: Command, ctx: CliContext): void {
           const store = createBlobStore(config.blobDir);
           let blobs = 0;
           for (const digest of result.blobDigests) if (await store.delete(digest)) blobs++;
+          const jobs = type === 'image' ? await removeImageJobs(config, result.blobDigests) : 0;
           const purge: PurgeReport = await purgeErased({
             es,
             nc,
@@ -88,23 +90,25 @@ export function register(program: Command, ctx: CliContext): void {
                 ),
               )
             : undefined;
-          return { result, purge, blobs, audit };
+          return { result, purge, blobs, jobs, audit };
         });
         if (audit && !audit.clean) process.exitCode = 1;
-        ctx.output({ ...result, blobsDeleted: blobs, purge, ...(audit ? { audit } : {}) }, () =>
-          [
-            `${type} ${id}: ${result.status === 'erased' ? 'erased' : 'was already erased'} (erasure record at seq ${result.seq}; ${result.erasedMessages} message(s) now unreadable)`,
-            `  blobs deleted: ${blobs}`,
-            `  documents deleted: ${
-              Object.entries(purge.documents)
-                .map(([i, n]) => `${i} ${n}`)
-                .join(', ') || 'none'
-            }`,
-            `  embedding articles deleted from kept/as-of indexes: ${Object.values(purge.embeddingArticles).reduce((a, b) => a + b, 0)}`,
-            `  dead letters dropped: ${purge.deadLetters}; projection snapshots dropped: ${purge.snapshots}`,
-            '  the live projector re-renders the articles that embedded it',
-            ...(audit ? [auditText(audit)] : []),
-          ].join('\n'),
+        ctx.output(
+          { ...result, blobsDeleted: blobs, imageJobsRemoved: jobs, purge, ...(audit ? { audit } : {}) },
+          () =>
+            [
+              `${type} ${id}: ${result.status === 'erased' ? 'erased' : 'was already erased'} (erasure record at seq ${result.seq}; ${result.erasedMessages} message(s) now unreadable)`,
+              `  blobs deleted: ${blobs}; image jobs removed: ${jobs}`,
+              `  documents deleted: ${
+                Object.entries(purge.documents)
+                  .map(([i, n]) => `${i} ${n}`)
+                  .join(', ') || 'none'
+              }`,
+              `  embedding articles deleted from kept/as-of indexes: ${Object.values(purge.embeddingArticles).reduce((a, b) => a + b, 0)}`,
+              `  dead letters dropped: ${purge.deadLetters}; projection snapshots dropped: ${purge.snapshots}`,
+              '  the live projector re-renders the articles that embedded it',
+              ...(audit ? [auditText(audit)] : []),
+            ].join('\n'),
         );
       } finally {
         await es.close();
@@ -158,4 +162,37 @@ async function withRedis<T>(
   } finally {
     await redis.quit().catch(() => {});
   }
+}
+
+/**
+ * Remove the BullMQ jobs of an erased image's files (queued, failed or completed: a
+ * completed job keeps its result, the processed payload with the image's placeholder).
+ * Jobs are keyed by the original's digest; an active job cannot be removed and is counted
+ * out (it fails on its deleted blob, and the log refuses its outcome).
+ */
+async function removeImageJobs(
+  config: ReturnType<CliContext['config']>,
+  digests: readonly string[],
+): Promise<number> {
+  if (digests.length === 0) return 0;
+  const redis = createRedis(config, { forBullmq: true });
+  redis.on('error', () => {});
+  const queue = createImageQueue({ connection: redis, names: config.names });
+  let removed = 0;
+  try {
+    for (const digest of digests) {
+      const job = await queue.getJob(digest);
+      if (!job) continue;
+      try {
+        await job.remove();
+        removed++;
+      } catch {
+        // Active (locked by a worker): see above.
+      }
+    }
+  } finally {
+    await queue.close();
+    await redis.quit().catch(() => {});
+  }
+  return removed;
 }

@@ -170,7 +170,11 @@ test('erase: article, image and byline canaries are gone from the log, every ind
       assert.equal(report.status, 'erased');
       assert.equal(report.audit.clean, true, JSON.stringify(report.audit));
       assert.ok(report.audit.checks.length >= 5, 'keys, stream, snapshots, indexes, dead letters, Redis');
-      await cli(['erase', 'image', 'img-canary', '--reason', 'no rights']);
+      const image = JSON.parse(
+        (await cli(['--json', 'erase', 'image', 'img-canary', '--reason', 'no rights'])).stdout,
+      );
+      assert.ok(image.imageJobsRemoved >= 1, 'the completed job (its result holds the placeholder) removed');
+      assert.ok(image.blobsDeleted >= 2);
       await cli(['erase', 'byline', 'b-canary', '--reason', 'right to be forgotten']);
       await cli(['project', '--once']);
       for (const [type, id] of [
