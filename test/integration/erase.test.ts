@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +7,8 @@ import { test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { photo } from '../fixtures/images/craft.ts';
-import { runCli } from '../support/cli.ts';
-import { type TestNamespace, withNamespace } from '../support/env.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
+import { eventually, type TestNamespace, withNamespace } from '../support/env.ts';
 
 const CANARY = {
   headline: 'QXHEADLINECANARY7731',
@@ -315,6 +316,62 @@ test('erase --history-only: earlier versions read as erased, the current one sta
         ['a-r'],
       );
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('erase while the live projector runs: the erasure reaches the live index within seconds, with fan-out', async () => {
+  await withNamespace(async (ns) => {
+    const env = {
+      PRESSLOG_NAMESPACE: ns.config.namespace,
+      PRESSLOG_BLOB_DIR: ns.config.blobDir,
+      PRESSLOG_LOG_LEVEL: 'error',
+    };
+    const cli = async (args: string[]) => {
+      const run = await runCli(args, env);
+      assert.equal(run.code, 0, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
+      return run;
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'presslog-live-'));
+    const projector = spawn(process.execPath, ['bin/presslog.js', 'project'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    try {
+      const lines = [
+        { kind: 'byline', id: 'b-live', name: `Live ${CANARY.name}` },
+        {
+          kind: 'article',
+          id: 'a-live',
+          headline: 'Live story',
+          body: 'text',
+          publishedAt: '2026-01-01',
+          bylines: ['b-live'],
+        },
+      ];
+      await writeFile(join(dir, 'r.ndjson'), lines.map((l) => JSON.stringify(l)).join('\n'));
+      await cli(['init']);
+      await cli(['ingest', dir, '--no-progress']);
+      const es = ns.es();
+      const article = async () => {
+        await es.indices.refresh({ index: ns.names.alias('articles') }, { ignore: [404] });
+        return (await es.get({ index: ns.names.alias('articles'), id: 'a-live' }, { ignore: [404] }))
+          ._source as { bylines: { id: string; name?: string }[] } | undefined;
+      };
+      await eventually(async () => assert.equal((await article())?.bylines[0]?.name, `Live ${CANARY.name}`), {
+        timeout: 60_000,
+      });
+      await cli(['erase', 'byline', 'b-live', '--reason', 'right to be forgotten']);
+      // The running projector applies the erasure and re-renders the article (fan-out).
+      await eventually(async () => assert.deepEqual((await article())?.bylines, [{ id: 'b-live' }]), {
+        timeout: 30_000,
+      });
+      assert.deepEqual(anyCanary(await allIndexed(ns)), []);
+    } finally {
+      projector.kill('SIGTERM');
+      await new Promise((resolve) => projector.once('exit', resolve));
       await rm(dir, { recursive: true, force: true });
     }
   });
