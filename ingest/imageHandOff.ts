@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { mapLimit } from '../log/async.ts';
 import { InvalidRecordError } from '../schemas/errors.ts';
 import type { Entry } from './entry.ts';
@@ -19,8 +20,9 @@ export async function storeImages(run: IngestRun, images: readonly Entry[]): Pro
     if (entry.record.kind !== 'image' || !entry.file) return;
     try {
       const loaded = await loadImage({
-        root: entry.file.root,
-        recordFile: entry.file.path,
+        // A format's images are looked up in --media-dir when given (any name resolving there).
+        root: entry.file.mediaDir ?? entry.file.root,
+        recordFile: entry.file.mediaDir ? join(entry.file.mediaDir, 'media-dir') : entry.file.path,
         file: entry.record.file,
         maxBytes: run.settings.maxImageBytes,
         blobs: run.dryRun ? undefined : run.settings.blobs,

@@ -2,10 +2,17 @@ import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { ConfigError } from '../schemas/errors.ts';
+import type { SourceFormat } from './formats/mapped.ts';
 
-export type InputFormat = 'ndjson' | 'json';
+export type InputFormat = 'ndjson' | 'json' | 'xml';
 
-const FORMATS: Record<string, InputFormat> = { '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
+const FORMATS: Record<string, InputFormat> = {
+  '.ndjson': 'ndjson',
+  '.jsonl': 'ndjson',
+  '.json': 'json',
+  '.xml': 'xml',
+  '.nitf': 'xml',
+};
 
 /** One record file to read, with the ingest root its image paths must stay inside. */
 export interface InputFile {
@@ -15,6 +22,17 @@ export interface InputFile {
   root: string;
   format: InputFormat;
   bytes: number;
+  /** The content format when the user named one (`--format`); undefined: told by content. */
+  sourceFormat?: SourceFormat;
+  /** Real path of `--media-dir`: where the formats' image files are looked up. */
+  mediaDir?: string;
+}
+
+/** How the listed files are read: a format for all of them, and where images are. */
+export interface ListInputOptions {
+  /** `auto` (default): each file's format is told by its content. */
+  format?: SourceFormat | 'auto';
+  mediaDir?: string;
 }
 
 /** The record files of a run's command-line paths, and what was odd about them (an empty directory). */
@@ -30,7 +48,17 @@ export interface InputListing {
  * is. A missing path, or a file that is not `.ndjson`/`.jsonl`/`.json`, is a usage
  * error (ConfigError). The same file reached twice is read once.
  */
-export async function listInputFiles(paths: readonly string[]): Promise<InputListing> {
+export async function listInputFiles(
+  paths: readonly string[],
+  options: ListInputOptions = {},
+): Promise<InputListing> {
+  const sourceFormat = options.format === 'auto' ? undefined : options.format;
+  let mediaDir: string | undefined;
+  if (options.mediaDir !== undefined) {
+    mediaDir = await realpath(options.mediaDir).catch(() => {
+      throw new ConfigError(options.mediaDir!, 'media directory: no such directory');
+    });
+  }
   const files: InputFile[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
@@ -38,7 +66,14 @@ export async function listInputFiles(paths: readonly string[]): Promise<InputLis
     const real = await realpath(path);
     if (seen.has(real)) return;
     seen.add(real);
-    files.push({ path, root, format, bytes: (await stat(real)).size });
+    files.push({
+      path,
+      root,
+      format,
+      bytes: (await stat(real)).size,
+      ...(sourceFormat ? { sourceFormat } : {}),
+      ...(mediaDir ? { mediaDir } : {}),
+    });
   };
   for (const arg of paths) {
     let info: Awaited<ReturnType<typeof stat>>;
@@ -69,10 +104,10 @@ export async function listInputFiles(paths: readonly string[]): Promise<InputLis
       };
       await walk(arg);
       if (files.length === before)
-        warnings.push(`${arg}: no .ndjson, .jsonl or .json files in this directory`);
+        warnings.push(`${arg}: no .ndjson, .jsonl, .json or .xml files in this directory`);
     } else if (info.isFile()) {
       const format = FORMATS[extname(arg).toLowerCase()];
-      if (!format) throw new ConfigError(arg, 'not a record file (expected .ndjson, .jsonl or .json)');
+      if (!format) throw new ConfigError(arg, 'not a record file (expected .ndjson, .jsonl, .json or .xml)');
       await add(arg, await realpath(dirname(resolve(arg))), format);
     } else {
       throw new ConfigError(arg, 'not a file or directory');

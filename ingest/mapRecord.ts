@@ -1,7 +1,8 @@
+import { encodeWithPayload } from '../log/codec.ts';
 import type { ArticleFields } from '../schemas/articleEvents.ts';
 import type { BylineFields } from '../schemas/bylineEvents.ts';
 import { CATALOG, type ContentEvent, type EventOf, type EventType } from '../schemas/catalog.ts';
-import { canonicalJson, deriveEventId } from '../schemas/eventId.ts';
+import { canonicalJson, deriveEventIdFromPayload } from '../schemas/eventId.ts';
 import type { BlobRef } from '../schemas/imageEvents.ts';
 import { applyEvent, type EntityState } from '../schemas/state.ts';
 import {
@@ -44,6 +45,11 @@ export type Decision =
       retracted?: true;
     };
 
+/**
+ * The event of a decision, with its message bytes: the payload is serialised (canonical
+ * JSON) and UTF-8-encoded once, and those bytes are both hashed for the id and put into
+ * the message (`encodeWithPayload`).
+ */
 function makeEvent<T extends EventType>(
   type: T,
   entityId: string,
@@ -53,8 +59,9 @@ function makeEvent<T extends EventType>(
   context: MapContext,
 ): EventOf<T> {
   const entityType = CATALOG[type].entityType;
+  const payloadUtf8 = Buffer.from(canonicalJson(payload));
   const event = {
-    id: deriveEventId({ type, entityType, entityId, payload, basisSeq }),
+    id: deriveEventIdFromPayload({ type, entityType, entityId, basisSeq }, payloadUtf8),
     type,
     version: CATALOG[type].current,
     entityType,
@@ -65,7 +72,7 @@ function makeEvent<T extends EventType>(
     ...(context.correlationId === undefined ? {} : { correlationId: context.correlationId }),
     payload,
   };
-  return event as unknown as EventOf<T>;
+  return encodeWithPayload(event as unknown as EventOf<T>, payloadUtf8);
 }
 
 /** Drop keys whose value is undefined, so payloads compare (and hash) by what they say. */

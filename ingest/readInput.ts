@@ -13,7 +13,7 @@ async function admit(
   final: boolean,
 ): Promise<void> {
   if (!item.ok) {
-    await run.reject({ location: item.location, reason: item.reason, raw: item.raw });
+    await run.reject({ location: item.location, field: item.field, reason: item.reason, raw: item.raw });
     return;
   }
   const parsed = parseRecord(item.value);
@@ -44,12 +44,17 @@ export async function readInput(
   for (const file of files) {
     if (signal?.aborted) break;
     position.bytesCurrent = 0;
+    // Records and format-reader warnings: a file whose items were all left out with a warning is not "empty".
     let items = 0;
     const records = readRecords(file, {
       maxRecordBytes: run.settings.maxRecordBytes,
       signal,
       onBytes: (n) => {
         position.bytesCurrent = n;
+      },
+      onWarning: (warning) => {
+        items++;
+        run.warn(warning);
       },
     });
     for await (const item of records) {

@@ -2,6 +2,8 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { pipeline, Transform } from 'node:stream';
 import Parser from 'stream-json/Parser.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
+import type { SourceFormat } from './formats/mapped.ts';
+import { readFormatted, type Sniffed, sniffFormat } from './formats/readFormatted.ts';
 import { lineSplitter, TOO_LONG } from './lineSplitter.ts';
 import type { InputFile } from './listInputFiles.ts';
 
@@ -57,6 +59,8 @@ export type SourceItem =
   | {
       ok: false;
       location: RecordLocation;
+      /** The source field at fault, when a format reader knows it. */
+      field?: string;
       reason: string;
       /** The bytes as they were in the file, when there is a record to give back (not for an oversized one). */
       raw?: Buffer;
@@ -67,6 +71,8 @@ export interface ReadRecordsOptions {
   maxRecordBytes?: number;
   /** Called with the file's bytes read so far, for progress and ETA. */
   onBytes?: (bytesRead: number) => void;
+  /** Told about what a format reader leaves out but does not reject (a missing image file). */
+  onWarning?: (warning: { location: RecordLocation; message: string }) => void;
   signal?: AbortSignal;
 }
 
@@ -376,16 +382,68 @@ async function* readJsonArray(
   }
 }
 
+const isXml = (format: string) => format === 'nitf' || format === 'newsml' || format === 'wxr';
+
+/**
+ * The format to read a file as: the one given (`--format`) unless the content is
+ * plainly the other kind (XML for JSON or back), else the one its content shows
+ * (`.ndjson` files are presslog's without looking). A reject when neither works.
+ */
+async function formatOf(file: InputFile): Promise<{ format: SourceFormat } | { empty: true } | SourceItem> {
+  const given = file.sourceFormat;
+  if (file.format === 'ndjson' && (given === undefined || given === 'presslog'))
+    return { format: 'presslog' };
+  const location = { file: file.path };
+  let sniffed: Sniffed;
+  try {
+    sniffed = await sniffFormat(file.path);
+  } catch (err) {
+    return cannotRead(file, err);
+  }
+  // Blank: no records (the caller warns), whatever the format.
+  if ('empty' in sniffed) return sniffed;
+  if (given !== undefined) {
+    if ('format' in sniffed && isXml(sniffed.format) !== isXml(given)) {
+      return {
+        ok: false,
+        location,
+        reason: `--format ${given} was given, but the file's content is ${sniffed.format}`,
+      };
+    }
+    return { format: given };
+  }
+  if ('unknown' in sniffed) {
+    return {
+      ok: false,
+      location,
+      reason: `not a format presslog reads (${sniffed.unknown}); expected presslog records, NITF, NewsML-G2, ninjs or a WordPress export`,
+    };
+  }
+  return sniffed;
+}
+
 /**
  * Stream the records of one file as parsed values with their location; problems
  * (unreadable file, too long, bad UTF-8, bad JSON) come as `ok: false` items, never as
- * exceptions, so one bad record never stops the run.
+ * exceptions, so one bad record never stops the run. NITF, NewsML-G2, ninjs and
+ * WordPress files come mapped to presslog records (ingest/formats).
  */
 export async function* readRecords(
   file: InputFile,
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<SourceItem> {
   const resolved = { ...options, maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
-  if (file.format === 'json') yield* readJsonArray(file, resolved);
-  else yield* readNdjson(file, resolved);
+  const readPresslog = (f: InputFile) =>
+    f.format === 'json' ? readJsonArray(f, resolved) : readNdjson(f, resolved);
+  const resolvedFormat = await formatOf(file);
+  if ('empty' in resolvedFormat) return;
+  if (!('format' in resolvedFormat)) {
+    yield resolvedFormat;
+    return;
+  }
+  const { format } = resolvedFormat;
+  if (format !== 'presslog') yield* readFormatted(file, format, { ...resolved, readValues: readPresslog });
+  else if (file.format === 'xml')
+    yield { ok: false, location: { file: file.path }, reason: 'presslog records are JSON, not XML' };
+  else yield* readPresslog(file);
 }

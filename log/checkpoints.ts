@@ -1,7 +1,8 @@
-import { type KV, Kvm } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import { sleep } from './async.ts';
+import { openKv } from './stores.ts';
 
 /**
  * Where a projection's index stands in the log. Kept per index (not per projection), so a
@@ -106,14 +107,13 @@ export function healthKey(projection: ProjectionName): string {
  * the projectors write.
  */
 export function createCheckpointStore(options: CheckpointStoreOptions): CheckpointStore {
-  const name = options.names.bucket('checkpoints');
   let opening: Promise<KV> | undefined;
   let closed = false;
 
   function bucket(): Promise<KV> {
     if (closed) return Promise.reject(new Error('the checkpoint store is closed'));
     if (!opening) {
-      opening = new Kvm(options.nc).create(name, { history: 1, replicas: options.replicas ?? 1 });
+      opening = openKv(options.nc, options.names, 'checkpoints', options.replicas);
       opening.catch(() => {
         opening = undefined;
       });

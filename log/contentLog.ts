@@ -25,6 +25,12 @@ export interface ContentLogSettings {
   replayBatch?: number;
   /** Timeout of one JetStream request, a publish ack included (default 10 s). */
   requestTimeoutMs?: number;
+  /**
+   * How long a read request that times out is retried when the server is part of a
+   * cluster (default 20 s): enough to elect a new stream leader after a node died. On a
+   * single server, or with 0, a read fails at its first timeout.
+   */
+  failoverMs?: number;
   logger?: Logger;
   /**
    * The key ring (see `openKeyRing`): with it every payload is sealed under its item's
@@ -73,7 +79,7 @@ export type ContentLogOptions = ContentLogSettings & (InjectedConnection | Owned
 export function createContentLog(options: ContentLogOptions): ContentLog {
   const ctx = createLogContext(options);
   return {
-    init: () => init(ctx),
+    init: (options) => init(ctx, options),
     append: (items, appendOptions) => append(ctx, items, appendOptions),
     readEntity: (entityType, id, readOptions) => readEntity(ctx, entityType, id, readOptions),
     lastEvent: (entityType, id) => lastEvent(ctx, entityType, id),

@@ -1,9 +1,10 @@
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
 import { type DataKey, masterKeyCheck, newKey, unwrapKey, wrapKey } from './crypto/sealing.ts';
+import { openKv } from './stores.ts';
 
 /** What the key ring knows about an item's data keys. */
 export type ItemKeys =
@@ -69,7 +70,7 @@ const itemKey = (entityType: string, entityId: string) => `${entityType}.${entit
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const bucket = options.names.bucket('keys');
-  const kv = await new Kvm(options.nc).create(bucket, { history: 1, replicas: options.replicas ?? 1 });
+  const kv = await openKv(options.nc, options.names, 'keys', options.replicas ?? 1);
   const js = jetstream(options.nc);
   let master = options.masterKey;
   await checkMasterKey(kv, master, bucket);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names } from '../schemas/names.ts';
+import { openKv } from './stores.ts';
 
 /** Options of {@link deploymentSecret}. */
 export interface DeploymentSecretOptions {
@@ -19,10 +19,7 @@ export interface DeploymentSecretOptions {
  * remember to give every host.
  */
 export async function deploymentSecret(name: string, options: DeploymentSecretOptions): Promise<Uint8Array> {
-  const kv = await new Kvm(options.nc).create(options.names.bucket('secrets'), {
-    history: 1,
-    replicas: options.replicas ?? 1,
-  });
+  const kv = await openKv(options.nc, options.names, 'secrets', options.replicas);
   const read = async () => {
     const entry = await kv.get(name);
     return entry?.operation === 'PUT' && entry.length > 0 ? entry.value : undefined;

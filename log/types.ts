@@ -129,6 +129,14 @@ export interface InitReport {
   created: boolean;
   /** Differences between the existing stream and what presslog needs; reported, never silently changed. */
   drift: DriftItem[];
+  /** Settings `init --apply` changed (only the replica count is ever changed in place). */
+  changed?: DriftItem[];
+}
+
+/** Options of {@link ContentLog.init}. */
+export interface InitOptions {
+  /** Scale the stream to the configured replicas when they differ (JetStream moves the data). */
+  applyReplicas?: boolean;
 }
 
 /** Options of {@link ContentLog.readEntity}. */
@@ -151,7 +159,7 @@ export type AsOfBasis = 'stored' | 'occurred';
 /** The content log: the event store over JetStream that the write and read sides share. */
 export interface ContentLog {
   /** Create the stream, or verify an existing one and report drift. */
-  init(): Promise<InitReport>;
+  init(options?: InitOptions): Promise<InitReport>;
   /** Append events pipelined, in order; validates each first. Per-event outcomes, never a partial lie. */
   append(items: readonly AppendItem[], options?: { signal?: AbortSignal }): Promise<AppendStats>;
   /** The entity's events in order: its audit history. An unreadable message throws unless `onUnreadable` is given. */

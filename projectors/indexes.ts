@@ -219,3 +219,14 @@ export async function countDocs(client: Client, index: string, signal?: AbortSig
 export async function refresh(client: Client, index: string, signal?: AbortSignal): Promise<void> {
   await retryingEs(() => client.indices.refresh({ index }), { signal, deadlineMs: 60_000 });
 }
+
+/**
+ * Replicas for `auto`: 1 when the cluster has two or more data nodes (a node can be lost
+ * without losing a shard), else 0 (a single node cannot place a replica: the index would
+ * stay yellow).
+ */
+export async function autoReplicas(client: Client): Promise<number> {
+  const nodes = await client.cat.nodes({ format: 'json', h: 'node.role' });
+  const data = nodes.filter((n) => /[dhwcs]/.test(String(n['node.role'] ?? ''))).length;
+  return data >= 2 ? 1 : 0;
+}

@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { sleep } from '../log/async.ts';
+import { openKv } from '../log/stores.ts';
 import { PresslogError } from '../schemas/errors.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 
@@ -65,7 +65,7 @@ export interface LeaseOptions {
 
 /** The KV bucket of leases, `<NS>_LEASES` (its own max age only garbage-collects abandoned keys). */
 export async function openLeaseBucket(nc: NatsConnection, names: Names, replicas = 1): Promise<KV> {
-  return new Kvm(nc).create(names.bucket('leases'), { history: 1, ttl: 24 * 3600_000, replicas });
+  return openKv(nc, names, 'leases', replicas);
 }
 
 /** The key of the lease the live projector of `projection` holds. */

@@ -256,7 +256,7 @@ function leaseHolder(lease: LeaseValue): LeaseHolder {
 }
 
 /** When the log stored the first message after `seq` (an unreadable one counts too); undefined when there is none. */
-async function storedTimeAfter(
+export async function storedTimeAfter(
   log: Pick<ContentLog, 'replay'>,
   seq: number,
   signal?: AbortSignal,

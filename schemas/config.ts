@@ -30,7 +30,16 @@ export interface Config {
     /** Requests a client (IP address) may make per minute; 0 turns the limit off. */
     readonly rateLimitPerMinute: number;
   };
-  /** Content-addressed store of image originals and renditions. */
+  /** `/readyz` fails when a projection is more than this many events behind the log (`PRESSLOG_READY_MAX_LAG`). */
+  readonly readyMaxLag: number;
+  /**
+   * Replicas of everything presslog creates on NATS (the content stream, KV buckets,
+   * object stores): 1 on one server, 3 or 5 on a JetStream cluster.
+   */
+  readonly replicas: 1 | 3 | 5;
+  /** Where image originals and renditions are kept: a directory (one machine) or the NATS object store. */
+  readonly blobStore: 'dir' | 'nats';
+  /** The directory of the `dir` blob store. */
   readonly blobDir: string;
   /**
    * The master key that wraps every data key (crypto-shredding). The default path is
@@ -117,6 +126,20 @@ export function loadConfig(env: Env = process.env): Config {
       'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
     );
   }
+  const replicas = env.PRESSLOG_REPLICAS?.trim() || '1';
+  if (!['1', '3', '5'].includes(replicas)) {
+    throw new ConfigError(
+      'PRESSLOG_REPLICAS',
+      `must be 1, 3 or 5 (an odd number of JetStream replicas), got ${JSON.stringify(replicas)}`,
+    );
+  }
+  const blobStore = env.PRESSLOG_BLOB_STORE?.trim() || 'dir';
+  if (blobStore !== 'dir' && blobStore !== 'nats') {
+    throw new ConfigError(
+      'PRESSLOG_BLOB_STORE',
+      `must be dir (a directory, PRESSLOG_BLOB_DIR) or nats (the JetStream object store every host sees), got ${JSON.stringify(blobStore)}`,
+    );
+  }
   return Object.freeze({
     namespace,
     names: createNames(namespace),
@@ -140,6 +163,9 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'PRESSLOG_API_TIMEOUT_MS', 10_000, 100, 600_000),
       rateLimitPerMinute: integer(env, 'PRESSLOG_API_RATE_LIMIT', 600, 0, 1_000_000),
     }),
+    readyMaxLag: integer(env, 'PRESSLOG_READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
+    replicas: Number(replicas) as 1 | 3 | 5,
+    blobStore,
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
     masterKey: Object.freeze({
       file: env.PRESSLOG_MASTER_KEY_FILE?.trim() || `var/${namespace}/master.key`,
@@ -180,6 +206,9 @@ export function redactConfig(config: Config): Record<string, unknown> {
     },
     redis: { url: maskUrl(config.redis.url) },
     api: { ...config.api, cursorSecret: mask(config.api.cursorSecret) },
+    readyMaxLag: config.readyMaxLag,
+    replicas: config.replicas,
+    blobStore: config.blobStore,
     blobDir: config.blobDir,
     masterKeyFile: config.masterKey.file,
     servicesDir: config.servicesDir,

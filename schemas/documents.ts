@@ -69,8 +69,15 @@ export type ImageStatus = 'submitted' | 'processed' | 'failed';
 
 export interface ImageDoc {
   id: string;
+  /** The record's caption and credit, else what the file embeds (IPTC/XMP/EXIF). */
   caption?: string;
   credit?: string;
+  /** From the file's own metadata (ImageProcessed `embedded`). */
+  creator?: string;
+  copyright?: string;
+  dateCreated?: string;
+  keywords?: string[];
+  gps?: { lat: number; lon: number };
   fileName: string;
   original: { digest: string; bytes: number; mediaType: string };
   status: ImageStatus;

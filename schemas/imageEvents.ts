@@ -72,6 +72,33 @@ export const Rendition = Type.Object(
 );
 export type Rendition = Static<typeof Rendition>;
 
+/**
+ * What the photo file says about itself (IPTC IIM, XMP, EXIF), read by the image worker.
+ * Optional in `ImageProcessed` (added later): events without it stay valid as they are.
+ */
+export const PhotoMetadata = Type.Object(
+  {
+    caption: Type.Optional(Type.String({ maxLength: 5_000 })),
+    credit: Type.Optional(Type.String({ maxLength: 500 })),
+    creator: Type.Optional(Type.String({ maxLength: 300 })),
+    copyright: Type.Optional(Type.String({ maxLength: 500 })),
+    /** ISO 8601 date or date-time, as the file states it. */
+    dateCreated: Type.Optional(Type.String({ maxLength: 40 })),
+    keywords: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 })),
+    gps: Type.Optional(
+      Type.Object(
+        {
+          lat: Type.Number({ minimum: -90, maximum: 90 }),
+          lon: Type.Number({ minimum: -180, maximum: 180 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PhotoMetadata = Static<typeof PhotoMetadata>;
+
 export const ImageProcessed = envelope(
   'ImageProcessed',
   1,
@@ -90,6 +117,8 @@ export const ImageProcessed = envelope(
       /** A tiny inline preview: a `data:image/webp;base64,...` URI of a few hundred bytes. */
       placeholder: Type.String({ maxLength: 4_000 }),
       renditions: Type.Array(Rendition, { maxItems: 20 }),
+      /** Caption, credit, creator, keywords... embedded in the file; absent when it says nothing. */
+      embedded: Type.Optional(PhotoMetadata),
     },
     { additionalProperties: false },
   ),

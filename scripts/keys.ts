@@ -23,5 +23,5 @@ export async function openConfiguredKeyRing(
       'generated the master key: BACK IT UP now (without it no content can be read); see README "Takedowns"',
     );
   }
-  return openKeyRing({ nc, names: config.names, masterKey: master.key });
+  return openKeyRing({ nc, names: config.names, masterKey: master.key, replicas: config.replicas });
 }

@@ -11,6 +11,7 @@ import {
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
+import { type BlobStore, createBlobStore, createNatsBlobStore } from '../log/blobStore.ts';
 import type { Config } from '../schemas/config.ts';
 import { TransientError } from '../schemas/errors.ts';
 
@@ -170,4 +171,11 @@ export function maskCredentials(text: string): string {
 export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
   if (execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
   v8.setFlagsFromString('--heap-growing-percent=100');
+}
+
+/** The configured blob store: the directory, or the namespace's JetStream object store over `nc`. */
+export function openBlobStore(config: Config, nc: NatsConnection): BlobStore {
+  if (config.blobStore === 'nats')
+    return createNatsBlobStore({ nc, names: config.names, replicas: config.replicas });
+  return createBlobStore(config.blobDir);
 }

@@ -78,14 +78,51 @@ export const SearchQuerystring = {
       maxLength: SEARCH_LIMITS.maxCursorChars,
       description: 'The `next` cursor of the previous page (send the same q and filters).',
     },
+    asOf: {
+      type: 'string',
+      maxLength: 120,
+      description:
+        'Search an archive as it stood: the name of an --as-of index, as listed by GET /api/archives.',
+    },
     afterSeq,
   },
+} as const;
+
+export const SuggestQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['q'],
+  properties: {
+    q: { type: 'string', minLength: 1, maxLength: 100, description: 'The text typed so far.' },
+    size: { type: 'integer', minimum: 1, maximum: 10, default: 6, description: 'Suggestions of each kind.' },
+  },
+} as const;
+
+export const RelatedQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { size: { type: 'integer', minimum: 1, maximum: 20, default: 5 } },
 } as const;
 
 export const ReadQuerystring = {
   type: 'object',
   additionalProperties: false,
   properties: { afterSeq },
+} as const;
+
+/** `GET /api/articles/:id`: the indexed document, or (`format=ninjs`) the article as a ninjs 2.x item. */
+export const ArticleQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    afterSeq,
+    format: {
+      type: 'string',
+      enum: ['presslog', 'ninjs'],
+      default: 'presslog',
+      description: 'ninjs: a ninjs 2.x item',
+    },
+  },
 } as const;
 
 export const HistoryQuerystring = {
@@ -182,17 +219,37 @@ export const SearchResponse = {
       },
     },
     next: nullable({ type: 'string', description: 'Cursor of the next page; null on the last page.' }),
+    timeline: {
+      type: ['object', 'null'],
+      description:
+        'Hits per year (per decade when they span more than 60 years); first page of an article search only.',
+      properties: {
+        interval: { type: 'string', enum: ['year', 'decade'] },
+        buckets: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { from: { type: 'integer' }, to: { type: 'integer' }, count: { type: 'integer' } },
+          },
+        },
+      },
+    },
   },
 } as const;
 
 export const AnyObject = { type: 'object', additionalProperties: true } as const;
 
-export const HealthResponse = {
+export const LiveResponse = {
+  type: 'object',
+  properties: { status: { type: 'string', enum: ['ok'] } },
+} as const;
+
+export const ReadyResponse = {
   type: 'object',
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
-    elasticsearch: AnyObject,
-    nats: AnyObject,
+    /** Each check's answer: `ok`, `reason` when not, and details. */
+    checks: { type: 'object', additionalProperties: AnyObject },
     error: ErrorBody.properties.error,
   },
 } as const;

@@ -15,6 +15,8 @@ export interface Cursor {
   after: SortValue[];
   seen: number;
   fingerprint: string;
+  /** False when the result list was searched without the typo-tolerant clause (its words filled the first page). */
+  typo?: boolean;
 }
 
 interface WireCursor {
@@ -23,6 +25,8 @@ interface WireCursor {
   a: SortValue[];
   n: number;
   f: string;
+  /** 0: without the typo clause (absent: with it, as every cursor before this field). */
+  t?: 0;
 }
 
 const MAC_BYTES = 16;
@@ -33,7 +37,14 @@ function mac(key: Uint8Array, payload: string): Buffer {
 
 /** Encode and sign a cursor with the deployment's secret `key`. */
 export function encodeCursor(cursor: Cursor, key: Uint8Array): string {
-  const wire: WireCursor = { v: 1, p: cursor.pit, a: cursor.after, n: cursor.seen, f: cursor.fingerprint };
+  const wire: WireCursor = {
+    v: 1,
+    p: cursor.pit,
+    a: cursor.after,
+    n: cursor.seen,
+    f: cursor.fingerprint,
+    ...(cursor.typo === false ? { t: 0 as const } : {}),
+  };
   const payload = Buffer.from(JSON.stringify(wire)).toString('base64url');
   return `${payload}.${mac(key, payload).toString('base64url')}`;
 }
@@ -72,7 +83,8 @@ export function decodeCursor(
     throw notOurs();
   }
   if (typeof wire !== 'object' || wire === null || Array.isArray(wire)) throw notOurs();
-  const { v, p, a, n, f } = wire as Partial<WireCursor>;
+  const { v, p, a, n, f, t } = wire as Partial<WireCursor>;
+  if (t !== undefined && t !== 0) throw notOurs();
   if (v !== 1 || typeof p !== 'string' || p.length === 0 || typeof f !== 'string') throw notOurs();
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw notOurs();
   if (!Array.isArray(a) || a.length !== expect.sortValues) throw notOurs();
@@ -87,7 +99,7 @@ export function decodeCursor(
       'this cursor belongs to a different search (send the same q and filters)',
     );
   }
-  return { pit: p, after: a, seen: n, fingerprint: f };
+  return { pit: p, after: a, seen: n, fingerprint: f, ...(t === 0 ? { typo: false } : {}) };
 }
 
 /** How many hits came before the page a cursor points at (0 for anything unreadable): for numbering. */

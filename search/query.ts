@@ -62,6 +62,8 @@ export interface SearchParams {
   sort?: string;
   size?: string | number;
   after?: string;
+  /** Name of an `--as-of` index to search instead of the live alias (see `GET /api/archives`). */
+  asOf?: string;
 }
 
 /** A validated search. Dates are normalized to the instants that bound the range (inclusive). */
@@ -80,6 +82,8 @@ export interface SearchRequest {
   size: number;
   /** Opaque cursor from a previous answer's `next`. */
   after?: string;
+  /** An `--as-of` index name (checked against the kind's index prefix by the searcher). */
+  asOf?: string;
 }
 
 /** Options of one page's request body. */
@@ -91,6 +95,8 @@ export interface PageOptions {
   searchAfter?: readonly SortValue[];
   /** Aggregations are computed on the first page only; later pages reuse them. */
   facets: boolean;
+  /** Include the typo-tolerant clause (default true); see {@link hasTypoClause}. */
+  typo?: boolean;
 }
 
 export type SortValue = string | number | null;
@@ -138,6 +144,9 @@ function size(value: unknown): number {
   return n;
 }
 
+/** The shape of an as-of index name, `<ns>-<projection>-asof-<stamp>` (see projectors/indexes.ts). */
+export const AS_OF_PATTERN = /^[a-z0-9][a-z0-9_-]{0,80}-asof-[0-9t]{8,24}$/;
+
 /**
  * Validate raw parameters into a {@link SearchRequest}; throws {@link InvalidQueryError}
  * naming the parameter at fault. An empty `q` is allowed: it browses everything that passes
@@ -176,7 +185,11 @@ export function parseSearchParams(params: SearchParams | Record<string, unknown>
   if (after !== undefined && after.length > SEARCH_LIMITS.maxCursorChars) {
     throw new InvalidQueryError('after', 'not a cursor from this API');
   }
-  return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after };
+  const asOf = filterValue(raw.asOf, 'asOf');
+  if (asOf !== undefined && !AS_OF_PATTERN.test(asOf)) {
+    throw new InvalidQueryError('asOf', 'must be the name of an archive index (see GET /api/archives)');
+  }
+  return { q, byline, section, tag, from, to, kind, sort, size: size(raw.size), after, asOf };
 }
 
 /**
@@ -204,8 +217,9 @@ export function checkQueryCost(q: string): void {
  * cursors so a cursor cannot be replayed against a different search.
  */
 export function searchFingerprint(request: SearchRequest): string {
-  const { q, byline, section, tag, from, to, kind, sort } = request;
+  const { q, byline, section, tag, from, to, kind, sort, asOf } = request;
   const canonical = JSON.stringify([
+    asOf ?? null,
     q,
     byline ?? null,
     section ?? null,
@@ -221,7 +235,7 @@ export function searchFingerprint(request: SearchRequest): string {
 /** Index fields searched for each kind, with their boosts (headline > captions, bylines, tags > body). */
 export const SEARCH_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = Object.freeze({
   article: ['headline^3', 'images.caption^2', 'bylines.name^2', 'tags.text^2', 'body'],
-  image: ['caption^2', 'credit', 'fileName.text'],
+  image: ['caption^2', 'credit', 'creator', 'keywords^2', 'fileName.text'],
 });
 
 /** Fields of the returned `_source`: never the article body, which runs to hundreds of KB. */
@@ -289,6 +303,9 @@ export function textClauses(
       analyze_wildcard: false,
       auto_generate_synonyms_phrase_query: false,
       fuzzy_max_expansions: 20,
+      // Words match stemmed ("railroads" finds "railroad"); "quoted phrases" match the
+      // unstemmed `.exact` sub-fields, word for word.
+      quote_field_suffix: '.exact',
       _name: EXACT_CLAUSE,
     },
   };
@@ -319,12 +336,25 @@ export function textClauses(
   return { exact, typo };
 }
 
-/** The `query` part of the request: free text (or match_all) plus the filters. */
-export function buildQuery(request: SearchRequest): Record<string, unknown> {
+/** True when the request's text gets the typo-tolerant clause (short plain-word queries). */
+export function hasTypoClause(request: SearchRequest): boolean {
+  return textClauses(request)?.typo !== undefined;
+}
+
+/**
+ * The `query` part of the request: free text (or match_all) plus the filters. `typo:
+ * false` leaves the typo-tolerant clause out (the searcher first tries without it: the
+ * fuzzy clause over every field is most of a search's cost, and only a query whose words
+ * fill less than a page needs it).
+ */
+export function buildQuery(
+  request: SearchRequest,
+  options: { typo?: boolean } = {},
+): Record<string, unknown> {
   const filter = filters(request);
   const text = textClauses(request);
   if (!text) return filter.length === 0 ? { match_all: {} } : { bool: { filter } };
-  const should = text.typo ? [text.exact, text.typo] : [text.exact];
+  const should = text.typo && options.typo !== false ? [text.exact, text.typo] : [text.exact];
   return { bool: { should, minimum_should_match: 1, ...(filter.length > 0 ? { filter } : {}) } };
 }
 
@@ -349,9 +379,13 @@ export function sortValueCount(request: SearchRequest): number {
  * which cost several times the search itself. Hits that matched only through typo
  * tolerance get their highlights from {@link buildTypoHighlightBody}, for them alone.
  */
-export function buildHighlight(request: SearchRequest): Record<string, unknown> {
+export function buildHighlight(
+  request: SearchRequest,
+  options: { typo?: boolean } = {},
+): Record<string, unknown> {
   const text = textClauses(request);
-  return { ...highlightFields(request.kind), ...(text?.typo ? { highlight_query: text.exact } : {}) };
+  const typo = text?.typo && options.typo !== false;
+  return { ...highlightFields(request.kind), ...(typo ? { highlight_query: text.exact } : {}) };
 }
 
 function highlightFields(kind: SearchKind): Record<string, unknown> {
@@ -359,16 +393,23 @@ function highlightFields(kind: SearchKind): Record<string, unknown> {
   // <mark> tags, so a highlight is safe HTML with exactly one kind of element in it.
   const common = { encoder: 'html', pre_tags: ['<mark>'], post_tags: ['</mark>'], require_field_match: true };
   if (kind === 'image') {
-    return { ...common, fields: { caption: { number_of_fragments: 0 } } };
+    return { ...common, fields: { caption: { number_of_fragments: 0, matched_fields: ['caption.exact'] } } };
   }
+  // matched_fields: a quoted phrase matches the unstemmed `.exact` sub-field; its matches
+  // are marked in the field's own text.
   return {
     ...common,
     fields: {
-      headline: { number_of_fragments: 0 },
+      headline: { number_of_fragments: 0, matched_fields: ['headline.exact'] },
       // no_match_size: an article that matched elsewhere (or a browse without text) still
       // gets the start of its body as a snippet.
-      body: { fragment_size: 180, number_of_fragments: 2, no_match_size: 180 },
-      'images.caption': { number_of_fragments: 0 },
+      body: {
+        fragment_size: 180,
+        number_of_fragments: 2,
+        no_match_size: 180,
+        matched_fields: ['body.exact'],
+      },
+      'images.caption': { number_of_fragments: 0, matched_fields: ['images.caption.exact'] },
     },
   };
 }
@@ -403,6 +444,11 @@ export function buildAggregations(kind: SearchKind): Record<string, unknown> | u
     // hundreds of KB) from _source. The searcher fills them in from the bylines index.
     bylines: { terms: { field: 'bylines.id', size: FACET_SIZES.bylines } },
     years: { terms: { field: 'year', size: FACET_SIZES.years, order: { _key: 'desc' } } },
+    // The timeline: hits per year from the first to the last (empty years included), folded
+    // into decades by the searcher when the span is too wide for one bar per year.
+    timeline: {
+      date_histogram: { field: 'publishedAt', calendar_interval: 'year', format: 'yyyy', min_doc_count: 0 },
+    },
   };
 }
 
@@ -411,12 +457,12 @@ export function buildSearchBody(request: SearchRequest, page: PageOptions): Reco
   const aggs = page.facets ? buildAggregations(request.kind) : undefined;
   return {
     size: request.size,
-    query: buildQuery(request),
+    query: buildQuery(request, { typo: page.typo }),
     sort: buildSort(request),
     track_scores: true,
     track_total_hits: true,
     _source: { includes: SOURCE_FIELDS[request.kind] },
-    highlight: buildHighlight(request),
+    highlight: buildHighlight(request, { typo: page.typo }),
     pit: { id: page.pitId, keep_alive: page.keepAlive },
     ...(page.searchAfter ? { search_after: [...page.searchAfter] } : {}),
     ...(aggs ? { aggs } : {}),

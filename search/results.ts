@@ -13,6 +13,42 @@ export interface SearchResult {
   facets: Facets | null;
   /** Cursor for the next page, or `null` when this page is the last one. */
   next: string | null;
+  /** Hits per year or decade, on the first page of an article search; `null` otherwise. */
+  timeline: Timeline | null;
+}
+
+/** Hits over time: one bucket per year, or per decade when the hits span more than {@link MAX_YEAR_BARS} years. */
+export interface Timeline {
+  interval: 'year' | 'decade';
+  /** Oldest first; `from` and `to` are years, inclusive (a decade: 1860 to 1869). */
+  buckets: { from: number; to: number; count: number }[];
+}
+
+/** Widest span of years drawn one bar per year; wider spans get one bar per decade. */
+export const MAX_YEAR_BARS = 60;
+
+/** The timeline from the `timeline` date_histogram (yearly buckets, oldest first). */
+export function toTimeline(aggs: Record<string, unknown> | undefined): Timeline {
+  const years = buckets(aggs, 'timeline')
+    .map((b) => ({
+      year: Number(b.key_as_string ?? new Date(Number(b.key)).getUTCFullYear()),
+      count: b.doc_count,
+    }))
+    .filter((b) => Number.isInteger(b.year));
+  const first = years[0]?.year;
+  const last = years.at(-1)?.year;
+  if (first === undefined || last === undefined || last - first < MAX_YEAR_BARS) {
+    return { interval: 'year', buckets: years.map((y) => ({ from: y.year, to: y.year, count: y.count })) };
+  }
+  const decades = new Map<number, number>();
+  for (const y of years) {
+    const decade = Math.floor(y.year / 10) * 10;
+    decades.set(decade, (decades.get(decade) ?? 0) + y.count);
+  }
+  return {
+    interval: 'decade',
+    buckets: [...decades].map(([from, count]) => ({ from, to: from + 9, count })),
+  };
 }
 
 export interface SearchHit {

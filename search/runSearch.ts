@@ -1,12 +1,13 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { ProjectionName } from '../schemas/names.ts';
 import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
-import { InvalidQueryError } from './errors.ts';
+import { IndexMissingError, InvalidQueryError } from './errors.ts';
 import { translate } from './esErrors.ts';
 import {
   buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
+  hasTypoClause,
   parseSearchParams,
   SEARCH_LIMITS,
   type SearchKind,
@@ -25,6 +26,7 @@ import {
   type SearchResult,
   toFacets,
   toHit,
+  toTimeline,
   totalOf,
 } from './results.ts';
 import type { CallOptions, SearcherContext } from './searcherContext.ts';
@@ -46,7 +48,7 @@ export async function runSearch(
   const request = parseSearchParams(params as Record<string, unknown>);
   const fingerprint = searchFingerprint(request);
   const projection = PROJECTION[request.kind];
-  const index = names.alias(projection);
+  const index = searchedIndex(ctx, request);
   let cursor: Cursor | undefined;
   if (request.after !== undefined) {
     cursor = decodeCursor(request.after, { fingerprint, sortValues: sortValueCount(request) }, cursorKey);
@@ -63,21 +65,32 @@ export async function runSearch(
     try {
       pitId = (await es.openPointInTime({ index, keep_alive: keepAlive }, transport)).id;
     } catch (err) {
-      throw translate(err, { index, cursor: false });
+      const translated = translate(err, { index, cursor: false });
+      if (request.asOf !== undefined && translated instanceof IndexMissingError) {
+        throw new InvalidQueryError('asOf', `no archive ${request.asOf} (GET /api/archives lists them)`);
+      }
+      throw translated;
     }
   }
-  const body = buildSearchBody(request, {
-    pitId,
-    keepAlive,
-    searchAfter: cursor?.after,
-    facets: cursor === undefined,
-  });
+  const page = { pitId, keepAlive, searchAfter: cursor?.after, facets: cursor === undefined };
+  let typo = cursor ? cursor.typo !== false : hasTypoClause(request);
   let response: RawSearchResponse;
   try {
-    response = (await es.search(
-      { ...body, timeout: searchTimeout } as estypes.SearchRequest,
-      transport,
-    )) as RawSearchResponse;
+    const send = (withTypo: boolean) =>
+      es.search(
+        {
+          ...buildSearchBody(request, { ...page, typo: withTypo }),
+          timeout: searchTimeout,
+        } as estypes.SearchRequest,
+        transport,
+      ) as Promise<RawSearchResponse>;
+    // First page: without the typo clause (most of a search's cost) unless the words
+    // alone find less than a page; the cursor keeps the choice for the later pages.
+    if (!cursor && typo) {
+      response = await send(false);
+      if (totalOf(response) >= request.size) typo = false;
+      else response = await send(true);
+    } else response = await send(typo);
   } catch (err) {
     if (cursor === undefined) ctx.closePit(pitId);
     throw translate(err, { index, cursor: cursor !== undefined });
@@ -94,13 +107,22 @@ export async function runSearch(
   const last = response.hits.hits.at(-1);
   const more = hits.length === request.size && seen < total && seen < SEARCH_LIMITS.maxDepth && last?.sort;
   const next =
-    more && last?.sort ? encodeCursor({ pit, after: last.sort, seen, fingerprint }, cursorKey) : null;
+    more && last?.sort
+      ? encodeCursor(
+          { pit, after: last.sort, seen, fingerprint, ...(typo ? {} : { typo: false }) },
+          cursorKey,
+        )
+      : null;
   const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
   const [facets] = await Promise.all([
     cursor !== undefined
       ? null
       : request.kind === 'article'
-        ? nameBylines(toFacets(response.aggregations), hits, (ids) => bylineNames(ctx, ids, transport))
+        ? nameBylines(toFacets(response.aggregations), hits, (ids) =>
+            ctx.bylineNames
+              ? ctx.bylineNames.names(ids, (missing) => bylineNames(ctx, missing, transport))
+              : bylineNames(ctx, ids, transport),
+          )
         : emptyFacets(),
     highlightTypos(
       ctx,
@@ -112,7 +134,19 @@ export async function runSearch(
     ),
   ]);
   if (!next) ctx.closePit(pit);
-  return { total, hits, facets, next };
+  const timeline =
+    cursor === undefined && request.kind === 'article' ? toTimeline(response.aggregations) : null;
+  return { total, hits, facets, next, timeline };
+}
+
+/** The live alias of the kind's projection, or the as-of index the request names (of that projection only). */
+function searchedIndex(ctx: SearcherContext, request: SearchRequest): string {
+  const projection = PROJECTION[request.kind];
+  if (request.asOf === undefined) return ctx.names.alias(projection);
+  if (!request.asOf.startsWith(`${ctx.names.indexPrefix(projection)}asof-`)) {
+    throw new InvalidQueryError('asOf', `not an archive of ${projection} (GET /api/archives lists them)`);
+  }
+  return request.asOf;
 }
 
 /** Replace the highlights of hits that matched only through typo tolerance; a failure only costs them. */

@@ -3,11 +3,15 @@ import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { ArticleDoc, ImageDoc } from '../schemas/documents.ts';
 import type { Names } from '../schemas/names.ts';
+import { type Archive, listArchives } from './archives.ts';
+import { createBylineNameCache } from './bylineNameCache.ts';
 import { getDoc, isRendition } from './documents.ts';
 import type { SearchParams, SearchRequest } from './query.ts';
-import type { SearchResult } from './results.ts';
+import { runRelated } from './related.ts';
+import type { SearchHit, SearchResult } from './results.ts';
 import { runSearch } from './runSearch.ts';
 import type { CallOptions, SearcherContext } from './searcherContext.ts';
+import { runSuggest, type Suggestions } from './suggest.ts';
 
 export type { CallOptions } from './searcherContext.ts';
 
@@ -47,6 +51,12 @@ export interface Searcher {
   getArticle(id: string, options?: CallOptions): Promise<ArticleDoc | undefined>;
   getImage(id: string, options?: CallOptions): Promise<ImageDoc | undefined>;
   health(options?: CallOptions): Promise<ElasticsearchHealth>;
+  /** Headlines and byline names starting with what was typed (`q`); InvalidQueryError for bad input. */
+  suggest(params: { q?: unknown; size?: unknown }, options?: CallOptions): Promise<Suggestions>;
+  /** Articles like the article `id` (more_like_this); undefined when there is no such article. */
+  related(id: string, params?: { size?: unknown }, options?: CallOptions): Promise<SearchHit[] | undefined>;
+  /** The `--as-of` indexes that `search({ asOf })` can search. */
+  archives(options?: CallOptions): Promise<Archive[]>;
   /** True when `digest` is a rendition of some image in the images projection (never an original). */
   isRendition(digest: string, options?: CallOptions): Promise<boolean>;
   /** Waits for the points in time being closed; idempotent. The client stays open. */
@@ -68,6 +78,7 @@ export function createSearcher(options: SearcherOptions): Searcher {
     cursorKey: options.cursorKey ?? randomBytes(32),
     searchTimeout: options.searchTimeout ?? '5s',
     log,
+    bylineNames: createBylineNameCache(),
     closePit(id) {
       // Fire and forget: an unclosed point in time only lives until its keep_alive runs out.
       const p = es
@@ -83,6 +94,9 @@ export function createSearcher(options: SearcherOptions): Searcher {
       if (closed) return Promise.reject(new Error('searcher is closed'));
       return runSearch(ctx, params, call);
     },
+    suggest: (params, call) => runSuggest(ctx, params, call),
+    related: (id, params = {}, call = {}) => runRelated(ctx, id, params, call),
+    archives: (call) => listArchives(ctx, call),
     isRendition: (digest, call) => isRendition(ctx, knownRenditions, digest, call),
     getArticle: (id, call = {}) => getDoc<ArticleDoc>(ctx, 'articles', id, call),
     getImage: async (id, call = {}) => {

@@ -1,4 +1,5 @@
 import { failAttempt } from './jobFailure.ts';
+import { readPhotoMetadata } from './photoMetadata.ts';
 import { processedPayload } from './processedPayload.ts';
 import type { ImageJob, ImageJobResult } from './queue.ts';
 import { readOriginal } from './readOriginal.ts';
@@ -30,9 +31,12 @@ export async function processJob(ctx: WorkerContext, job: ImageJob): Promise<Ima
     }
     const bytes = await readOriginal(ctx, digest);
     const started = performance.now();
-    const result = await ctx.sharpSlots.run(() => ctx.processor(bytes, ctx.processing));
+    const [result, embedded] = await Promise.all([
+      ctx.sharpSlots.run(() => ctx.processor(bytes, ctx.processing)),
+      readPhotoMetadata(bytes),
+    ]);
     const stored = await Promise.all(result.renditions.map((r) => ctx.blobs.put(r.bytes)));
-    const payload = processedPayload(digest, result, stored);
+    const payload = processedPayload(digest, result, stored, embedded);
     const images = await reading.catch(() => undefined);
     const records = await recordForJob(ctx, job, { kind: 'processed', payload }, images);
     ctx.stats.processed++;

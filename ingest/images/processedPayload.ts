@@ -1,4 +1,4 @@
-import type { ImageProcessed } from '../../schemas/imageEvents.ts';
+import type { ImageProcessed, PhotoMetadata } from '../../schemas/imageEvents.ts';
 import type { ProcessedImage } from './renditions.ts';
 
 /** The ImageProcessed payload for processed bytes whose renditions are stored (pure). */
@@ -6,6 +6,8 @@ export function processedPayload(
   originalDigest: string,
   result: ProcessedImage,
   stored: readonly { digest: string; bytes: number }[],
+  /** What the file says about itself (caption, credit, keywords...), when it says anything. */
+  embedded?: PhotoMetadata,
 ): ImageProcessed['payload'] {
   const { metadata } = result;
   return {
@@ -26,5 +28,6 @@ export function processedPayload(
       width: r.width,
       height: r.height,
     })),
+    ...(embedded ? { embedded } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError, type PubAck } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { validateEvent } from '../../schemas/catalog.ts';
 import {
   ConcurrencyError,
@@ -11,7 +11,7 @@ import { isEntityType, isValidId } from '../../schemas/names.ts';
 import { encodeEvent, HEADER_RESERVE_BYTES, oversizeError } from '../codec.ts';
 import type { AppendItem, AppendOutcome, AppendStats } from '../types.ts';
 import { createBatchSealer } from './batchSealer.ts';
-import { clients } from './connection.ts';
+import { clients, publisher } from './connection.ts';
 import type { LogContext } from './context.ts';
 import {
   abortError,
@@ -21,6 +21,7 @@ import {
   MoreJetStreamApiCodes,
   streamMissing,
 } from './natsErrors.ts';
+import type { PublishAck } from './publisher.ts';
 
 /** A settled append: the outcome plus whether later items of the batch should not be sent at all. */
 interface Settled {
@@ -147,17 +148,20 @@ function tally(outcomes: AppendOutcome[]): AppendStats {
  *
  * - Events are validated (current schema version only) and size-checked before any
  *   byte is sent; an invalid or oversized event is reported `invalid`, never published.
- * - A batch is published pipelined in batch order (up to `publishWindow` in flight), so
- *   the stream stores the appended events of one batch in that order.
+ * - A batch is published pipelined in batch order (up to `publishWindow` awaiting acks)
+ *   by the log's publisher (publisher.ts: core NATS publishes, one reply inbox), so the
+ *   stream stores the appended events of one batch in that order, except an event sent
+ *   again after its ack did not come in time or a reconnect (same `Nats-Msg-Id`: stored
+ *   once, reported `duplicate` when the first send was stored after all).
  * - Per entity, a batch is appended as a prefix: an item whose entity already had an
  *   item earlier in the batch is sent only after that one was acknowledged, and is not
  *   sent if that one was not appended (reported `conflict`, or `failed` if the earlier
  *   one failed). Its `expectedLastSeq`, when set, is replaced by the earlier item's
  *   acknowledged sequence: "right after my previous event", which the caller cannot
  *   know in advance.
- * - After a transport failure (timeout, connection lost) or an abort no further item is
- *   sent; those are reported `failed` as not sent. An item whose publish timed out may
- *   still have been stored: retrying it is safe within the duplicate window.
+ * - After a transport failure (no ack after the publisher's attempts, connection closed)
+ *   or an abort no further item is sent; those are reported `failed` as not sent. An item
+ *   that failed may still have been stored: retrying it is safe within the duplicate window.
  *
  * Longer than most functions here on purpose: the loop's state (the outcomes, the
  * publishes in flight, each entity's previous item, `stop`) is one pipeline whose
@@ -170,7 +174,8 @@ export async function append(
 ): Promise<AppendStats> {
   const { names, publishWindow, stream } = ctx;
   const { signal } = appendOptions;
-  const { nc, js } = await clients(ctx);
+  const { nc } = await clients(ctx);
+  const publishing = await publisher(ctx);
   const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER_RESERVE_BYTES;
   const sealer = ctx.keys ? await createBatchSealer(ctx.keys, items) : undefined;
   const outcomes = new Array<AppendOutcome>(items.length);
@@ -235,16 +240,18 @@ export async function append(
       }
     }
 
-    // Bounded pipelining: wait for the oldest publish when the window is full.
-    while (inflight.length - inflightHead >= publishWindow) await inflight[inflightHead++];
+    // Bounded pipelining: when the window is full, wait for its oldest eighth, so the next
+    // eighth is published in one go (nats.js writes to the socket once per microtask
+    // turn that published: one ack, one publish, one write was a syscall per event).
+    if (inflight.length - inflightHead >= publishWindow) {
+      const until = inflightHead + Math.max(1, publishWindow >> 3);
+      while (inflightHead < until) await inflight[inflightHead++];
+    }
 
     const at = index;
-    const publishOptions = {
-      msgID: event.id,
-      ...(expected !== undefined ? { expect: { lastSubjectSequence: expected } } : {}),
-    };
-    const done = js.publish(entitySubject, bytes, publishOptions).then(
-      (ack: PubAck) => {
+    const request = { subject: entitySubject, bytes, msgId: event.id, expectedLastSubjectSequence: expected };
+    const done = publishing.publish(request).then(
+      (ack: PublishAck) => {
         outcomes[at] = ack.duplicate
           ? { status: 'duplicate', eventId: event.id, seq: ack.seq }
           : { status: 'appended', eventId: event.id, seq: ack.seq };

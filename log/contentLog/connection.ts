@@ -7,8 +7,11 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import { ConfigError, PresslogError, TransientError } from '../../schemas/errors.ts';
+import { retrying } from '../async.ts';
 import type { Clients, LogContext } from './context.ts';
-import { isTransportError } from './natsErrors.ts';
+import { isNoResponders, isTransportError } from './natsErrors.ts';
+import { createPublisher, type Publisher } from './publisher.ts';
+import { failoverMsOf } from './request.ts';
 
 async function open(ctx: LogContext): Promise<Clients> {
   const { options, requestTimeoutMs } = ctx;
@@ -38,7 +41,13 @@ async function open(ctx: LogContext): Promise<Clients> {
     }
   }
   try {
-    const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+    // Its account-info request times out while a cluster elects a meta leader: retried.
+    const jsm = await retrying(() => jetstreamManager(nc, { timeout: requestTimeoutMs }), {
+      retryable: (err) => isTransportError(err) && !isNoResponders(err),
+      deadlineMs: failoverMsOf(ctx, nc),
+      initialMs: 250,
+      maxMs: 2_000,
+    });
     const js = jetstream(nc, { timeout: requestTimeoutMs });
     return { nc, js, jsm };
   } catch (err) {
@@ -76,10 +85,30 @@ export function clients(ctx: LogContext): Promise<Clients> {
   return ctx.opening;
 }
 
+/** The appends' publisher on the log's connection, made on first use; a failed one is made again by the next call. */
+export function publisher(ctx: LogContext): Promise<Publisher> {
+  if (!ctx.publisher) {
+    const making = clients(ctx).then(({ nc }) =>
+      createPublisher(nc, {
+        timeoutMs: ctx.requestTimeoutMs,
+        // Every send of a message within the duplicate window of its first (see publisher.ts).
+        attempts: Math.max(1, Math.min(3, Math.floor(ctx.duplicateWindowMs / ctx.requestTimeoutMs))),
+        log: ctx.log,
+      }),
+    );
+    ctx.publisher = making;
+    making.catch(() => {
+      if (ctx.publisher === making) ctx.publisher = undefined;
+    });
+  }
+  return ctx.publisher;
+}
+
 /** Stop the reads in progress, then close the connection if the log opened it. Idempotent. */
 export function close(ctx: LogContext): Promise<void> {
   ctx.closing ??= (async () => {
     for (const stop of ctx.activeScans) stop();
+    (await ctx.publisher?.catch(() => undefined))?.close();
     if (!ctx.opening || ctx.options.nc) return;
     const opened = await ctx.opening.catch(() => undefined);
     if (opened && !opened.nc.isClosed()) await opened.nc.close();

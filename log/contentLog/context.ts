@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Names } from '../../schemas/names.ts';
 import type { ContentLogOptions } from '../contentLog.ts';
 import type { KeyRing } from '../keyRing.ts';
+import type { Publisher } from './publisher.ts';
 
 /** The connection and the JetStream handles over it, opened together (see connection.ts). */
 export interface Clients {
@@ -25,6 +26,7 @@ export interface LogContext {
   readonly publishWindow: number;
   readonly replayBatch: number;
   readonly requestTimeoutMs: number;
+  readonly failoverMs: number;
   readonly log: Logger | undefined;
   /** Seals payloads at append and opens them at read; absent: plaintext (a log from before encryption). */
   readonly keys: KeyRing | undefined;
@@ -32,6 +34,8 @@ export interface LogContext {
   keysPreloaded: Promise<void> | undefined;
   /** The clients being opened or open; unset again when opening failed. */
   opening: Promise<Clients> | undefined;
+  /** The appends' publisher, made on the first append; unset again when making it failed. */
+  publisher: Promise<Publisher> | undefined;
   /** Set by the first `close()`: from then on no clients are handed out. */
   closing: Promise<void> | undefined;
   /** Stops every scan in progress; `close()` calls them so no consumer outlives the log. */
@@ -57,10 +61,12 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     publishWindow: Math.max(1, options.publishWindow ?? 512),
     replayBatch: Math.max(1, options.replayBatch ?? 512),
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    failoverMs: options.failoverMs ?? 20_000,
     log: options.logger?.child({ component: 'content-log', stream }),
     keys: options.keys,
     keysPreloaded: undefined,
     opening: undefined,
+    publisher: undefined,
     closing: undefined,
     activeScans: new Set(),
     directGet: undefined,

@@ -2,7 +2,7 @@ import type { StreamInfo } from '@nats-io/jetstream';
 import type { LogHead } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
-import { wrapRequestError } from './natsErrors.ts';
+import { request } from './request.ts';
 
 function parseServerTime(value: string | undefined): Date | undefined {
   if (!value || value.startsWith('0001-')) return undefined;
@@ -13,13 +13,8 @@ function parseServerTime(value: string | undefined): Date | undefined {
 /** Where the log stands, from the stream info; also learns whether direct gets work (`ctx.directGet`). */
 export async function head(ctx: LogContext): Promise<LogHead> {
   const { stream } = ctx;
-  const { jsm } = await clients(ctx);
-  let info: StreamInfo;
-  try {
-    info = await jsm.streams.info(stream);
-  } catch (err) {
-    throw wrapRequestError(stream, `stream info ${stream}`, err);
-  }
+  const { jsm, nc } = await clients(ctx);
+  const info: StreamInfo = await request(ctx, nc, `stream info ${stream}`, () => jsm.streams.info(stream));
   const { state } = info;
   ctx.directGet = info.config.allow_direct === true;
   return {

@@ -6,8 +6,9 @@ import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
 import { decodeStored } from './decode.ts';
 import { head } from './head.ts';
-import { isNoResponders, wrapRequestError } from './natsErrors.ts';
+import { isNoResponders } from './natsErrors.ts';
 import { scan } from './readOrdered.ts';
+import { request } from './request.ts';
 
 /** Throws an InvalidRecordError unless `entityType` is one of ours. */
 export function assertEntityType(entityType: EntityType): void {
@@ -48,9 +49,9 @@ async function getMessage(
   query: { last_by_subj: string } | { seq: number; next_by_subj: string },
 ): Promise<{ data: Uint8Array; seq: number; time: Date; subject: string } | null> {
   const { stream } = ctx;
-  const { jsm } = await clients(ctx);
+  const { jsm, nc } = await clients(ctx);
   if (ctx.directGet === undefined) await head(ctx);
-  try {
+  return request(ctx, nc, `get ${JSON.stringify(query)} from ${stream}`, async () => {
     if (ctx.directGet) {
       try {
         return await jsm.direct.getMessage(stream, query);
@@ -61,9 +62,7 @@ async function getMessage(
       }
     }
     return await jsm.streams.getMessage(stream, query);
-  } catch (err) {
-    throw wrapRequestError(stream, `get ${JSON.stringify(query)} from ${stream}`, err);
-  }
+  });
 }
 
 /**

@@ -1,10 +1,11 @@
-import type { JetStreamClient, JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
 import type { ReplayItem } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
 import { decodeStored } from './decode.ts';
-import { abortError, wrapRequestError } from './natsErrors.ts';
+import { abortError } from './natsErrors.ts';
+import { request } from './request.ts';
 
 /** What a visit of one message answers: the item to yield, if any, and whether the read is complete. */
 export interface Visit<T> {
@@ -32,14 +33,11 @@ export async function* readOrdered<T>(
 ): AsyncGenerator<T> {
   const { stream, activeScans } = ctx;
   const { filter, batch, signal, visit } = params;
-  const { js } = await clients(ctx);
-  let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
-  try {
-    // `filter_subjects` given a string becomes the single `filter_subject` that 2.9 accepts.
-    consumer = await js.consumers.get(stream, { ...params.consumer, filter_subjects: filter });
-  } catch (err) {
-    throw wrapRequestError(stream, `create consumer on ${stream}`, err);
-  }
+  const { js, nc } = await clients(ctx);
+  // `filter_subjects` given a string becomes the single `filter_subject` that 2.9 accepts.
+  const consumer = await request(ctx, nc, `create consumer on ${stream}`, () =>
+    js.consumers.get(stream, { ...params.consumer, filter_subjects: filter }),
+  );
   let finished = false;
   let stopReason: Error | undefined;
   try {

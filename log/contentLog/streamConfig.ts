@@ -6,7 +6,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { DriftItem, InitReport } from '../types.ts';
+import type { DriftItem, InitOptions, InitReport } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
 import {
@@ -15,6 +15,7 @@ import {
   MoreJetStreamApiCodes,
   wrapRequestError,
 } from './natsErrors.ts';
+import { request } from './request.ts';
 
 /** The stream presslog creates: no limits, file storage, history the server refuses to rewrite. */
 export function desiredConfig(ctx: LogContext): Partial<StreamConfig> & { name: string } {
@@ -70,16 +71,21 @@ export function driftOf(ctx: LogContext, actual: StreamConfig): DriftItem[] {
   return drift;
 }
 
-/** Create the stream, or verify an existing one and report drift (never changing it). */
-export async function init(ctx: LogContext): Promise<InitReport> {
+/**
+ * Create the stream, or verify an existing one and report drift. Nothing is changed but,
+ * with `applyReplicas`, the replica count: scaling a stream is what JetStream supports in
+ * place, while every other setting presslog checks protects the history.
+ */
+export async function init(ctx: LogContext, options: InitOptions = {}): Promise<InitReport> {
   const { stream, log } = ctx;
-  const { jsm } = await clients(ctx);
-  let info: StreamInfo | undefined;
-  try {
-    info = await jsm.streams.info(stream);
-  } catch (err) {
-    if (!isStreamNotFound(err)) throw wrapRequestError(stream, `stream info ${stream}`, err);
-  }
+  const { jsm, nc } = await clients(ctx);
+  // A missing stream is an answer (undefined), not a failure to retry.
+  let info: StreamInfo | undefined = await request(ctx, nc, `stream info ${stream}`, () =>
+    jsm.streams.info(stream).catch((err: unknown) => {
+      if (isStreamNotFound(err)) return undefined;
+      throw err;
+    }),
+  );
   if (!info) {
     try {
       await jsm.streams.add(desiredConfig(ctx));
@@ -90,10 +96,18 @@ export async function init(ctx: LogContext): Promise<InitReport> {
       if (!isJetStreamApiError(err, MoreJetStreamApiCodes.StreamNameInUse)) {
         throw wrapRequestError(stream, `create stream ${stream}`, err);
       }
-      info = await jsm.streams.info(stream);
+      info = await request(ctx, nc, `stream info ${stream}`, () => jsm.streams.info(stream));
     }
   }
-  const drift = driftOf(ctx, info.config);
+  let drift = driftOf(ctx, info.config);
+  const replicas = drift.find((d) => d.field === 'num_replicas');
+  if (replicas && options.applyReplicas) {
+    await jsm.streams.update(stream, { num_replicas: replicas.expected as number });
+    log?.info({ from: replicas.actual, to: replicas.expected }, 'scaled the content stream');
+    drift = drift.filter((d) => d !== replicas);
+    if (drift.length > 0) log?.warn({ drift }, 'content stream configuration drifted; not changing it');
+    return { stream, created: false, drift, changed: [replicas] };
+  }
   if (drift.length > 0) log?.warn({ drift }, 'content stream configuration drifted; not changing it');
   return { stream, created: false, drift };
 }

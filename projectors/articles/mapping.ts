@@ -5,7 +5,9 @@ import {
   LINEAGE_MAPPING,
   opaqueKeyword,
   SHINGLE_ANALYZER,
+  SUGGEST_FIELD,
   storedOnly,
+  subText,
   text,
   textWithKeyword,
 } from '../analysis.ts';
@@ -22,20 +24,19 @@ export const ARTICLES_MAPPING = {
     id: keyword,
     headline: textWithKeyword({
       fields: {
-        keyword: { type: 'keyword', ignore_above: 256 },
-        sort: { type: 'keyword', ignore_above: 256, normalizer: 'presslog_lowercase' },
         shingles: { type: 'text', analyzer: SHINGLE_ANALYZER },
+        suggest: SUGGEST_FIELD,
       },
     }),
     body: text(),
     section: keyword,
     publishedAt: date,
     year: integer,
-    tags: { type: 'keyword', fields: { text: text() } },
+    tags: { type: 'keyword', fields: { text: subText() } },
     bylines: {
       properties: {
         id: keyword,
-        name: textWithKeyword(),
+        name: textWithKeyword({ fields: { suggest: SUGGEST_FIELD } }),
       },
     },
     images: {

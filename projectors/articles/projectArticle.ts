@@ -36,9 +36,12 @@ export function embedByline(id: string, state: BylineState | undefined): Embedde
 export function embedImage(id: string, state: ImageState | undefined): EmbeddedImage {
   if (!state || state.removed) return { id, renditions: [] };
   const embedded: EmbeddedImage = { id, renditions: [] };
-  if (state.caption !== undefined) embedded.caption = state.caption;
-  if (state.credit !== undefined) embedded.credit = state.credit;
   const processed = state.processed;
+  // The record's caption and credit win; what the file embeds fills the gaps.
+  const caption = state.caption ?? processed?.embedded?.caption;
+  const credit = state.credit ?? processed?.embedded?.credit;
+  if (caption !== undefined) embedded.caption = caption;
+  if (credit !== undefined) embedded.credit = credit;
   if (processed) {
     embedded.width = processed.width;
     embedded.height = processed.height;

@@ -33,8 +33,17 @@ export function projectImage(state: ImageState, refs: ImageRefs): ImageDoc | nul
     updatedAt: state.updatedAt,
     lineage,
   };
-  if (state.caption !== undefined) doc.caption = state.caption;
-  if (state.credit !== undefined) doc.credit = state.credit;
+  // The record's caption and credit win; what the file embeds fills the gaps.
+  const embedded = processed?.embedded;
+  const caption = state.caption ?? embedded?.caption;
+  const credit = state.credit ?? embedded?.credit;
+  if (caption !== undefined) doc.caption = caption;
+  if (credit !== undefined) doc.credit = credit;
+  if (embedded?.creator !== undefined) doc.creator = embedded.creator;
+  if (embedded?.copyright !== undefined) doc.copyright = embedded.copyright;
+  if (embedded?.dateCreated !== undefined) doc.dateCreated = embedded.dateCreated;
+  if (embedded?.keywords !== undefined) doc.keywords = embedded.keywords;
+  if (embedded?.gps !== undefined) doc.gps = embedded.gps;
   if (!processed && failed) doc.failureReason = failed.reason;
   if (processed) {
     doc.width = processed.width;

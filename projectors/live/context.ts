@@ -31,6 +31,8 @@ export interface Batch extends PipelineBatch {
   wrote: Set<ProjectionName>;
   /** The batch as a wait of the stall watchdog, ended when it is committed. */
   wait?: Wait;
+  /** Articles it writes, kept only when `onArticlesVisible` listens (see announce.ts). */
+  articleIds?: string[];
 }
 
 /** The projector's timing and size settings, defaults applied. */

@@ -5,6 +5,7 @@ import type { Rendered } from '../engine.ts';
 import { addBulkStats, type BulkStats } from '../write/bulkWriter.ts';
 import { retryingEs } from '../write/esRetry.ts';
 import { writeBatch } from '../write/pipeline.ts';
+import { announceArticles, writtenArticles } from './announce.ts';
 import { type Batch, currentIndexes, type LiveContext, type Target } from './context.ts';
 import { beginWait, endWait } from './watchdog.ts';
 
@@ -32,6 +33,7 @@ export async function flush(ctx: LiveContext, final: boolean): Promise<void> {
     final,
     indexes: currentIndexes(ctx),
     wrote: new Set(ops.map((op) => op.projection)),
+    articleIds: writtenArticles(ctx, ops),
     // Watched from now until committed, a wait for a full pipeline included.
     wait: beginWait(
       ctx,
@@ -95,9 +97,11 @@ async function commit(ctx: LiveContext, batch: Batch, stats: BulkStats): Promise
       changed.set(projection, target);
     }
   }
-  if (batch.final || Date.now() - ctx.lastRefresh >= ctx.settings.refreshEveryMs) {
+  const refreshing = batch.final || Date.now() - ctx.lastRefresh >= ctx.settings.refreshEveryMs;
+  if (refreshing) {
     for (const [projection, target] of await refresh(ctx)) changed.set(projection, target);
   }
+  announceArticles(ctx, batch.articleIds, refreshing);
   for (const [projection, target] of changed) {
     await retrying(
       () =>
@@ -112,6 +116,11 @@ async function commit(ctx: LiveContext, batch: Batch, stats: BulkStats): Promise
       { signal: ctx.signal, retryable: () => true, maxMs: 5000 },
     );
   }
+  reportProgress(ctx);
+}
+
+/** Tell the caller (`onProgress`) where the projector is. */
+export function reportProgress(ctx: LiveContext): void {
   ctx.options.onProgress?.({
     position: ctx.position,
     targets: Object.fromEntries(

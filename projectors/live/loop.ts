@@ -3,7 +3,7 @@ import { positionOf } from '../../log/codec.ts';
 import type { ReplayItem, UnreadableEvent } from '../../log/types.ts';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
 import type { LiveContext } from './context.ts';
-import { flush } from './flush.ts';
+import { flush, reportProgress } from './flush.ts';
 import { aliasCheckDue, followAliases } from './handover.ts';
 import { noteError, writeHealth } from './health.ts';
 import { saveStateIfDue } from './snapshot.ts';
@@ -127,6 +127,8 @@ async function commitCaughtUp(ctx: LiveContext): Promise<void> {
     ctx.caughtUp = true;
     ctx.logger?.info({ position: ctx.position, events: ctx.totals.events }, 'caught up with the log');
     ctx.options.onCaughtUp?.(ctx.position);
+    // Events applied to the state without a write (all in the index already) are reported too.
+    reportProgress(ctx);
   }
   if (ctx.lastError) {
     ctx.lastError = undefined;

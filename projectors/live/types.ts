@@ -12,7 +12,7 @@ export interface ProjectorProgress {
   position: number;
   /** Per projection: the index written and its committed checkpoint. */
   targets: Record<string, { index: string; seq: number; visibleSeq: number }>;
-  stats: BulkStats;
+  stats: ProjectorStats;
   /** True once the projector has read up to the head of the log at least once. */
   caughtUp: boolean;
 }
@@ -70,6 +70,11 @@ export interface ProjectorOptions extends ProjectionClients {
   onProgress?: (progress: ProjectorProgress) => void;
   /** Called once, when the projector has first read up to the head of the log (its state is rebuilt). */
   onCaughtUp?: (position: number) => void;
+  /**
+   * Called with the ids of the articles live batches wrote, once a refresh has made them
+   * searchable (saved-search alerts run on them). Never by a reindex. Not awaited.
+   */
+  onArticlesVisible?: (ids: string[]) => unknown;
 }
 
 export interface RunOptions {

@@ -5,6 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { openObjectStore } from '../../log/stores.ts';
 import type { LogHead } from '../../log/types.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
 import { type ProjectionState, restoreProjectionState, type StateRecord } from './projectionState.ts';
@@ -87,14 +88,14 @@ export function createStateSnapshotStore(options: {
   nc: NatsConnection;
   names: Names;
   logger?: Logger;
+  /** Replicas of the object store when this process creates it (default 1). */
+  replicas?: number;
 }): StateSnapshotStore {
   const { nc, names } = options;
   const logger = options.logger?.child({ component: 'state-snapshots' });
   let bucket: Promise<ObjectStore> | undefined;
   const store = () => {
-    bucket ??= new Objm(jetstream(nc)).create(names.bucket('state'), {
-      description: 'presslog projection state snapshots (a cache of the content log)',
-    });
+    bucket ??= openObjectStore(nc, names, 'state', options.replicas);
     bucket.catch(() => {
       bucket = undefined;
     });

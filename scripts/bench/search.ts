@@ -3,13 +3,17 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { Config } from '../../schemas/config.ts';
 import {
+  buildQuery,
   buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
+  hasTypoClause,
   parseSearchParams,
+  SEARCH_FIELDS,
   type SearchParams,
 } from '../../search/query.ts';
-import { matchedClauses, type RawSearchResponse, type SearchResult } from '../../search/results.ts';
+import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
+import { buildSuggestBody, SUGGEST_LIMITS } from '../../search/suggest.ts';
 import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
 
@@ -20,6 +24,8 @@ export interface SearchBenchOptions {
   server: RunningServer;
   /** Concurrent clients per level (default 1, 8, 32). */
   levels?: readonly number[];
+  /** Also time the second ceiling, a bare match (default true). */
+  bareMatch?: boolean;
   /** Requests per level, side and round (default 150). */
   requests?: number;
   /** Alternating rounds of ours and the ceiling per level (default 2). */
@@ -67,9 +73,18 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
   const request = parseSearchParams(params);
   const index = config.names.alias(request.kind === 'image' ? 'images' : 'articles');
   const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
-  const response = (await es.search(
-    buildSearchBody(request, { pitId: pit, keepAlive: KEEP_ALIVE, facets: true }) as estypes.SearchRequest,
-  )) as RawSearchResponse;
+  // As the searcher does: without the typo clause first, with it when the words fill less than a page.
+  const send = async (typo: boolean) =>
+    (await es.search(
+      buildSearchBody(request, {
+        pitId: pit,
+        keepAlive: KEEP_ALIVE,
+        facets: true,
+        typo,
+      }) as estypes.SearchRequest,
+    )) as RawSearchResponse;
+  let response = await send(false);
+  if (hasTypoClause(request) && totalOf(response) < request.size) response = await send(true);
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
@@ -93,13 +108,44 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
     }
   }
   await Promise.all(followUps);
-  const total =
-    typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
+  const total = totalOf(response);
   if (!(hits.length === request.size && total > hits.length)) {
     const p = es.closePointInTime({ id: pitId }).catch(() => {});
     closing.add(p);
     p.finally(() => closing.delete(p));
   }
+}
+
+/**
+ * The harder ceiling: the cheapest request that finds the same hits. The same free text as
+ * one `multi_match` over the same fields, the same filters, the same page of `_source`
+ * fields; no typo clause, highlighting, facets, timeline, exact total or point in time.
+ */
+export function bareMatchBody(params: SearchParams): Record<string, unknown> {
+  const request = parseSearchParams(params);
+  const query = buildQuery({ ...request, q: '' });
+  const filter = (query as { bool?: { filter?: unknown[] } }).bool?.filter ?? [];
+  const match =
+    request.q === ''
+      ? { match_all: {} }
+      : {
+          multi_match: {
+            query: request.q,
+            fields: [...SEARCH_FIELDS[request.kind]],
+            operator: 'and',
+            lenient: true,
+          },
+        };
+  return {
+    size: request.size,
+    _source: { includes: ['id', 'headline', 'publishedAt', 'section', 'tags', 'bylines', 'images'] },
+    query: filter.length > 0 ? { bool: { must: [match], filter } } : match,
+  };
+}
+
+async function bareSearch(es: Client, config: Config, params: SearchParams) {
+  const index = config.names.alias(params.kind === 'image' ? 'images' : 'articles');
+  await es.search({ index, ...bareMatchBody(params) } as estypes.SearchRequest);
 }
 
 async function apiSearch(base: string, params: SearchParams) {
@@ -174,17 +220,21 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
   const closing = new Set<Promise<unknown>>();
   const ours = (i: number) => apiSearch(server.url, mix[i % mix.length]!);
   const ceiling = (i: number) => rawSearch(es, config, mix[i % mix.length]!, closing);
+  const bare = (i: number) => bareSearch(es, config, mix[i % mix.length]!);
+  const withBare = options.bareMatch ?? true;
 
   // Warm up both paths (JIT, caches, connections) before anything is timed.
   await load(4, mix.length * 2, ours, signal);
   await load(4, mix.length * 2, ceiling, signal);
+  if (withBare) await load(4, mix.length * 2, bare, signal);
 
   const measurements: Measurement[] = [];
   for (const concurrency of levels) {
-    const runs = { ours: [] as Run[], ceiling: [] as Run[] };
+    const runs = { ours: [] as Run[], ceiling: [] as Run[], bare: [] as Run[] };
     for (let round = 0; round < rounds; round++) {
       runs.ours.push(await load(concurrency, requests, ours, signal));
       runs.ceiling.push(await load(concurrency, requests, ceiling, signal));
+      if (withBare) runs.bare.push(await load(concurrency, requests, bare, signal));
     }
     const o = summarize(runs.ours);
     const c = summarize(runs.ceiling);
@@ -195,7 +245,80 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
       latency(`search c=${concurrency} p50`, o.p50, c.p50, 'latency ratio = ceiling/ours'),
       latency(`search c=${concurrency} p99`, o.p99, c.p99, 'latency ratio = ceiling/ours'),
     );
+    if (withBare) {
+      const b = summarize(runs.bare);
+      measurements.push(
+        measurement(
+          `search c=${concurrency} throughput vs bare match`,
+          'queries/s',
+          o.qps,
+          b.qps,
+          'ceiling: a bare multi_match, same fields and filters, no highlight/facets/PIT',
+        ),
+        latency(
+          `search c=${concurrency} p50 vs bare match`,
+          o.p50,
+          b.p50,
+          'aim: ratio >= 0.67 (p50 <= 1.5x bare match)',
+        ),
+        // Ours against our own p50: the tail aim (p99 <= 3x p50) as a ratio, higher is better.
+        latency(`search c=${concurrency} p99 vs own p50`, o.p99, o.p50, 'aim: ratio >= 0.33 (p99 <= 3x p50)'),
+      );
+    }
   }
+  measurements.push(...(await suggestBench(es, config, server.url, requests, signal)));
   await Promise.allSettled([...closing]);
   return measurements;
+}
+
+/** Prefixes people type into the search box: names and headline beginnings. */
+const PREFIXES = [
+  'abr',
+  'lin',
+  'geo',
+  'sta',
+  'state of the union address, 18',
+  'wood',
+  'fra',
+  'ulys',
+  'tho',
+  'jam',
+];
+
+/** `GET /api/suggest` at 8 clients next to the same completion request sent straight to Elasticsearch. */
+async function suggestBench(
+  es: Client,
+  config: Config,
+  base: string,
+  requests: number,
+  signal?: AbortSignal,
+): Promise<Measurement[]> {
+  const index = config.names.alias('articles');
+  const ours = async (i: number) => {
+    const response = await fetch(
+      `${base}/api/suggest?${new URLSearchParams({ q: PREFIXES[i % PREFIXES.length]! })}`,
+    );
+    await response.text();
+    if (response.status !== 200) throw new Error(`GET /api/suggest: ${response.status}`);
+  };
+  const ceiling = async (i: number) => {
+    await es.search({
+      index,
+      ...buildSuggestBody(PREFIXES[i % PREFIXES.length]!, SUGGEST_LIMITS.defaultSize),
+    } as estypes.SearchRequest);
+  };
+  await load(4, PREFIXES.length * 2, ours, signal);
+  await load(4, PREFIXES.length * 2, ceiling, signal);
+  const o = summarize([await load(8, requests, ours, signal)]);
+  const c = summarize([await load(8, requests, ceiling, signal)]);
+  return [
+    measurement(
+      'suggest c=8 throughput',
+      'queries/s',
+      o.qps,
+      c.qps,
+      'ceiling: the same completion request straight to Elasticsearch',
+    ),
+    latency('suggest c=8 p50', o.p50, c.p50, 'aim: ours <= 50 ms'),
+  ];
 }

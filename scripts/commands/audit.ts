@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { auditErasure, auditText } from '../erasureAudit.ts';
-import { createEsClient, createRedis } from '../runtime.ts';
+import { createEsClient, createRedis, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
 
@@ -24,7 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
       try {
         const result = await withContentLog(ctx, (log, nc) =>
           auditErasure(
-            { log, nc, es, redis, blobs: createBlobStore(config.blobDir), names: config.names },
+            { log, nc, es, redis, blobs: openBlobStore(config, nc), names: config.names },
             type,
             id,
           ),

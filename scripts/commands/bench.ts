@@ -1,20 +1,29 @@
+import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { createIngester } from '../../ingest/ingest.ts';
+import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
 import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
+import { type BenchFormat, runFormatBench } from '../bench/formats.ts';
+import { runHighlightBench } from '../bench/highlightStorage.ts';
 import { runImagesBench } from '../bench/images.ts';
 import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
-import { formatMeasurements, jsonLines, type Measurement } from '../bench/measurement.ts';
+import { formatMeasurements, jsonLines, type Measurement, measurement } from '../bench/measurement.ts';
+import { runKnownItems } from '../bench/relevance.ts';
 import { describeReplayRun, replayScaling } from '../bench/replay/report.ts';
 import type { ReplayBenchResult } from '../bench/replay/types.ts';
 import { runReplayBench } from '../bench/replay.ts';
 import { runSearchBench } from '../bench/search.ts';
+import { writeDerivedArticles } from '../bench/searchCorpus.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
+import { formatTable } from './formatTable.ts';
 import { startServer } from './serve.ts';
 import { prepareSampleArchive } from './start.ts';
+import { withContentLog } from './withContentLog.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value.replaceAll('_', ''));
@@ -80,8 +89,33 @@ function registerIngest(bench: Command, ctx: CliContext): void {
     )
     .option('--batch <n>', 'ingest batch size', positiveInt, 1_000)
     .option('--window <n>', 'publishes in flight', positiveInt, 512)
-    .action((options: { records: number; rounds: number; batch: number; window: number }) =>
-      benchOverNats(ctx, (nc) => runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal })),
+    .addOption(
+      new Option(
+        '--format <format>',
+        'ingest this format instead; ceiling: the same records from NDJSON',
+      ).choices(['nitf', 'wxr']),
+    )
+    .option('--articles <n>', 'with --format: articles in the archive', positiveInt, 20_000)
+    .action(
+      (options: {
+        records: number;
+        rounds: number;
+        batch: number;
+        window: number;
+        format?: BenchFormat;
+        articles: number;
+      }) =>
+        benchOverNats(ctx, (nc) =>
+          options.format
+            ? runFormatBench({
+                nc,
+                format: options.format,
+                articles: options.articles,
+                rounds: Math.min(options.rounds, 3),
+                signal: ctx.signal,
+              })
+            : runIngestBench({ nc, ...options, log: ctx.log(), signal: ctx.signal }),
+        ),
     );
 }
 
@@ -238,13 +272,39 @@ function registerSearch(bench: Command, ctx: CliContext): void {
     .option('--requests <n>', 'requests per level, side and round', positiveInt, 150)
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling per level', positiveInt, 2)
     .option('--levels <list>', 'concurrent clients per level, comma-separated', '1,8,32')
-    .action((options: { requests: number; rounds: number; levels: string }) => searchAction(ctx, options));
+    .option(
+      '--articles <n>',
+      'grow the archive to at least N articles first (speech excerpts derived from the sample; built once per namespace)',
+      positiveInt,
+    )
+    .action((options: SearchBenchCliOptions) => searchAction(ctx, options));
 }
 
-async function searchAction(
-  ctx: CliContext,
-  options: { requests: number; rounds: number; levels: string },
-): Promise<void> {
+interface SearchBenchCliOptions {
+  requests: number;
+  rounds: number;
+  levels: string;
+  articles?: number;
+}
+
+/** Grow the namespace's archive to `articles` articles (derived from the sample's speeches), then reindex. */
+async function growArchive(ctx: CliContext, es: Client, articles: number): Promise<void> {
+  const config = ctx.config();
+  const { count } = await es.count({ index: config.names.alias('articles') });
+  if (count >= articles) return;
+  const sampleDir = join('var', config.namespace, 'sample');
+  const file = join(sampleDir, `derived-${articles}.ndjson`);
+  ctx.log().info({ have: count, want: articles }, 'growing the archive for the benchmark');
+  await writeDerivedArticles(join(sampleDir, '3-articles.ndjson'), articles - count, file);
+  await withContentLog(ctx, (log) =>
+    createIngester({ log, blobs: createBlobStore(config.blobDir), logger: ctx.log() }).ingest([file], {
+      signal: ctx.signal,
+    }),
+  );
+  await prepareSampleArchive(ctx);
+}
+
+async function searchAction(ctx: CliContext, options: SearchBenchCliOptions): Promise<void> {
   const levels = positiveIntList(options.levels);
   const config = ctx.config();
   const es = createEsClient(config);
@@ -254,6 +314,7 @@ async function searchAction(
       ctx.log().info({ namespace: config.namespace }, 'no archive yet: preparing the sample archive');
       await prepareSampleArchive(ctx);
     }
+    if (options.articles) await growArchive(ctx, es, options.articles);
     const server = await startServer(config, { port: 0, host: '127.0.0.1', logger: ctx.log() });
     try {
       const measurements = await runSearchBench({
@@ -289,4 +350,63 @@ export function register(program: Command, ctx: CliContext): void {
   registerImages(bench, ctx);
   registerReplay(bench, ctx);
   registerSearch(bench, ctx);
+  registerRelevance(bench, ctx);
+  registerHighlight(bench, ctx);
+}
+
+function registerHighlight(bench: Command, ctx: CliContext): void {
+  bench
+    .command('highlight')
+    .description(
+      'copy the articles into three indexes (offsets, term vectors, positions only) and time the highlighted search on each; store sizes',
+    )
+    .option('--rounds <n>', 'rounds over the queries (the first is a warm-up)', positiveInt, 5)
+    .action(async (options: { rounds: number }) => {
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') })))
+          await prepareSampleArchive(ctx);
+        process.stdout.write(`${formatFor(ctx, await runHighlightBench(es, config, options.rounds))}\n`);
+      } finally {
+        await es.close();
+      }
+    });
+}
+
+function registerRelevance(bench: Command, ctx: CliContext): void {
+  bench
+    .command('relevance')
+    .description(
+      'known-item queries over the sample archive: MRR@10 with English stemming (ours) and on the unstemmed .exact fields (before)',
+    )
+    .action(async () => {
+      const config = ctx.config();
+      const es = createEsClient(config);
+      try {
+        if (!(await es.indices.existsAlias({ name: config.names.alias('articles') })))
+          await prepareSampleArchive(ctx);
+        const { results, mrrBefore, mrrAfter } = await runKnownItems(es, config);
+        const measurements = [
+          measurement(
+            'known-item MRR@10',
+            'MRR',
+            mrrAfter,
+            mrrBefore,
+            `${results.length} queries; ceiling column: before stemming`,
+          ),
+        ];
+        if (ctx.json()) {
+          process.stdout.write(`${formatFor(ctx, measurements)}\n`);
+          for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
+          return;
+        }
+        const rows = results.map((r) => [r.q, r.id, String(r.rankBefore ?? '-'), String(r.rankAfter ?? '-')]);
+        process.stdout.write(
+          `${formatTable([['QUERY', 'ANSWER', 'RANK BEFORE', 'RANK AFTER'], ...rows])}\n\n${formatFor(ctx, measurements)}\n`,
+        );
+      } finally {
+        await es.close();
+      }
+    });
 }

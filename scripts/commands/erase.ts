@@ -1,12 +1,11 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { createImageQueue } from '../../ingest/images/queue.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { type ErasureResult, eraseHistory, eraseItem } from '../../log/erasure.ts';
 import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { auditErasure, auditText } from '../erasureAudit.ts';
-import { createEsClient, createRedis } from '../runtime.ts';
+import { createEsClient, createRedis, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
 
@@ -68,7 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
             ...(options.ticket ? { ticket: options.ticket } : {}),
             ...(options.publicNote ? { publicNote: options.publicNote } : {}),
           });
-          const store = createBlobStore(config.blobDir);
+          const store = openBlobStore(config, nc);
           let blobs = 0;
           for (const digest of result.blobDigests) if (await store.delete(digest)) blobs++;
           const jobs = type === 'image' ? await removeImageJobs(config, result.blobDigests) : 0;

@@ -17,13 +17,13 @@ import {
 } from '../../ingest/images/queue.ts';
 import { configureSharp } from '../../ingest/images/renditions.ts';
 import { createImageWorker } from '../../ingest/images/worker.ts';
-import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
+import type { BlobStore } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { Config } from '../../schemas/config.ts';
 import { TransientError } from '../../schemas/errors.ts';
 import { openConfiguredKeyRing } from '../keys.ts';
-import { connectNatsOrExplain, createRedis, maskCredentials } from '../runtime.ts';
+import { connectNatsOrExplain, createRedis, maskCredentials, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 
@@ -114,10 +114,10 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
     const nc = await connectNatsOrExplain(config, 'presslog-images');
     releasers.push(() => nc.drain());
     const keys = await openConfiguredKeyRing(config, nc, logger);
-    const log = createContentLog({ nc, names: config.names, logger, keys });
+    const log = createContentLog({ nc, names: config.names, replicas: config.replicas, logger, keys });
     releasers.push(() => log.close());
     const clients = await openQueueWith(ctx, releasers);
-    return { ...clients, log, blobs: createBlobStore(config.blobDir), close };
+    return { ...clients, log, blobs: openBlobStore(config, nc), close };
   } catch (err) {
     await close();
     throw err;

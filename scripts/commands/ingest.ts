@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { SOURCE_FORMATS, type SourceFormat } from '../../ingest/formats/mapped.ts';
 import {
   createIngester,
   IngestFailedError,
@@ -12,8 +13,9 @@ import {
 } from '../../ingest/ingest.ts';
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import type { Config } from '../../schemas/config.ts';
+import { metricsPort, openIngestEndpoint } from '../metrics/endpoints.ts';
+import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { createRejectsWriter, type RejectsWriter } from './rejectsWriter.ts';
@@ -29,6 +31,9 @@ interface IngestCommandOptions {
   maxImageMb: number;
   maxRecordMb: number;
   progress: boolean;
+  format: SourceFormat | 'auto';
+  mediaDir?: string;
+  metricsPort?: number;
 }
 
 /** How many rejects and warnings are printed to stderr; the rest are counted (and in --rejects). */
@@ -230,26 +235,33 @@ function runIngest(
   { config, logger, input, options }: IngestRun,
   hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
 ): Promise<IngestStats> {
-  return withContentLog(ctx, async (log) => {
+  return withContentLog(ctx, async (contentLog, nc) => {
+    // With --metrics-port, the appends are counted and served while the run lasts.
+    const endpoint = await openIngestEndpoint(ctx, contentLog, options.metricsPort);
+    const log = endpoint?.log ?? contentLog;
     if (!options.dryRun) {
       const report = await log.init();
       if (report.created) logger.info({ stream: report.stream }, 'created the content stream');
     }
     const ingester = createIngester({
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       source: options.source,
       batchSize: options.batchSize,
       maxImageBytes: Math.round(options.maxImageMb * MB),
       maxRecordBytes: Math.round(options.maxRecordMb * MB),
       logger,
     });
-    return ingester.ingest(input, {
-      dryRun: options.dryRun,
-      allowUnretract: options.allowUnretract === true,
-      signal: ctx.signal,
-      ...hooks,
-    });
+    try {
+      return await ingester.ingest(input, {
+        dryRun: options.dryRun,
+        allowUnretract: options.allowUnretract === true,
+        signal: ctx.signal,
+        ...hooks,
+      });
+    } finally {
+      await endpoint?.close();
+    }
   });
 }
 
@@ -272,7 +284,7 @@ async function ingestWithOutput(
   const config = ctx.config();
   // Usage errors (a missing path, a file that is not a record file) before any connection;
   // the ingester reads this listing rather than walking the paths again.
-  const input = await listInputFiles(paths);
+  const input = await listInputFiles(paths, { format: options.format, mediaDir: options.mediaDir });
   const logger = ctx.log();
   const output = createProgressOutput(options.progress);
   const rejectsWriter = options.rejects
@@ -339,7 +351,21 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--batch-size <n>', 'records decided and appended together', positiveInt, 1000)
     .option('--max-image-mb <n>', 'largest image file accepted', positiveNumber, 50)
     .option('--max-record-mb <n>', 'largest record (line or array element) read', positiveNumber, 8)
+    .addOption(
+      new Option('--format <format>', 'input format; auto tells each file by its content')
+        .choices(['auto', ...SOURCE_FORMATS])
+        .default('auto'),
+    )
+    .option(
+      '--media-dir <dir>',
+      'where NITF/NewsML-G2/ninjs/WordPress image files are (default: beside each file)',
+    )
     .option('--no-progress', 'no progress bar or progress lines')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics (appends by type, latency, conflicts, rejects) while it runs',
+      metricsPort,
+    )
     .action(async (paths: string[], options: IngestCommandOptions) => {
       reportOutcome(ctx, await ingestWithOutput(ctx, paths, options));
     });

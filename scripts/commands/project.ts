@@ -1,7 +1,9 @@
+import type { Client } from '@elastic/elasticsearch';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import type { ProjectionClients } from '../../projectors/clients.ts';
+import { autoReplicas } from '../../projectors/indexes.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector, type ProjectorProgress } from '../../projectors/live/projector.ts';
 import { parseProjections } from '../../projectors/projections.ts';
@@ -9,7 +11,9 @@ import { createStateSnapshotStore, type StateSnapshotStore } from '../../project
 import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
+import { metricsPort, openProjectorEndpoint } from '../metrics/endpoints.ts';
 import { createEsClient } from '../runtime.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { withContentLogApart } from './withContentLog.ts';
 
@@ -30,11 +34,16 @@ export async function withProjectorClients<T>(
   const config = ctx.config();
   return withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
-      const leaseBucket = await openLeaseBucket(nc, config.names);
+      const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
       const deadLetters = createDeadLetterStore({ client: es, names: config.names });
-      const snapshots = createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() });
+      const snapshots = createStateSnapshotStore({
+        nc,
+        names: config.names,
+        replicas: config.replicas,
+        logger: ctx.log(),
+      });
       return await fn({
         log,
         nc,
@@ -50,6 +59,19 @@ export async function withProjectorClients<T>(
       await es.close();
     }
   });
+}
+
+/** `--replicas`: a count, or `auto` (1 on a cluster with two or more data nodes, else 0). */
+export function replicasArg(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be auto or a whole number ≥ 0');
+  return n;
+}
+
+/** The replica count of `--replicas`, resolved against the cluster when `auto`. */
+export async function resolveReplicas(value: number | 'auto', client: Client): Promise<number> {
+  return value === 'auto' ? autoReplicas(client) : value;
 }
 
 export function positiveInt(value: string): number {
@@ -72,8 +94,9 @@ interface ProjectOptions {
   once?: boolean;
   batch: number;
   leaseTtl: number;
-  replicas: number;
+  replicas: number | 'auto';
   shards: number;
+  metricsPort?: number;
 }
 
 function describe(progress: ProjectorProgress): string {
@@ -93,14 +116,47 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--once', 'stop when caught up with the head of the log')
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option('--lease-ttl <ms>', 'lease lifetime without renewal', positiveInt, 15_000)
-    .option('--replicas <n>', 'replicas of an index created here (0 on a single node)', (v) => Number(v), 0)
+    .option(
+      '--replicas <n>',
+      'replicas of an index created here: auto (1 with ≥ 2 data nodes, else 0) or a number',
+      replicasArg,
+      'auto',
+    )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz on this port (0: any free port)',
+      metricsPort,
+    )
     .action(async (options: ProjectOptions) => {
       const projections = projectionsArg(options.projection, '--projection');
       const log = ctx.log();
       await withProjectorClients(ctx, async (clients) => {
         let lastLog = 0;
+        const alerts = createAlertHook({
+          es: clients.client,
+          nc: clients.nc,
+          names: ctx.config().names,
+          replicas: ctx.config().replicas,
+          logger: log,
+        });
+        const logProgress = (progress: ProjectorProgress) => {
+          if (Date.now() - lastLog < 5000) return;
+          lastLog = Date.now();
+          log.info(
+            {
+              position: progress.position,
+              indexed: progress.stats.indexed,
+              deadLettered: progress.stats.deadLettered,
+            },
+            `projected up to ${describe(progress)}`,
+          );
+        };
+        const endpoint = await openProjectorEndpoint(ctx, clients, projections, options.metricsPort, {
+          onProgress: logProgress,
+        });
         const projector = createProjector({
+          onArticlesVisible: alerts.onArticlesVisible,
           log: clients.log,
           client: clients.client,
           checkpoints: clients.checkpoints,
@@ -112,19 +168,12 @@ export function register(program: Command, ctx: CliContext): void {
           logger: log,
           batchDocs: options.batch,
           leaseTtlMs: options.leaseTtl,
-          live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
-          onProgress: (progress) => {
-            if (Date.now() - lastLog < 5000) return;
-            lastLog = Date.now();
-            log.info(
-              {
-                position: progress.position,
-                indexed: progress.stats.indexed,
-                deadLettered: progress.stats.deadLettered,
-              },
-              `projected up to ${describe(progress)}`,
-            );
+          live: {
+            replicas: await resolveReplicas(options.replicas, clients.client),
+            refreshInterval: '1s',
+            shards: options.shards,
           },
+          ...endpoint.hooks,
         });
         try {
           const stats = await projector.run({
@@ -144,6 +193,8 @@ export function register(program: Command, ctx: CliContext): void {
           );
         } finally {
           await projector.close();
+          await alerts.close();
+          await endpoint.close();
         }
       });
     });

@@ -9,9 +9,16 @@ import {
 import { rollback } from '../../projectors/rebuild/rollback.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../schemas/names.ts';
+import { metricsPort, openReindexEndpoint } from '../metrics/endpoints.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
-import { positiveInt, projectionsArg, withProjectorClients } from './project.ts';
+import {
+  positiveInt,
+  projectionsArg,
+  replicasArg,
+  resolveReplicas,
+  withProjectorClients,
+} from './project.ts';
 
 interface ReindexOptions {
   asOf?: string;
@@ -20,9 +27,10 @@ interface ReindexOptions {
   batch: number;
   wait?: boolean;
   progress: boolean;
-  replicas: number;
+  replicas: number | 'auto';
   shards: number;
   leaseTtl: number;
+  metricsPort?: number;
 }
 
 const PHASE_LABEL: Record<ReindexPhase, string> = {
@@ -164,14 +172,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'documents per bulk batch', positiveInt, 1000)
     .option(
       '--replicas <n>',
-      'replicas once built (0 on a single node, 1+ in a cluster)',
-      (v) => Number(v),
-      0,
+      'replicas set once built, before the swap: auto (1 with ≥ 2 data nodes, else 0) or a number',
+      replicasArg,
+      'auto',
     )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
     .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
     .option('--no-progress', 'no progress bar')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz while it runs (0: any free port)',
+      metricsPort,
+    )
     .action(async (selector: string, options: ReindexOptions) => {
       const config = ctx.config();
       if (options.rollback !== undefined) {
@@ -199,10 +212,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (!Number.isInteger(options.keep) || options.keep < 0)
         throw new ConfigError('--keep', 'must be 0 or more');
-      if (!Number.isInteger(options.replicas) || options.replicas < 0)
-        throw new ConfigError('--replicas', 'must be 0 or more');
       await withProjectorClients(ctx, async (clients) => {
         const view = createProgressView(ctx, options.progress);
+        const endpoint = await openReindexEndpoint(ctx, clients, projections, options.metricsPort);
         try {
           const report = await reindex({
             log: clients.log,
@@ -216,18 +228,27 @@ export function register(program: Command, ctx: CliContext): void {
             asOf,
             keep: options.keep,
             batchDocs: options.batch,
-            live: { replicas: options.replicas, refreshInterval: '1s', shards: options.shards },
+            live: {
+              replicas: await resolveReplicas(options.replicas, clients.client),
+              refreshInterval: '1s',
+              shards: options.shards,
+            },
             logger: ctx.log(),
             signal: ctx.signal,
             wait: options.wait,
             leaseTtlMs: options.leaseTtl,
             onWait: (holder) => ctx.log().warn({ holder }, 'another reindex holds the lock; waiting'),
-            onProgress: (progress) => view.update(progress),
+            onProgress: (progress) => {
+              view.update(progress);
+              endpoint?.observer.onProgress(progress);
+            },
           });
+          endpoint?.observer.onDone(report.durationMs);
           view.stop();
           ctx.output(report, () => summary(report));
         } finally {
           view.stop();
+          await endpoint?.close();
         }
       });
     });

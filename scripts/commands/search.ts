@@ -32,6 +32,7 @@ interface Options {
   sort?: string;
   size?: string;
   after?: string;
+  asOf?: string;
 }
 
 /** How matches are marked: bold on a terminal, `**` in a pipe or a file. */
@@ -111,7 +112,8 @@ export function formatResults(
 /** A search-parameter error as a usage error (exit 2), named as the command line spells it. */
 export function asUsageError(err: unknown): unknown {
   if (!(err instanceof InvalidQueryError)) return err;
-  const option = err.parameter === 'q' ? '<query>' : `--${err.parameter}`;
+  const option =
+    err.parameter === 'q' ? '<query>' : `--${err.parameter === 'asOf' ? 'as-of' : err.parameter}`;
   return new ConfigError(option, err.message.slice(err.parameter.length + 2), { cause: err });
 }
 
@@ -134,6 +136,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--sort <order>', 'relevance or date (default: relevance, date for an empty query)')
     .option('--size <n>', 'results per page, 1-100', '10')
     .option('--after <token>', 'the cursor printed after a page: show the next page')
+    .option('--as-of <index>', 'search an archive as it stood: an index built by reindex --as-of')
     .action(async (query: string, options: Options) => {
       const params = toParams(query, options);
       let request: ReturnType<typeof parseSearchParams>;

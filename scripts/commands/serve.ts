@@ -1,16 +1,22 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import { deploymentSecret } from '../../log/secrets.ts';
 import type { Config } from '../../schemas/config.ts';
 import { ConfigError } from '../../schemas/errors.ts';
+import { PROJECTION_NAMES } from '../../schemas/names.ts';
+import { createSavedSearches } from '../../search/savedSearches.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
 import { openConfiguredKeyRing } from '../keys.ts';
-import { connectNatsOrExplain, createEsClient, type Logger } from '../runtime.ts';
+import { observeDependencies } from '../metrics/dependencyMetrics.ts';
+import { projectionReadiness } from '../metrics/endpoints.ts';
+import { observeHttp } from '../metrics/httpMetrics.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createReadiness } from '../metrics/readiness.ts';
+import { connectNatsOrExplain, createEsClient, type Logger, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** A listening API server and what it opened. */
@@ -26,6 +32,8 @@ export interface StartServerOptions {
   port: number;
   host: string;
   logger: Logger;
+  /** The process's metrics, served at `/metrics` (default: a registry of the server's own). */
+  metrics?: Metrics;
 }
 
 /**
@@ -45,23 +53,35 @@ export async function startServer(config: Config, options: StartServerOptions): 
     const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
     const keys = await openConfiguredKeyRing(config, nc, options.logger);
-    const log = createContentLog({ nc, names: config.names, logger: options.logger, keys });
+    const log = createContentLog({
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: options.logger,
+      keys,
+    });
     releasers.push(() => log.close());
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     releasers.push(() => checkpoints.close());
     const cursorKey = await cursorKeyOf(config, nc);
     const searcher = createSearcher({ es, names: config.names, logger: options.logger, cursorKey });
     releasers.push(() => searcher.close());
+    const metrics = options.metrics ?? createMetrics();
+    observeDependencies(metrics, { nats: () => nc.rtt(), elasticsearch: es });
+    const side = { log, client: es, checkpoints };
     const app = buildServer({
+      readiness: createReadiness(projectionReadiness(config, side, PROJECTION_NAMES)),
       searcher,
       log,
-      blobs: createBlobStore(config.blobDir),
+      blobs: openBlobStore(config, nc),
       checkpoints,
+      alerts: createSavedSearches({ nc, names: config.names, replicas: config.replicas }),
       logger: options.logger,
       timeoutMs: config.api.timeoutMs,
       rateLimitPerMinute: config.api.rateLimitPerMinute,
     });
     releasers.push(() => app.close());
+    observeHttp(metrics, app);
     await app.listen({ port: options.port, host: options.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
@@ -88,7 +108,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
  */
 export async function cursorKeyOf(config: Config, nc: NatsConnection): Promise<Uint8Array> {
   if (config.api.cursorSecret !== undefined) return Buffer.from(config.api.cursorSecret);
-  return deploymentSecret('cursor', { nc, names: config.names });
+  return deploymentSecret('cursor', { nc, names: config.names, replicas: config.replicas });
 }
 
 /** Parse `--port`: 0 (any free port) to 65535; anything else is a usage error. */
@@ -103,7 +123,9 @@ export function parsePort(value: string): number {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('serve')
-    .description('serve the HTTP API (/api/search, /api/articles/:id, ...) and the search page at /')
+    .description(
+      'serve the HTTP API (/api/search, /api/articles/:id, ...), the search page at /, /metrics, /healthz and /readyz',
+    )
     .option('--port <port>', 'TCP port (0: any free port)', '8080')
     .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .action(async (options: { port: string; host: string }) => {

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { clusterDown, clusterLayout, clusterUp, clusterUrl } from '../services/cluster.ts';
 import {
   ensureServices,
   type ServiceStatus,
@@ -11,6 +13,40 @@ import { formatTable } from './formatTable.ts';
 
 interface Options {
   quiet?: boolean;
+  cluster?: boolean;
+}
+
+/** `up --cluster`: the 3-node NATS and Elasticsearch clusters (and the one Redis), then the settings to use. */
+async function upCluster(ctx: CliContext, quiet?: boolean): Promise<void> {
+  const config = ctx.config();
+  const redis = await ensureServices(config, {
+    log: ctx.log(),
+    quiet,
+    services: ['redis'],
+    signal: ctx.signal,
+  });
+  const nodes = await clusterUp({
+    servicesDir: config.servicesDir,
+    log: ctx.log(),
+    quiet,
+    signal: ctx.signal,
+  });
+  const layout = clusterLayout(join(config.servicesDir, 'cluster'));
+  const env = {
+    NATS_URL: clusterUrl(layout, 'nats'),
+    ELASTICSEARCH_URL: clusterUrl(layout, 'elasticsearch'),
+    REDIS_URL: redis[0]!.url,
+    PRESSLOG_REPLICAS: '3',
+  };
+  if (quiet) return;
+  ctx.output({ nodes, env }, () =>
+    [
+      formatTable(nodes.map((n) => [n.node, n.url, n.action, n.pid === undefined ? '' : `pid ${n.pid}`])),
+      '',
+      'use the clusters with:',
+      ...Object.entries(env).map(([name, value]) => `export ${name}=${value}`),
+    ].join('\n'),
+  );
 }
 
 function owner(s: ServiceStatus): string {
@@ -41,7 +77,12 @@ export function register(program: Command, ctx: CliContext): void {
     .command('up')
     .description('reuse each service that answers; start the others (loopback URLs only)')
     .option('-q, --quiet', 'print nothing unless something fails')
-    .action(async ({ quiet }: Options) => {
+    .option(
+      '--cluster',
+      'start a 3-node NATS JetStream and a 3-node Elasticsearch cluster instead (local binaries)',
+    )
+    .action(async ({ quiet, cluster }: Options) => {
+      if (cluster) return upCluster(ctx, quiet);
       const results = await ensureServices(ctx.config(), { log: ctx.log(), quiet, signal: ctx.signal });
       if (!quiet) ctx.output({ services: results }, () => formatTable(results.map((s) => row(s, upText(s)))));
     });
@@ -50,7 +91,14 @@ export function register(program: Command, ctx: CliContext): void {
     .command('down')
     .description('stop the services "up" started, and nothing else')
     .option('-q, --quiet', 'print nothing unless something fails')
-    .action(async ({ quiet }: Options) => {
+    .option('--cluster', 'stop the clusters "up --cluster" started')
+    .action(async ({ quiet, cluster }: Options) => {
+      if (cluster) {
+        const stopped = await clusterDown({ servicesDir: ctx.config().servicesDir, log: ctx.log() });
+        if (!quiet)
+          ctx.output({ stopped }, () => formatTable(stopped.map((s) => [s.node, `stopped pid ${s.pid}`])));
+        return;
+      }
       const results = await stopServices(ctx.config(), { log: ctx.log() });
       if (quiet) return;
       ctx.output({ services: results }, () =>

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
 import { buildSampleArchive, type SampleArchive } from '../../ingest/sampleArchive.ts';
-import { createBlobStore } from '../../log/blobStore.ts';
 import { createCheckpointStore } from '../../log/checkpoints.ts';
 import { openLeaseBucket } from '../../projectors/lease.ts';
 import { createProjector } from '../../projectors/live/projector.ts';
@@ -14,8 +13,11 @@ import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
-import { createEsClient } from '../runtime.ts';
+import { projectorHooks } from '../metrics/endpoints.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createEsClient, openBlobStore } from '../runtime.ts';
 import { ensureServices } from '../services/services.ts';
+import { createAlertHook } from './alertHook.ts';
 import type { CliContext } from './cliContext.ts';
 import { type ImagesProcessSummary, processImages } from './images.ts';
 import { BOLD, formatResults, STARS } from './search.ts';
@@ -58,11 +60,11 @@ export async function prepareSampleArchive(
   step('building the sample archive');
   const sample = await buildSampleArchive(options.sampleDir ?? join('var', config.namespace, 'sample'));
 
-  const ingest = await withContentLog(ctx, async (log) => {
+  const ingest = await withContentLog(ctx, async (log, nc) => {
     step('creating the content log');
     await log.init();
     step(`ingesting ${sample.articles} articles, ${sample.bylines} bylines and ${sample.images} images`);
-    const ingester = createIngester({ log, blobs: createBlobStore(config.blobDir), logger });
+    const ingester = createIngester({ log, blobs: openBlobStore(config, nc), logger });
     return ingester.ingest([sample.dir], { signal });
   });
   if (ingest.aborted) throw signal.reason ?? new Error('aborted');
@@ -72,7 +74,7 @@ export async function prepareSampleArchive(
 
   const reindexed = await withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
     try {
       const head = await log.head();
       const current = await Promise.all(PROJECTION_NAMES.map((p) => checkpoints.current(p)));
@@ -90,9 +92,9 @@ export async function prepareSampleArchive(
         log,
         client: es,
         checkpoints,
-        leaseBucket: await openLeaseBucket(nc, config.names),
+        leaseBucket: await openLeaseBucket(nc, config.names, config.replicas),
         deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-        snapshots: createStateSnapshotStore({ nc, names: config.names, logger }),
+        snapshots: createStateSnapshotStore({ nc, names: config.names, replicas: config.replicas, logger }),
         names: config.names,
         projections: PROJECTION_NAMES,
         logger,
@@ -133,30 +135,49 @@ export const EXAMPLE_QUERY = 'nagasaki';
  * Keep the indexes current while the server runs: the live projector tails the log, so
  * a later `presslog ingest` shows up in searches (and `afterSeq` reads can be satisfied).
  */
-async function runLiveProjector(ctx: CliContext): Promise<{ stop(): Promise<void> }> {
+async function runLiveProjector(ctx: CliContext, metrics: Metrics): Promise<{ stop(): Promise<void> }> {
   const config = ctx.config();
   const controller = new AbortController();
   const onAbort = () => controller.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const done = withContentLogApart(ctx, async (log, nc) => {
     const es = createEsClient(config);
-    const checkpoints = createCheckpointStore({ nc, names: config.names });
+    const alerts = createAlertHook({
+      es,
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+    });
+    const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });
+    const leaseBucket = await openLeaseBucket(nc, config.names, config.replicas);
+    const snapshots = createStateSnapshotStore({
+      nc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+    });
+    const side = { log, nc, client: es, checkpoints, leaseBucket, snapshots };
     const projector = createProjector({
+      onArticlesVisible: alerts.onArticlesVisible,
       log,
       client: es,
       checkpoints,
-      leaseBucket: await openLeaseBucket(nc, config.names),
+      leaseBucket,
       deadLetters: createDeadLetterStore({ client: es, names: config.names }),
-      snapshots: createStateSnapshotStore({ nc, names: config.names, logger: ctx.log() }),
+      snapshots,
       names: config.names,
       projections: PROJECTION_NAMES,
       logger: ctx.log(),
+      // Served with the server's metrics at /metrics.
+      ...projectorHooks(metrics, side, PROJECTION_NAMES),
     });
     try {
       // Another projector (`presslog project`) may already hold the leases: then it keeps the indexes current.
       await projector.run({ signal: controller.signal, wait: true });
     } finally {
       await projector.close();
+      await alerts.close();
       await checkpoints.close();
       await es.close();
     }
@@ -207,8 +228,9 @@ export function register(program: Command, ctx: CliContext): void {
       say('starting the services (NATS, Redis, Elasticsearch)');
       await ensureServices(config, { log: logger, quiet: true, signal: ctx.signal });
       const prepared = await prepareSampleArchive(ctx, { forceReindex: options.reindex, onStep: say });
-      const projector = await runLiveProjector(ctx);
-      const server = await startServer(config, { port, host: options.host, logger });
+      const metrics = createMetrics();
+      const projector = await runLiveProjector(ctx, metrics);
+      const server = await startServer(config, { port, host: options.host, logger, metrics });
       try {
         const es = createEsClient(config);
         const searcher = createSearcher({ es, names: config.names });

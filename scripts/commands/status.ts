@@ -1,4 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { Command } from 'commander';
+import { type StoreStatus, storesStatus } from '../../log/stores.ts';
 import {
   type LeaseHolder,
   type ProjectionStatus,
@@ -9,6 +11,7 @@ import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { withProjectorClients } from './project.ts';
+import { positiveSeconds, watchStatus } from './statusWatch.ts';
 
 function lag(status: ProjectionStatus): string {
   if (status.lagEvents === undefined) return '-';
@@ -31,7 +34,29 @@ function runner(status: ProjectionStatus): string {
   return parts.join('; ');
 }
 
-function text(report: StatusReport): string {
+function peersOf(store: StoreStatus): string {
+  if (store.replicas === 1) return '-';
+  const peers = store.peers.map(
+    (p) => `${p.name}${p.current ? '' : p.offline ? ' (offline)' : ` (behind${p.lag ? ` ${p.lag}` : ''})`}`,
+  );
+  const missing = store.replicas - 1 - store.peers.length;
+  return [...peers, ...(missing > 0 ? [`${missing} missing`] : [])].join(', ');
+}
+
+/** The NATS side: every stream and bucket of the namespace, its replicas and whether they are current. */
+function storesText(stores: StoreStatus[]): string {
+  const rows = stores.map((s) => [
+    s.stream,
+    String(s.replicas),
+    s.leader ?? (s.replicas === 1 ? '-' : 'NO LEADER'),
+    peersOf(s),
+    s.healthy ? 'yes' : 'NO',
+    String(s.messages),
+  ]);
+  return formatTable([['STREAM', 'REPLICAS', 'LEADER', 'FOLLOWERS', 'ALL CURRENT', 'MESSAGES'], ...rows]);
+}
+
+function text(report: StatusReport & { stores: StoreStatus[] }): string {
   const rows = report.projections.map((s) => [
     s.projection,
     s.index
@@ -73,6 +98,7 @@ function text(report: StatusReport): string {
         `${snapshot.records} records, ${(snapshot.bytes / 1024 / 1024).toFixed(1)} MiB, saved ${snapshot.savedAt}`,
     );
   }
+  lines.push('', storesText(report.stores));
   return lines.join('\n');
 }
 
@@ -82,19 +108,27 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'projections: alias → index, documents, checkpoint vs log head (lag), dead letters, running projectors, last error',
     )
-    .action(async () => {
+    .option('-w, --watch', 'refresh until Ctrl-C, with rates (log appends and projection per second)')
+    .option('--interval <s>', 'seconds between refreshes with --watch', positiveSeconds, 2)
+    .action(async (options: { watch?: boolean; interval: number }) => {
       await withProjectorClients(ctx, async (clients) => {
-        const report = await projectionStatus({
-          log: clients.log,
-          client: clients.client,
-          checkpoints: clients.checkpoints,
-          leaseBucket: clients.leaseBucket,
-          deadLetters: clients.deadLetters,
-          snapshots: clients.snapshots,
-          names: ctx.config().names,
-          projections: PROJECTION_NAMES,
-          signal: ctx.signal,
-        });
+        const read = async () => {
+          const report = await projectionStatus({
+            log: clients.log,
+            client: clients.client,
+            checkpoints: clients.checkpoints,
+            leaseBucket: clients.leaseBucket,
+            deadLetters: clients.deadLetters,
+            snapshots: clients.snapshots,
+            names: ctx.config().names,
+            projections: PROJECTION_NAMES,
+            signal: ctx.signal,
+          });
+          const stores = await storesStatus(await jetstreamManager(clients.nc), ctx.config().names);
+          return { ...report, stores };
+        };
+        if (options.watch) return watchStatus(ctx, read, options.interval * 1000, text);
+        const report = await read();
         ctx.output(report, () => text(report));
       });
     });

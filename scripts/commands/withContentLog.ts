@@ -51,7 +51,13 @@ async function run<T>(
   let keys: KeyRing;
   try {
     keys = await openConfiguredKeyRing(config, nc, ctx.log());
-    log = createContentLog({ nc: logNc, names: config.names, logger: ctx.log(), keys });
+    log = createContentLog({
+      nc: logNc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+      keys,
+    });
   } catch (err) {
     await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));
     throw err;

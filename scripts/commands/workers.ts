@@ -6,6 +6,9 @@ import {
   createRedisCheckpoint,
 } from '../../ingest/images/dispatcher.ts';
 import { createImageWorker } from '../../ingest/images/worker.ts';
+import { instrumentContentLog } from '../metrics/appendMetrics.ts';
+import { metricsPort, serveWorkerMetrics } from '../metrics/endpoints.ts';
+import { createMetrics } from '../metrics/metrics.ts';
 import type { CliContext } from './cliContext.ts';
 import { openImagePipeline, positiveInt, setUpSharp } from './images.ts';
 
@@ -13,6 +16,7 @@ interface WorkersOptions {
   concurrency: number;
   dispatcher: boolean;
   pollInterval: number;
+  metricsPort?: number;
 }
 
 /**
@@ -29,11 +33,18 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-c, --concurrency <n>', 'images processed at once', positiveInt, availableParallelism())
     .option('--no-dispatcher', 'only take jobs (for extra worker processes; one dispatcher is enough)')
     .option('--poll-interval <ms>', 'how often the dispatcher looks for new image events', positiveInt, 1_000)
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz on this port (0: any free port)',
+      metricsPort,
+    )
     .action(async (options: WorkersOptions) => {
       const logger = ctx.log();
       setUpSharp(options.concurrency, logger);
       const pipeline = await openImagePipeline(ctx);
-      const { config, log, blobs, redis, queue } = pipeline;
+      const { config, blobs, redis, queue } = pipeline;
+      const metrics = options.metricsPort === undefined ? undefined : createMetrics();
+      const log = metrics ? instrumentContentLog(metrics, pipeline.log) : pipeline.log;
       const worker = createImageWorker({
         connection: redis,
         names: config.names,
@@ -51,12 +62,15 @@ export function register(program: Command, ctx: CliContext): void {
             pollIntervalMs: options.pollInterval,
           })
         : undefined;
+      const endpoint =
+        metrics && (await serveWorkerMetrics(metrics, { ...pipeline, log, worker }, options.metricsPort!));
+      if (endpoint) logger.info({ url: `${endpoint.url}/metrics` }, 'serving metrics');
       logger.info(
         {
           queue: queue.name,
           concurrency: options.concurrency,
           dispatcher: options.dispatcher,
-          blobDir: config.blobDir,
+          blobs: blobs.root,
         },
         'image workers running; SIGINT or SIGTERM to stop',
       );
@@ -71,6 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
       } finally {
         await dispatcher?.close();
         await worker.close();
+        await endpoint?.close();
         await pipeline.close();
       }
       ctx.output({ stats: worker.stats }, () => {

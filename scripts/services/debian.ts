@@ -40,6 +40,23 @@ export async function ensureBinary(
   const found = await find();
   if (found) return found;
   const what = `${names.join(' or ')} is not installed`;
+  await installDebianPackage(pkg, what, progress, otherwise);
+  const installed = await find();
+  if (!installed) throw new Error(`installed ${pkg} but ${names.join(' or ')} is still not on PATH`);
+  return installed;
+}
+
+/**
+ * Install the Debian package `pkg` (as root or with sudo); `what` says why, for the error
+ * (e.g. `nats-server is not installed`). Package lists are refreshed only when the install
+ * fails without them.
+ */
+export async function installDebianPackage(
+  pkg: string,
+  what: string,
+  progress: (message: string) => void,
+  otherwise = '',
+): Promise<void> {
   const manual = `install the Debian package ${pkg} (apt-get install -y ${pkg})${otherwise}`;
   if (!(await findExecutable('apt-get'))) throw new Error(`${what}, and apt-get is not available; ${manual}`);
   const root = await asRoot();
@@ -58,7 +75,4 @@ export async function ensureBinary(
     const why = err instanceof RunError ? err.message : String(err);
     throw new Error(`${what}, and installing the Debian package ${pkg} failed: ${why}`, { cause: err });
   }
-  const installed = await find();
-  if (!installed) throw new Error(`installed ${pkg} but ${names.join(' or ')} is still not on PATH`);
-  return installed;
 }

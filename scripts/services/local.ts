@@ -41,6 +41,14 @@ export interface StartOptions {
   progress: (message: string) => void;
   /** Interrupts downloads and unpacking; a server that is being launched is left to finish. */
   signal?: AbortSignal;
+  /** The server's directory below `dir` (default: the service's name); a cluster node has its own. */
+  home?: string;
+  /** Settings added to (or replacing) the single-node ones: a cluster node's name, ports, peers. */
+  settings?: Record<string, string | number | boolean>;
+  /** Extra command-line arguments (nats-server's cluster flags). */
+  args?: string[];
+  /** Where the Elasticsearch distribution is unpacked (default `dir`): a test's cluster reuses the one `services up` made. */
+  installDir?: string;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -56,12 +64,23 @@ async function readPidFile(path: string, timeoutMs = 30_000): Promise<number> {
   }
 }
 
-async function startNats({ dir, host, port, progress }: StartOptions): Promise<LocalProcess> {
+async function startNats({ dir, host, port, progress, ...options }: StartOptions): Promise<LocalProcess> {
   const bin = await ensureBinary('nats-server', 'nats-server', progress, ', or start Docker');
-  const home = join(dir, 'nats');
+  const home = join(dir, options.home ?? 'nats');
   await mkdir(join(home, 'data'), { recursive: true });
   const log = join(home, 'nats.log');
-  const args = ['-js', '-a', host, '-p', String(port), '-sd', join(home, 'data'), '-l', log];
+  const args = [
+    '-js',
+    '-a',
+    host,
+    '-p',
+    String(port),
+    '-sd',
+    join(home, 'data'),
+    '-l',
+    log,
+    ...(options.args ?? []),
+  ];
   progress(`starting nats-server on ${host}:${port}`);
   // nats-server does not daemonize itself: detach it so it outlives this command.
   const child = spawn(bin, [...args, '-P', join(home, 'nats.pid')], { detached: true, stdio: 'ignore' });
@@ -112,8 +131,8 @@ async function findJavaHome(): Promise<string> {
 }
 
 /** Download the zip into the Maven cache (once) and unpack it into servicesDir (once). */
-async function installElasticsearch({ dir, progress, signal }: StartOptions): Promise<string> {
-  const home = join(dir, `elasticsearch-${ES_VERSION}`);
+async function installElasticsearch({ dir, progress, signal, installDir }: StartOptions): Promise<string> {
+  const home = join(installDir ?? dir, `elasticsearch-${ES_VERSION}`);
   if (await isExecutable(join(home, 'bin', 'elasticsearch'))) return home;
   if (!(await exists(ES_ZIP))) {
     const mvn = await findExecutable('mvn');
@@ -147,14 +166,15 @@ async function ensureEsUser(): Promise<void> {
 async function startElasticsearch(options: StartOptions): Promise<LocalProcess> {
   const { dir, host, port, progress } = options;
   const [install, javaHome] = await Promise.all([installElasticsearch(options), findJavaHome()]);
-  const home = join(dir, 'elasticsearch');
+  const home = join(dir, options.home ?? 'elasticsearch');
   const logs = join(home, 'logs');
   const pidFile = join(home, 'elasticsearch.pid');
   await mkdir(join(home, 'data'), { recursive: true });
   await mkdir(logs, { recursive: true });
   await rm(pidFile, { force: true });
-  const settings = {
-    'discovery.type': 'single-node',
+  const clustered = options.settings?.['discovery.seed_hosts'] !== undefined;
+  const settings: Record<string, string | number | boolean> = {
+    ...(clustered ? {} : { 'discovery.type': 'single-node' }),
     // A development node on loopback; docker-compose.yml says how to turn security on.
     'xpack.security.enabled': false,
     'network.host': host,
@@ -163,6 +183,7 @@ async function startElasticsearch(options: StartOptions): Promise<LocalProcess> 
     'path.logs': logs,
     // A nearly full development disk would otherwise leave new shards unassigned (red).
     'cluster.routing.allocation.disk.threshold_enabled': false,
+    ...options.settings,
   };
   const argv = [
     join(install, 'bin', 'elasticsearch'),
@@ -183,7 +204,8 @@ async function startElasticsearch(options: StartOptions): Promise<LocalProcess> 
     PATH: process.env.PATH,
     LANG: 'C.UTF-8',
     ES_JAVA_HOME: javaHome,
-    ES_JAVA_OPTS: '-Xms512m -Xmx1g',
+    // A cluster node on this machine gets the low end: three of them share it.
+    ES_JAVA_OPTS: clustered ? '-Xms512m -Xmx512m' : '-Xms512m -Xmx1g',
   };
   // With -d the launcher returns once the node has started (or failed, with the reason).
   await run(command[0]!, command.slice(1), { env, timeoutMs: 180_000 }).catch((err: Error) => {

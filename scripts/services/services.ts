@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../../schemas/config.ts';
 import { PresslogError } from '../../schemas/errors.ts';
-import { maskCredentials } from '../runtime.ts';
+import { createEsClient, maskCredentials } from '../runtime.ts';
 import { composeStop, composeUp, dockerAvailable } from './docker.ts';
+import { ensureDebianDictionary, ensureHunspell } from './hunspell.ts';
 import { startLocal } from './local.ts';
 import { type Probe, probe } from './probes.ts';
 import {
@@ -204,6 +205,8 @@ async function ensureOne(name: ServiceName, earlier: Probe, ctx: EnsureContext):
     const startedAt = new Date().toISOString();
     if (await ctx.docker()) {
       ctx.progress(name, 'starting with docker compose');
+      // docker-compose.yml mounts the host's Debian dictionary into the node's config.
+      if (name === 'elasticsearch') await ensureDebianDictionary((message) => ctx.progress(name, message));
       await composeUp(name, address.port);
       record = { by: 'docker', url, startedAt };
     } else {
@@ -242,6 +245,30 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 /**
+ * {@link ensureServers}, then the node's English dictionary (see `ensureHunspell`): every
+ * presslog index stems with it, on a node this `up` started or one it reused.
+ */
+export async function ensureServices(
+  config: Config,
+  options: EnsureServicesOptions,
+): Promise<ServiceUpResult[]> {
+  const results = await ensureServers(config, options);
+  if (!(options.services ?? SERVICE_NAMES).includes('elasticsearch')) return results;
+  const es = createEsClient(config);
+  try {
+    const { log, quiet = false } = options;
+    await ensureHunspell(es, (message) =>
+      log[quiet ? 'debug' : 'info']({ service: 'elasticsearch' }, message),
+    );
+  } catch (err) {
+    throw new ServiceError(`elasticsearch: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await es.close();
+  }
+  return results;
+}
+
+/**
  * Make NATS (with JetStream), Redis and Elasticsearch answer at the configured URLs.
  * Idempotent: a service that answers is reused, whoever runs it. Otherwise, for a
  * loopback URL, it is started with `docker compose` when a Docker engine answers, else
@@ -249,10 +276,7 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
  * A remote URL that does not answer is an error. What we start is recorded in
  * `<servicesDir>/state.json`; a lock keeps concurrent runs from starting anything twice.
  */
-export async function ensureServices(
-  config: Config,
-  options: EnsureServicesOptions,
-): Promise<ServiceUpResult[]> {
+async function ensureServers(config: Config, options: EnsureServicesOptions): Promise<ServiceUpResult[]> {
   const { log, quiet = false, services = SERVICE_NAMES, signal } = options;
   const begin = Date.now();
   const first = await Promise.all(services.map((name) => probe(name, config)));

@@ -20,16 +20,17 @@ export interface ServiceRecord {
   log?: string;
 }
 
-export interface ServicesState {
-  services: Partial<Record<ServiceName, ServiceRecord>>;
+/** What `up` started, by service (or, for `up --cluster`, by node name). */
+export interface ServicesState<K extends string = ServiceName> {
+  services: Partial<Record<K, ServiceRecord>>;
 }
 
 const stateFile = (dir: string) => join(dir, 'state.json');
 const lockFile = (dir: string) => join(dir, 'services.lock');
 
-export async function readState(dir: string): Promise<ServicesState> {
+export async function readState<K extends string = ServiceName>(dir: string): Promise<ServicesState<K>> {
   try {
-    return JSON.parse(await readFile(stateFile(dir), 'utf8')) as ServicesState;
+    return JSON.parse(await readFile(stateFile(dir), 'utf8')) as ServicesState<K>;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { services: {} };
     throw err;
@@ -37,7 +38,7 @@ export async function readState(dir: string): Promise<ServicesState> {
 }
 
 /** Written only while holding the lock; the rename keeps readers from seeing half a file. */
-export async function writeState(dir: string, state: ServicesState): Promise<void> {
+export async function writeState<K extends string>(dir: string, state: ServicesState<K>): Promise<void> {
   const tmp = `${stateFile(dir)}.${process.pid}`;
   await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
   await rename(tmp, stateFile(dir));

@@ -6,6 +6,9 @@ import { ErrorBody } from '../apiSchemas.ts';
 import { addDeadlines, ClientGoneError } from './deadline.ts';
 import { answerFor, clientErrorHandler, HttpError, sendError } from './errors.ts';
 
+/** Paths the rate limit leaves alone. */
+const UNLIMITED = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** Options of {@link createApp}. */
 export interface AppOptions {
   logger?: Logger;
@@ -82,8 +85,8 @@ export function createApp(options: AppOptions): FastifyInstance {
     app.register(rateLimit, {
       max: rateLimitPerMinute,
       timeWindow: 60_000,
-      // The health check is for load balancers and monitors, which poll it on their own schedule.
-      allowList: (request) => request.url === '/healthz',
+      // Health checks and metrics are for load balancers and monitors, which poll on their own schedule.
+      allowList: (request) => UNLIMITED.has(request.url),
       errorResponseBuilder: (_request, context) =>
         new HttpError(
           429,

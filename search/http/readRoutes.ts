@@ -5,12 +5,14 @@ import { TransientError } from '../../schemas/errors.ts';
 import type { ProjectionName } from '../../schemas/names.ts';
 import {
   AnyObject,
+  ArticleQuerystring,
   HistoryQuerystring,
   IdParams,
   ReadQuerystring,
   SearchQuerystring,
   SearchResponse,
 } from '../apiSchemas.ts';
+import { articleDocToNinjs } from '../export/toNinjs.ts';
 import { toHistory } from '../history.ts';
 import type { SearchParams } from '../query.ts';
 import type { Searcher } from '../searcher.ts';
@@ -110,13 +112,13 @@ export function readRoutes(api: FastifyInstance, options: ReadRouteOptions): voi
     },
   );
 
-  api.get<{ Params: { id: string }; Querystring: { afterSeq?: number } }>(
+  api.get<{ Params: { id: string }; Querystring: { afterSeq?: number; format?: 'presslog' | 'ninjs' } }>(
     '/api/articles/:id',
     {
       schema: {
-        summary: 'An article as indexed (full text, bylines, images with renditions)',
+        summary: 'An article as indexed (full text, bylines, images with renditions), or as a ninjs 2.x item',
         params: IdParams,
-        querystring: ReadQuerystring,
+        querystring: ArticleQuerystring,
         response: { 200: AnyObject, 410: { $ref: 'Error#' }, ...errorResponses },
       },
     },
@@ -129,7 +131,7 @@ export function readRoutes(api: FastifyInstance, options: ReadRouteOptions): voi
         await throwIfErased(log, request.params.id);
         throw new HttpError(404, 'not_found', `no article ${request.params.id}`);
       }
-      return doc;
+      return request.query.format === 'ninjs' ? articleDocToNinjs(doc) : doc;
     },
   );
 

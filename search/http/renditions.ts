@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { BlobStore } from '../../log/blobStore.ts';
 import { DigestParams } from '../apiSchemas.ts';
@@ -7,7 +6,7 @@ import { withinDeadline } from './deadline.ts';
 import { HttpError } from './errors.ts';
 
 export interface RenditionRouteOptions {
-  blobs: Pick<BlobStore, 'size' | 'pathOf' | 'stream'>;
+  blobs: Pick<BlobStore, 'size' | 'head' | 'stream'>;
   /**
    * Whether a digest is one of the renditions the images projection lists. Only those are
    * served: the blob store also holds the originals, with whatever EXIF and GPS tags the
@@ -22,17 +21,6 @@ function etagMatches(header: string | undefined, etag: string): boolean {
     const tag = t.trim().replace(/^W\//, '');
     return tag === etag || tag === '*';
   });
-}
-
-async function readHead(path: string): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** `GET /renditions/:digest`: the bytes of a rendition, immutable, with ETag and caching. */
@@ -58,9 +46,10 @@ export function renditionRoute(api: FastifyInstance, options: RenditionRouteOpti
       // The address is the hash of the bytes: they can never change, so caches may keep them forever.
       reply.header('etag', etag).header('cache-control', 'public, max-age=31536000, immutable');
       if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
-      const type = sniffMediaType(await readHead(blobs.pathOf(digest))) ?? 'application/octet-stream';
-      reply.type(type).header('content-length', size);
-      return reply.send(blobs.stream(digest));
+      const [head, stream] = await Promise.all([blobs.head(digest, SNIFF_BYTES), blobs.stream(digest)]);
+      if (!head || !stream) throw new HttpError(404, 'not_found', `no rendition ${digest}`);
+      reply.type(sniffMediaType(head) ?? 'application/octet-stream').header('content-length', size);
+      return reply.send(stream);
     },
   );
 }

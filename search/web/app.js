@@ -3,8 +3,8 @@
 // splitting it into escaped text and <mark> (see markedText).
 
 const $ = (id) => document.getElementById(id);
-const FILTERS = ['q', 'kind', 'sort', 'section', 'byline', 'from', 'to'];
-const ARTICLE_ONLY = ['section', 'byline', 'from', 'to'];
+const FILTERS = ['q', 'kind', 'sort', 'section', 'byline', 'from', 'to', 'asOf'];
+const ARTICLE_ONLY = ['section', 'byline', 'from', 'to', 'asOf'];
 
 const state = { next: null, loading: false, request: 0 };
 
@@ -236,6 +236,171 @@ function renderFacets(facets, params) {
   fillSelect($('byline'), bylines, params.get('byline'));
 }
 
+// ---- the timeline -----------------------------------------------------------
+
+/** Hits per year or decade as bars; a click filters to that period. */
+function renderTimeline(timeline, params) {
+  const box = $('timeline');
+  const bars = $('timeline-bars');
+  bars.replaceChildren();
+  if (!timeline || timeline.buckets.length < 2) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  const most = Math.max(...timeline.buckets.map((b) => b.count));
+  for (const bucket of timeline.buckets) {
+    const period = bucket.from === bucket.to ? String(bucket.from) : `${bucket.from}s`;
+    const label = `${period}: ${bucket.count.toLocaleString('en-US')}`;
+    const bar = el('button', {
+      type: 'button',
+      class: bucket.count === 0 ? 'empty' : undefined,
+      title: label,
+      'aria-label': label,
+      dataset: { from: bucket.from, to: bucket.to, count: bucket.count },
+      onclick: () => {
+        const next = new URLSearchParams(params);
+        next.set('from', String(bucket.from));
+        next.set('to', String(bucket.to));
+        next.delete('after');
+        navigate(next);
+      },
+    });
+    // CSSOM, not a style attribute: the page's CSP allows no inline styles.
+    bar.style.height = `${bucket.count === 0 ? 1 : Math.max(4, Math.round((bucket.count / most) * 100))}%`;
+    bars.append(bar);
+  }
+  const first = timeline.buckets[0].from;
+  const last = timeline.buckets.at(-1).to;
+  $('timeline-caption').textContent =
+    `Results by ${timeline.interval}, ${first}–${last}. Click a bar to see only that ${timeline.interval}.`;
+}
+
+// ---- archives ---------------------------------------------------------------
+
+async function loadArchives() {
+  try {
+    const { archives } = await api('/api/archives');
+    const current = paramsFromLocation().get('asOf') ?? '';
+    const options = archives
+      .filter((a) => a.projection === 'articles')
+      .map((a) => ({ value: a.index, label: a.asOf ? `as of ${formatDate(a.asOf)}` : a.index }));
+    const select = $('asOf');
+    select.replaceChildren(el('option', { value: '' }, 'Live'));
+    for (const option of options) select.append(el('option', { value: option.value }, option.label));
+    if (current && !options.some((o) => o.value === current))
+      select.append(el('option', { value: current }, current));
+    select.value = current;
+  } catch {
+    // Without the list the page still searches the live archive.
+  }
+}
+
+// ---- suggestions as you type -------------------------------------------------
+
+const suggest = { timer: 0, request: 0, items: [], active: -1 };
+const SUGGEST_DELAY_MS = 150;
+
+function closeSuggestions() {
+  suggest.items = [];
+  suggest.active = -1;
+  $('suggestions').replaceChildren();
+  $('suggestions').hidden = true;
+  $('q').setAttribute('aria-expanded', 'false');
+  $('q').removeAttribute('aria-activedescendant');
+}
+
+function chooseSuggestion(item) {
+  closeSuggestions();
+  if (item.kind === 'headline') {
+    const href = `/?article=${encodeURIComponent(item.id)}`;
+    history.pushState({ from: location.search }, '', href);
+    route();
+  } else {
+    const next = new URLSearchParams();
+    next.set('byline', item.id);
+    navigate(next);
+  }
+}
+
+function highlightSuggestion(index) {
+  suggest.active = index;
+  const options = [...$('suggestions').children];
+  for (const [i, option] of options.entries()) option.setAttribute('aria-selected', String(i === index));
+  if (index >= 0) $('q').setAttribute('aria-activedescendant', options[index].id);
+  else $('q').removeAttribute('aria-activedescendant');
+}
+
+function renderSuggestions(result) {
+  suggest.items = [
+    ...result.bylines.map((b) => ({ kind: 'byline', id: b.id, label: b.name })),
+    ...result.headlines.map((h) => ({ kind: 'headline', id: h.id, label: h.headline })),
+  ];
+  suggest.active = -1;
+  const list = $('suggestions');
+  list.replaceChildren(
+    ...suggest.items.map((item, i) =>
+      el(
+        'div',
+        {
+          id: `suggestion-${i}`,
+          role: 'option',
+          'aria-selected': 'false',
+          dataset: { kind: item.kind, id: item.id },
+          // mousedown, not click: it comes before the input's blur closes the list.
+          onmousedown: (event) => {
+            event.preventDefault();
+            chooseSuggestion(item);
+          },
+        },
+        el('span', { class: 'kind' }, item.kind === 'byline' ? 'Byline' : 'Article'),
+        item.label,
+      ),
+    ),
+  );
+  list.hidden = suggest.items.length === 0;
+  $('q').setAttribute('aria-expanded', String(!list.hidden));
+}
+
+function onQueryInput() {
+  clearTimeout(suggest.timer);
+  const text = $('q').value;
+  if (text.trim().length < 2 || text.length > 100) {
+    suggest.request++;
+    closeSuggestions();
+    return;
+  }
+  suggest.timer = setTimeout(async () => {
+    const mine = ++suggest.request;
+    try {
+      const result = await api(`/api/suggest?${new URLSearchParams({ q: text })}`);
+      if (mine === suggest.request && document.activeElement === $('q')) renderSuggestions(result);
+    } catch {
+      if (mine === suggest.request) closeSuggestions();
+    }
+  }, SUGGEST_DELAY_MS);
+}
+
+function onQueryKey(event) {
+  const open = !$('suggestions').hidden && suggest.items.length > 0;
+  if (!open) return;
+  const count = suggest.items.length;
+  if (event.key === 'ArrowDown') {
+    event.preventDefault();
+    highlightSuggestion((suggest.active + 1) % count);
+  } else if (event.key === 'ArrowUp') {
+    event.preventDefault();
+    highlightSuggestion(suggest.active <= 0 ? count - 1 : suggest.active - 1);
+  } else if (event.key === 'Enter' && suggest.active >= 0) {
+    event.preventDefault();
+    chooseSuggestion(suggest.items[suggest.active]);
+  } else if (event.key === 'Escape') {
+    event.preventDefault();
+    suggest.request++;
+    closeSuggestions();
+  }
+}
+
 // ---- results ----------------------------------------------------------------
 
 function articleLink(id, children) {
@@ -316,6 +481,7 @@ async function runSearch(params, append) {
     if (!append) {
       $('results').replaceChildren();
       renderFacets(result.facets, params);
+      renderTimeline(result.timeline, params);
       const what = params.get('kind') === 'image' ? 'image' : 'article';
       $('summary').textContent =
         `${result.total.toLocaleString('en-US')} ${what}${result.total === 1 ? '' : 's'}` +
@@ -330,6 +496,7 @@ async function runSearch(params, append) {
     if (!append) {
       $('results').replaceChildren();
       $('summary').textContent = '';
+      $('timeline').hidden = true;
     }
   } finally {
     if (mine === state.request) {
@@ -387,11 +554,13 @@ async function showArticle(id) {
   $('results-view').hidden = true;
   $('article-view').hidden = false;
   $('article-headline').textContent = 'Loading…';
-  for (const part of ['article-meta', 'article-images', 'article-body', 'history']) $(part).replaceChildren();
+  for (const part of ['article-meta', 'article-images', 'article-body', 'history', 'related'])
+    $(part).replaceChildren();
   const mine = ++state.request;
-  const [doc, history] = await Promise.allSettled([
+  const [doc, history, related] = await Promise.allSettled([
     api(`/api/articles/${encodeURIComponent(id)}`),
     api(`/api/articles/${encodeURIComponent(id)}/history`),
+    api(`/api/articles/${encodeURIComponent(id)}/related?size=5`),
   ]);
   if (mine !== state.request) return;
   if (doc.status === 'rejected' && doc.reason.erased) {
@@ -441,6 +610,18 @@ async function showArticle(id) {
     const paragraphs = paragraphsOf(article.body);
     $('article-body').append(...paragraphs.map((p) => el('p', {}, p)));
   }
+  if (related.status === 'fulfilled') {
+    $('related').append(
+      ...related.value.hits.map((hit) =>
+        el(
+          'li',
+          { dataset: { id: hit.id } },
+          articleLink(hit.id, hit.headline),
+          el('span', { class: 'meta' }, ` · ${formatDate(hit.publishedAt)}`),
+        ),
+      ),
+    );
+  }
   if (history.status === 'fulfilled') {
     $('history').append(
       ...history.value.events.map((entry) =>
@@ -481,8 +662,15 @@ function route() {
 
 $('search').addEventListener('submit', (event) => {
   event.preventDefault();
+  suggest.request++;
+  clearTimeout(suggest.timer);
+  closeSuggestions();
   navigate(formParams());
 });
+$('q').addEventListener('input', onQueryInput);
+$('q').addEventListener('keydown', onQueryKey);
+$('q').addEventListener('blur', () => closeSuggestions());
+$('asOf').addEventListener('change', () => navigate(formParams()));
 $('kind').addEventListener('change', () => {
   syncKind();
   navigate(formParams());
@@ -498,4 +686,5 @@ $('back').addEventListener('click', (event) => {
   else navigate(new URLSearchParams());
 });
 window.addEventListener('popstate', route);
+loadArchives();
 route();

@@ -18,7 +18,7 @@ import {
 import { createImageQueue, type ImageQueue, imageJobId } from '../../ingest/images/queue.ts';
 import { ImageRejectedError, processImage } from '../../ingest/images/renditions.ts';
 import { createImageWorker, type ImageWorker, type ImageWorkerOptions } from '../../ingest/images/worker.ts';
-import { type BlobStore, createBlobStore } from '../../log/blobStore.ts';
+import { type BlobStore, blobPath, createBlobStore } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog, StoredEvent } from '../../log/types.ts';
 import type { EventOf } from '../../schemas/catalog.ts';
@@ -300,7 +300,7 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       // The event names an original the blob store never got: a copy that never arrived.
       const seq = await env.submit('img-missing', photo());
       const digest = (await env.events('img-missing'))[0]!.event as EventOf<'ImageSubmitted'>;
-      await rm(env.blobs.pathOf(digest.payload.original.digest));
+      await rm(blobPath(env.blobs.root, digest.payload.original.digest));
       env.startWorker();
       await dispatchUntilDone(env.dispatcher());
       const outcomes = await env.outcomes('img-missing');
@@ -317,7 +317,7 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       const bytes = photo('allium-oreophilum');
       await env.submit('img-retry', bytes);
       const submitted = (await env.events('img-retry'))[0]!.event as EventOf<'ImageSubmitted'>;
-      await rm(env.blobs.pathOf(submitted.payload.original.digest));
+      await rm(blobPath(env.blobs.root, submitted.payload.original.digest));
       env.startWorker();
       await dispatchUntilDone(env.dispatcher());
       assert.deepEqual(

@@ -71,7 +71,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
     const answer = await search({ q: '"fiery trial through which we pass"' });
     assert.equal(answer.status, 200);
     const result = answer.body as SearchResult;
-    assert.deepEqual(Object.keys(result).sort(), ['facets', 'hits', 'next', 'total']);
+    assert.deepEqual(Object.keys(result).sort(), ['facets', 'hits', 'next', 'timeline', 'total']);
     assert.equal(result.total, 1);
     const hit = result.hits[0]!;
     assert.deepEqual(Object.keys(hit).sort(), [
@@ -275,12 +275,15 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
     }
   });
 
-  test('healthz, OpenAPI document and the page', async () => {
+  test('healthz, readyz, OpenAPI document and the page', async () => {
     const health = await get('/healthz');
     assert.equal(health.status, 200);
-    assert.equal((health.body as { status: string }).status, 'ok');
+    assert.deepEqual(health.body, { status: 'ok' });
+    const ready = await get('/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal((ready.body as { status: string }).status, 'ok');
     assert.equal(
-      (health.body as { nats: { lastSeq: number } }).nats.lastSeq,
+      (ready.body as { checks: { nats: { lastSeq: number } } }).checks.nats.lastSeq,
       (await fixture.log.head()).lastSeq,
     );
 
@@ -295,6 +298,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       '/api/images/{id}',
       '/renditions/{digest}',
       '/healthz',
+      '/readyz',
     ]) {
       assert.ok(doc.paths[path], path);
     }
@@ -308,7 +312,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
     assert.equal((await get('/app.js')).status, 200);
   });
 
-  test('a backing service down: 503 JSON, and healthz says which', async () => {
+  test('a backing service down: 503 JSON, and readyz says which', async () => {
     // A throwaway HTTP server that answers every Elasticsearch request with 503.
     const down: Server = createServer((_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
@@ -326,10 +330,12 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       assert.equal(result.statusCode, 503);
       assert.equal(result.json().error.code, 'unavailable');
       assert.equal(result.headers['retry-after'], '1');
-      const health = await broken.inject({ url: '/healthz' });
-      assert.equal(health.statusCode, 503);
-      assert.equal(health.json().elasticsearch.ok, false);
-      assert.equal(health.json().nats.ok, true);
+      assert.equal((await broken.inject({ url: '/healthz' })).statusCode, 200, 'alive all the same');
+      const ready = await broken.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.json().checks.elasticsearch.ok, false);
+      assert.equal(ready.json().checks.nats.ok, true);
+      assert.match(ready.json().error.message, /elasticsearch not reachable/);
       const afterSeq = await broken.inject({ url: '/api/search?q=union&afterSeq=1' });
       assert.equal(afterSeq.statusCode, 501);
     } finally {

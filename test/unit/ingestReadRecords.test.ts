@@ -227,7 +227,7 @@ describe('listInputFiles', () => {
     await mkdir(join(dir, 'empty'), { recursive: true });
     const { files, warnings } = await listInputFiles([join(dir, 'empty')]);
     assert.deepEqual(files, []);
-    assert.match(warnings[0]!, /no \.ndjson, \.jsonl or \.json files/);
+    assert.match(warnings[0]!, /no \.ndjson, \.jsonl, \.json or \.xml files/);
   });
 });
 

