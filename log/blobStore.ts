@@ -28,6 +28,8 @@ export interface BlobStore {
   /** Its first `bytes` bytes (to sniff a media type), or undefined when it is not stored. */
   head(digest: string, bytes: number): Promise<Uint8Array | undefined>;
   size(digest: string): Promise<number | undefined>;
+  /** Remove a blob for good (an erased image's original and renditions); false when it was not there. */
+  delete(digest: string): Promise<boolean>;
   /** Every stored digest (for `blobs copy`), in no particular order. */
   list(): AsyncIterable<string>;
 }
@@ -102,6 +104,15 @@ export function createBlobStore(root: string): BlobStore {
         throw err;
       }
       return { digest, bytes: bytes.byteLength, existed: false };
+    },
+    async delete(digest) {
+      try {
+        await unlink(pathOf(digest));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
     },
     read: (digest) => readFile(pathOf(digest)),
     async stream(digest) {
@@ -196,6 +207,12 @@ export function createNatsBlobStore(options: NatsBlobStoreOptions): BlobStore {
     async *list() {
       for (const info of await (await store()).list())
         if (!info.deleted && DIGEST.test(info.name)) yield info.name;
+    },
+    async delete(digest) {
+      // The object store purges the chunks and keeps a delete marker: the bytes are gone.
+      if ((await size(digest)) === undefined) return false;
+      await (await store()).delete(digest);
+      return true;
     },
   };
 }

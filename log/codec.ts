@@ -4,6 +4,7 @@ import type { ContentEvent } from '../schemas/catalog.ts';
 import { validateEvent } from '../schemas/catalog.ts';
 import { type FieldProblem, InvalidEventError } from '../schemas/errors.ts';
 import type { Names } from '../schemas/names.ts';
+import { type KeyLookupSource, openSealed } from './crypto/sealedCodec.ts';
 import type { ReplayItem, StoredEvent } from './types.ts';
 
 /**
@@ -87,6 +88,14 @@ function unreadable(meta: MessageMeta, reason: string, problems: FieldProblem[] 
 export interface DecodeOptions {
   /** Leave a plain article body undecoded: see `ReplayOptions.rawBodies`. */
   rawBody?: boolean;
+  /** Opens sealed payloads (see log/crypto/sealedCodec.ts); without it a sealed message is unreadable. */
+  keys?: KeyLookupSource;
+}
+
+/** Where any item of a replay sits in the log: its sequence and storage time. */
+export function positionOf(item: ReplayItem): { seq: number; time: Date } {
+  const at = item.kind === 'event' ? item.stored : item.kind === 'erased' ? item.erased : item.unreadable;
+  return { seq: at.seq, time: at.time };
 }
 
 /**
@@ -111,7 +120,9 @@ export function decodeMessage(
   } catch (err) {
     return unreadable(meta, `not JSON: ${(err as Error).message}`);
   }
-  return decodeValue(names, value, meta);
+  const opened = openSealed(value, meta, options.keys);
+  if ('item' in opened) return opened.item;
+  return decodeValue(names, opened.value, meta);
 }
 
 /** The checks after parsing: schema (with upcasting) and subject. */

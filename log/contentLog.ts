@@ -9,6 +9,7 @@ import { lastSequences } from './contentLog/lastSequences.ts';
 import { lastEvent, readEntity, stateAsOf } from './contentLog/readEntity.ts';
 import { replay } from './contentLog/replay.ts';
 import { init } from './contentLog/streamConfig.ts';
+import type { KeyRing } from './keyRing.ts';
 import type { ContentLog } from './types.ts';
 
 /** Settings shared by both ways of giving the log its connection. */
@@ -31,6 +32,12 @@ export interface ContentLogSettings {
    */
   failoverMs?: number;
   logger?: Logger;
+  /**
+   * The key ring (see `openKeyRing`): with it every payload is sealed under its item's
+   * data key and every event id keyed (crypto-shredding, README "Takedowns"); without it
+   * events are stored in plaintext. Sealed and plaintext messages are both read back.
+   */
+  keys?: KeyRing;
 }
 
 /** Use a connection the caller owns; the log never closes it. */

@@ -1,5 +1,6 @@
 import { EVENT_TYPES } from '../schemas/catalog.ts';
 import { ENTITY_TYPES, type EntityType } from '../schemas/names.ts';
+import { positionOf } from './codec.ts';
 import type { ContentLog, LogHead, ReplayItem } from './types.ts';
 
 /** What `presslog stats` reports about the log. */
@@ -12,6 +13,8 @@ export interface LogStats {
   byType: Record<string, { events: number; storedVersions: Record<string, number> }>;
   byEntityType: Record<EntityType, number>;
   unreadable: number;
+  /** Messages of erased items (or redacted generations): only their envelope is left. */
+  erased: number;
   /** Messages read by the scan (stats are exact up to `stream.lastSeq` at the start). */
   scanned: number;
 }
@@ -22,17 +25,22 @@ export function createStatsAccumulator(head: LogHead) {
   for (const type of EVENT_TYPES) byType[type] = { events: 0, storedVersions: {} };
   const byEntityType = Object.fromEntries(ENTITY_TYPES.map((t) => [t, 0])) as Record<EntityType, number>;
   let unreadable = 0;
+  let erased = 0;
   let scanned = 0;
   let first: Date | undefined;
   let last: Date | undefined;
   return {
     add(item: ReplayItem): void {
       scanned++;
-      const time = item.kind === 'event' ? item.stored.time : item.unreadable.time;
+      const { time } = positionOf(item);
       first ??= time;
       last = time;
       if (item.kind === 'unreadable') {
         unreadable++;
+        return;
+      }
+      if (item.kind === 'erased') {
+        erased++;
         return;
       }
       const { event, storedVersion } = item.stored;
@@ -56,6 +64,7 @@ export function createStatsAccumulator(head: LogHead) {
         byType,
         byEntityType,
         unreadable,
+        erased,
         scanned,
       };
     },

@@ -19,6 +19,8 @@ export const KV_BUCKETS = {
   leases: { history: 1, ttl: 24 * 3600_000, description: 'presslog leases' },
   /** Deployment secrets (the key that signs search cursors). */
   secrets: { history: 1, description: 'presslog deployment secrets' },
+  /** Every item's data keys, wrapped by the master key (crypto-shredding; see log/keyRing.ts). */
+  keys: { history: 1, description: 'presslog data keys (wrapped)' },
 } as const satisfies Record<string, Partial<KvOptions>>;
 
 export const OBJECT_STORES = {

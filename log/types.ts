@@ -28,11 +28,33 @@ export interface UnreadableEvent {
   subject: string;
   reason: string;
   problems: FieldProblem[];
+  /**
+   * Set (inside the log only) when the message is sealed under a key this process has not
+   * loaded yet: the log loads it and decodes the message again. Never reaches a reader.
+   */
+  keyMiss?: { entityType: EntityType; entityId: string };
+}
+
+/**
+ * A message of an erased item (or of an item's redacted earlier generation): its key is
+ * gone for good, so only its envelope is left. Readers skip it; `history` shows it as
+ * "erased".
+ */
+export interface ErasedEvent {
+  seq: number;
+  time: Date;
+  subject: string;
+  id: string;
+  type: string;
+  entityType: EntityType;
+  entityId: string;
+  occurredAt: string;
 }
 
 export type ReplayItem =
   | { kind: 'event'; stored: StoredEvent }
-  | { kind: 'unreadable'; unreadable: UnreadableEvent };
+  | { kind: 'unreadable'; unreadable: UnreadableEvent }
+  | { kind: 'erased'; erased: ErasedEvent };
 
 export interface AppendItem {
   event: ContentEvent;
@@ -121,6 +143,8 @@ export interface InitOptions {
 export interface ReadEntityOptions {
   /** Called for each message of the entity that cannot be read; without it such a message throws. */
   onUnreadable?: (unreadable: UnreadableEvent) => void;
+  /** Called for each message of the entity whose content was erased (skipped otherwise). */
+  onErased?: (erased: ErasedEvent) => void;
 }
 
 /** The sequence of an entity's last message, from {@link ContentLog.lastSequences}. */

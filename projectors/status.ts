@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { type Checkpoint, healthKey } from '../log/checkpoints.ts';
+import { positionOf } from '../log/codec.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { Names, ProjectionName } from '../schemas/names.ts';
 import type { ProjectionClients } from './clients.ts';
@@ -261,7 +262,7 @@ export async function storedTimeAfter(
   signal?: AbortSignal,
 ): Promise<Date | undefined> {
   for await (const item of log.replay({ fromSeq: seq + 1, untilSeq: seq + 1, signal })) {
-    return item.kind === 'event' ? item.stored.time : item.unreadable.time;
+    return positionOf(item).time;
   }
   return undefined;
 }

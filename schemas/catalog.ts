@@ -12,6 +12,7 @@ import {
 import { BylineRegistered, BylineUpdated } from './bylineEvents.ts';
 import { isDateTime } from './dateTime.ts';
 import type { AnyEnvelope } from './envelope.ts';
+import { ArticleErased, ArticleHistoryErased, BylineErased, ImageErased } from './erasureEvents.ts';
 import { type FieldProblem, InvalidEventError } from './errors.ts';
 import {
   ImageProcessed,
@@ -36,7 +37,11 @@ export type ContentEvent =
   | import('./imageEvents.ts').ImageUpdated
   | import('./imageEvents.ts').ImageProcessed
   | import('./imageEvents.ts').ImageProcessingFailed
-  | import('./imageEvents.ts').ImageRemoved;
+  | import('./imageEvents.ts').ImageRemoved
+  | import('./erasureEvents.ts').ArticleErased
+  | import('./erasureEvents.ts').ImageErased
+  | import('./erasureEvents.ts').BylineErased
+  | import('./erasureEvents.ts').ArticleHistoryErased;
 
 export type EventType = ContentEvent['type'];
 export type EventOf<T extends EventType> = Extract<ContentEvent, { type: T }>;
@@ -81,6 +86,10 @@ export const CATALOG: Readonly<Record<EventType, TypeEntry>> = {
   ImageProcessed: register('image', entry(ImageProcessed)),
   ImageProcessingFailed: register('image', entry(ImageProcessingFailed)),
   ImageRemoved: register('image', entry(ImageRemoved)),
+  ArticleErased: register('article', entry(ArticleErased)),
+  ImageErased: register('image', entry(ImageErased)),
+  BylineErased: register('byline', entry(BylineErased)),
+  ArticleHistoryErased: register('article', entry(ArticleHistoryErased)),
 };
 
 export const EVENT_TYPES = Object.keys(CATALOG) as EventType[];

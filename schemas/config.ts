@@ -41,6 +41,11 @@ export interface Config {
   readonly blobStore: 'dir' | 'nats';
   /** The directory of the `dir` blob store. */
   readonly blobDir: string;
+  /**
+   * The master key that wraps every data key (crypto-shredding). The default path is
+   * generated on first use; a path given explicitly must exist.
+   */
+  readonly masterKey: { readonly file: string; readonly generateIfMissing: boolean };
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
   readonly servicesDir: string;
   readonly logLevel: string;
@@ -162,6 +167,10 @@ export function loadConfig(env: Env = process.env): Config {
     replicas: Number(replicas) as 1 | 3 | 5,
     blobStore,
     blobDir: env.PRESSLOG_BLOB_DIR?.trim() || `var/${namespace}/blobs`,
+    masterKey: Object.freeze({
+      file: env.PRESSLOG_MASTER_KEY_FILE?.trim() || `var/${namespace}/master.key`,
+      generateIfMissing: !env.PRESSLOG_MASTER_KEY_FILE?.trim(),
+    }),
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,
   });
@@ -201,6 +210,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     replicas: config.replicas,
     blobStore: config.blobStore,
     blobDir: config.blobDir,
+    masterKeyFile: config.masterKey.file,
     servicesDir: config.servicesDir,
     logLevel: config.logLevel,
   };

@@ -84,3 +84,15 @@ export class ConfigError extends PresslogError {
 export function isRetryable(err: unknown): boolean {
   return err instanceof TransientError;
 }
+
+/** An item whose content was erased: it takes no new events (except its erasure's). Never retry. */
+export class ErasedItemError extends PresslogError {
+  override name = 'ErasedItemError';
+  constructor(
+    readonly entityType: string,
+    readonly entityId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${entityType} ${entityId} was erased: it takes no new content`, options);
+  }
+}

@@ -21,12 +21,25 @@ export interface ArticleState extends Provenance {
   fields: ArticleFields;
   retracted: boolean;
   retractReason?: string;
+  /** Erased for good (`presslog erase`): no content left; out of every index like a retraction. */
+  erasure?: Erasure;
+}
+
+/** What an erased item keeps: the erasure record (who, when, why), never the content. */
+export interface Erasure {
+  actor: string;
+  reason: string;
+  ticket?: string;
+  publicNote?: string;
+  /** `occurredAt` of the erasure. */
+  at: string;
 }
 
 export interface BylineState extends Provenance {
   entityType: 'byline';
   id: string;
   fields: BylineFields;
+  erasure?: Erasure;
 }
 
 export interface ImageState extends Provenance {
@@ -40,6 +53,7 @@ export interface ImageState extends Provenance {
   processed?: ImageProcessed['payload'] & { seq: number };
   failed?: ImageProcessingFailed['payload'] & { seq: number };
   removed: boolean;
+  erasure?: Erasure;
 }
 
 export type EntityState = ArticleState | BylineState | ImageState;
@@ -74,6 +88,54 @@ export function applyEvent(state: EntityState | undefined, event: ContentEvent, 
     case 'ImageProcessingFailed':
     case 'ImageRemoved':
       return applyImageOutcomeEvent(state, event, seq);
+    case 'ArticleErased':
+    case 'ImageErased':
+    case 'BylineErased':
+      return applyErasure(state, event, seq);
+    case 'ArticleHistoryErased':
+      // A record only: the restatement that follows it carries the state.
+      return state
+        ? advance(state, seq, event)
+        : applyErasure(state, { ...event, type: 'ArticleErased' }, seq);
+  }
+}
+
+/** The placeholder for an erased item's name, wherever a name must be shown. */
+export const ERASED_NAME = '(erased)';
+
+/**
+ * An erasure leaves the item's provenance and the erasure record, and drops every field
+ * of content: an erased article is out of the index like a retracted one, an erased image
+ * like a removed one (articles keep the bare id), an erased byline keeps a placeholder name
+ * (articles embed only its id).
+ */
+function applyErasure(
+  state: EntityState | undefined,
+  event: Extract<ContentEvent, { type: 'ArticleErased' | 'ImageErased' | 'BylineErased' }>,
+  seq: number,
+): EntityState {
+  const erasure: Erasure = { ...event.payload, at: event.occurredAt };
+  const provenance =
+    state && state.entityType === event.entityType
+      ? { firstSeq: state.firstSeq, lastSeq: seq, updatedAt: event.occurredAt, events: state.events + 1 }
+      : start(seq, event);
+  const id = event.entityId;
+  switch (event.type) {
+    case 'ArticleErased': {
+      const publishedAt = state?.entityType === 'article' ? state.fields.publishedAt : event.occurredAt;
+      const fields = { headline: ERASED_NAME, body: '', publishedAt, bylineIds: [], imageIds: [], tags: [] };
+      return { entityType: 'article', id, fields, retracted: true, erasure, ...provenance };
+    }
+    case 'ImageErased': {
+      const original = {
+        digest: `sha256:${'0'.repeat(64)}`,
+        bytes: 0,
+        mediaType: 'application/octet-stream',
+      };
+      return { entityType: 'image', id, fileName: '', original, removed: true, erasure, ...provenance };
+    }
+    case 'BylineErased':
+      return { entityType: 'byline', id, fields: { name: ERASED_NAME }, erasure, ...provenance };
   }
 }
 

@@ -27,6 +27,11 @@ export const ErrorBody = {
       },
     },
     lag: { type: 'integer', description: 'For projection_lagging: log sequences still to apply.' },
+    erased: {
+      type: 'object',
+      description: 'For gone (410) on an erased article: when it was erased and the public note, if any.',
+      properties: { at: { type: 'string' }, publicNote: { type: 'string' } },
+    },
   },
 } as const;
 

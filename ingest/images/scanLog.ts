@@ -49,6 +49,7 @@ async function readCandidates(
   const candidates = new Map<string, Candidate>();
   let events = 0;
   for await (const item of ctx.log.replay({ fromSeq, untilSeq, entityType: 'image', signal })) {
+    if (item.kind === 'erased') continue;
     if (item.kind !== 'event') {
       ctx.logger.warn(
         { seq: item.unreadable.seq, reason: item.unreadable.reason },

@@ -10,6 +10,7 @@ import {
 import { isEntityType, isValidId } from '../../schemas/names.ts';
 import { encodeEvent, HEADER_RESERVE_BYTES, oversizeError } from '../codec.ts';
 import type { AppendItem, AppendOutcome, AppendStats } from '../types.ts';
+import { createBatchSealer } from './batchSealer.ts';
 import { clients, publisher } from './connection.ts';
 import type { LogContext } from './context.ts';
 import {
@@ -176,6 +177,7 @@ export async function append(
   const { nc } = await clients(ctx);
   const publishing = await publisher(ctx);
   const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER_RESERVE_BYTES;
+  const sealer = ctx.keys ? await createBatchSealer(ctx.keys, items) : undefined;
   const outcomes = new Array<AppendOutcome>(items.length);
   const inflight: Promise<void>[] = [];
   let inflightHead = 0;
@@ -201,17 +203,21 @@ export async function append(
       continue;
     }
 
-    let event: ReturnType<typeof validateEvent>;
+    let validated: ReturnType<typeof validateEvent>;
     let bytes: Uint8Array;
     try {
-      event = validateEvent(item.event, { currentOnly: true });
-      bytes = encodeEvent(event);
-      if (bytes.byteLength > limit) throw oversizeError(event, bytes.byteLength, limit);
+      validated = validateEvent(item.event, { currentOnly: true });
+      // Sealed: the payload encrypted under the item's key and the id keyed (crypto-shredding).
+      const sealed = sealer?.seal(validated);
+      if (sealed) validated = { ...validated, id: sealed.id };
+      bytes = sealed ? sealed.bytes : encodeEvent(validated);
+      if (bytes.byteLength > limit) throw oversizeError(validated, bytes.byteLength, limit);
     } catch (err) {
       outcomes[index] = { status: 'invalid', eventId, error: err as Error };
       if (subject) previous.set(subject, { index, done: Promise.resolve() });
       continue;
     }
+    const event = validated;
     const entitySubject = names.subject(event.entityType, event.entityId);
 
     let expected = item.expectedLastSeq;

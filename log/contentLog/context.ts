@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Names } from '../../schemas/names.ts';
 import type { ContentLogOptions } from '../contentLog.ts';
+import type { KeyRing } from '../keyRing.ts';
 import type { Publisher } from './publisher.ts';
 
 /** The connection and the JetStream handles over it, opened together (see connection.ts). */
@@ -27,6 +28,10 @@ export interface LogContext {
   readonly requestTimeoutMs: number;
   readonly failoverMs: number;
   readonly log: Logger | undefined;
+  /** Seals payloads at append and opens them at read; absent: plaintext (a log from before encryption). */
+  readonly keys: KeyRing | undefined;
+  /** The key ring's preload, started by the first replay (see replay.ts). */
+  keysPreloaded: Promise<void> | undefined;
   /** The clients being opened or open; unset again when opening failed. */
   opening: Promise<Clients> | undefined;
   /** The appends' publisher, made on the first append; unset again when making it failed. */
@@ -58,6 +63,8 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     failoverMs: options.failoverMs ?? 20_000,
     log: options.logger?.child({ component: 'content-log', stream }),
+    keys: options.keys,
+    keysPreloaded: undefined,
     opening: undefined,
     publisher: undefined,
     closing: undefined,

@@ -1,10 +1,10 @@
 import { InvalidEventError, InvalidRecordError } from '../../schemas/errors.ts';
 import { type EntityType, isEntityType, isValidId, type Names } from '../../schemas/names.ts';
 import { type EntityState, foldEntity } from '../../schemas/state.ts';
-import { decodeMessage } from '../codec.ts';
 import type { AsOfBasis, ReadEntityOptions, ReplayItem, StoredEvent, UnreadableEvent } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
+import { decodeStored } from './decode.ts';
 import { head } from './head.ts';
 import { isNoResponders } from './natsErrors.ts';
 import { scan } from './readOrdered.ts';
@@ -84,6 +84,7 @@ export async function readEntity(
   const events: StoredEvent[] = [];
   const take = (item: ReplayItem) => {
     if (item.kind === 'event') events.push(item.stored);
+    else if (item.kind === 'erased') readOptions.onErased?.(item.erased);
     else if (readOptions.onUnreadable) readOptions.onUnreadable(item.unreadable);
     else throw unreadableError(item.unreadable);
   };
@@ -92,7 +93,7 @@ export async function readEntity(
     const message = await getMessage(ctx, { seq: next, next_by_subj: subject });
     if (!message) return events;
     take(
-      decodeMessage(names, message.data, {
+      await decodeStored(ctx, message.data, {
         seq: message.seq,
         time: message.time,
         subject: message.subject,
@@ -120,12 +121,15 @@ export async function lastEvent(
   const subject = entitySubject(ctx.names, entityType, id);
   const message = await getMessage(ctx, { last_by_subj: subject });
   if (!message) return undefined;
-  const item = decodeMessage(ctx.names, message.data, {
+  const item = await decodeStored(ctx, message.data, {
     seq: message.seq,
     time: message.time,
     subject: message.subject,
   });
   if (item.kind === 'unreadable') throw unreadableError(item.unreadable);
+  // The last event of an erased item is its erasure record, which stays readable; an
+  // erased last event means the erasure was cut short before it was recorded.
+  if (item.kind === 'erased') return undefined;
   return item.stored;
 }
 

@@ -1,11 +1,17 @@
 import type { JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
-import { decodeMessage } from '../codec.ts';
 import type { ReplayItem } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
+import { decodeStored } from './decode.ts';
 import { abortError } from './natsErrors.ts';
 import { request } from './request.ts';
+
+/** What a visit of one message answers: the item to yield, if any, and whether the read is complete. */
+export interface Visit<T> {
+  item?: T;
+  last: boolean;
+}
 
 /**
  * Read `filter` with an ephemeral ordered consumer until `visit` says the last wanted
@@ -21,7 +27,8 @@ export async function* readOrdered<T>(
     consumer: Partial<OrderedConsumerOptions>;
     batch: number;
     signal?: AbortSignal;
-    visit: (m: JsMsg) => { item?: T; last: boolean };
+    /** May answer asynchronously (a key to load first); synchronous answers cost no extra await. */
+    visit: (m: JsMsg) => Visit<T> | Promise<Visit<T>>;
   },
 ): AsyncGenerator<T> {
   const { stream, activeScans } = ctx;
@@ -53,7 +60,8 @@ export async function* readOrdered<T>(
     try {
       try {
         for await (const m of messages) {
-          const { item, last } = visit(m);
+          const visited = visit(m);
+          const { item, last } = visited instanceof Promise ? await visited : visited;
           if (item !== undefined) {
             yield item;
             // An abort or close while the reader held this message wins over buffered ones.
@@ -112,7 +120,6 @@ export async function* scan(
     signal?: AbortSignal;
   },
 ): AsyncGenerator<ReplayItem> {
-  const { names } = ctx;
   const { filter, fromSeq, untilTime, batch, signal } = params;
   const decodeOptions = { rawBody: params.rawBodies === true };
   signal?.throwIfAborted();
@@ -127,10 +134,9 @@ export async function* scan(
       const seq = m.info.streamSequence;
       const time = m.time;
       if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
-      return {
-        item: decodeMessage(names, m.data, { seq, time, subject: m.subject }, decodeOptions),
-        last: seq >= untilSeq,
-      };
+      const last = seq >= untilSeq;
+      const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
+      return item instanceof Promise ? item.then((resolved) => ({ item: resolved, last })) : { item, last };
     },
   });
 }

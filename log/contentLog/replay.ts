@@ -5,6 +5,25 @@ import { scan } from './readOrdered.ts';
 
 /** The whole log (or a range, or one entity type) in sequence order, up to the head at start. */
 export function replay(ctx: LogContext, replayOptions: ReplayOptions = {}): AsyncGenerator<ReplayItem> {
+  if (ctx.keys && !ctx.keysPreloaded) return preloadedReplay(ctx, replayOptions);
+  return replayScan(ctx, replayOptions);
+}
+
+/**
+ * The first replay of a sealed log loads every item's keys in one pass over the keys
+ * bucket first; later replays (a live tail's polls) find them cached, or load the few new
+ * ones one by one.
+ */
+async function* preloadedReplay(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerator<ReplayItem> {
+  ctx.keysPreloaded ??= ctx.keys!.preload().catch((err: unknown) => {
+    ctx.keysPreloaded = undefined;
+    throw err;
+  });
+  await ctx.keysPreloaded;
+  yield* replayScan(ctx, replayOptions);
+}
+
+function replayScan(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerator<ReplayItem> {
   const { names } = ctx;
   const filter = replayOptions.entityType
     ? names.entitySubjects(replayOptions.entityType)

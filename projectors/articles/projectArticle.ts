@@ -25,7 +25,7 @@ export interface ArticleRefs {
 
 /** What an article embeds of a byline: its name, absent while the byline is unknown. */
 export function embedByline(id: string, state: BylineState | undefined): EmbeddedByline {
-  return state ? { id, name: state.fields.name } : { id };
+  return state && !state.erasure ? { id, name: state.fields.name } : { id };
 }
 
 /**

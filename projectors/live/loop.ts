@@ -1,4 +1,5 @@
 import { backoffMs, sleep } from '../../log/async.ts';
+import { positionOf } from '../../log/codec.ts';
 import type { ReplayItem, UnreadableEvent } from '../../log/types.ts';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
 import type { LiveContext } from './context.ts';
@@ -80,8 +81,11 @@ async function readToHead(ctx: LiveContext): Promise<void> {
 
 /** Apply one item of the log; writes are queued only for indexes that lack it. */
 function apply(ctx: LiveContext, item: ReplayItem): void {
-  const seq = item.kind === 'event' ? item.stored.seq : item.unreadable.seq;
-  if (item.kind === 'event') {
+  const { seq, time } = positionOf(item);
+  if (item.kind === 'erased') {
+    // Content gone for good: nothing to project (the erasure record itself is an event).
+    ctx.positionTime = time;
+  } else if (item.kind === 'event') {
     const changes = ctx.engine.apply(seq, item.stored.event, (p) => {
       const target = ctx.targets.get(p);
       return target !== undefined && seq > target.skipThrough;

@@ -1,4 +1,5 @@
 import { retrying } from '../../log/async.ts';
+import { positionOf } from '../../log/codec.ts';
 import { applyLiveSettings, DEFAULT_LIVE_SETTINGS, refresh } from '../indexes.ts';
 import { indexOf, type RebuildContext } from './rebuildContext.ts';
 import { replayFrom, unreadable } from './replay.ts';
@@ -47,9 +48,10 @@ async function catchUpRound(ctx: RebuildContext): Promise<void> {
       ctx.position = item.stored.seq;
       ctx.positionTime = item.stored.time;
     } else {
-      unreadable(ctx, item);
-      ctx.position = item.unreadable.seq;
-      ctx.positionTime = item.unreadable.time;
+      if (item.kind === 'unreadable') unreadable(ctx, item);
+      const at = positionOf(item);
+      ctx.position = at.seq;
+      ctx.positionTime = at.time;
     }
     progress.events++;
     progress.seq = ctx.position;

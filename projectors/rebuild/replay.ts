@@ -1,4 +1,5 @@
 import { backoffMs, sleep } from '../../log/async.ts';
+import { positionOf } from '../../log/codec.ts';
 import type { ReplayItem, ReplayOptions } from '../../log/types.ts';
 import { TransientError } from '../../schemas/errors.ts';
 import { indexOf, type RebuildContext } from './rebuildContext.ts';
@@ -17,7 +18,7 @@ export async function* replayFrom(
   for (let attempt = 0; ; attempt++) {
     try {
       for await (const item of ctx.options.log.replay({ fromSeq: next, untilSeq, ...extra, signal })) {
-        next = (item.kind === 'event' ? item.stored.seq : item.unreadable.seq) + 1;
+        next = positionOf(item).seq + 1;
         yield item;
       }
       return;
@@ -61,8 +62,9 @@ export function take(ctx: RebuildContext, item: ReplayItem): item is Extract<Rep
     ctx.progress.report();
     return true;
   }
-  unreadable(ctx, item);
-  advance(ctx, item.unreadable.seq, item.unreadable.time);
+  if (item.kind === 'unreadable') unreadable(ctx, item);
+  const at = positionOf(item);
+  advance(ctx, at.seq, at.time);
   return false;
 }
 

@@ -74,8 +74,9 @@ async function writeArticles(ctx: RebuildContext, { head, lastSeqs }: ScanResult
   })) {
     if (!take(ctx, item)) {
       if (lastSeqs) {
-        const parsed = parseSubject(names, item.unreadable.subject);
-        if (parsed && lastSeqs.has(item.unreadable.seq)) unreadableLast.add(parsed.id);
+        const at = item.kind === 'erased' ? item.erased : item.unreadable;
+        const parsed = parseSubject(names, at.subject);
+        if (parsed && lastSeqs.has(at.seq)) unreadableLast.add(parsed.id);
       }
       continue;
     }

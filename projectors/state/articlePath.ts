@@ -4,7 +4,9 @@ import type { ArticleFacts, ArticleTable } from './articleTable.ts';
 import { updateReferences } from './fanOut.ts';
 import { type ArticleRecord, type Changes, type StateContext, unique } from './stateContext.ts';
 
-export type ArticleEvent = EventOf<'ArticlePublished' | 'ArticleRevised' | 'ArticleRetracted'>;
+export type ArticleEvent = EventOf<
+  'ArticlePublished' | 'ArticleRevised' | 'ArticleRetracted' | 'ArticleErased'
+>;
 
 /** What one article event makes of an article's row. */
 export interface ArticleFold {
@@ -31,7 +33,9 @@ export function foldArticle(
 ): ArticleFold {
   const firstSeq = prev ? prev.firstSeq : seq;
   const events = prev ? prev.events + 1 : 1;
-  if (event.type === 'ArticleRetracted') {
+  // An erasure takes the article out of the index as a retraction does (its content is
+  // gone from the log; the row never held any).
+  if (event.type === 'ArticleRetracted' || event.type === 'ArticleErased') {
     return {
       facts: {
         firstSeq,

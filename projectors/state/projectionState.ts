@@ -244,6 +244,8 @@ function createState(
       position = Math.max(position, seq);
       switch (event.entityType) {
         case 'article':
+          // A redaction's record changes nothing projected; the restatement after it does.
+          if (event.type === 'ArticleHistoryErased') return { articles: [], images: [], bylines: [] };
           return applyArticle(ctx, seq, event as ArticleEvent);
         case 'byline':
           return applyByline(ctx, seq, event);

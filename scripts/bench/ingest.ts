@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { generateArchive } from '../../ingest/generate.ts';
 import { createIngester, type IngestStats } from '../../ingest/ingest.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
-import { encodeEvent } from '../../log/codec.ts';
+import { encodeEvent, positionOf } from '../../log/codec.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
 import { createNames, type Names } from '../../schemas/names.ts';
@@ -131,7 +131,7 @@ async function republishRaw(
   };
   for await (const item of from.replay({ signal: run.signal })) {
     if (item.kind !== 'event')
-      throw new Error(`bench ingest: unreadable event at seq ${item.unreadable.seq}`);
+      throw new Error(`bench ingest: unreadable event at seq ${positionOf(item).seq}`);
     const { event } = item.stored;
     const bytes = encodeEvent(event);
     result.eventBytes += bytes.byteLength;

@@ -5,6 +5,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { decodeMessage, encodeEvent } from '../../log/codec.ts';
 import { createContentLog } from '../../log/contentLog.ts';
+import { newKey } from '../../log/crypto/sealing.ts';
+import { openKeyRing } from '../../log/keyRing.ts';
 import { sampleArticle, sampleEvent } from '../../log/sampleEvents.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
@@ -234,6 +236,43 @@ async function timeReads(run: LogBenchRun): Promise<{ ours: number; raw: number 
   return time;
 }
 
+/**
+ * Append the run's events once through a sealed log (a fresh namespace, a random master
+ * key), then replay them with a fresh key ring, as another process would: what
+ * crypto-shredding costs, next to the plaintext figures of the same run.
+ */
+async function timeSealed(run: LogBenchRun): Promise<{ append: number; replay: number }> {
+  const names = createNames(`bench-${run.tag}-sealed`);
+  const masterKey = newKey();
+  const keys = await openKeyRing({ nc: run.nc, names, masterKey });
+  const log = createContentLog({ nc: run.nc, names, publishWindow: run.window, keys });
+  try {
+    await log.init();
+    run.log?.info({ events: run.total }, 'appending sealed');
+    let t = performance.now();
+    for (let i = 0; i < run.total; i += run.batch) {
+      const stats = await log.append(run.events.slice(i, i + run.batch).map((event) => ({ event })));
+      if (stats.appended !== Math.min(run.batch, run.total - i))
+        throw new Error('bench log: sealed append failed');
+    }
+    const append = secondsSince(t);
+    const reader = createContentLog({
+      nc: run.nc,
+      names,
+      keys: await openKeyRing({ nc: run.nc, names, masterKey }),
+    });
+    t = performance.now();
+    const count = await ourReplay(reader, run.signal);
+    const replay = secondsSince(t);
+    if (count !== run.total) throw new Error(`bench log: sealed replay read ${count} of ${run.total}`);
+    return { append, replay };
+  } finally {
+    await log.close();
+    for (const stream of [names.stream, `KV_${names.bucket('keys')}`])
+      await run.jsm.streams.delete(stream).catch(() => {});
+  }
+}
+
 /** In-process decode cost: JSON.parse alone vs. parse + schema check + upcast + subject check. */
 function timeDecode(run: LogBenchRun): { sampleSize: number; parse: number; decode: number } {
   const { events, wire, oursNames } = run;
@@ -358,8 +397,25 @@ export async function runLogBench(options: LogBenchOptions): Promise<Measurement
     // Reads alternate too; both read the same stream (ours).
     const read = await timeReads(run);
     const decode = timeDecode(run);
+    const sealed = await timeSealed(run);
 
-    return logMeasurements(run, averageBytes, append, read, decode);
+    return [
+      ...logMeasurements(run, averageBytes, append, read, decode),
+      measurement(
+        'append.sealed',
+        'events/s',
+        total / sealed.append,
+        total / append.ours,
+        `the same events through a sealed log (AES-256-GCM per item, keys in <NS>_KEYS created on first append, keyed ids) vs. plaintext append of this run`,
+      ),
+      measurement(
+        'replay.sealed',
+        'events/s',
+        total / sealed.replay,
+        (2 * total) / read.ours,
+        'the sealed stream replayed by a fresh process (every item key loaded once from KV, unwrapped, payloads opened) vs. plaintext replay of this run',
+      ),
+    ];
   } finally {
     await ours.close();
     await raw.close();

@@ -14,23 +14,32 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (rawType: string, rawId: string) => {
       const { type, id } = entityArgs(rawType, rawId);
       const unreadable: { seq: number; reason: string }[] = [];
+      // Events whose content was erased: only their envelope is left to show.
+      const erased: { seq: number; time: string; type: string }[] = [];
       const events = await withContentLog(ctx, (log) =>
-        log.readEntity(type, id, { onUnreadable: (u) => unreadable.push({ seq: u.seq, reason: u.reason }) }),
+        log.readEntity(type, id, {
+          onUnreadable: (u) => unreadable.push({ seq: u.seq, reason: u.reason }),
+          onErased: (e) => erased.push({ seq: e.seq, time: e.time.toISOString(), type: e.type }),
+        }),
       );
       const entries = historyEntries(events);
-      ctx.output({ entityType: type, id, events: entries, unreadable }, () => {
-        if (entries.length === 0 && unreadable.length === 0) return `no events for ${type} ${id}`;
-        const rows = entries.map((e) => [
-          String(e.seq),
-          e.time,
-          e.type,
-          e.storedVersion === e.version ? `v${e.version}` : `v${e.storedVersion}→v${e.version}`,
-          summarizeChanges(e.changes),
-        ]);
+      ctx.output({ entityType: type, id, events: entries, erased, unreadable }, () => {
+        if (entries.length === 0 && unreadable.length === 0 && erased.length === 0)
+          return `no events for ${type} ${id}`;
+        const rows = [
+          ...entries.map((e) => [
+            String(e.seq),
+            e.time,
+            e.type,
+            e.storedVersion === e.version ? `v${e.version}` : `v${e.storedVersion}→v${e.version}`,
+            summarizeChanges(e.changes),
+          ]),
+          ...erased.map((e) => [String(e.seq), e.time, e.type, '-', 'erased (content removed for good)']),
+        ].sort((a, b) => Number(a[0]) - Number(b[0]));
         const lines = [formatTable([['SEQ', 'STORED', 'TYPE', 'VER', 'CHANGES'], ...rows])];
         for (const u of unreadable) lines.push(`seq ${u.seq}: UNREADABLE: ${u.reason}`);
         return lines.join('\n');
       });
-      if (entries.length === 0 && unreadable.length === 0) process.exitCode = 1;
+      if (entries.length === 0 && unreadable.length === 0 && erased.length === 0) process.exitCode = 1;
     });
 }

@@ -22,6 +22,7 @@ import { createContentLog } from '../../log/contentLog.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { Config } from '../../schemas/config.ts';
 import { TransientError } from '../../schemas/errors.ts';
+import { openConfiguredKeyRing } from '../keys.ts';
 import { connectNatsOrExplain, createRedis, maskCredentials, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
@@ -112,7 +113,8 @@ export async function openImagePipeline(ctx: CliContext): Promise<ImagePipeline>
   try {
     const nc = await connectNatsOrExplain(config, 'presslog-images');
     releasers.push(() => nc.drain());
-    const log = createContentLog({ nc, names: config.names, replicas: config.replicas, logger });
+    const keys = await openConfiguredKeyRing(config, nc, logger);
+    const log = createContentLog({ nc, names: config.names, replicas: config.replicas, logger, keys });
     releasers.push(() => log.close());
     const clients = await openQueueWith(ctx, releasers);
     return { ...clients, log, blobs: openBlobStore(config, nc), close };

@@ -10,6 +10,7 @@ import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import { createSavedSearches } from '../../search/savedSearches.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
+import { openConfiguredKeyRing } from '../keys.ts';
 import { observeDependencies } from '../metrics/dependencyMetrics.ts';
 import { projectionReadiness } from '../metrics/endpoints.ts';
 import { observeHttp } from '../metrics/httpMetrics.ts';
@@ -51,11 +52,13 @@ export async function startServer(config: Config, options: StartServerOptions): 
     releasers.push(() => es.close());
     const nc = await connectNatsOrExplain(config, 'presslog-serve');
     releasers.push(() => nc.drain());
+    const keys = await openConfiguredKeyRing(config, nc, options.logger);
     const log = createContentLog({
       nc,
       names: config.names,
       replicas: config.replicas,
       logger: options.logger,
+      keys,
     });
     releasers.push(() => log.close());
     const checkpoints = createCheckpointStore({ nc, names: config.names, replicas: config.replicas });

@@ -62,7 +62,26 @@ export function register(program: Command, ctx: CliContext): void {
         throw new ConfigError('--by', 'must be "stored" or "occurred"');
       }
       const basis: AsOfBasis = options.by;
-      const state = await withContentLog(ctx, (log) => log.stateAsOf(type, id, asOf, { basis }));
+      const { state, erased } = await withContentLog(ctx, async (log) => {
+        const state = await log.stateAsOf(type, id, asOf, { basis });
+        if (state) return { state, erased: 0 };
+        // Nothing readable: say whether that is because the versions of then were erased.
+        let erased = 0;
+        await log.readEntity(type, id, {
+          onErased: (e) => {
+            if (!asOf || (basis === 'stored' ? e.time : new Date(e.occurredAt)) <= asOf) erased++;
+          },
+        });
+        return { state: undefined, erased };
+      });
+      if (!state && erased > 0) {
+        ctx.output(
+          { entityType: type, id, asOf: asOf?.toISOString(), state: null, erased },
+          () =>
+            `${type} ${id}${asOf ? ` as of ${asOf.toISOString()}` : ''}: erased (${erased} version(s) whose content was removed for good)`,
+        );
+        return;
+      }
       if (!state) {
         ctx.output({ entityType: type, id, asOf: asOf?.toISOString(), state: null }, () =>
           asOf ? `no events for ${type} ${id} up to ${asOf.toISOString()}` : `no events for ${type} ${id}`,

@@ -1,15 +1,17 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createContentLog } from '../../log/contentLog.ts';
+import type { KeyRing } from '../../log/keyRing.ts';
 import type { ContentLog } from '../../log/types.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { ENTITY_TYPES, type EntityType, isEntityType, isValidId } from '../../schemas/names.ts';
+import { openConfiguredKeyRing } from '../keys.ts';
 import { connectNatsOrExplain } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 
 /** Connect to NATS (failing within seconds when it is unreachable), run `fn` with the content log, close both. */
 export function withContentLog<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
 ): Promise<T> {
   return run(ctx, fn, false);
 }
@@ -23,14 +25,14 @@ export function withContentLog<T>(
  */
 export function withContentLogApart<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
 ): Promise<T> {
   return run(ctx, fn, true);
 }
 
 async function run<T>(
   ctx: CliContext,
-  fn: (log: ContentLog, nc: NatsConnection) => Promise<T>,
+  fn: (log: ContentLog, nc: NatsConnection, keys: KeyRing) => Promise<T>,
   apart: boolean,
 ): Promise<T> {
   const config = ctx.config();
@@ -45,14 +47,23 @@ async function run<T>(
       throw err;
     }
   }
-  const log = createContentLog({
-    nc: logNc,
-    names: config.names,
-    replicas: config.replicas,
-    logger: ctx.log(),
-  });
+  let log: ContentLog;
+  let keys: KeyRing;
   try {
-    return await fn(log, nc);
+    keys = await openConfiguredKeyRing(config, nc, ctx.log());
+    log = createContentLog({
+      nc: logNc,
+      names: config.names,
+      replicas: config.replicas,
+      logger: ctx.log(),
+      keys,
+    });
+  } catch (err) {
+    await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));
+    throw err;
+  }
+  try {
+    return await fn(log, nc, keys);
   } finally {
     await log.close();
     await Promise.all([...new Set([logNc, nc])].map((c) => c.close()));

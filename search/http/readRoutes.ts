@@ -74,6 +74,21 @@ async function waitForProjection(
 }
 
 /**
+ * 410 Gone for an erased article, with the erasure notice (when, and the public note if
+ * one was given; never the reason, which is internal). Asked only when the index has no
+ * such article, so a found article costs nothing more.
+ */
+async function throwIfErased(log: Pick<ContentLog, 'readEntity'>, id: string): Promise<void> {
+  const events = await log.readEntity('article', id, { onUnreadable: () => {} }).catch(() => []);
+  const erasure = events.find((s) => s.event.type === 'ArticleErased');
+  if (erasure?.event.type !== 'ArticleErased') return;
+  const { publicNote } = erasure.event.payload;
+  throw new HttpError(410, 'gone', `article ${id} was removed`, {
+    erased: { at: erasure.event.occurredAt, ...(publicNote ? { publicNote } : {}) },
+  });
+}
+
+/**
  * `GET /api/search`, `/api/articles/:id`, `/api/articles/:id/history`, `/api/images/:id`:
  * every one under the request's deadline, with its abort signal handed to Elasticsearch.
  */
@@ -104,7 +119,7 @@ export function readRoutes(api: FastifyInstance, options: ReadRouteOptions): voi
         summary: 'An article as indexed (full text, bylines, images with renditions), or as a ninjs 2.x item',
         params: IdParams,
         querystring: ArticleQuerystring,
-        response: { 200: AnyObject, ...errorResponses },
+        response: { 200: AnyObject, 410: { $ref: 'Error#' }, ...errorResponses },
       },
     },
     async (request) => {
@@ -112,7 +127,10 @@ export function readRoutes(api: FastifyInstance, options: ReadRouteOptions): voi
         await waitForProjection(options, 'articles', request.query.afterSeq);
         return searcher.getArticle(request.params.id, { signal });
       });
-      if (!doc) throw new HttpError(404, 'not_found', `no article ${request.params.id}`);
+      if (!doc) {
+        await throwIfErased(log, request.params.id);
+        throw new HttpError(404, 'not_found', `no article ${request.params.id}`);
+      }
       return request.query.format === 'ninjs' ? articleDocToNinjs(doc) : doc;
     },
   );

@@ -106,7 +106,10 @@ async function api(path) {
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const message = body?.error?.message ?? `${response.status} ${response.statusText}`;
-    throw new Error(message);
+    const error = new Error(message);
+    // 410 Gone: the item was erased; the page says so, with the public note if there is one.
+    if (response.status === 410 && body?.erased) error.erased = body.erased;
+    throw error;
   }
   return body;
 }
@@ -560,7 +563,12 @@ async function showArticle(id) {
     api(`/api/articles/${encodeURIComponent(id)}/related?size=5`),
   ]);
   if (mine !== state.request) return;
-  if (doc.status === 'rejected') {
+  if (doc.status === 'rejected' && doc.reason.erased) {
+    const { at, publicNote } = doc.reason.erased;
+    $('article-headline').textContent = 'This article was removed';
+    $('article-meta').textContent = `Removed ${formatDate(at)}${publicNote ? `: ${publicNote}` : ''}`;
+    showError('');
+  } else if (doc.status === 'rejected') {
     $('article-headline').textContent = 'Article not available';
     showError(doc.reason.message);
   } else {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +25,7 @@ import type { EventOf } from '../../schemas/catalog.ts';
 import type { Config } from '../../schemas/config.ts';
 import { deriveEventId } from '../../schemas/eventId.ts';
 import type { Names } from '../../schemas/names.ts';
+import { openConfiguredKeyRing } from '../../scripts/keys.ts';
 import { connectNats, createRedis } from '../../scripts/runtime.ts';
 import {
   photo,
@@ -587,8 +589,19 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       assert.deepEqual(summary.failures, [
         { imageIds: ['img-cli-bad'], reason: 'not an image: no known image format in the file' },
       ]);
-      assert.equal((await env.outcomes('img-cli-1'))[0]?.event.type, 'ImageProcessed');
-      assert.equal((await env.outcomes('img-cli-bad'))[0]?.event.type, 'ImageProcessingFailed');
+      // The CLI seals what it appends (crypto-shredding): read its outcomes with the namespace's keys.
+      const nc = await connectNats(env.config);
+      try {
+        const keys = await openConfiguredKeyRing(env.config, nc);
+        const sealedLog = createContentLog({ nc, names: env.names, keys });
+        const outcome = async (id: string) =>
+          (await sealedLog.readEntity('image', id)).find((e) => e.event.type.startsWith('ImageProcess'))
+            ?.event.type;
+        assert.equal(await outcome('img-cli-1'), 'ImageProcessed');
+        assert.equal(await outcome('img-cli-bad'), 'ImageProcessingFailed');
+      } finally {
+        await nc.close();
+      }
       const again = await runCli(['--json', 'images', 'process'], cliEnv);
       assert.equal(JSON.parse(again.stdout).enqueued, 0, 'nothing left to do');
       const status = await runCli(['--json', 'images', 'status'], cliEnv);
@@ -599,6 +612,7 @@ describe('image pipeline (real Redis, NATS, sharp)', () => {
       assert.equal(report.failed[0].imageIds[0], 'img-cli-bad');
       assert.match(report.failed[0].reason, /not an image/);
       assert.equal(report.checkpoint, (await env.log.head()).lastSeq);
+      await rm(dirname(env.config.masterKey.file), { recursive: true, force: true });
     });
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -142,6 +142,10 @@ export async function cleanupNamespace(
     elasticsearch(),
     redis(),
     rm(config.blobDir, { recursive: true, force: true }),
+    // The master key a CLI generated at the default path (var/<ns>/master.key).
+    config.masterKey.generateIfMissing
+      ? rm(dirname(config.masterKey.file), { recursive: true, force: true })
+      : undefined,
   ]);
   await own?.close();
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));

@@ -22,6 +22,7 @@ import { createDeadLetterStore, type DeadLetterStore } from '../../projectors/wr
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { canonicalJson } from '../../schemas/eventId.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
+import { openConfiguredKeyRing } from '../../scripts/keys.ts';
 import { type TestNamespace, withNamespace } from './env.ts';
 
 export interface ProjectorEnv extends TestNamespace {
@@ -40,10 +41,15 @@ export interface ProjectorEnv extends TestNamespace {
 }
 
 /** Run `fn` in a fresh namespace with an initialised content log. */
-export function withProjectorEnv<T>(fn: (env: ProjectorEnv) => Promise<T>): Promise<T> {
+export function withProjectorEnv<T>(
+  fn: (env: ProjectorEnv) => Promise<T>,
+  /** `sealed`: open the namespace's key ring, for tests whose CLI runs seal what they append. */
+  options: { sealed?: boolean } = {},
+): Promise<T> {
   return withNamespace(async (ns) => {
     const nc = await ns.nats();
-    const log = createContentLog({ nc, names: ns.names });
+    const keys = options.sealed ? await openConfiguredKeyRing(ns.config, nc) : undefined;
+    const log = createContentLog({ nc, names: ns.names, ...(keys ? { keys } : {}) });
     await log.init();
     const client = ns.es();
     const checkpoints = createCheckpointStore({ nc, names: ns.names });

@@ -20,6 +20,7 @@ import type { Config } from '../../schemas/config.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from '../../scripts/commands/cliContext.ts';
 import { type PreparedArchive, prepareSampleArchive } from '../../scripts/commands/start.ts';
+import { openConfiguredKeyRing } from '../../scripts/keys.ts';
 import { connectNats, createEsClient } from '../../scripts/runtime.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { buildServer } from '../../search/server.ts';
@@ -106,7 +107,9 @@ export async function setUpSearchFixture(
 
     const nc = await connectNats(config);
     closers.push(() => nc.close());
-    const log = createContentLog({ nc, names: config.names });
+    // The quick start's pipeline above sealed the log: this log opens it with the same keys.
+    const keys = await openConfiguredKeyRing(config, nc);
+    const log = createContentLog({ nc, names: config.names, keys });
     closers.push(() => log.close());
     const blobs = createBlobStore(config.blobDir);
     const checkpoints = createCheckpointStore({ nc, names: config.names });

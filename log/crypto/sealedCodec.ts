@@ -1,0 +1,112 @@
+import type { ContentEvent } from '../../schemas/catalog.ts';
+import { type EntityType, isEntityType } from '../../schemas/names.ts';
+import type { KeyLookup } from '../keyRing.ts';
+import type { ReplayItem } from '../types.ts';
+import { type DataKey, isSealedPayload, keyedEventId, openPayloadBytes, sealPayload } from './sealing.ts';
+
+const encoder = new TextEncoder();
+
+/**
+ * Event types whose payload stays plaintext: the erasure records, which by construction
+ * carry no content (who, when, why), and must stay readable after the item's keys are gone.
+ */
+export const PLAINTEXT_TYPES: ReadonlySet<string> = new Set([
+  'ArticleErased',
+  'ImageErased',
+  'BylineErased',
+  'ArticleHistoryErased',
+]);
+
+/** The stored form of an event: id keyed, payload sealed under the item's data key (erasure records stay plain). */
+export function sealEvent(
+  event: ContentEvent,
+  dataKey: DataKey | undefined,
+  idKey: Uint8Array,
+): { id: string; bytes: Uint8Array } {
+  const id = keyedEventId(idKey, event.id);
+  const payload =
+    dataKey === undefined || PLAINTEXT_TYPES.has(event.type)
+      ? event.payload
+      : sealPayload(event, event.payload, dataKey);
+  return { id, bytes: encoder.encode(JSON.stringify({ ...event, id, payload })) };
+}
+
+/** Where a message came from, for the items {@link openSealed} returns. */
+interface Meta {
+  seq: number;
+  time: Date;
+  subject: string;
+}
+
+/** The lookup the decoder needs from the key ring. */
+export interface KeyLookupSource {
+  lookup(entityType: EntityType, entityId: string, gen: number): KeyLookup;
+}
+
+/**
+ * A parsed message with its payload opened: the value to validate, or the item to
+ * return instead (erased, unreadable, or a key miss the log resolves by loading the key).
+ * A plaintext payload (a log written before encryption, or an erasure record) passes as it is.
+ */
+export function openSealed(
+  value: unknown,
+  meta: Meta,
+  keys: KeyLookupSource | undefined,
+): { value: unknown } | { item: ReplayItem } {
+  const v = value as Record<string, unknown> | null;
+  if (v === null || typeof v !== 'object' || !isSealedPayload(v.payload)) return { value };
+  const { entityType, entityId, type } = v;
+  const unreadable = (reason: string, keyMiss?: { entityType: EntityType; entityId: string }) => ({
+    item: {
+      kind: 'unreadable' as const,
+      unreadable: {
+        seq: meta.seq,
+        time: meta.time,
+        subject: meta.subject,
+        reason,
+        problems: [],
+        ...(keyMiss ? { keyMiss } : {}),
+      },
+    },
+  });
+  if (
+    typeof entityType !== 'string' ||
+    !isEntityType(entityType) ||
+    typeof entityId !== 'string' ||
+    typeof type !== 'string'
+  )
+    return unreadable('a sealed payload in an envelope without a valid type, entityType or entityId');
+  if (!keys)
+    return unreadable('the payload is sealed and this reader has no key ring (PRESSLOG_MASTER_KEY_FILE)');
+  const gen = v.payload.sealed.key;
+  const key = keys.lookup(entityType, entityId, gen);
+  if (key === undefined)
+    return unreadable(`key of ${entityType} ${entityId} not loaded`, { entityType, entityId });
+  if (key === 'missing')
+    return unreadable(
+      `no key for ${entityType} ${entityId} generation ${gen} in the keys bucket (was it lost? restore it from a backup)`,
+    );
+  if (key === 'erased')
+    return {
+      item: {
+        kind: 'erased',
+        erased: {
+          seq: meta.seq,
+          time: meta.time,
+          subject: meta.subject,
+          id: String(v.id),
+          type,
+          entityType,
+          entityId,
+          occurredAt: String(v.occurredAt),
+        },
+      },
+    };
+  let payload: unknown;
+  try {
+    payload = JSON.parse(openPayloadBytes({ type, entityType, entityId }, v.payload, key).toString('utf8'));
+  } catch (err) {
+    return unreadable(`sealed payload does not open: ${(err as Error).message}`);
+  }
+  return { value: { ...v, payload } };
+}

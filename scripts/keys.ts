@@ -1,0 +1,27 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { type KeyRing, openKeyRing } from '../log/keyRing.ts';
+import { loadMasterKey } from '../log/masterKey.ts';
+import type { Config } from '../schemas/config.ts';
+
+/**
+ * The key ring of the configured namespace: the master key from `PRESSLOG_MASTER_KEY_FILE`
+ * (the default path is generated on first use), checked
+ * against the keys bucket. Every entry point that opens the content log passes it on.
+ */
+export async function openConfiguredKeyRing(
+  config: Config,
+  nc: NatsConnection,
+  logger?: Logger,
+): Promise<KeyRing> {
+  const master = await loadMasterKey(config.masterKey.file, { create: config.masterKey.generateIfMissing });
+  // Info, not warn: any command may be the first to run; `presslog init` always names
+  // the key file and says to back it up.
+  if (master.created) {
+    logger?.info(
+      { path: master.path },
+      'generated the master key: BACK IT UP now (without it no content can be read); see README "Takedowns"',
+    );
+  }
+  return openKeyRing({ nc, names: config.names, masterKey: master.key, replicas: config.replicas });
+}
