@@ -1,8 +1,10 @@
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ConfigError, ErasedItemError, PresslogError } from '../schemas/errors.ts';
+import { ConfigError, ErasedItemError, PresslogError, TransientError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
+import { retrying } from './async.ts';
+import { isTransportError } from './contentLog/natsErrors.ts';
 import { type DataKey, masterKeyCheck, newKey, unwrapKey, wrapKey } from './crypto/sealing.ts';
 import { openKv } from './stores.ts';
 
@@ -67,14 +69,30 @@ interface StoredEntry {
 
 const itemKey = (entityType: string, entityId: string) => `${entityType}.${entityId}`;
 
+/**
+ * A read of the keys bucket retried while it times out on a cluster (its leader being
+ * re-elected after a node died), like the content log's reads; on one server, not.
+ */
+function failover<T>(nc: NatsConnection, fn: () => Promise<T>): Promise<T> {
+  return retrying(fn, {
+    retryable: isTransportError,
+    deadlineMs: nc.info?.cluster ? FAILOVER_MS : 0,
+    initialMs: 250,
+    maxMs: 2_000,
+  });
+}
+const FAILOVER_MS = 20_000;
+
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const bucket = options.names.bucket('keys');
-  const kv = await openKv(options.nc, options.names, 'keys', options.replicas ?? 1);
+  const kv = await failover(options.nc, () =>
+    openKv(options.nc, options.names, 'keys', options.replicas ?? 1),
+  );
   const js = jetstream(options.nc);
   let master = options.masterKey;
-  await checkMasterKey(kv, master, bucket);
-  const idKey = await sharedKey(kv, master, ID_KEY);
+  await failover(options.nc, () => checkMasterKey(kv, master, bucket));
+  const idKey = await failover(options.nc, () => sharedKey(kv, master, ID_KEY));
   const cacheSize = Math.max(1, options.cacheSize ?? 100_000);
   const cache = new Map<string, ItemKeys>();
 
@@ -96,7 +114,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   };
   const read = async (entityType: string, entityId: string): Promise<ItemKeys> => {
     const k = itemKey(entityType, entityId);
-    return fromEntry(k, await kv.get(k));
+    return fromEntry(k, await failover(options.nc, () => kv.get(k)));
   };
 
   const write = async (
@@ -130,16 +148,29 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     try {
       await write(entityType, entityId, keys, gen, revision);
       return cache.get(itemKey(entityType, entityId))!;
-    } catch {
+    } catch (err) {
       // Created or changed meanwhile by another process, or erased: what is there wins.
-      return read(entityType, entityId);
+      const found = await read(entityType, entityId);
+      // Nothing there and the write timed out (a fail-over): retry later, it is no verdict.
+      if (found.state === 'none' && isTransportError(err)) {
+        cache.delete(itemKey(entityType, entityId));
+        throw new TransientError(
+          `creating the keys of ${entityType} ${entityId}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      return found;
     }
   };
 
   const activeOrThrow = (entityType: EntityType, entityId: string, keys: ItemKeys) => {
     if (keys.state === 'erased') throw new ErasedItemError(entityType, entityId);
+    // Neither there nor erased after a write: the write failed (a server not answering,
+    // a stream electing its leader). No verdict on the event: retry it later.
     if (keys.state !== 'active')
-      throw new PresslogError(`the keys of ${entityType} ${entityId} could not be created`);
+      throw new TransientError(`the keys of ${entityType} ${entityId} could not be created`);
     return keys;
   };
 
@@ -161,10 +192,12 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       // rate of a KV watch (a push consumer) measured on 10,000 keys.
       const stream = `KV_${bucket}`;
       const prefix = `$KV.${bucket}.`;
-      const consumer = await js.consumers.get(stream, {
-        deliver_policy: DeliverPolicy.LastPerSubject,
-        filter_subjects: `${prefix}>`,
-      });
+      const consumer = await failover(options.nc, () =>
+        js.consumers.get(stream, {
+          deliver_policy: DeliverPolicy.LastPerSubject,
+          filter_subjects: `${prefix}>`,
+        }),
+      );
       try {
         if ((await consumer.info(true)).num_pending === 0) return;
         const messages = await consumer.consume({ max_messages: 1024 });

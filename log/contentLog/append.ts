@@ -79,6 +79,12 @@ function settleError(
   return { outcome: { status: 'failed', eventId, error }, stop: error };
 }
 
+/** A retryable failure to prepare an item (its key not fetched or created), as a TransientError. */
+function asTransient(eventId: string, err: unknown): TransientError {
+  if (err instanceof TransientError) return err;
+  return new TransientError(`the data key of ${eventId}: ${(err as Error).message}`, { cause: err });
+}
+
 /** An item not sent because the batch stopped (a transport failure, an abort) before it. */
 function notSent(eventId: string, stop: Error): AppendOutcome {
   return {
@@ -213,7 +219,12 @@ export async function append(
       bytes = sealed ? sealed.bytes : encodeEvent(validated);
       if (bytes.byteLength > limit) throw oversizeError(validated, bytes.byteLength, limit);
     } catch (err) {
-      outcomes[index] = { status: 'invalid', eventId, error: err as Error };
+      // Its key could not be fetched or created (a server not answering, a fail-over):
+      // worth a retry, unlike an event that is itself invalid.
+      outcomes[index] =
+        err instanceof TransientError || isTransportError(err)
+          ? { status: 'failed', eventId, error: asTransient(eventId, err) }
+          : { status: 'invalid', eventId, error: err as Error };
       if (subject) previous.set(subject, { index, done: Promise.resolve() });
       continue;
     }

@@ -70,9 +70,10 @@ interface PubAckJson {
 }
 
 /**
- * After a 503 (no stream answered) within `timeoutMs` of a reconnect, the wait before
- * sending again: a restarted server answers 503 until JetStream has recovered its
- * streams. Any other 503 fails at once, as with `js.publish` (no stream stores the subject).
+ * After a 503 (no stream answered) within `timeoutMs` of a reconnect, or on a clustered
+ * server (a stream electing its leader after a node died), the wait before sending
+ * again: a restarted server answers 503 until JetStream has recovered its streams. Any
+ * other 503 fails at once, as with `js.publish` (no stream stores the subject).
  */
 const NO_RESPONDERS_BACKOFF_MS = 250;
 
@@ -144,7 +145,11 @@ function onAnswer(state: PublisherState, m: Msg): void {
   const answer = readAck(m, p.request.subject);
   if (answer === 'retry') {
     const now = Date.now();
-    if (now - state.reconnectedAt > state.timeoutMs) fail(state, p, new NoRespondersError(p.request.subject));
+    // On a cluster a 503 also means the stream is electing a leader (a node died): wait
+    // within the attempts like after a reconnect. On one server it means no stream.
+    const electing = state.nc.info?.cluster !== undefined;
+    if (!electing && now - state.reconnectedAt > state.timeoutMs)
+      fail(state, p, new NoRespondersError(p.request.subject));
     // Within the same attempt: the sweep sends it again after a short wait.
     else p.retryAt = now + NO_RESPONDERS_BACKOFF_MS;
     return;

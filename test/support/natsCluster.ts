@@ -7,7 +7,6 @@ import { connect } from '@nats-io/transport-node';
 import {
   type ClusterLayout,
   type ClusterNode,
-  clusterLayout,
   clusterUrl,
   natsClusterArgs,
 } from '../../scripts/services/cluster.ts';
@@ -29,28 +28,15 @@ export interface NatsCluster {
   dispose(): Promise<void>;
 }
 
-async function freePorts(): Promise<{
-  nats: number;
-  natsRoutes: number;
-  elasticsearch: number;
-  esTransport: number;
-}> {
-  // Consecutive free ports are not guaranteed; the layout takes base + i, so probe a base
-  // whose next two are free too.
-  for (;;) {
-    const base = await freePort();
-    const routes = await freePort();
-    if (base + 2 < 65_000 && routes + 2 < 65_000 && Math.abs(base - routes) > 3) {
-      return { nats: base, natsRoutes: routes, elasticsearch: 0, esTransport: 0 };
-    }
-  }
-}
-
 /** Start the cluster (each node its own store in a temporary directory); `dispose()` in `finally`. */
 export async function natsCluster(): Promise<NatsCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'presslog-nats-cluster-'));
-  const layout = clusterLayout(dir, await freePorts());
-  const nodes = layout.nodes.filter((n) => n.service === 'nats');
+  // Each node's own free ports (consecutive ones are not guaranteed to be free).
+  const nodes: ClusterNode[] = [];
+  for (let i = 1; i <= 3; i++) {
+    nodes.push({ service: 'nats', name: `nats-${i}`, port: await freePort(), peerPort: await freePort() });
+  }
+  const layout: ClusterLayout = { dir, host: '127.0.0.1', nodes };
   const children = new Map<string, ChildProcess>();
   const nodeOf = (name: string) => {
     const node = nodes.find((n) => n.name === name);
