@@ -136,6 +136,8 @@ describe('a 3-node NATS JetStream cluster with PRESSLOG_REPLICAS=3', () => {
     } finally {
       await cluster.dispose();
       await rm(dir, { recursive: true, force: true });
+      // The master key the CLI generated at its default path.
+      await rm(join('var', namespace), { recursive: true, force: true });
     }
   });
 });
