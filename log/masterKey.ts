@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError } from '../schemas/errors.ts';
@@ -44,7 +45,8 @@ export async function loadMasterKey(path: string, options: { create?: boolean } 
   await mkdir(dirname(path), { recursive: true });
   // Written whole under a temporary name, then linked into place: link fails if the file
   // exists, so a process starting at the same moment never reads a half-written key.
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  // Unique per call: two generations racing in one process (same pid, same millisecond) must not share it.
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temporary, `${newKey().toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
   try {
     await chmod(temporary, 0o600);
