@@ -132,19 +132,22 @@ async function natsClusterReady(url: string): Promise<string | undefined> {
   }
 }
 
-/** Whether the Elasticsearch cluster has every node and is at least yellow. */
+/** Whether the Elasticsearch cluster has every node and is at least yellow, asked of each node in turn. */
 async function esClusterReady(url: string, size: number): Promise<string | undefined> {
-  const first = url.split(',')[0]!;
-  try {
-    const res = await fetch(`${first}/_cluster/health?wait_for_nodes=${size}&timeout=2s`, {
-      signal: AbortSignal.timeout(5_000),
-    });
-    const health = (await res.json()) as { status?: string; number_of_nodes?: number };
-    if (health.number_of_nodes === size && health.status !== 'red') return undefined;
-    return `${health.number_of_nodes ?? 0} of ${size} nodes, status ${health.status}`;
-  } catch (err) {
-    return (err as Error).message;
+  let why = 'no node answered';
+  for (const node of url.split(',')) {
+    try {
+      const res = await fetch(`${node}/_cluster/health?wait_for_nodes=${size}&timeout=2s`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const health = (await res.json()) as { status?: string; number_of_nodes?: number };
+      if (health.number_of_nodes === size && health.status !== 'red') return undefined;
+      return `${health.number_of_nodes ?? 0} of ${size} nodes, status ${health.status}`;
+    } catch (err) {
+      why = `${node}: ${(err as Error).message}`;
+    }
   }
+  return why;
 }
 
 /** Poll until the clustered service answers with every node, or explain why not. */

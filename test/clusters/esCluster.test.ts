@@ -74,7 +74,8 @@ describe('a 3-node Elasticsearch cluster (started by the test)', () => {
       const replicas = await client.indices.getSettings({ index: config.names.alias('articles') });
       assert.equal(Object.values(replicas)[0]!.settings?.index?.number_of_replicas, '1');
 
-      await cluster.kill(await cluster.master());
+      const master = await cluster.master();
+      await cluster.kill(master);
       for (const file of archive.files.slice(1)) {
         const run = await runCli(['ingest', file], env);
         assert.equal(run.code, 0, run.stderr);
@@ -86,6 +87,10 @@ describe('a 3-node Elasticsearch cluster (started by the test)', () => {
       assert.equal(await projector.done, 0);
       projector = undefined;
       const live = await dumpAll(client, config.names);
+
+      // The old master comes back (as a follower) before the next fault.
+      await cluster.start(master);
+      await cluster.ready();
 
       // A rebuild with replicas 0 loses a node holding a primary of its new index mid-write.
       const before = (await status()).projections.find((p) => p.projection === 'articles')!.index!;
