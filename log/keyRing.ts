@@ -3,8 +3,8 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError, TransientError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
-import { retrying } from './async.ts';
 import { isTransportError } from './contentLog/natsErrors.ts';
+import { DEFAULT_FAILOVER_MS, throughFailover } from './contentLog/request.ts';
 import { type DataKey, masterKeyCheck, newKey, unwrapKey, wrapKey } from './crypto/sealing.ts';
 import { openKv } from './stores.ts';
 
@@ -74,14 +74,8 @@ const itemKey = (entityType: string, entityId: string) => `${entityType}.${entit
  * re-elected after a node died), like the content log's reads; on one server, not.
  */
 function failover<T>(nc: NatsConnection, fn: () => Promise<T>): Promise<T> {
-  return retrying(fn, {
-    retryable: isTransportError,
-    deadlineMs: nc.info?.cluster ? FAILOVER_MS : 0,
-    initialMs: 250,
-    maxMs: 2_000,
-  });
+  return throughFailover(nc, DEFAULT_FAILOVER_MS, fn, { retryable: isTransportError });
 }
-const FAILOVER_MS = 20_000;
 
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {

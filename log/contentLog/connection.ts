@@ -7,11 +7,10 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import { ConfigError, PresslogError, TransientError } from '../../schemas/errors.ts';
-import { retrying } from '../async.ts';
 import type { Clients, LogContext } from './context.ts';
-import { isNoResponders, isTransportError } from './natsErrors.ts';
+import { isTransportError } from './natsErrors.ts';
 import { createPublisher, type Publisher } from './publisher.ts';
-import { failoverMsOf } from './request.ts';
+import { throughFailover } from './request.ts';
 
 async function open(ctx: LogContext): Promise<Clients> {
   const { options, requestTimeoutMs } = ctx;
@@ -42,12 +41,9 @@ async function open(ctx: LogContext): Promise<Clients> {
   }
   try {
     // Its account-info request times out while a cluster elects a meta leader: retried.
-    const jsm = await retrying(() => jetstreamManager(nc, { timeout: requestTimeoutMs }), {
-      retryable: (err) => isTransportError(err) && !isNoResponders(err),
-      deadlineMs: failoverMsOf(ctx, nc),
-      initialMs: 250,
-      maxMs: 2_000,
-    });
+    const jsm = await throughFailover(nc, ctx.failoverMs, () =>
+      jetstreamManager(nc, { timeout: requestTimeoutMs }),
+    );
     const js = jetstream(nc, { timeout: requestTimeoutMs });
     return { nc, js, jsm };
   } catch (err) {

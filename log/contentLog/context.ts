@@ -5,6 +5,7 @@ import type { Names } from '../../schemas/names.ts';
 import type { ContentLogOptions } from '../contentLog.ts';
 import type { KeyRing } from '../keyRing.ts';
 import type { Publisher } from './publisher.ts';
+import { DEFAULT_FAILOVER_MS } from './request.ts';
 
 /** The connection and the JetStream handles over it, opened together (see connection.ts). */
 export interface Clients {
@@ -61,7 +62,7 @@ export function createLogContext(options: ContentLogOptions): LogContext {
     publishWindow: Math.max(1, options.publishWindow ?? 512),
     replayBatch: Math.max(1, options.replayBatch ?? 512),
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-    failoverMs: options.failoverMs ?? 20_000,
+    failoverMs: options.failoverMs ?? DEFAULT_FAILOVER_MS,
     log: options.logger?.child({ component: 'content-log', stream }),
     keys: options.keys,
     keysPreloaded: undefined,
