@@ -12,6 +12,15 @@ import { isTransportError } from './natsErrors.ts';
 import { createPublisher, type Publisher } from './publisher.ts';
 import { throughFailover } from './request.ts';
 
+/**
+ * A direct get is answered in milliseconds by any replica; when none answers in this
+ * long, the stream's leader is asked instead (see `getMessage`).
+ */
+export const DIRECT_GET_TIMEOUT_MS = 2_000;
+
+/** How often the client pings its server (see `open`). */
+export const PING_INTERVAL_MS = 3_000;
+
 async function open(ctx: LogContext): Promise<Clients> {
   const { options, requestTimeoutMs } = ctx;
   let nc: NatsConnection;
@@ -28,6 +37,12 @@ async function open(ctx: LogContext): Promise<Clients> {
       token: options.token,
       timeout: options.connectTimeoutMs ?? 5_000,
       name: options.name ?? 'presslog-content-log',
+      // A server cut off by a network partition answers nothing and closes nothing: without
+      // our own pings (the client's default is one every 2 minutes) every request would time
+      // out against it for minutes. Two unanswered pings, 3 s apart, and the client moves to
+      // another server of the cluster, well within a read's fail-over window.
+      pingInterval: PING_INTERVAL_MS,
+      maxPingOut: 2,
     };
     if (options.credsFile)
       connectOptions.authenticator = credsAuthenticator(await readFile(options.credsFile));
@@ -39,13 +54,18 @@ async function open(ctx: LogContext): Promise<Clients> {
       });
     }
   }
+  if (!options.nc) reportStatus(ctx, nc);
   try {
     // Its account-info request times out while a cluster elects a meta leader: retried.
     const jsm = await throughFailover(nc, ctx.failoverMs, () =>
       jetstreamManager(nc, { timeout: requestTimeoutMs }),
     );
     const js = jetstream(nc, { timeout: requestTimeoutMs });
-    return { nc, js, jsm };
+    const direct = await jetstreamManager(nc, {
+      timeout: Math.min(requestTimeoutMs, DIRECT_GET_TIMEOUT_MS),
+      checkAPI: false,
+    });
+    return { nc, js, jsm, direct };
   } catch (err) {
     // Release what we opened before failing (the injected connection is the caller's).
     if (!options.nc) await nc.close().catch(() => {});
@@ -65,6 +85,16 @@ async function open(ctx: LogContext): Promise<Clients> {
     }
     throw err;
   }
+}
+
+/** Log the connection's moves between servers: an operator's first clue in a partition. */
+function reportStatus(ctx: LogContext, nc: NatsConnection): void {
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'staleConnection')
+        ctx.log?.warn({ server: 'server' in status ? status.server : undefined }, `NATS ${status.type}`);
+    }
+  })().catch(() => {});
 }
 
 /** The connection and JetStream handles, opened on first use; a failed open is retried by the next call. */

@@ -12,6 +12,8 @@ export interface Clients {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** The same API with a short timeout, for direct gets (see `getMessage`). */
+  direct: JetStreamManager;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { TimeoutError } from '@nats-io/transport-node';
 import { InvalidEventError, InvalidRecordError } from '../../schemas/errors.ts';
 import { type EntityType, isEntityType, isValidId, type Names } from '../../schemas/names.ts';
 import { type EntityState, foldEntity } from '../../schemas/state.ts';
@@ -49,16 +50,22 @@ async function getMessage(
   query: { last_by_subj: string } | { seq: number; next_by_subj: string },
 ): Promise<{ data: Uint8Array; seq: number; time: Date; subject: string } | null> {
   const { stream } = ctx;
-  const { jsm, nc } = await clients(ctx);
+  const { jsm, direct, nc } = await clients(ctx);
   if (ctx.directGet === undefined) await head(ctx);
   return request(ctx, nc, `get ${JSON.stringify(query)} from ${stream}`, async () => {
     if (ctx.directGet) {
       try {
-        return await jsm.direct.getMessage(stream, query);
+        return await direct.direct.getMessage(stream, query);
       } catch (err) {
-        if (!isNoResponders(err)) throw err;
-        await head(ctx);
-        if (ctx.directGet) throw err;
+        if (isNoResponders(err)) {
+          await head(ctx);
+          if (ctx.directGet) throw err;
+        } else if (!(err instanceof TimeoutError)) {
+          throw err;
+        }
+        // Unanswered: any replica may be asked, also one cut off by a network partition
+        // that its peers have not noticed yet (a route's pings are minutes apart, and
+        // until then the request is routed there). The stream's leader answers the same.
       }
     }
     return await jsm.streams.getMessage(stream, query);

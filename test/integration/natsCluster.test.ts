@@ -4,37 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { generateArchive } from '../../ingest/generate.ts';
 import { loadConfig } from '../../schemas/config.ts';
 import { createEsClient } from '../../scripts/runtime.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { cleanupNamespace, eventually, uniqueNamespace } from '../support/env.ts';
-import { natsCluster } from '../support/natsCluster.ts';
+import { messageIds, natsCluster } from '../support/natsCluster.ts';
 import { assertSameDocs, dumpAll } from '../support/projectors.ts';
-
-/** Every message of a stream: its count and how many distinct Nats-Msg-Id it carries. */
-async function messageIds(url: string, stream: string): Promise<{ messages: number; unique: number }> {
-  const nc = await connect({ servers: url.split(',') });
-  try {
-    const js = jetstream(nc);
-    const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-    const info = await (await jetstreamManager(nc)).streams.info(stream);
-    const ids = new Set<string>();
-    let messages = 0;
-    if (info.state.messages === 0) return { messages: 0, unique: 0 };
-    const iter = await consumer.consume();
-    for await (const m of iter) {
-      messages++;
-      ids.add(m.headers?.get('Nats-Msg-Id') ?? `(none ${m.seq})`);
-      if (m.info.pending === 0) break;
-    }
-    return { messages, unique: ids.size };
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('a 3-node NATS JetStream cluster with PRESSLOG_REPLICAS=3', () => {
   test('init replicates everything; --apply scales an R1 log; killing the stream leader mid-ingest loses and doubles nothing', async () => {

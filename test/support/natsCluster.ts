@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import {
   type ClusterLayout,
@@ -104,5 +104,27 @@ export async function natsCluster(): Promise<NatsCluster> {
   } catch (err) {
     await cluster.dispose();
     throw err;
+  }
+}
+
+/** Every message of a stream: its count and how many distinct Nats-Msg-Id it carries. */
+export async function messageIds(url: string, stream: string): Promise<{ messages: number; unique: number }> {
+  const nc = await connect({ servers: url.split(',') });
+  try {
+    const js = jetstream(nc);
+    const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    const ids = new Set<string>();
+    let messages = 0;
+    if (info.state.messages === 0) return { messages: 0, unique: 0 };
+    const iter = await consumer.consume();
+    for await (const m of iter) {
+      messages++;
+      ids.add(m.headers?.get('Nats-Msg-Id') ?? `(none ${m.seq})`);
+      if (m.info.pending === 0) break;
+    }
+    return { messages, unique: ids.size };
+  } finally {
+    await nc.close();
   }
 }

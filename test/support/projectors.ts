@@ -98,6 +98,8 @@ export async function dumpIndex(client: Client, index: string): Promise<Map<stri
     size: 1000,
     query: { match_all: {} },
     version: true,
+    // A shard that is down (a node restarting) must fail the dump, not shorten it.
+    allow_partial_search_results: false,
   });
   try {
     while (response.hits.hits.length > 0) {

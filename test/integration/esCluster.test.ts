@@ -117,6 +117,12 @@ describe('a 3-node Elasticsearch cluster (started by the test)', () => {
       const code = await rebuild.done;
       await cluster.start(victim);
       await cluster.ready();
+      // Every primary of the namespace's indexes assigned again (the victim's recovered from its disk).
+      await client.cluster.health({
+        index: `${namespace.toLowerCase()}-*`,
+        wait_for_status: 'yellow',
+        timeout: '180s',
+      });
       const after = (await status()).projections.find((p) => p.projection === 'articles')!.index!;
       if (code === 0) {
         // It recovered: then the alias points at the new index, verified complete.
