@@ -18,18 +18,13 @@ export interface CliRun {
 export function runCli(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
-  options: {
-    onStderr?: (chunk: string) => void;
-    /** Run it through this argv prefix, e.g. `ip netns exec <ns>` (a host of a network lab). */
-    prefix?: readonly string[];
-  } = {},
+  options: { onStderr?: (chunk: string) => void } = {},
 ): Promise<CliRun> {
   const childEnv = { ...process.env, ...env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
   const begin = Date.now();
   return new Promise((resolve, reject) => {
-    const [command, ...rest] = [...(options.prefix ?? []), process.execPath, 'bin/presslog.js', ...args];
-    const child = spawn(command!, rest, {
+    const child = spawn(process.execPath, ['bin/presslog.js', ...args], {
       cwd: REPO_ROOT,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
