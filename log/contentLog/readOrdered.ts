@@ -1,5 +1,6 @@
 import type { JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
+import { storedTime } from '../codec.ts';
 import type { ReplayItem } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
@@ -132,7 +133,7 @@ export async function* scan(
     signal,
     visit(m) {
       const seq = m.info.streamSequence;
-      const time = m.time;
+      const time = storedTime(m.headers, m.time);
       if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
       const last = seq >= untilSeq;
       const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
