@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import type { KV, KvEntry } from '@nats-io/kv';
+import { type KV, type KvEntry, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError, TransientError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
@@ -47,6 +47,8 @@ export interface KeyRing {
   erase(entityType: EntityType, entityId: string): Promise<ItemKeys['state']>;
   /** Re-wrap every data key under a new master key (rotation). Returns how many entries were rewritten. */
   rewrap(newMasterKey: Uint8Array): Promise<number>;
+  /** Stop following the bucket's changes (also stopped when the connection closes). Idempotent. */
+  close(): void;
 }
 
 /** Options of {@link openKeyRing}. */
@@ -112,6 +114,26 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     const k = itemKey(entityType, entityId);
     return fromEntry(k, await failover(options.nc, () => kv.get(k)));
   };
+
+  // Every change to the bucket made by another process reaches this cache: an erasure (a
+  // purge) or a redaction (fewer generations) in another process would otherwise leave a
+  // long-running one (a worker, a projector) sealing new events of an erased item under its
+  // cached key, or opening redacted versions with cached generations.
+  const watcher = await failover(options.nc, () => kv.watch({ include: KvWatchInclude.UpdatesOnly }));
+  void (async () => {
+    for await (const entry of watcher) {
+      if (entry.key.startsWith('_')) continue;
+      if (entry.operation !== 'PUT') remember(entry.key, { state: 'erased' });
+      else if (cache.has(entry.key)) {
+        try {
+          fromEntry(entry.key, entry);
+        } catch {
+          // Wrapped under another master key (a rotation in progress): read again when needed.
+          cache.delete(entry.key);
+        }
+      }
+    }
+  })().catch(() => {});
 
   // New entries go through the content log's publisher (core publishes, one reply inbox):
   // a new item's key is one publish, and `js.publish` spent ~100 µs of CPU on each (a timer
@@ -190,6 +212,9 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
 
   return {
     idKey,
+    close() {
+      watcher.stop();
+    },
     lookup(entityType, entityId, gen) {
       const keys = cache.get(itemKey(entityType, entityId));
       if (!keys) return undefined;

@@ -282,10 +282,11 @@ async function timeSealed(
       for (let k = 0; k < 2; k++) await sides[(round + k) % 2]!();
     }
     const replayFresh = async (which: 'sealed' | 'plain') => {
+      const readerKeys = which === 'sealed' ? await openKeyRing({ nc: run.nc, names, masterKey }) : undefined;
       const reader = createContentLog({
         nc: run.nc,
         names: which === 'sealed' ? names : plainNames,
-        ...(which === 'sealed' ? { keys: await openKeyRing({ nc: run.nc, names, masterKey }) } : {}),
+        ...(readerKeys ? { keys: readerKeys } : {}),
       });
       try {
         const t = performance.now();
@@ -294,6 +295,7 @@ async function timeSealed(
         return secondsSince(t);
       } finally {
         await reader.close();
+        readerKeys?.close();
       }
     };
     for (let r = 0; r < 2; r++) {
@@ -308,6 +310,7 @@ async function timeSealed(
   } finally {
     await sealed.close();
     await plain.close();
+    keys.close();
     for (const stream of [names.stream, plainNames.stream, `KV_${names.bucket('keys')}`])
       await run.jsm.streams.delete(stream).catch(() => {});
   }
