@@ -18,6 +18,8 @@ const CANARY = {
   revised: 'QXMIGRATEREVISED5521',
 };
 const anyCanary = (text: string) => Object.values(CANARY).filter((c) => text.includes(c));
+/** In an article erased while the log was still plaintext: its message keeps it until the migration. */
+const EARLY = 'QXERASEDBEFOREMIGRATION5521';
 
 const canaryArticle = (revised: boolean) =>
   JSON.stringify({
@@ -79,7 +81,18 @@ test('log migrate: a plaintext log of the sample archive is sealed in place, res
       const ingester = createIngester({ log: plain, blobs: createBlobStore(ns.config.blobDir) });
       await writeFile(join(dir, 'v1.ndjson'), canaryArticle(false));
       await writeFile(join(dir, 'v2.ndjson'), canaryArticle(true));
-      for (const input of [sample.dir, join(dir, 'v1.ndjson'), join(dir, 'v2.ndjson')]) {
+      await writeFile(
+        join(dir, 'early.ndjson'),
+        JSON.stringify({
+          kind: 'article',
+          id: 'a-early',
+          headline: EARLY,
+          body: 'x',
+          publishedAt: '1999-01-02',
+        }),
+      );
+      const inputs = [sample.dir, join(dir, 'v1.ndjson'), join(dir, 'v2.ndjson'), join(dir, 'early.ndjson')];
+      for (const input of inputs) {
         const stats = await ingester.ingest([input]);
         assert.equal(stats.rejected, 0);
       }
@@ -88,6 +101,10 @@ test('log migrate: a plaintext log of the sample archive is sealed in place, res
       assert.deepEqual(anyCanary(before.text), Object.values(CANARY), 'the plaintext log holds the canaries');
       assert.ok(before.count > 200, `${before.count} messages`);
       const firstSpeech = /"body":"([^"]{40})/.exec(before.text)![1]!;
+      // Erased before the migration: the keys are purged, but its plaintext message stays.
+      await cli(['erase', 'article', 'a-early', '--reason', 'court order']);
+      const beforeCount = (await rawStream(ns)).count;
+      assert.ok((await rawStream(ns)).text.includes(EARLY), 'a plaintext log cannot honour the erasure');
 
       await cli(['reindex', 'all', '--no-progress']);
       const docsBefore = await documents(ns);
@@ -102,15 +119,21 @@ test('log migrate: a plaintext log of the sample archive is sealed in place, res
       const resumed = JSON.parse((await cli(['--json', 'log', 'migrate'])).stdout);
       assert.equal(resumed.status, 'migrated');
       assert.equal(resumed.resumedAt, 'recreated');
-      assert.equal(resumed.messages, before.count);
+      assert.equal(resumed.messages, beforeCount);
       const jsm = await jetstreamManager(await ns.nats());
       const streams: string[] = [];
       for await (const name of jsm.streams.names()) streams.push(name);
       assert.ok(!streams.includes(`${ns.names.stream}_NEXT`), 'the temporary stream is deleted');
 
       const after = await rawStream(ns);
-      assert.equal(after.count, before.count, 'same number of messages');
+      assert.equal(after.count, beforeCount, 'same number of messages');
       assert.deepEqual(anyCanary(after.text), [], 'no canary readable in the migrated stream');
+      assert.ok(!after.text.includes(EARLY), 'the erasure made before the migration is honoured now');
+      const early = JSON.parse((await cli(['--json', 'history', 'article', 'a-early'])).stdout);
+      assert.deepEqual(
+        early.erased.map((e: { type: string }) => e.type),
+        ['ArticlePublished'],
+      );
       assert.ok(!after.text.includes(firstSpeech), 'no sample text either');
       // Same times, envelopes and payloads through the log's read paths.
       const historyAfter = JSON.parse((await cli(['--json', 'history', 'article', 'a-canary'])).stdout);
