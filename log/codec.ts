@@ -70,6 +70,22 @@ export function oversizeError(event: ContentEvent, bytes: number, limit: number)
   );
 }
 
+/**
+ * Header carrying the time a message was first stored, on a message that `presslog log
+ * migrate` copied into a new stream (JetStream stamps a copy with the time of the copy).
+ * Readers prefer it over the server's timestamp, so `--as-of` and `history` keep the
+ * original times.
+ */
+export const STORED_AT_HEADER = 'Presslog-Stored-At';
+
+/** The time a message was first stored: its {@link STORED_AT_HEADER} when present, else the server's. */
+export function storedTime(headers: { get(key: string): string } | undefined, serverTime: Date): Date {
+  const value = headers?.get(STORED_AT_HEADER);
+  if (!value) return serverTime;
+  const time = new Date(value);
+  return Number.isNaN(time.getTime()) ? serverTime : time;
+}
+
 /** Where and when a message was stored: what a replayed message carries besides its bytes. */
 export interface MessageMeta {
   seq: number;

@@ -2,6 +2,7 @@ import { TimeoutError } from '@nats-io/transport-node';
 import { InvalidEventError, InvalidRecordError } from '../../schemas/errors.ts';
 import { type EntityType, isEntityType, isValidId, type Names } from '../../schemas/names.ts';
 import { type EntityState, foldEntity } from '../../schemas/state.ts';
+import { storedTime } from '../codec.ts';
 import type { AsOfBasis, ReadEntityOptions, ReplayItem, StoredEvent, UnreadableEvent } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
@@ -52,7 +53,7 @@ async function getMessage(
   const { stream } = ctx;
   const { jsm, direct, nc } = await clients(ctx);
   if (ctx.directGet === undefined) await head(ctx);
-  return request(ctx, nc, `get ${JSON.stringify(query)} from ${stream}`, async () => {
+  const message = await request(ctx, nc, `get ${JSON.stringify(query)} from ${stream}`, async () => {
     if (ctx.directGet) {
       try {
         return await direct.direct.getMessage(stream, query);
@@ -70,6 +71,9 @@ async function getMessage(
     }
     return await jsm.streams.getMessage(stream, query);
   });
+  if (!message) return null;
+  const { data, seq, subject } = message;
+  return { data, seq, subject, time: storedTime(message.header, message.time) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { JsMsg, OrderedConsumerOptions } from '@nats-io/jetstream';
 import { PresslogError, TransientError } from '../../schemas/errors.ts';
+import { storedTime } from '../codec.ts';
 import type { ReplayItem } from '../types.ts';
 import { clients } from './connection.ts';
 import type { LogContext } from './context.ts';
@@ -118,9 +119,14 @@ export async function* scan(
     batch: number;
     rawBodies?: boolean;
     signal?: AbortSignal;
+    /** Settled before the first message is decoded (the key ring's preload), meanwhile the read starts. */
+    ready?: Promise<void>;
   },
 ): AsyncGenerator<ReplayItem> {
   const { filter, fromSeq, untilTime, batch, signal } = params;
+  let ready = params.ready;
+  // A failed preload must not be an unhandled rejection while the consumer is created.
+  ready?.catch(() => {});
   const decodeOptions = { rawBody: params.rawBodies === true };
   signal?.throwIfAborted();
   const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
@@ -131,12 +137,20 @@ export async function* scan(
     batch,
     signal,
     visit(m) {
-      const seq = m.info.streamSequence;
-      const time = m.time;
-      if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
-      const last = seq >= untilSeq;
-      const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
-      return item instanceof Promise ? item.then((resolved) => ({ item: resolved, last })) : { item, last };
+      if (ready) {
+        const waitFor = ready;
+        ready = undefined;
+        return waitFor.then(() => visit(m));
+      }
+      return visit(m);
     },
   });
+  function visit(m: JsMsg): Visit<ReplayItem> | Promise<Visit<ReplayItem>> {
+    const seq = m.info.streamSequence;
+    const time = storedTime(m.headers, m.time);
+    if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
+    const last = seq >= untilSeq;
+    const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
+    return item instanceof Promise ? item.then((resolved) => ({ item: resolved, last })) : { item, last };
+  }
 }

@@ -11,19 +11,24 @@ export function replay(ctx: LogContext, replayOptions: ReplayOptions = {}): Asyn
 
 /**
  * The first replay of a sealed log loads every item's keys in one pass over the keys
- * bucket first; later replays (a live tail's polls) find them cached, or load the few new
- * ones one by one.
+ * bucket; later replays (a live tail's polls) find them cached, or load the few new ones
+ * one by one. The pass runs while the replay's consumer is created and its first batch
+ * pulled: the first message waits for it, none is decoded before (a key miss would cost a
+ * KV get per item).
  */
-async function* preloadedReplay(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerator<ReplayItem> {
+function preloadedReplay(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerator<ReplayItem> {
   ctx.keysPreloaded ??= ctx.keys!.preload().catch((err: unknown) => {
     ctx.keysPreloaded = undefined;
     throw err;
   });
-  await ctx.keysPreloaded;
-  yield* replayScan(ctx, replayOptions);
+  return replayScan(ctx, replayOptions, ctx.keysPreloaded);
 }
 
-function replayScan(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerator<ReplayItem> {
+function replayScan(
+  ctx: LogContext,
+  replayOptions: ReplayOptions,
+  ready?: Promise<void>,
+): AsyncGenerator<ReplayItem> {
   const { names } = ctx;
   const filter = replayOptions.entityType
     ? names.entitySubjects(replayOptions.entityType)
@@ -41,5 +46,6 @@ function replayScan(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerat
     batch: ctx.replayBatch,
     rawBodies: replayOptions.rawBodies,
     signal: replayOptions.signal,
+    ready,
   });
 }

@@ -133,7 +133,7 @@ async function purgeDeadLetters(
 }
 
 /** Delete every saved projection-state snapshot (a cache: the next projector start replays instead). */
-async function dropSnapshots(nc: NatsConnection, names: Names): Promise<number> {
+export async function dropSnapshots(nc: NatsConnection, names: Names): Promise<number> {
   let os: Awaited<ReturnType<Objm['open']>>;
   try {
     os = await new Objm(jetstream(nc)).open(names.bucket('state'));

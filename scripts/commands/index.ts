@@ -14,6 +14,7 @@ export const commandModules: Readonly<Record<string, () => Promise<CommandModule
   history: () => import('./history.ts'),
   erase: () => import('./erase.ts'),
   keys: () => import('./keys.ts'),
+  log: () => import('./log.ts'),
   audit: () => import('./audit.ts'),
   show: () => import('./show.ts'),
   stats: () => import('./stats.ts'),
