@@ -13,7 +13,7 @@ import {
   type SearchParams,
 } from '../../search/query.ts';
 import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
-import { buildSuggestBody, SUGGEST_LIMITS } from '../../search/suggest.ts';
+import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';
 import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
 
@@ -271,10 +271,12 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
   return measurements;
 }
 
-/** Prefixes people type into the search box: names and headline beginnings. */
+/** Prefixes people type into the search box: names and headline beginnings, and words inside them. */
 const PREFIXES = [
   'abr',
-  'lin',
+  'lincoln',
+  'roosev',
+  'union add',
   'geo',
   'sta',
   'state of the union address, 18',
@@ -293,7 +295,6 @@ async function suggestBench(
   requests: number,
   signal?: AbortSignal,
 ): Promise<Measurement[]> {
-  const index = config.names.alias('articles');
   const ours = async (i: number) => {
     const response = await fetch(
       `${base}/api/suggest?${new URLSearchParams({ q: PREFIXES[i % PREFIXES.length]! })}`,
@@ -302,10 +303,12 @@ async function suggestBench(
     if (response.status !== 200) throw new Error(`GET /api/suggest: ${response.status}`);
   };
   const ceiling = async (i: number) => {
-    await es.search({
-      index,
-      ...buildSuggestBody(PREFIXES[i % PREFIXES.length]!, SUGGEST_LIMITS.defaultSize),
-    } as estypes.SearchRequest);
+    const searches = buildSuggestSearches(
+      config.names,
+      PREFIXES[i % PREFIXES.length]!,
+      SUGGEST_LIMITS.defaultSize,
+    );
+    await es.msearch({ searches: searches.flat() } as estypes.MsearchRequest);
   };
   await load(4, PREFIXES.length * 2, ours, signal);
   await load(4, PREFIXES.length * 2, ceiling, signal);

@@ -107,6 +107,34 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
     assert.ok(typo.total >= 1);
   });
 
+  test('suggest: a later word of a headline or name completes too (infix suggestions)', async () => {
+    // The headlines with a word (not only the first) starting "linc": the fixture's own records.
+    const lincolns = articles.filter((a) => /(^|\s)linc/i.test(a.headline)).map((a) => a.id);
+    assert.ok(lincolns.length > 1 && lincolns.length <= 10, `the sample has several: ${lincolns}`);
+    for (const q of ['lincoln', 'linc', 'LINCOLN']) {
+      const answer = await get(`/api/suggest?q=${q}&size=10`);
+      assert.equal(answer.status, 200);
+      const { bylines, headlines } = answer.body as Suggestions;
+      assert.ok(
+        bylines.some((b) => b.id === 'b-abraham-lincoln' && b.name === 'Abraham Lincoln'),
+        `${q}: ${JSON.stringify(bylines)}`,
+      );
+      // Every Lincoln headline ends "...: Abraham Lincoln": all of them, not one per matched input.
+      const ids = headlines.map((h) => h.id);
+      assert.deepEqual(
+        [...ids].sort(),
+        [...lincolns].sort(),
+        `${q}: each speech whose headline has a word starting so`,
+      );
+    }
+    // From the middle of a headline, across words.
+    const middle = await get(`/api/suggest?q=${encodeURIComponent('union address, 1862')}`);
+    assert.deepEqual(
+      (middle.body as Suggestions).headlines.map((h) => h.id),
+      ['sotu-1862-abraham-lincoln'],
+    );
+  });
+
   test('suggest: headlines and byline names as you type; bad input is a 400', async () => {
     const byName = await get('/api/suggest?q=abra');
     assert.equal(byName.status, 200);
