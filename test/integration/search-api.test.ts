@@ -453,20 +453,32 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
   test('afterSeq: read your own write through the live projector, else 503 with the lag', async () => {
     const live = fixture.projectLive();
     try {
-      const last = await fixture.log.lastEvent('article', revisedId);
-      assert.ok(last && last.event.type !== 'ArticleRetracted');
+      const revise = async (headline: string) => {
+        const last = await fixture.log.lastEvent('article', revisedId);
+        assert.ok(last && last.event.type !== 'ArticleRetracted');
+        return fixture.log.append([
+          {
+            event: sampleEvent(
+              'ArticleRevised',
+              revisedId,
+              { ...(last.event.payload as ArticleFields), headline },
+              { basisSeq: last.seq, occurredAt: new Date().toISOString() },
+            ),
+            expectedLastSeq: last.seq,
+          },
+        ]);
+      };
+      // First a write the projector must be running to apply, waited for without a bound
+      // that matters here: starting a live projector (lease, state, first tail) is not what
+      // read-your-writes promises, and on a loaded machine it took longer than the 3 s
+      // afterSeq wait, which made this test fail now and then.
+      const warmUp = await revise('A headline written to start the projector');
+      await eventually(
+        async () => (await get(`/api/articles/${revisedId}?afterSeq=${warmUp.lastSeq}`)).status === 200,
+        { timeout: 60_000, interval: 200 },
+      );
       const headline = 'A headline written just now';
-      const appended = await fixture.log.append([
-        {
-          event: sampleEvent(
-            'ArticleRevised',
-            revisedId,
-            { ...(last.event.payload as ArticleFields), headline },
-            { basisSeq: last.seq, occurredAt: new Date().toISOString() },
-          ),
-          expectedLastSeq: last.seq,
-        },
-      ]);
+      const appended = await revise(headline);
       assert.equal(appended.appended, 1);
       // The write is in the log; the read waits until the articles index has applied it.
       const read = await get(`/api/articles/${revisedId}?afterSeq=${appended.lastSeq}`);
