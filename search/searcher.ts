@@ -50,8 +50,9 @@ export interface Searcher {
   /** The article's document from the index, or undefined when there is none. */
   getArticle(id: string, options?: CallOptions): Promise<ArticleDoc | undefined>;
   getImage(id: string, options?: CallOptions): Promise<ImageDoc | undefined>;
+  /** Health of this namespace's indexes (`ok` unless red); another archive's indexes on the cluster do not count. */
   health(options?: CallOptions): Promise<ElasticsearchHealth>;
-  /** Headlines and byline names starting with what was typed (`q`); InvalidQueryError for bad input. */
+  /** Headlines and byline names with a word starting with what was typed (`q`); InvalidQueryError for bad input. */
   suggest(params: { q?: unknown; size?: unknown }, options?: CallOptions): Promise<Suggestions>;
   /** Articles like the article `id` (more_like_this); undefined when there is no such article. */
   related(id: string, params?: { size?: unknown }, options?: CallOptions): Promise<SearchHit[] | undefined>;

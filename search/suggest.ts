@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { Names } from '../schemas/names.ts';
-import { InvalidQueryError } from './errors.ts';
+import { IndexMissingError, InvalidQueryError } from './errors.ts';
 import { msearchItemError, translate } from './esErrors.ts';
 import type { CallOptions, SearcherContext } from './searcherContext.ts';
 
@@ -84,14 +84,19 @@ export async function runSuggest(
   const { prefix, size } = parseSuggestParams(raw);
   const index = ctx.names.alias('articles');
   try {
+    const searches = buildSuggestSearches(ctx.names, prefix, size);
     const response = await ctx.es.msearch(
-      { searches: buildSuggestSearches(ctx.names, prefix, size).flat() } as estypes.MsearchRequest,
+      { searches: searches.flat() } as estypes.MsearchRequest,
       call.signal ? { signal: call.signal } : undefined,
     );
-    const [headlines, bylines] = response.responses.map((r) => {
+    const [headlines, bylines] = response.responses.map((r, i) => {
       // A failed search inside the _msearch is an error of the request as a whole.
-      if ('error' in r) throw msearchItemError(r);
-      return r.suggest as SuggestSection;
+      if (!('error' in r)) return r.suggest as SuggestSection;
+      if (JSON.stringify(r.error).includes('no mapping found for field [suggest]')) {
+        // An index built before the `suggest` field: not ready until it is rebuilt.
+        throw new IndexMissingError(searches[i]![0].index, { outdated: true, cause: r.error });
+      }
+      throw msearchItemError(r);
     });
     return toSuggestions(headlines, bylines);
   } catch (err) {

@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createIngester } from '../../ingest/ingest.ts';
 import type { ArticleRecord } from '../../ingest/records.ts';
+import { createNames } from '../../schemas/names.ts';
 import type { Archive } from '../../search/archives.ts';
+import { IndexMissingError } from '../../search/errors.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
+import { createSearcher } from '../../search/searcher.ts';
 import type { Suggestions } from '../../search/suggest.ts';
 import { runCli } from '../support/cli.ts';
 import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
@@ -133,6 +136,29 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
       (middle.body as Suggestions).headlines.map((h) => h.id),
       ['sotu-1862-abraham-lincoln'],
     );
+  });
+
+  test('suggest: an index built before the suggest field is "not ready, reindex", not a 400', async () => {
+    const names = createNames(`${fixture.config.namespace}-old`);
+    const old = (p: 'articles' | 'bylines') => `${names.indexPrefix(p)}1`;
+    try {
+      for (const p of ['articles', 'bylines'] as const) {
+        await fixture.es.indices.create({
+          index: old(p),
+          mappings: { properties: { id: { type: 'keyword' }, headline: { type: 'text' } } },
+          aliases: { [names.alias(p)]: {} },
+        });
+      }
+      const searcher = createSearcher({ es: fixture.es, names });
+      await assert.rejects(searcher.suggest({ q: 'linc' }), (err: unknown) => {
+        assert.ok(err instanceof IndexMissingError);
+        assert.match(err.message, /older version of presslog.*presslog reindex/);
+        return true;
+      });
+      await searcher.close();
+    } finally {
+      await fixture.es.indices.delete({ index: [old('articles'), old('bylines')], ignore_unavailable: true });
+    }
   });
 
   test('suggest: headlines and byline names as you type; bad input is a 400', async () => {
