@@ -103,9 +103,10 @@ export function textWithKeyword(extra: MappingProperty = {}): MappingProperty {
 }
 
 /**
- * A `completion` sub-field for suggestions as you type: the `standard` analyzer (words and
- * numbers, lowercased, no stop words) so "abra" completes "Abraham Lincoln" and "the st" completes
- * "The State of the Union".
+ * The `completion` field for suggestions as you type (`suggest` of articles and bylines,
+ * filled with the text's word suffixes by `projectors/suggestInputs.ts`): the `standard`
+ * analyzer (words and numbers, lowercased, no stop words) so "abra" completes "Abraham
+ * Lincoln", "linc" its "Lincoln" input and "the st" "The State of the Union".
  */
 export const SUGGEST_FIELD: MappingProperty = {
   type: 'completion',

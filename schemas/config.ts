@@ -19,6 +19,13 @@ export interface Config {
     readonly apiKey?: string;
     readonly username?: string;
     readonly password?: string;
+    /**
+     * The client's OpenTelemetry spans: on where tracing is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+     * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or an `OTEL_TRACES_EXPORTER` other than `none`) or asked for
+     * (`OTEL_ELASTICSEARCH_ENABLED=true`), else off: the client's default is on, a cost on every request
+     * even with nothing to export.
+     */
+    readonly openTelemetry: boolean;
   };
   readonly redis: { readonly url: string };
   /** The search API's settings. */
@@ -52,6 +59,18 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** Whether OpenTelemetry tracing is configured for this process (see `Config.elasticsearch.openTelemetry`). */
+function tracingConfigured(env: Env): boolean {
+  const explicit = env.OTEL_ELASTICSEARCH_ENABLED?.trim().toLowerCase();
+  if (explicit) return explicit !== 'false';
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase();
+  return Boolean(
+    env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() ||
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() ||
+      (exporter && exporter !== 'none'),
+  );
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -156,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiKey: optional(env, 'ELASTICSEARCH_API_KEY'),
       username: esUser,
       password: esPassword,
+      openTelemetry: tracingConfigured(env),
     }),
     redis: Object.freeze({ url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) }),
     api: Object.freeze({

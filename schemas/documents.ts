@@ -49,9 +49,20 @@ export interface EmbeddedImage {
   renditions: RenditionInfo[];
 }
 
+/**
+ * One group of inputs of a `completion` field, with the weight its matches rank by (see
+ * `projectors/suggestInputs.ts`).
+ */
+export interface SuggestInput {
+  input: string[];
+  weight: number;
+}
+
 export interface ArticleDoc {
   id: string;
   headline: string;
+  /** Completions of the headline from the start of any of its words (`GET /api/suggest`). */
+  suggest: SuggestInput[];
   body: string;
   section?: string;
   publishedAt: string;
@@ -99,6 +110,8 @@ export interface ImageDoc {
 export interface BylineDoc {
   id: string;
   name: string;
+  /** Completions of the name from the start of any of its words; absent while no article carries the byline. */
+  suggest?: SuggestInput[];
   bio?: string;
   /** Unretracted articles carrying this byline. */
   articleCount: number;

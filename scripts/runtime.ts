@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import v8 from 'node:v8';
-import { Client } from '@elastic/elasticsearch';
+import { Client, SniffingTransport } from '@elastic/elasticsearch';
 import {
   connect,
   credsAuthenticator,
@@ -110,22 +110,44 @@ export async function connectNatsOrExplain(
 }
 
 /**
+ * The client's own transport with its OpenTelemetry middleware on or off. The client has
+ * no option for it (only the transport does, and the `OTEL_ELASTICSEARCH_ENABLED`
+ * variable); its default, on, costs every request a span even with no tracer to export it.
+ */
+function transportTracing(enabled: boolean): typeof SniffingTransport {
+  return class extends SniffingTransport {
+    constructor(opts: ConstructorParameters<typeof SniffingTransport>[0]) {
+      super({ ...opts, openTelemetry: { ...opts.openTelemetry, enabled } });
+    }
+  };
+}
+
+/**
  * An Elasticsearch client for the configured nodes, authenticated by API key or by
  * username and password when those are set. Creating it opens no connection.
  */
 export function createEsClient(
   config: {
-    elasticsearch: Omit<Config['elasticsearch'], 'requestTimeoutMs'> & { requestTimeoutMs?: number };
+    elasticsearch: Omit<Config['elasticsearch'], 'requestTimeoutMs' | 'openTelemetry'> & {
+      requestTimeoutMs?: number;
+      openTelemetry?: boolean;
+    };
   },
   options: Partial<ClientOptions> = {},
 ): Client {
-  const { url, apiKey, username, password, requestTimeoutMs } = config.elasticsearch;
+  const { url, apiKey, username, password, requestTimeoutMs, openTelemetry } = config.elasticsearch;
   let auth: ClientOptions['auth'];
   if (apiKey) auth = { apiKey };
   else if (username && password) auth = { username, password };
   // The client's default is no timeout at all: a node that accepts connections but never
   // answers would hang every caller forever. Bounded here, for every request.
-  return new Client({ nodes: urls(url), auth, requestTimeout: requestTimeoutMs ?? 30_000, ...options });
+  return new Client({
+    nodes: urls(url),
+    auth,
+    requestTimeout: requestTimeoutMs ?? 30_000,
+    Transport: transportTracing(openTelemetry ?? false),
+    ...options,
+  });
 }
 
 /** Options of {@link createRedis}. */

@@ -17,6 +17,8 @@ export interface Cursor {
   fingerprint: string;
   /** False when the result list was searched without the typo-tolerant clause (its words filled the first page). */
   typo?: boolean;
+  /** The exact total counted with the first page (later pages do not count again). */
+  total?: number;
 }
 
 interface WireCursor {
@@ -27,6 +29,8 @@ interface WireCursor {
   f: string;
   /** 0: without the typo clause (absent: with it, as every cursor before this field). */
   t?: 0;
+  /** The first page's total (absent in cursors made before it was carried: that page counts). */
+  c?: number;
 }
 
 const MAC_BYTES = 16;
@@ -44,6 +48,7 @@ export function encodeCursor(cursor: Cursor, key: Uint8Array): string {
     n: cursor.seen,
     f: cursor.fingerprint,
     ...(cursor.typo === false ? { t: 0 as const } : {}),
+    ...(cursor.total !== undefined ? { c: cursor.total } : {}),
   };
   const payload = Buffer.from(JSON.stringify(wire)).toString('base64url');
   return `${payload}.${mac(key, payload).toString('base64url')}`;
@@ -83,8 +88,9 @@ export function decodeCursor(
     throw notOurs();
   }
   if (typeof wire !== 'object' || wire === null || Array.isArray(wire)) throw notOurs();
-  const { v, p, a, n, f, t } = wire as Partial<WireCursor>;
+  const { v, p, a, n, f, t, c } = wire as Partial<WireCursor>;
   if (t !== undefined && t !== 0) throw notOurs();
+  if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 0)) throw notOurs();
   if (v !== 1 || typeof p !== 'string' || p.length === 0 || typeof f !== 'string') throw notOurs();
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw notOurs();
   if (!Array.isArray(a) || a.length !== expect.sortValues) throw notOurs();
@@ -99,7 +105,14 @@ export function decodeCursor(
       'this cursor belongs to a different search (send the same q and filters)',
     );
   }
-  return { pit: p, after: a, seen: n, fingerprint: f, ...(t === 0 ? { typo: false } : {}) };
+  return {
+    pit: p,
+    after: a,
+    seen: n,
+    fingerprint: f,
+    ...(t === 0 ? { typo: false } : {}),
+    ...(c !== undefined ? { total: c } : {}),
+  };
 }
 
 /** How many hits came before the page a cursor points at (0 for anything unreadable): for numbering. */

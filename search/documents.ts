@@ -14,7 +14,11 @@ export async function getDoc<T>(
   const { es, names } = ctx;
   const index = names.alias(projection);
   try {
-    const doc = await es.get<T>({ index, id }, call.signal ? { signal: call.signal } : undefined);
+    // `suggest` is the completion field's inputs, an index detail, not part of the document's answer.
+    const doc = await es.get<T>(
+      { index, id, _source_excludes: ['suggest'] },
+      call.signal ? { signal: call.signal } : undefined,
+    );
     return doc.found ? doc._source : undefined;
   } catch (err) {
     if (

@@ -35,8 +35,13 @@ export class IndexMissingError extends PresslogError {
   override name = 'IndexMissingError';
   constructor(
     readonly index: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { outdated?: boolean },
   ) {
-    super(`index ${index} does not exist yet; build it with \`presslog reindex\``, options);
+    super(
+      options?.outdated
+        ? `index ${index} was built by an older version of presslog; rebuild it with \`presslog reindex\``
+        : `index ${index} does not exist yet; build it with \`presslog reindex\``,
+      options,
+    );
   }
 }

@@ -46,3 +46,17 @@ export function translate(err: unknown, context: { index: string; cursor: boolea
   }
   return err;
 }
+
+/**
+ * A failed search inside an `_msearch` as the error the client throws for a single search
+ * (so {@link translate} treats both alike: a missing index is `IndexMissingError`, ...).
+ */
+export function msearchItemError(item: { error: unknown; status: number }): errors.ResponseError {
+  return new errors.ResponseError({
+    body: { error: item.error, status: item.status },
+    statusCode: item.status,
+    headers: {},
+    warnings: null,
+    meta: {} as errors.ResponseError['meta']['meta'],
+  });
+}

@@ -93,8 +93,12 @@ export interface PageOptions {
   keepAlive: string;
   /** Sort values of the last hit of the previous page. */
   searchAfter?: readonly SortValue[];
-  /** Aggregations are computed on the first page only; later pages reuse them. */
-  facets: boolean;
+  /**
+   * Count the hits in this search (`track_total_hits`). A first page gets its exact total
+   * from the facets search ({@link buildFacetsBody}) and a later page from its cursor, so
+   * the page of hits itself never counts (default false).
+   */
+  countTotal?: boolean;
   /** Include the typo-tolerant clause (default true); see {@link hasTypoClause}. */
   typo?: boolean;
 }
@@ -452,19 +456,58 @@ export function buildAggregations(kind: SearchKind): Record<string, unknown> | u
   };
 }
 
-/** The whole `_search` body for one page, to be sent with the point in time it names. */
+/** The `_search` body for one page of hits, to be sent with the point in time it names. */
 export function buildSearchBody(request: SearchRequest, page: PageOptions): Record<string, unknown> {
-  const aggs = page.facets ? buildAggregations(request.kind) : undefined;
   return {
     size: request.size,
     query: buildQuery(request, { typo: page.typo }),
     sort: buildSort(request),
     track_scores: true,
-    track_total_hits: true,
+    // Counting every match makes Elasticsearch visit every one of them; the count comes
+    // from elsewhere (PageOptions.countTotal).
+    track_total_hits: page.countTotal === true,
     _source: { includes: SOURCE_FIELDS[request.kind] },
     highlight: buildHighlight(request, { typo: page.typo }),
     pit: { id: page.pitId, keep_alive: page.keepAlive },
     ...(page.searchAfter ? { search_after: [...page.searchAfter] } : {}),
+  };
+}
+
+/**
+ * The first page's second search: no hits (`size: 0`), the exact total, the facets and
+ * the timeline, in the same point in time. A `size: 0` request is what Elasticsearch's
+ * shard request cache keeps, keyed by the request and the index's searcher (a new point
+ * in time on unchanged segments shares it): the same search's facets cost nothing the
+ * second time, until a refresh that changed the index.
+ */
+export function buildFacetsBody(
+  request: SearchRequest,
+  page: Pick<PageOptions, 'pitId' | 'keepAlive' | 'typo'>,
+): Record<string, unknown> {
+  const aggs = buildAggregations(request.kind);
+  return {
+    size: 0,
+    query: buildQuery(request, { typo: page.typo }),
+    track_total_hits: true,
+    pit: { id: page.pitId, keep_alive: page.keepAlive },
     ...(aggs ? { aggs } : {}),
   };
+}
+
+/**
+ * The first page as one `_msearch`: the page of hits ({@link buildSearchBody}, not
+ * counting) and the facets search ({@link buildFacetsBody}, request cache on). `extra`
+ * goes into both bodies (the searcher's `timeout`).
+ */
+export function buildFirstPageSearches(
+  request: SearchRequest,
+  page: Omit<PageOptions, 'searchAfter' | 'countTotal'>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown>[] {
+  return [
+    {},
+    { ...buildSearchBody(request, { ...page, countTotal: false }), ...extra },
+    { request_cache: true },
+    { ...buildFacetsBody(request, page), ...extra },
+  ];
 }

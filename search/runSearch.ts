@@ -2,8 +2,9 @@ import type { estypes } from '@elastic/elasticsearch';
 import type { ProjectionName } from '../schemas/names.ts';
 import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { IndexMissingError, InvalidQueryError } from './errors.ts';
-import { translate } from './esErrors.ts';
+import { msearchItemError, translate } from './esErrors.ts';
 import {
+  buildFirstPageSearches,
   buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
@@ -72,25 +73,51 @@ export async function runSearch(
       throw translated;
     }
   }
-  const page = { pitId, keepAlive, searchAfter: cursor?.after, facets: cursor === undefined };
   let typo = cursor ? cursor.typo !== false : hasTypoClause(request);
   let response: RawSearchResponse;
+  let total: number;
+  let aggregations: RawSearchResponse['aggregations'];
   try {
-    const send = (withTypo: boolean) =>
-      es.search(
-        {
-          ...buildSearchBody(request, { ...page, typo: withTypo }),
-          timeout: searchTimeout,
-        } as estypes.SearchRequest,
+    if (cursor === undefined) {
+      // First page: the hits and, in the same _msearch, a size-0 search for the exact total,
+      // facets and timeline (the shard request cache answers it again for free).
+      const send = async (withTypo: boolean) => {
+        const searches = buildFirstPageSearches(
+          request,
+          { pitId: pitId as string, keepAlive, typo: withTypo },
+          { timeout: searchTimeout },
+        );
+        const { responses } = await es.msearch({ searches } as estypes.MsearchRequest, transport);
+        const [hits, facets] = responses.map((r) => {
+          if ('error' in r) throw msearchItemError(r);
+          return r as unknown as RawSearchResponse;
+        });
+        return { hits: hits!, facets: facets! };
+      };
+      // Without the typo clause (most of a search's cost) unless the words alone find less
+      // than a page; the cursor keeps the choice for the later pages.
+      let answer = await send(false);
+      if (typo) {
+        if (totalOf(answer.facets) >= request.size) typo = false;
+        else answer = await send(true);
+      }
+      response = answer.hits;
+      total = totalOf(answer.facets);
+      aggregations = answer.facets.aggregations;
+    } else {
+      const body = buildSearchBody(request, {
+        pitId,
+        keepAlive,
+        searchAfter: cursor.after,
+        typo,
+        countTotal: cursor.total === undefined,
+      });
+      response = (await es.search(
+        { ...body, timeout: searchTimeout } as estypes.SearchRequest,
         transport,
-      ) as Promise<RawSearchResponse>;
-    // First page: without the typo clause (most of a search's cost) unless the words
-    // alone find less than a page; the cursor keeps the choice for the later pages.
-    if (!cursor && typo) {
-      response = await send(false);
-      if (totalOf(response) >= request.size) typo = false;
-      else response = await send(true);
-    } else response = await send(typo);
+      )) as RawSearchResponse;
+      total = cursor.total ?? totalOf(response);
+    }
   } catch (err) {
     if (cursor === undefined) ctx.closePit(pitId);
     throw translate(err, { index, cursor: cursor !== undefined });
@@ -101,7 +128,6 @@ export async function runSearch(
     throw new InvalidQueryError('after', 'this cursor belongs to a different search');
   }
   const hits = response.hits.hits.map((h) => toHit(request.kind, h));
-  const total = totalOf(response);
   const seen = (cursor?.seen ?? 0) + hits.length;
   const pit = response.pit_id ?? pitId;
   const last = response.hits.hits.at(-1);
@@ -109,7 +135,7 @@ export async function runSearch(
   const next =
     more && last?.sort
       ? encodeCursor(
-          { pit, after: last.sort, seen, fingerprint, ...(typo ? {} : { typo: false }) },
+          { pit, after: last.sort, seen, fingerprint, total, ...(typo ? {} : { typo: false }) },
           cursorKey,
         )
       : null;
@@ -118,7 +144,7 @@ export async function runSearch(
     cursor !== undefined
       ? null
       : request.kind === 'article'
-        ? nameBylines(toFacets(response.aggregations), hits, (ids) =>
+        ? nameBylines(toFacets(aggregations), hits, (ids) =>
             ctx.bylineNames
               ? ctx.bylineNames.names(ids, (missing) => bylineNames(ctx, missing, transport))
               : bylineNames(ctx, ids, transport),
@@ -134,8 +160,7 @@ export async function runSearch(
     ),
   ]);
   if (!next) ctx.closePit(pit);
-  const timeline =
-    cursor === undefined && request.kind === 'article' ? toTimeline(response.aggregations) : null;
+  const timeline = cursor === undefined && request.kind === 'article' ? toTimeline(aggregations) : null;
   return { total, hits, facets, next, timeline };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { ArticleDoc, ImageDoc } from '../schemas/documents.ts';
-import type { Names } from '../schemas/names.ts';
+import { type Names, PROJECTION_NAMES } from '../schemas/names.ts';
 import { type Archive, listArchives } from './archives.ts';
 import { createBylineNameCache } from './bylineNameCache.ts';
 import { getDoc, isRendition } from './documents.ts';
@@ -50,8 +50,9 @@ export interface Searcher {
   /** The article's document from the index, or undefined when there is none. */
   getArticle(id: string, options?: CallOptions): Promise<ArticleDoc | undefined>;
   getImage(id: string, options?: CallOptions): Promise<ImageDoc | undefined>;
+  /** Health of this namespace's indexes (`ok` unless red); another archive's indexes on the cluster do not count. */
   health(options?: CallOptions): Promise<ElasticsearchHealth>;
-  /** Headlines and byline names starting with what was typed (`q`); InvalidQueryError for bad input. */
+  /** Headlines and byline names with a word starting with what was typed (`q`); InvalidQueryError for bad input. */
   suggest(params: { q?: unknown; size?: unknown }, options?: CallOptions): Promise<Suggestions>;
   /** Articles like the article `id` (more_like_this); undefined when there is no such article. */
   related(id: string, params?: { size?: unknown }, options?: CallOptions): Promise<SearchHit[] | undefined>;
@@ -110,8 +111,13 @@ export function createSearcher(options: SearcherOptions): Searcher {
     },
     async health(call = {}) {
       try {
+        // The health of this namespace's own indexes (live, kept, as-of), not of the whole
+        // cluster: on a shared cluster another tenant's index waiting for a replica (yellow)
+        // or a primary being allocated (red for a moment) says nothing about this archive.
+        // A pattern that matches no index yet is green.
+        const index = PROJECTION_NAMES.map((p) => `${options.names.indexPrefix(p)}*`);
         const health = await es.cluster.health(
-          { timeout: '2s' },
+          { index, timeout: '2s' },
           { requestTimeout: 3_000, maxRetries: 0, ...(call.signal ? { signal: call.signal } : {}) },
         );
         return { ok: health.status !== 'red', status: health.status };

@@ -1,12 +1,12 @@
 import type { estypes } from '@elastic/elasticsearch';
-import type { ArticleDoc } from '../schemas/documents.ts';
-import { InvalidQueryError } from './errors.ts';
-import { translate } from './esErrors.ts';
+import type { Names } from '../schemas/names.ts';
+import { IndexMissingError, InvalidQueryError } from './errors.ts';
+import { msearchItemError, translate } from './esErrors.ts';
 import type { CallOptions, SearcherContext } from './searcherContext.ts';
 
 export const SUGGEST_LIMITS = Object.freeze({ maxPrefixChars: 100, defaultSize: 6, maxSize: 10 });
 
-/** What `GET /api/suggest` answers: headlines and byline names that start with what was typed. */
+/** What `GET /api/suggest` answers: headlines and byline names with a word that starts with what was typed. */
 export interface Suggestions {
   headlines: { id: string; headline: string; publishedAt: string | null }[];
   bylines: { id: string; name: string }[];
@@ -27,43 +27,51 @@ export function parseSuggestParams(raw: { q?: unknown; size?: unknown }): { pref
   return { prefix, size };
 }
 
+/** One search of the `_msearch` behind a suggestion request: its header and body. */
+export type SuggestSearch = [{ index: string }, Record<string, unknown>];
+
 /**
- * Two completion suggesters over the articles index: headlines (`headline.suggest`) and
- * byline names (`bylines.name.suggest`). Completion suggesters read an in-memory FST, not
- * the postings: a few milliseconds whatever the archive's size. The prefix is data, never syntax.
+ * The two searches behind a suggestion request, for one `_msearch`: a completion
+ * suggester on the articles' `suggest` field (headline suffixes) and one on the bylines'
+ * (name suffixes, bylines that some article carries). Completion suggesters read an
+ * in-memory FST, not the postings: a few milliseconds whatever the archive's size. No
+ * hits (`size: 0`); each option brings the few `_source` fields shown. The prefix is
+ * data, never syntax.
  */
-export function buildSuggestBody(prefix: string, size: number): Record<string, unknown> {
-  const completion = (field: string) => ({ field, size, skip_duplicates: true });
-  return {
-    _source: ['id', 'headline', 'publishedAt', 'bylines'],
-    suggest: {
-      headlines: { prefix, completion: completion('headline.suggest') },
-      bylines: { prefix, completion: completion('bylines.name.suggest') },
-    },
-  };
+export function buildSuggestSearches(names: Names, prefix: string, size: number): SuggestSearch[] {
+  // No skip_duplicates: the option's text is the input that matched ("Abraham Lincoln"
+  // for every Lincoln headline ending so), so it would hide different documents.
+  const body = (name: string, source: string[]) => ({
+    size: 0,
+    _source: source,
+    suggest: { [name]: { prefix, completion: { field: 'suggest', size } } },
+  });
+  return [
+    [{ index: names.alias('articles') }, body('headlines', ['id', 'headline', 'publishedAt'])],
+    [{ index: names.alias('bylines') }, body('bylines', ['id', 'name'])],
+  ];
 }
 
 interface SuggestOption {
   text: string;
   _id?: string;
-  _source?: Partial<ArticleDoc>;
+  _source?: { id?: string; headline?: string; publishedAt?: string; name?: string };
 }
 
-/** Turn the suggesters' options into {@link Suggestions}. */
-export function toSuggestions(
-  suggest: Record<string, { options?: SuggestOption[] }[]> | undefined,
-): Suggestions {
-  const options = (name: string) => suggest?.[name]?.[0]?.options ?? [];
-  const headlines = options('headlines').map((o) => ({
+type SuggestSection = Record<string, { options?: SuggestOption[] }[]> | undefined;
+
+/** Turn the two searches' suggester options into {@link Suggestions}. */
+export function toSuggestions(headlineSuggest: SuggestSection, bylineSuggest: SuggestSection): Suggestions {
+  const options = (suggest: SuggestSection, name: string) => suggest?.[name]?.[0]?.options ?? [];
+  const headlines = options(headlineSuggest, 'headlines').map((o) => ({
     id: o._source?.id ?? o._id ?? '',
     headline: o._source?.headline ?? o.text,
     publishedAt: o._source?.publishedAt ?? null,
   }));
-  const bylines: Suggestions['bylines'] = [];
-  for (const o of options('bylines')) {
-    const byline = o._source?.bylines?.find((b) => b.name === o.text);
-    if (byline && !bylines.some((b) => b.id === byline.id)) bylines.push({ id: byline.id, name: o.text });
-  }
+  const bylines = options(bylineSuggest, 'bylines').map((o) => ({
+    id: o._source?.id ?? o._id ?? '',
+    name: o._source?.name ?? o.text,
+  }));
   return { headlines, bylines };
 }
 
@@ -76,11 +84,21 @@ export async function runSuggest(
   const { prefix, size } = parseSuggestParams(raw);
   const index = ctx.names.alias('articles');
   try {
-    const response = await ctx.es.search(
-      { index, ...buildSuggestBody(prefix, size) } as estypes.SearchRequest,
+    const searches = buildSuggestSearches(ctx.names, prefix, size);
+    const response = await ctx.es.msearch(
+      { searches: searches.flat() } as estypes.MsearchRequest,
       call.signal ? { signal: call.signal } : undefined,
     );
-    return toSuggestions(response.suggest as Record<string, { options?: SuggestOption[] }[]> | undefined);
+    const [headlines, bylines] = response.responses.map((r, i) => {
+      // A failed search inside the _msearch is an error of the request as a whole.
+      if (!('error' in r)) return r.suggest as SuggestSection;
+      if (JSON.stringify(r.error).includes('no mapping found for field [suggest]')) {
+        // An index built before the `suggest` field: not ready until it is rebuilt.
+        throw new IndexMissingError(searches[i]![0].index, { outdated: true, cause: r.error });
+      }
+      throw msearchItemError(r);
+    });
+    return toSuggestions(headlines, bylines);
   } catch (err) {
     throw translate(err, { index, cursor: false });
   }

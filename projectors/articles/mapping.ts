@@ -25,9 +25,10 @@ export const ARTICLES_MAPPING = {
     headline: textWithKeyword({
       fields: {
         shingles: { type: 'text', analyzer: SHINGLE_ANALYZER },
-        suggest: SUGGEST_FIELD,
       },
     }),
+    // Completions of the headline from any word (projectors/suggestInputs.ts).
+    suggest: SUGGEST_FIELD,
     body: text(),
     section: keyword,
     publishedAt: date,
@@ -36,7 +37,7 @@ export const ARTICLES_MAPPING = {
     bylines: {
       properties: {
         id: keyword,
-        name: textWithKeyword({ fields: { suggest: SUGGEST_FIELD } }),
+        name: textWithKeyword(),
       },
     },
     images: {

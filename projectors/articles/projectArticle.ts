@@ -2,6 +2,7 @@ import type { ArticleDoc, EmbeddedByline, EmbeddedImage } from '../../schemas/do
 import type { ArticleState, BylineState, ImageState } from '../../schemas/state.ts';
 import { renditionInfo } from '../images/renditionInfo.ts';
 import { lineageOf } from '../lineage.ts';
+import { suggestInputs } from '../suggestInputs.ts';
 
 /**
  * A referenced entity as an article sees it: its state and the sequence of the event
@@ -89,6 +90,7 @@ export function projectArticle(state: ArticleState, refs: ArticleRefs): ArticleD
   const doc: ArticleDoc = {
     id: state.id,
     headline: fields.headline,
+    suggest: suggestInputs(fields.headline),
     body: fields.body,
     publishedAt: fields.publishedAt,
     year: yearOf(fields.publishedAt),

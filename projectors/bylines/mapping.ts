@@ -1,4 +1,12 @@
-import { date, integer, keyword, LINEAGE_MAPPING, text, textWithKeyword } from '../analysis.ts';
+import {
+  date,
+  integer,
+  keyword,
+  LINEAGE_MAPPING,
+  SUGGEST_FIELD,
+  text,
+  textWithKeyword,
+} from '../analysis.ts';
 
 /** The `bylines` index: one document per registered byline, with its article statistics. */
 export const BYLINES_MAPPING = {
@@ -6,6 +14,8 @@ export const BYLINES_MAPPING = {
   properties: {
     id: keyword,
     name: textWithKeyword(),
+    // Completions of the name from any word (projectors/suggestInputs.ts).
+    suggest: SUGGEST_FIELD,
     bio: text(),
     articleCount: integer,
     latestArticleAt: date,

@@ -1,6 +1,7 @@
 import type { BylineDoc } from '../../schemas/documents.ts';
 import type { BylineState } from '../../schemas/state.ts';
 import { lineageOf } from '../lineage.ts';
+import { suggestInputs } from '../suggestInputs.ts';
 
 /** What projecting a byline needs beyond its own state: statistics over its articles. */
 export interface BylineStats {
@@ -24,6 +25,8 @@ export function projectByline(state: BylineState, stats: BylineStats): BylineDoc
     updatedAt: state.updatedAt,
     lineage,
   };
+  // Suggested only while some article carries it: choosing it filters the search to its articles.
+  if (stats.articleCount > 0) doc.suggest = suggestInputs(state.fields.name);
   if (state.fields.bio !== undefined) doc.bio = state.fields.bio;
   if (stats.latestArticleMs !== undefined)
     doc.latestArticleAt = new Date(stats.latestArticleMs).toISOString();

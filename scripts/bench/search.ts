@@ -3,8 +3,8 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { Config } from '../../schemas/config.ts';
 import {
+  buildFirstPageSearches,
   buildQuery,
-  buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
   hasTypoClause,
@@ -13,7 +13,7 @@ import {
   type SearchParams,
 } from '../../search/query.ts';
 import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
-import { buildSuggestBody, SUGGEST_LIMITS } from '../../search/suggest.ts';
+import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';
 import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
 
@@ -73,18 +73,18 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
   const request = parseSearchParams(params);
   const index = config.names.alias(request.kind === 'image' ? 'images' : 'articles');
   const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
-  // As the searcher does: without the typo clause first, with it when the words fill less than a page.
-  const send = async (typo: boolean) =>
-    (await es.search(
-      buildSearchBody(request, {
-        pitId: pit,
-        keepAlive: KEEP_ALIVE,
-        facets: true,
-        typo,
-      }) as estypes.SearchRequest,
-    )) as RawSearchResponse;
-  let response = await send(false);
-  if (hasTypoClause(request) && totalOf(response) < request.size) response = await send(true);
+  // As the searcher does: the hits and a size-0 facets search in one _msearch, without the
+  // typo clause first, with it when the words fill less than a page.
+  const send = async (typo: boolean) => {
+    const searches = buildFirstPageSearches(request, { pitId: pit, keepAlive: KEEP_ALIVE, typo });
+    const { responses } = await es.msearch({ searches } as estypes.MsearchRequest);
+    const [hits, facets] = responses as unknown as RawSearchResponse[];
+    return { hits: hits!, facets: facets! };
+  };
+  let answer = await send(false);
+  if (hasTypoClause(request) && totalOf(answer.facets) < request.size) answer = await send(true);
+  const response = answer.hits;
+  const facets = answer.facets;
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
@@ -99,7 +99,7 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
       }
     }
     const buckets =
-      (response.aggregations?.bylines as { buckets?: { key: string }[] } | undefined)?.buckets ?? [];
+      (facets.aggregations?.bylines as { buckets?: { key: string }[] } | undefined)?.buckets ?? [];
     const missing = buckets.map((b) => String(b.key)).filter((id) => !named.has(id));
     if (missing.length > 0) {
       followUps.push(
@@ -108,7 +108,7 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
     }
   }
   await Promise.all(followUps);
-  const total = totalOf(response);
+  const total = totalOf(facets);
   if (!(hits.length === request.size && total > hits.length)) {
     const p = es.closePointInTime({ id: pitId }).catch(() => {});
     closing.add(p);
@@ -271,10 +271,12 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
   return measurements;
 }
 
-/** Prefixes people type into the search box: names and headline beginnings. */
+/** Prefixes people type into the search box: names and headline beginnings, and words inside them. */
 const PREFIXES = [
   'abr',
-  'lin',
+  'lincoln',
+  'roosev',
+  'union add',
   'geo',
   'sta',
   'state of the union address, 18',
@@ -293,7 +295,6 @@ async function suggestBench(
   requests: number,
   signal?: AbortSignal,
 ): Promise<Measurement[]> {
-  const index = config.names.alias('articles');
   const ours = async (i: number) => {
     const response = await fetch(
       `${base}/api/suggest?${new URLSearchParams({ q: PREFIXES[i % PREFIXES.length]! })}`,
@@ -302,10 +303,12 @@ async function suggestBench(
     if (response.status !== 200) throw new Error(`GET /api/suggest: ${response.status}`);
   };
   const ceiling = async (i: number) => {
-    await es.search({
-      index,
-      ...buildSuggestBody(PREFIXES[i % PREFIXES.length]!, SUGGEST_LIMITS.defaultSize),
-    } as estypes.SearchRequest);
+    const searches = buildSuggestSearches(
+      config.names,
+      PREFIXES[i % PREFIXES.length]!,
+      SUGGEST_LIMITS.defaultSize,
+    );
+    await es.msearch({ searches: searches.flat() } as estypes.MsearchRequest);
   };
   await load(4, PREFIXES.length * 2, ours, signal);
   await load(4, PREFIXES.length * 2, ceiling, signal);

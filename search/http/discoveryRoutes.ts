@@ -19,7 +19,7 @@ export function discoveryRoutes(api: FastifyInstance, searcher: Searcher): void 
     '/api/suggest',
     {
       schema: {
-        summary: 'Headlines and byline names that start with what was typed',
+        summary: 'Headlines and byline names with a word that starts with what was typed',
         querystring: SuggestQuerystring,
         response: { 200: AnyObject, ...errorResponses },
       },

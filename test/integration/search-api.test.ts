@@ -35,7 +35,10 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
 
   before(async () => {
     // Long enough for a live projector that starts with the test to catch up on a busy machine.
-    fixture = await setUpSearchFixture({ readYourWritesTimeoutMs: 3_000 });
+    // 8 s: on a loaded machine one live apply (bulk write + refresh) took over 3 s; the
+    // bound is what a reader waits at most, not how fast the projector is. Below the
+    // request deadline (10 s), which would otherwise answer first (504).
+    fixture = await setUpSearchFixture({ readYourWritesTimeoutMs: 8_000 });
     ({ base, articles, revisedId, searcher } = fixture);
   });
 
@@ -453,20 +456,32 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
   test('afterSeq: read your own write through the live projector, else 503 with the lag', async () => {
     const live = fixture.projectLive();
     try {
-      const last = await fixture.log.lastEvent('article', revisedId);
-      assert.ok(last && last.event.type !== 'ArticleRetracted');
+      const revise = async (headline: string) => {
+        const last = await fixture.log.lastEvent('article', revisedId);
+        assert.ok(last && last.event.type !== 'ArticleRetracted');
+        return fixture.log.append([
+          {
+            event: sampleEvent(
+              'ArticleRevised',
+              revisedId,
+              { ...(last.event.payload as ArticleFields), headline },
+              { basisSeq: last.seq, occurredAt: new Date().toISOString() },
+            ),
+            expectedLastSeq: last.seq,
+          },
+        ]);
+      };
+      // First a write the projector must be running to apply, waited for without a bound
+      // that matters here: starting a live projector (lease, state, first tail) is not what
+      // read-your-writes promises, and on a loaded machine it took longer than the afterSeq
+      // wait, which made this test fail now and then.
+      const warmUp = await revise('A headline written to start the projector');
+      await eventually(
+        async () => (await get(`/api/articles/${revisedId}?afterSeq=${warmUp.lastSeq}`)).status === 200,
+        { timeout: 60_000, interval: 200 },
+      );
       const headline = 'A headline written just now';
-      const appended = await fixture.log.append([
-        {
-          event: sampleEvent(
-            'ArticleRevised',
-            revisedId,
-            { ...(last.event.payload as ArticleFields), headline },
-            { basisSeq: last.seq, occurredAt: new Date().toISOString() },
-          ),
-          expectedLastSeq: last.seq,
-        },
-      ]);
+      const appended = await revise(headline);
       assert.equal(appended.appended, 1);
       // The write is in the log; the read waits until the articles index has applied it.
       const read = await get(`/api/articles/${revisedId}?afterSeq=${appended.lastSeq}`);
@@ -482,7 +497,7 @@ describe('search HTTP API (real Elasticsearch and NATS)', () => {
       const lagging = await get(`/api/search?q=union&afterSeq=${appended.lastSeq + 1000}`);
       assertJsonError(lagging, 503, 'projection_lagging');
       assert.equal((lagging.body as { lag: number }).lag, 1000);
-      assert.ok(Date.now() - started >= 2_900, 'it waited');
+      assert.ok(Date.now() - started >= 7_900, 'it waited');
     } finally {
       await live.stop();
     }

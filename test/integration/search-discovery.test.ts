@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createIngester } from '../../ingest/ingest.ts';
 import type { ArticleRecord } from '../../ingest/records.ts';
+import { createNames } from '../../schemas/names.ts';
 import type { Archive } from '../../search/archives.ts';
+import { IndexMissingError } from '../../search/errors.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
+import { createSearcher } from '../../search/searcher.ts';
 import type { Suggestions } from '../../search/suggest.ts';
 import { runCli } from '../support/cli.ts';
 import { type SearchFixture, setUpSearchFixture } from '../support/search.ts';
@@ -105,6 +108,57 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
     // A misspelling the words alone do not find still gets its document.
     const typo = await search({ q: 'nagasakki' });
     assert.ok(typo.total >= 1);
+  });
+
+  test('suggest: a later word of a headline or name completes too (infix suggestions)', async () => {
+    // The headlines with a word (not only the first) starting "linc": the fixture's own records.
+    const lincolns = articles.filter((a) => /(^|\s)linc/i.test(a.headline)).map((a) => a.id);
+    assert.ok(lincolns.length > 1 && lincolns.length <= 10, `the sample has several: ${lincolns}`);
+    for (const q of ['lincoln', 'linc', 'LINCOLN']) {
+      const answer = await get(`/api/suggest?q=${q}&size=10`);
+      assert.equal(answer.status, 200);
+      const { bylines, headlines } = answer.body as Suggestions;
+      assert.ok(
+        bylines.some((b) => b.id === 'b-abraham-lincoln' && b.name === 'Abraham Lincoln'),
+        `${q}: ${JSON.stringify(bylines)}`,
+      );
+      // Every Lincoln headline ends "...: Abraham Lincoln": all of them, not one per matched input.
+      const ids = headlines.map((h) => h.id);
+      assert.deepEqual(
+        [...ids].sort(),
+        [...lincolns].sort(),
+        `${q}: each speech whose headline has a word starting so`,
+      );
+    }
+    // From the middle of a headline, across words.
+    const middle = await get(`/api/suggest?q=${encodeURIComponent('union address, 1862')}`);
+    assert.deepEqual(
+      (middle.body as Suggestions).headlines.map((h) => h.id),
+      ['sotu-1862-abraham-lincoln'],
+    );
+  });
+
+  test('suggest: an index built before the suggest field is "not ready, reindex", not a 400', async () => {
+    const names = createNames(`${fixture.config.namespace}-old`);
+    const old = (p: 'articles' | 'bylines') => `${names.indexPrefix(p)}1`;
+    try {
+      for (const p of ['articles', 'bylines'] as const) {
+        await fixture.es.indices.create({
+          index: old(p),
+          mappings: { properties: { id: { type: 'keyword' }, headline: { type: 'text' } } },
+          aliases: { [names.alias(p)]: {} },
+        });
+      }
+      const searcher = createSearcher({ es: fixture.es, names });
+      await assert.rejects(searcher.suggest({ q: 'linc' }), (err: unknown) => {
+        assert.ok(err instanceof IndexMissingError);
+        assert.match(err.message, /older version of presslog.*presslog reindex/);
+        return true;
+      });
+      await searcher.close();
+    } finally {
+      await fixture.es.indices.delete({ index: [old('articles'), old('bylines')], ignore_unavailable: true });
+    }
   });
 
   test('suggest: headlines and byline names as you type; bad input is a 400', async () => {

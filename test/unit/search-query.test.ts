@@ -8,6 +8,7 @@ import { InvalidQueryError } from '../../search/errors.ts';
 import { decodeEntities, highlightSegments } from '../../search/highlight.ts';
 import { sniffMediaType } from '../../search/mediaType.ts';
 import {
+  buildFirstPageSearches,
   buildQuery,
   buildSearchBody,
   parseSearchParams,
@@ -178,24 +179,39 @@ describe('the query', () => {
     });
   });
 
-  test('page bodies: point in time, search_after, facets on the first page only', () => {
+  test('page bodies: point in time, search_after; the first page counts and facets in a second, cacheable search', () => {
     const request = parseSearchParams({ q: 'union', size: '5' });
-    const first = buildSearchBody(request, { pitId: 'P', keepAlive: '1m', facets: true });
-    assert.deepEqual(first.pit, { id: 'P', keep_alive: '1m' });
-    assert.equal(first.size, 5);
-    assert.ok(first.aggs);
-    assert.equal(first.search_after, undefined);
-    assert.ok(!('index' in first));
+    const [hitsHeader, first, facetsHeader, facets] = buildFirstPageSearches(request, {
+      pitId: 'P',
+      keepAlive: '1m',
+    }) as Record<string, unknown>[];
+    assert.deepEqual(hitsHeader, {});
+    assert.deepEqual(facetsHeader, { request_cache: true });
+    assert.deepEqual(first!.pit, { id: 'P', keep_alive: '1m' });
+    assert.equal(first!.size, 5);
+    assert.equal(first!.aggs, undefined);
+    assert.equal(first!.track_total_hits, false);
+    assert.equal(first!.search_after, undefined);
+    assert.ok(!('index' in first!));
+    assert.equal(facets!.size, 0);
+    assert.equal(facets!.track_total_hits, true);
+    assert.deepEqual(facets!.query, first!.query);
+    assert.deepEqual(facets!.pit, first!.pit);
+    assert.ok(facets!.aggs);
     const second = buildSearchBody(request, {
       pitId: 'P',
       keepAlive: '1m',
-      facets: false,
       searchAfter: [1.5, 10, 3],
     });
     assert.deepEqual(second.search_after, [1.5, 10, 3]);
     assert.equal(second.aggs, undefined);
-    assert.deepEqual((first._source as { includes: string[] }).includes.includes('body'), false);
-    assert.equal((first.highlight as { encoder: string }).encoder, 'html');
+    assert.equal(second.track_total_hits, false);
+    assert.equal(
+      buildSearchBody(request, { pitId: 'P', keepAlive: '1m', countTotal: true }).track_total_hits,
+      true,
+    );
+    assert.deepEqual((first!._source as { includes: string[] }).includes.includes('body'), false);
+    assert.equal((first!.highlight as { encoder: string }).encoder, 'html');
   });
 });
 
