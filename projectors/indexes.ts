@@ -215,6 +215,18 @@ export async function countDocs(client: Client, index: string, signal?: AbortSig
   return response.count;
 }
 
+/**
+ * Make everything written so far durable: a Lucene commit of each shard. A bulk load's
+ * translog is synced only every 30 s; a node killed before then loses writes it had
+ * acknowledged, so a rebuild flushes its indexes before it verifies them.
+ */
+export async function flush(client: Client, index: string, signal?: AbortSignal): Promise<void> {
+  await retryingEs(() => client.indices.flush({ index, wait_if_ongoing: true }), {
+    signal,
+    deadlineMs: 60_000,
+  });
+}
+
 /** Make everything written so far visible to searches. */
 export async function refresh(client: Client, index: string, signal?: AbortSignal): Promise<void> {
   await retryingEs(() => client.indices.refresh({ index }), { signal, deadlineMs: 60_000 });

@@ -1,6 +1,6 @@
 import { retrying } from '../../log/async.ts';
 import { positionOf } from '../../log/codec.ts';
-import { applyLiveSettings, DEFAULT_LIVE_SETTINGS, refresh } from '../indexes.ts';
+import { applyLiveSettings, DEFAULT_LIVE_SETTINGS, flush, refresh } from '../indexes.ts';
 import { indexOf, type RebuildContext } from './rebuildContext.ts';
 import { replayFrom, unreadable } from './replay.ts';
 
@@ -9,8 +9,8 @@ const MAX_BULK_ROUNDS = 20;
 
 /**
  * Catch-up phase: apply the events appended since H1 incrementally (the engine's
- * fan-out, as the live projector does) until the lag is small; restore the live settings;
- * catch up once more to the current head Hf; refresh. An as-of build, fixed in time, only
+ * fan-out, as the live projector does) until the lag is small; restore the live settings
+ * and flush (what the bulk load wrote becomes durable); catch up once more to the current head Hf; refresh. An as-of build, fixed in time, only
  * gets its live settings and the refresh.
  */
 export async function catchUp(ctx: RebuildContext): Promise<void> {
@@ -30,6 +30,9 @@ export async function catchUp(ctx: RebuildContext): Promise<void> {
       applyLiveSettings(client, index, ctx.options.live ?? DEFAULT_LIVE_SETTINGS, ctx.signal),
     ),
   );
+  // From here on every write is durable when acknowledged; what the bulk load wrote is
+  // made durable now (its translog was synced every 30 s only), before it is verified.
+  await flush(client, allIndexes.join(','), ctx.signal);
   if (!ctx.asOf) {
     const now = await log.head();
     progress.targetSeq = now.lastSeq;
