@@ -245,6 +245,8 @@ const SOURCE_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = {
     'id',
     'caption',
     'credit',
+    'creator',
+    'keywords',
     'fileName',
     'placeholder',
     'renditions',

@@ -11,7 +11,7 @@ import {
   subjectTag,
 } from './mapped.ts';
 import { mapNitf, nitfBylineNames } from './nitf.ts';
-import { attr, child, children, descendants, textOf, xmlBodyText } from './xmlTree.ts';
+import { attr, child, children, descendants, innerMarkup, textOf, xmlBodyText } from './xmlTree.ts';
 import type { XmlElement } from './xmlUnits.ts';
 
 /** The name of a G2 property (`creator`, `subject`): its `name` child, else its `@literal`. */
@@ -25,13 +25,16 @@ function g2Tags(contentMeta: XmlElement | undefined): string[] {
   return distinct([...subjects, ...keywords]).slice(0, 100);
 }
 
-function g2Body(contentSet: XmlElement | undefined): string {
+/** The text (and, from `inlineXML`, the markup) of a text item's content. */
+function g2Body(contentSet: XmlElement | undefined): { body: string; bodyHtml?: string } {
   const inline = child(contentSet, 'inlineXML');
   if (inline) {
     const nitfContent = descendants(inline, 'body.content')[0];
-    return xmlBodyText(nitfContent ?? descendants(inline, 'body')[0] ?? inline);
+    const content = nitfContent ?? descendants(inline, 'body')[0] ?? inline;
+    const bodyHtml = innerMarkup(content);
+    return { body: xmlBodyText(content), ...(bodyHtml ? { bodyHtml } : {}) };
   }
-  return textOf(child(contentSet, 'inlineData')) ?? '';
+  return { body: textOf(child(contentSet, 'inlineData')) ?? '' };
 }
 
 function g2Picture(
@@ -102,7 +105,7 @@ export function mapNewsItem(item: XmlElement): MappedItem {
     kind: 'article',
     id: stableId('g2', guid),
     headline: headline.slice(0, 1000),
-    body: g2Body(contentSet),
+    ...g2Body(contentSet),
     publishedAt: published.iso,
     bylines: bylines.map((b) => b.id),
     images: [],

@@ -128,3 +128,37 @@ export function xmlBodyText(element: XmlElement | undefined): string {
   paragraphs.push(current);
   return joinParagraphs(paragraphs);
 }
+
+const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeAttr = (text: string) => escapeText(text).replace(/"/g, '&quot;');
+
+/**
+ * The markup inside an element (its children written back as XML, names without their
+ * namespace prefix), for the display copy of a body; sanitized later like any markup
+ * (ingest/bodyHtml.ts), which renames NITF's elements and drops what is not allowed.
+ * Runs of whitespace in text become one space (`pre` is not kept apart: news markup
+ * hardly has it).
+ * Undefined when the element is absent or holds no text.
+ */
+export function innerMarkup(element: XmlElement | undefined): string | undefined {
+  if (!element) return undefined;
+  const out: string[] = [];
+  let hasText = false;
+  const walk = (node: XmlNode) => {
+    if (typeof node === 'string') {
+      if (!hasText && node.trim() !== '') hasText = true;
+      // Indentation of the source file means nothing in HTML: one space is the same.
+      out.push(escapeText(node.replace(/\s+/g, ' ')));
+      return;
+    }
+    out.push('<', node.local);
+    for (const name in node.attrs) out.push(' ', localOf(name), '="', escapeAttr(node.attrs[name]!), '"');
+    out.push('>');
+    for (const c of node.children) walk(c);
+    out.push('</', node.local, '>');
+  };
+  for (const c of element.children) walk(c);
+  return hasText ? out.join('') : undefined;
+}
+
+const localOf = (name: string) => name.slice(name.indexOf(':') + 1);

@@ -1,5 +1,6 @@
 import {
   date,
+  displayOnly,
   integer,
   keyword,
   LINEAGE_MAPPING,
@@ -29,6 +30,7 @@ export const ARTICLES_MAPPING = {
       },
     }),
     body: text(),
+    bodyHtml: displayOnly,
     section: keyword,
     publishedAt: date,
     year: integer,
@@ -44,6 +46,8 @@ export const ARTICLES_MAPPING = {
         id: keyword,
         caption: text(),
         credit: textWithKeyword(),
+        creator: textWithKeyword(),
+        keywords: textWithKeyword(),
         width: integer,
         height: integer,
         placeholder: opaqueKeyword,
