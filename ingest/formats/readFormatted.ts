@@ -29,17 +29,23 @@ const localName = (qualified: string) => qualified.slice(qualified.indexOf(':') 
  */
 export async function sniffFormat(path: string): Promise<Sniffed> {
   const handle = await open(path, 'r');
-  let head: string;
   try {
-    const buffer = Buffer.alloc(16 * 1024);
+    const buffer = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    head = buffer
-      .subarray(0, bytesRead)
-      .toString('utf8')
-      .replace(/^\uFEFF/, '');
+    return sniffHead(buffer.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }
+}
+
+const SNIFF_BYTES = 16 * 1024;
+
+/** {@link sniffFormat} on a file's first bytes already read (its first 16 KiB are looked at). */
+export function sniffHead(bytes: Buffer): Sniffed {
+  const head = bytes
+    .subarray(0, SNIFF_BYTES)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const trimmed = head.trimStart();
   if (trimmed.startsWith('<')) {
     const body = trimmed
@@ -74,6 +80,25 @@ const XML_UNITS: Record<'nitf' | 'newsml' | 'wxr', (path: readonly string[]) => 
     path[1] === 'channel' &&
     ['item', 'wp:author', 'wp:base_site_url', 'link'].includes(path[2]!),
 };
+
+/**
+ * A mapped record as a source item. Its `raw` (the record as JSON, for the rejects file
+ * and the deferred spill) is written only when something asks for it: most records are
+ * never rejected, and writing each one out (body and markup) was a cost the NDJSON
+ * reader, which has the line already, does not pay.
+ */
+function withLazyRaw(location: RecordLocation, value: object): SourceItem {
+  let raw: string | undefined;
+  return {
+    ok: true,
+    location,
+    value,
+    get raw() {
+      raw ??= JSON.stringify(value);
+      return raw;
+    },
+  };
+}
 
 /** Emits the records of mapped items as source items, checking image files on the way. */
 function createEmitter(file: InputFile, mediaDir: string | undefined) {
@@ -112,7 +137,7 @@ function createEmitter(file: InputFile, mediaDir: string | undefined) {
         record.kind === 'article' && (record.images as string[]).some((id) => missing.has(id))
           ? { ...record, images: (record.images as string[]).filter((id) => !missing.has(id)) }
           : record;
-      yield { ok: true, location, value, raw: JSON.stringify(value) };
+      yield withLazyRaw(location, value);
     }
   };
 }
@@ -125,6 +150,7 @@ async function* readXmlFormat(
   const emit = createEmitter(file, file.mediaDir);
   const channel = createWxrChannel();
   const units = readXmlUnits(file.path, {
+    content: options.content,
     isUnit: XML_UNITS[format],
     maxUnitChars: options.maxRecordBytes,
     onBytes: options.onBytes,
@@ -186,7 +212,7 @@ async function* readNinjs(file: InputFile, options: ReadFormattedOptions): Async
     };
     return;
   }
-  const bytes = await readFile(file.path);
+  const bytes = options.content ?? (await readFile(file.path));
   options.onBytes?.(bytes.length);
   let value: unknown;
   try {
