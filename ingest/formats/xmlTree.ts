@@ -1,5 +1,8 @@
 import type { XmlElement, XmlNode } from './xmlUnits.ts';
 
+/** Whitespace that collapsing would change: a run, or a tab, line break or other space character. */
+const LOOSE_SPACE = /\s\s|[^\S ]/;
+
 /** The first child element with this local name (namespace prefixes ignored). */
 export function child(element: XmlElement | undefined, local: string): XmlElement | undefined {
   if (!element) return undefined;
@@ -92,10 +95,14 @@ const SKIPPED = new Set(['media', 'media-reference', 'media-object', 'script', '
 
 /** Collapse each paragraph's whitespace and join paragraphs with a blank line. */
 export function joinParagraphs(paragraphs: readonly string[]): string {
-  return paragraphs
-    .map((p) => p.replace(/\s+/g, ' ').trim())
-    .filter((p) => p !== '')
-    .join('\n\n');
+  let out = '';
+  for (const p of paragraphs) {
+    // Most paragraphs are single-spaced already: test before rewriting them.
+    const clean = LOOSE_SPACE.test(p) ? p.replace(/\s+/g, ' ').trim() : p.trim();
+    if (clean === '') continue;
+    out = out === '' ? clean : `${out}\n\n${clean}`;
+  }
+  return out;
 }
 
 /**
@@ -129,8 +136,10 @@ export function xmlBodyText(element: XmlElement | undefined): string {
   return joinParagraphs(paragraphs);
 }
 
-const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const escapeAttr = (text: string) => escapeText(text).replace(/"/g, '&quot;');
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+// One scan per text (most have nothing to escape), not one per character escaped.
+const escapeText = (text: string) => text.replace(/[&<>]/g, (c) => ESCAPES[c]!);
+const escapeAttr = (text: string) => text.replace(/[&<>"]/g, (c) => ESCAPES[c]!);
 
 /**
  * The markup inside an element (its children written back as XML, names without their
@@ -148,7 +157,7 @@ export function innerMarkup(element: XmlElement | undefined): string | undefined
     if (typeof node === 'string') {
       if (!hasText && node.trim() !== '') hasText = true;
       // Indentation of the source file means nothing in HTML: one space is the same.
-      out.push(escapeText(node.replace(/\s+/g, ' ')));
+      out.push(escapeText(LOOSE_SPACE.test(node) ? node.replace(/\s+/g, ' ') : node));
       return;
     }
     out.push('<', node.local);
