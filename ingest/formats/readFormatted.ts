@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { InputFile } from '../listInputFiles.ts';
 import type { ReadRecordsOptions, RecordLocation, SourceItem } from '../readRecords.ts';
 import type { MappedItem, SourceFormat } from './mapped.ts';
-import { G2_UNITS, mapG2Unit } from './newsml.ts';
+import { G2_UNITS, type G2Package, linkG2Packages, mapG2Unit } from './newsml.ts';
 import { mapNinjs } from './ninjs.ts';
 import { mapNitf } from './nitf.ts';
 import { createWxrChannel, mapWxrItem, readWxrChannelUnit } from './wxr.ts';
@@ -156,8 +156,12 @@ async function* readXmlFormat(
     onBytes: options.onBytes,
     signal: options.signal,
   });
+  // NewsML-G2: the items of a file are held until it ends, so a package can link its
+  // text and picture items whichever comes first (a news message is one delivery).
+  const g2 = format === 'newsml' ? createG2Holder() : undefined;
   for await (const item of units) {
     if (!item.ok) {
+      if (g2) yield* g2.release(emit, options.onWarning);
       yield {
         ok: false,
         location: { file: file.path, ...(item.line ? { line: item.line } : {}) },
@@ -167,14 +171,53 @@ async function* readXmlFormat(
     }
     const location = { file: file.path, line: item.unit.line };
     if (format === 'wxr' && readWxrChannelUnit(item.unit, channel)) continue;
-    const mapped =
-      format === 'nitf'
-        ? mapNitf(item.unit)
-        : format === 'newsml'
-          ? mapG2Unit(item.unit)
-          : mapWxrItem(item.unit, channel);
+    if (g2) {
+      g2.hold(mapG2Unit(item.unit), location);
+      continue;
+    }
+    const mapped = format === 'nitf' ? mapNitf(item.unit) : mapWxrItem(item.unit, channel);
     yield* emit(mapped, location, options.onWarning);
   }
+  if (g2) yield* g2.release(emit, options.onWarning);
+}
+
+/** A NewsML-G2 file's mapped items and packages, held to be linked and emitted together. */
+function createG2Holder() {
+  let held: Array<{ mapped: MappedItem; location: RecordLocation }> = [];
+  let packages: Array<{ pkg: G2Package; location: RecordLocation }> = [];
+  return {
+    hold(mapped: ReturnType<typeof mapG2Unit>, location: RecordLocation) {
+      if (mapped.package) packages.push({ pkg: mapped.package, location });
+      else held.push({ mapped, location });
+    },
+    async *release(
+      emit: ReturnType<typeof createEmitter>,
+      warn: ReadRecordsOptions['onWarning'],
+    ): AsyncGenerator<SourceItem> {
+      const items = held;
+      const pkgs = packages;
+      held = [];
+      packages = [];
+      if (pkgs.length > 0) {
+        const linked = linkG2Packages(
+          pkgs.map((p) => p.pkg),
+          items.map((i) => i.mapped),
+        );
+        for (const w of linked.warnings) warn?.({ location: pkgs[w.package]!.location, message: w.message });
+        for (const { mapped } of items) {
+          mapped.records = mapped.records.map((r) =>
+            r.kind === 'article' && linked.articles.has(r.id)
+              ? { ...r, images: [...new Set([...(r.images as string[]), ...linked.articles.get(r.id)!])] }
+              : r,
+          );
+        }
+      }
+      // Pictures before the articles that show them (an article waits for its images' files to be checked).
+      const hasArticle = (i: (typeof items)[number]) => i.mapped.records.some((r) => r.kind === 'article');
+      for (const i of items.filter((i) => !hasArticle(i))) yield* emit(i.mapped, i.location, warn);
+      for (const i of items.filter(hasArticle)) yield* emit(i.mapped, i.location, warn);
+    },
+  };
 }
 
 async function firstChar(path: string): Promise<string> {

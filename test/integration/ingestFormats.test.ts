@@ -70,6 +70,10 @@ describe('ingest of NITF, NewsML-G2, ninjs and WordPress exports', () => {
         assert.deepEqual(
           first.warnings.map((w) => `${basename(w.location?.file ?? '')} ${w.message}`),
           [
+            ...['tutorial-item-A', 'tutorial—item-B'].map(
+              (ref) =>
+                `LISTING_6_Simple_NewsML-G2_Package.xml package "tag:example.com,2008:UK-NEWS-TOPTEN:UK20081220098658" refers to item "urn:newsml:iptc.org:20081007:${ref}", which is not in this file (or was not ingested); not linked`,
+            ),
             `ap_image-2.1.json image "download" not found in ${media}; the item is ingested without it`,
             `tt_text_image_2-2.1.json image "a001_NormalHires.jpg" not found in ${media}; the item is ingested without it`,
             ...['8', '9', '8', '9'].map(

@@ -246,6 +246,59 @@ describe('NewsML-G2', () => {
     });
   });
 
+  test("a package's text item gets the package's pictures as images (a news message of the IPTC samples)", async () => {
+    // LISTING 6's package, its two references pointed at LISTING 2 (text) and LISTING 3 (picture),
+    // delivered with them in one news message (the package first, as agencies send it).
+    const body = async (name: string) =>
+      (await readFile(fixture(`newsml/${name}`), 'utf8')).replace(/^<\?xml[^>]*\?>\s*/, '');
+    const pkg = (await body('LISTING_6_Simple_NewsML-G2_Package.xml'))
+      .replace(
+        'urn:newsml:iptc.org:20081007:tutorial-item-A',
+        'urn:newsml:acmenews.com:20161121:US-FINANCE-FED',
+      )
+      .replace('urn:newsml:iptc.org:20081007:tutorial—item-B', 'tag:gettyimages.com,2010:GYI0062134533');
+    const message = `<?xml version="1.0" encoding="UTF-8"?>
+<newsMessage xmlns="http://iptc.org/std/nar/2006-10-01/"><header><sent>2018-11-17T12:30:00Z</sent></header><itemSet>
+${pkg}
+${await body('LISTING_2_NewsML-G2_Text_Document.xml')}
+${await body('LISTING_3_Photo_in_NewsML-G2.xml')}
+</itemSet></newsMessage>
+`;
+    const dir = await mkdtemp(join(tmpdir(), 'presslog-g2-'));
+    try {
+      await writeFile(join(dir, 'message.xml'), message);
+      await withMediaDir(['GYI0062134533.jpg'], async (mediaDir) => {
+        const { records, rejects, warnings } = await read(join(dir, 'message.xml'), { mediaDir });
+        assert.deepEqual([rejects, warnings], [[], []]);
+        assert.deepEqual(
+          records.map((r) => [r.kind, r.id, r.kind === 'article' ? r.images : undefined]),
+          [
+            ['image', 'g2-img-tag-gettyimages-com-2010-GYI0062134533-6e91271b3d17', undefined],
+            ['byline', 'g2-by-meredith-jameson-1c3af0d7b552', undefined],
+            [
+              'article',
+              'g2-urn-newsml-acmenews-com-20161121-US-FINANCE-FED-89de422a5eb2',
+              ['g2-img-tag-gettyimages-com-2010-GYI0062134533-6e91271b3d17'],
+            ],
+          ],
+        );
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a package whose items are not in the file: a warning per reference, nothing ingested or rejected', async () => {
+    const { records, rejects, warnings } = await read(
+      fixture('newsml/LISTING_6_Simple_NewsML-G2_Package.xml'),
+    );
+    assert.deepEqual([records, rejects], [[], []]);
+    assert.deepEqual(warnings, [
+      '2 package "tag:example.com,2008:UK-NEWS-TOPTEN:UK20081220098658" refers to item "urn:newsml:iptc.org:20081007:tutorial-item-A", which is not in this file (or was not ingested); not linked',
+      '2 package "tag:example.com,2008:UK-NEWS-TOPTEN:UK20081220098658" refers to item "urn:newsml:iptc.org:20081007:tutorial—item-B", which is not in this file (or was not ingested); not linked',
+    ]);
+  });
+
   test('a missing image file is a warning naming it; nothing is rejected', async () => {
     const { records, rejects, warnings } = await read(fixture('newsml/LISTING_3_Photo_in_NewsML-G2.xml'));
     assert.deepEqual([records, rejects], [[], []]);
