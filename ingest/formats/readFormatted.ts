@@ -39,6 +39,7 @@ export async function sniffFormat(path: string): Promise<Sniffed> {
 }
 
 const SNIFF_BYTES = 16 * 1024;
+const PROLOG = /^(?:<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(?:\[[\s\S]*?\])?\s*>)\s*/i;
 
 /** {@link sniffFormat} on a file's first bytes already read (its first 16 KiB are looked at). */
 export function sniffHead(bytes: Buffer): Sniffed {
@@ -48,9 +49,10 @@ export function sniffHead(bytes: Buffer): Sniffed {
     .replace(/^\uFEFF/, '');
   const trimmed = head.trimStart();
   if (trimmed.startsWith('<')) {
-    const body = trimmed
-      .replace(/<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(\[[\s\S]*?\])?\s*>/gi, '')
-      .trimStart();
+    // The prolog (declaration, comments, DOCTYPE) skipped from the start only: one
+    // anchored match per item, not a search through the whole head of every file.
+    let body = trimmed;
+    for (let m = PROLOG.exec(body); m; m = PROLOG.exec(body)) body = body.slice(m[0].length);
     const root = /^<([A-Za-z_][\w.:-]*)/.exec(body)?.[1];
     const local = root ? localName(root) : undefined;
     if (local === 'nitf') return { format: 'nitf' };
