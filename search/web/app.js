@@ -548,12 +548,14 @@ const MARKUP_ATTRS = {
 
 /**
  * The article's markup (sanitized at ingest) as DOM nodes, built again element by element
- * from an allow-list: the page never hands a string to innerHTML. DOMParser's document
- * runs no scripts and loads nothing; only listed tags and attributes are copied, links
- * only to http(s) and mailto. Anything else is left out, its text kept.
+ * from an allow-list. The string is parsed in a <template>, whose content is inert (no
+ * script runs, nothing loads, no handler fires), and only listed tags and attributes are
+ * copied into the page, links only to http(s) and mailto; anything else is left out, its
+ * text kept.
  */
 function markupNodes(html) {
-  const parsed = new DOMParser().parseFromString(html, 'text/html');
+  const parsed = document.createElement('template');
+  parsed.innerHTML = html;
   const copy = (node) => {
     if (node.nodeType === Node.TEXT_NODE) return [document.createTextNode(node.data)];
     if (node.nodeType !== Node.ELEMENT_NODE) return [];
@@ -561,6 +563,9 @@ function markupNodes(html) {
     if (tag === 'script' || tag === 'style' || tag === 'template') return [];
     const children = [...node.childNodes].flatMap(copy);
     if (!MARKUP_TAGS.has(tag)) return children;
+    const href = tag === 'a' ? node.getAttribute('href')?.trim() : undefined;
+    // A link without a usable target is its text alone.
+    if (tag === 'a' && !(href && /^(https?:|mailto:)/i.test(href))) return children;
     const out = document.createElement(tag);
     for (const name of MARKUP_ATTRS[tag] ?? []) {
       const value = node.getAttribute(name);
@@ -572,7 +577,7 @@ function markupNodes(html) {
     out.append(...children);
     return [out];
   };
-  return [...parsed.body.childNodes].flatMap(copy);
+  return [...parsed.content.childNodes].flatMap(copy);
 }
 
 function bestRendition(renditions, maxWidth) {
