@@ -81,7 +81,7 @@ export interface HitImage {
   thumbnail: string | null;
   /** Tiny data-URI preview to show while the thumbnail loads. */
   placeholder: string | null;
-  /** Present when known: the record's credit, the file's creator (photographer) and keywords. */
+  /** On image hits, when known: the record's credit, the file's creator (photographer) and keywords. */
   credit?: string;
   creator?: string;
   keywords?: string[];
@@ -200,7 +200,10 @@ export function toHit(kind: SearchKind, raw: RawHit): SearchHit {
     highlights: highlights(raw.highlight),
     section: doc.section ?? null,
     tags: doc.tags ?? [],
-    images: (doc.images ?? []).map(hitImage),
+    // An article hit's pictures: what the result list shows (who took them is on the article page).
+    images: (doc.images ?? []).map(({ id, caption, placeholder, renditions }) =>
+      hitImage({ id, caption, placeholder, renditions }),
+    ),
   };
 }
 
