@@ -102,6 +102,7 @@ export function articleFieldsOf(record: ArticleRecord): ArticleFields {
   return defined({
     headline: record.headline,
     body: record.body,
+    bodyHtml: record.bodyHtml,
     section: record.section,
     publishedAt: record.publishedAt,
     bylineIds: record.bylines ?? [],

@@ -3,7 +3,7 @@ import { pipeline, Transform } from 'node:stream';
 import Parser from 'stream-json/Parser.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
 import type { SourceFormat } from './formats/mapped.ts';
-import { readFormatted, type Sniffed, sniffFormat } from './formats/readFormatted.ts';
+import { readFormatted, type Sniffed, sniffFormat, sniffHead } from './formats/readFormatted.ts';
 import { lineSplitter, TOO_LONG } from './lineSplitter.ts';
 import type { InputFile } from './listInputFiles.ts';
 
@@ -74,6 +74,12 @@ export interface ReadRecordsOptions {
   /** Told about what a format reader leaves out but does not reject (a missing image file). */
   onWarning?: (warning: { location: RecordLocation; message: string }) => void;
   signal?: AbortSignal;
+  /**
+   * The file's whole content, when the caller read it ahead (small files of a directory,
+   * read a few at a time while the one before is ingested): read from it instead of the
+   * file. Used by the XML readers and for telling the format.
+   */
+  content?: Buffer;
 }
 
 function mib(bytes: number): string {
@@ -389,14 +395,17 @@ const isXml = (format: string) => format === 'nitf' || format === 'newsml' || fo
  * plainly the other kind (XML for JSON or back), else the one its content shows
  * (`.ndjson` files are presslog's without looking). A reject when neither works.
  */
-async function formatOf(file: InputFile): Promise<{ format: SourceFormat } | { empty: true } | SourceItem> {
+async function formatOf(
+  file: InputFile,
+  content: Buffer | undefined,
+): Promise<{ format: SourceFormat } | { empty: true } | SourceItem> {
   const given = file.sourceFormat;
   if (file.format === 'ndjson' && (given === undefined || given === 'presslog'))
     return { format: 'presslog' };
   const location = { file: file.path };
   let sniffed: Sniffed;
   try {
-    sniffed = await sniffFormat(file.path);
+    sniffed = content ? sniffHead(content) : await sniffFormat(file.path);
   } catch (err) {
     return cannotRead(file, err);
   }
@@ -435,7 +444,7 @@ export async function* readRecords(
   const resolved = { ...options, maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES };
   const readPresslog = (f: InputFile) =>
     f.format === 'json' ? readJsonArray(f, resolved) : readNdjson(f, resolved);
-  const resolvedFormat = await formatOf(file);
+  const resolvedFormat = await formatOf(file, options.content);
   if ('empty' in resolvedFormat) return;
   if (!('format' in resolvedFormat)) {
     yield resolvedFormat;

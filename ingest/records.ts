@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { MAX_BODY_CHARS } from '../schemas/articleEvents.ts';
 import { ID_PATTERN } from '../schemas/names.ts';
+import { sanitizeBodyHtml } from './bodyHtml.ts';
 
 /**
  * The input records of `presslog ingest`: one JSON object per record, told apart by
@@ -52,6 +53,9 @@ export const ImageRecord = Type.Object(
 );
 export type ImageRecord = Static<typeof ImageRecord>;
 
+/** Markup before sanitizing may be larger than what is kept (attributes, comments, scripts go). */
+const MAX_RAW_HTML_CHARS = 4 * MAX_BODY_CHARS;
+
 const IdList = (max: number) =>
   Type.Optional(Type.Array(Id, { maxItems: max, errorMessage: `must be an array of at most ${max} ids` }));
 
@@ -61,6 +65,11 @@ export const ArticleRecord = Type.Object(
     id: Id,
     headline: text(1, 1_000),
     body: text(0, MAX_BODY_CHARS),
+    /**
+     * The body's markup for display, sanitized when the record is read (see
+     * bodyHtml.ts); what is left must fit in MAX_BODY_CHARS. Never searched: `body` is.
+     */
+    bodyHtml: Type.Optional(text(0, MAX_RAW_HTML_CHARS)),
     section: Type.Optional(text(1, 100)),
     publishedAt: DateString,
     bylines: IdList(100),
@@ -235,6 +244,19 @@ export function parseRecord(value: unknown): RecordResult {
     if (iso === undefined) problems.push({ field, message: `${DATE_MESSAGE}, got ${describe(raw)}` });
     else normalized[field] = iso;
   }
+  let bodyHtml: { bodyHtml?: string } = {};
+  if (record.kind === 'article' && !isRetraction(record) && typeof record.bodyHtml === 'string') {
+    const clean = problems.some((p) => p.field === 'bodyHtml')
+      ? undefined
+      : sanitizeBodyHtml(record.bodyHtml);
+    if (clean !== undefined && clean.length > MAX_BODY_CHARS) {
+      problems.push({
+        field: 'bodyHtml',
+        message: `is ${clean.length} characters after sanitizing, over the ${MAX_BODY_CHARS}-character cap`,
+      });
+    }
+    bodyHtml = { bodyHtml: clean };
+  }
   if (problems.length > 0) return { ok: false, problems };
   if (record.kind === 'article' && !isRetraction(record)) {
     return {
@@ -242,6 +264,7 @@ export function parseRecord(value: unknown): RecordResult {
       record: {
         ...record,
         ...normalized,
+        ...bodyHtml,
         bylines: record.bylines ?? [],
         images: record.images ?? [],
         tags: record.tags ?? [],

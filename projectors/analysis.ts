@@ -122,6 +122,8 @@ export const long: MappingProperty = { type: 'long' };
 export const integer: MappingProperty = { type: 'integer' };
 /** Stored in `_source` only: returned with hits, never searched (placeholders, rendition lists). */
 export const storedOnly: MappingProperty = { type: 'object', enabled: false };
+/** Text kept in `_source` for display only (an article's markup): not indexed, no doc values. */
+export const displayOnly: MappingProperty = { type: 'text', index: false };
 /** A keyword kept in `_source` but neither indexed nor aggregatable. */
 export const opaqueKeyword: MappingProperty = { type: 'keyword', index: false, doc_values: false };
 

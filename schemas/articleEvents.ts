@@ -8,11 +8,16 @@ import { envelope, Id, Timestamp } from './envelope.ts';
  */
 export const MAX_BODY_CHARS = 512 * 1024;
 
-/** Version 2 of an article's full state: several bylines (v1 had one `bylineId`). */
+/**
+ * Version 2 of an article's full state: several bylines (v1 had one `bylineId`).
+ * `bodyHtml`, the source's markup sanitized for display (never searched), is optional:
+ * events written before it stay valid as they are (no new version, no upcaster).
+ */
 export const ArticleFields = Type.Object(
   {
     headline: Type.String({ minLength: 1, maxLength: 1_000 }),
     body: Type.String({ maxLength: MAX_BODY_CHARS }),
+    bodyHtml: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS })),
     section: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     publishedAt: Timestamp,
     bylineIds: Type.Array(Id, { maxItems: 100 }),

@@ -42,6 +42,9 @@ export interface EmbeddedImage {
   id: string;
   caption?: string;
   credit?: string;
+  /** From the file's own metadata (ImageProcessed `embedded`). */
+  creator?: string;
+  keywords?: string[];
   width?: number;
   height?: number;
   placeholder?: string;
@@ -64,6 +67,8 @@ export interface ArticleDoc {
   /** Completions of the headline from the start of any of its words (`GET /api/suggest`). */
   suggest: SuggestInput[];
   body: string;
+  /** The source's markup, sanitized at ingest, for display: in `_source`, not indexed. */
+  bodyHtml?: string;
   section?: string;
   publishedAt: string;
   year: number;

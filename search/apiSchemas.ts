@@ -145,6 +145,8 @@ export const DigestParams = {
   properties: { digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } },
 } as const;
 
+const stringListOf = { type: 'array', items: { type: 'string' } } as const;
+
 const HitImage = {
   type: 'object',
   required: ['id', 'caption', 'thumbnail', 'placeholder'],
@@ -153,6 +155,9 @@ const HitImage = {
     caption: nullable({ type: 'string' }),
     thumbnail: nullable({ type: 'string', description: 'Path of the thumbnail rendition.' }),
     placeholder: nullable({ type: 'string', description: 'Tiny data: URI to show while loading.' }),
+    credit: { type: 'string' },
+    creator: { type: 'string', description: "The photographer, from the file's metadata." },
+    keywords: { ...stringListOf, description: "From the file's metadata (IPTC/XMP)." },
   },
 } as const;
 

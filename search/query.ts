@@ -249,6 +249,8 @@ const SOURCE_FIELDS: Readonly<Record<SearchKind, readonly string[]>> = {
     'id',
     'caption',
     'credit',
+    'creator',
+    'keywords',
     'fileName',
     'placeholder',
     'renditions',

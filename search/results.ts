@@ -81,6 +81,10 @@ export interface HitImage {
   thumbnail: string | null;
   /** Tiny data-URI preview to show while the thumbnail loads. */
   placeholder: string | null;
+  /** On image hits, when known: the record's credit, the file's creator (photographer) and keywords. */
+  credit?: string;
+  creator?: string;
+  keywords?: string[];
 }
 
 export interface Facets {
@@ -129,13 +133,21 @@ export function pickThumbnail(renditions: readonly RenditionInfo[] | undefined):
   return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height)[0];
 }
 
-function hitImage(image: Pick<EmbeddedImage, 'id' | 'caption' | 'placeholder' | 'renditions'>): HitImage {
+function hitImage(
+  image: Pick<
+    EmbeddedImage,
+    'id' | 'caption' | 'credit' | 'creator' | 'keywords' | 'placeholder' | 'renditions'
+  >,
+): HitImage {
   const thumb = pickThumbnail(image.renditions);
   return {
     id: image.id,
     caption: image.caption ?? null,
     thumbnail: thumb ? renditionPath(thumb.digest) : null,
     placeholder: image.placeholder ?? null,
+    ...(image.credit !== undefined ? { credit: image.credit } : {}),
+    ...(image.creator !== undefined ? { creator: image.creator } : {}),
+    ...(image.keywords !== undefined ? { keywords: image.keywords } : {}),
   };
 }
 
@@ -167,6 +179,9 @@ export function toHit(kind: SearchKind, raw: RawHit): SearchHit {
         hitImage({
           id: doc.id ?? raw._id ?? '',
           caption: doc.caption,
+          credit: doc.credit,
+          creator: doc.creator,
+          keywords: doc.keywords,
           placeholder: doc.placeholder,
           renditions: doc.renditions ?? [],
         }),
@@ -185,7 +200,10 @@ export function toHit(kind: SearchKind, raw: RawHit): SearchHit {
     highlights: highlights(raw.highlight),
     section: doc.section ?? null,
     tags: doc.tags ?? [],
-    images: (doc.images ?? []).map(hitImage),
+    // An article hit's pictures: what the result list shows (who took them is on the article page).
+    images: (doc.images ?? []).map(({ id, caption, placeholder, renditions }) =>
+      hitImage({ id, caption, placeholder, renditions }),
+    ),
   };
 }
 

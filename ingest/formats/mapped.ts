@@ -126,11 +126,12 @@ const HTML_SKIPPED = new Set(['script', 'style', 'iframe', 'object', 'embed', 't
 export function htmlText(html: string | undefined): string {
   if (!html) return '';
   const paragraphs: string[] = [];
-  let current = '';
+  // The text arrives in pieces (entities split it): collected, joined once per paragraph.
+  let current: string[] = [];
   let skipping = 0;
   const breakParagraph = () => {
-    paragraphs.push(current);
-    current = '';
+    if (current.length > 0) paragraphs.push(current.length === 1 ? current[0]! : current.join(''));
+    current = [];
   };
   const parser = new Parser(
     {
@@ -140,11 +141,15 @@ export function htmlText(html: string | undefined): string {
       },
       ontext(text) {
         if (skipping > 0) return;
+        if (!text.includes('\n')) {
+          current.push(text);
+          return;
+        }
         const pieces = text.split(/\n[ \t\r]*\n/);
-        current += pieces[0];
+        current.push(pieces[0]!);
         for (const piece of pieces.slice(1)) {
           breakParagraph();
-          current += piece;
+          current.push(piece);
         }
       },
       onclosetag(name) {

@@ -11,7 +11,7 @@ import {
   subjectTag,
 } from './mapped.ts';
 import { mapNitf, nitfBylineNames } from './nitf.ts';
-import { attr, child, children, descendants, textOf, xmlBodyText } from './xmlTree.ts';
+import { attr, child, children, descendants, innerMarkup, textOf, xmlBodyText } from './xmlTree.ts';
 import type { XmlElement } from './xmlUnits.ts';
 
 /** The name of a G2 property (`creator`, `subject`): its `name` child, else its `@literal`. */
@@ -25,13 +25,16 @@ function g2Tags(contentMeta: XmlElement | undefined): string[] {
   return distinct([...subjects, ...keywords]).slice(0, 100);
 }
 
-function g2Body(contentSet: XmlElement | undefined): string {
+/** The text (and, from `inlineXML`, the markup) of a text item's content. */
+function g2Body(contentSet: XmlElement | undefined): { body: string; bodyHtml?: string } {
   const inline = child(contentSet, 'inlineXML');
   if (inline) {
     const nitfContent = descendants(inline, 'body.content')[0];
-    return xmlBodyText(nitfContent ?? descendants(inline, 'body')[0] ?? inline);
+    const content = nitfContent ?? descendants(inline, 'body')[0] ?? inline;
+    const bodyHtml = innerMarkup(content);
+    return { body: xmlBodyText(content), ...(bodyHtml ? { bodyHtml } : {}) };
   }
-  return textOf(child(contentSet, 'inlineData')) ?? '';
+  return { body: textOf(child(contentSet, 'inlineData')) ?? '' };
 }
 
 function g2Picture(
@@ -102,7 +105,7 @@ export function mapNewsItem(item: XmlElement): MappedItem {
     kind: 'article',
     id: stableId('g2', guid),
     headline: headline.slice(0, 1000),
-    body: g2Body(contentSet),
+    ...g2Body(contentSet),
     publishedAt: published.iso,
     bylines: bylines.map((b) => b.id),
     images: [],
@@ -112,11 +115,75 @@ export function mapNewsItem(item: XmlElement): MappedItem {
   return { records: [...bylines, article] };
 }
 
-/** NewsML-G2 units: news items (alone or in a news message); packages are not mapped. */
-export function mapG2Unit(unit: XmlElement): MappedItem {
+/** What a package item says: its guid and the guids of the items it groups (`itemRef/@residref`). */
+export interface G2Package {
+  guid: string;
+  refs: string[];
+}
+
+/** The items a `packageItem` groups, in its groups' order (nested groups and all). */
+export function g2PackageRefs(unit: XmlElement): G2Package {
+  const refs = descendants(unit, 'itemRef')
+    .map((ref) => attr(ref, 'residref'))
+    .filter((r): r is string => r !== undefined && r.trim() !== '');
+  return { guid: attr(unit, 'guid') ?? '(no guid)', refs: distinct(refs) };
+}
+
+/**
+ * NewsML-G2 units: news items (alone or in a news message), and packages, which come
+ * back as their references (`package`) for the reader to link within the file.
+ */
+export function mapG2Unit(unit: XmlElement): MappedItem & { package?: G2Package } {
   if (unit.local === 'newsItem') return mapNewsItem(unit);
   if (unit.local === 'nitf') return mapNitf(unit);
-  return { records: [], skipped: `<${unit.name}> is not mapped (only news items are); skipped` };
+  if (unit.local === 'packageItem') return { records: [], package: g2PackageRefs(unit) };
+  return { records: [], skipped: `<${unit.name}> is not mapped (only news items and packages are); skipped` };
+}
+
+/** The guid a mapped G2 item came from, as its ids are made (`g2-<guid>`, `g2-img-<guid>`). */
+export const g2ArticleId = (guid: string) => stableId('g2', guid);
+export const g2ImageId = (guid: string) => stableId('g2-img', guid);
+
+/**
+ * Link a file's packages to its items (pure): each package's text items get the
+ * package's picture items as images, in package order after their own. A reference to
+ * an item not in the file is a warning (`missing`), never a guess; so is a package that
+ * groups no text item (its pictures are ingested alone).
+ */
+export function linkG2Packages(
+  packages: readonly G2Package[],
+  items: ReadonlyArray<{ records: MappedRecord[] }>,
+): { articles: Map<string, string[]>; warnings: Array<{ package: number; message: string }> } {
+  const articleIds = new Set<string>();
+  const imageIds = new Set<string>();
+  for (const item of items) {
+    for (const r of item.records) {
+      if (r.kind === 'article') articleIds.add(r.id);
+      else if (r.kind === 'image') imageIds.add(r.id);
+    }
+  }
+  const articles = new Map<string, string[]>();
+  const warnings: Array<{ package: number; message: string }> = [];
+  for (const [index, pkg] of packages.entries()) {
+    const texts: string[] = [];
+    const pictures: string[] = [];
+    for (const ref of pkg.refs) {
+      if (articleIds.has(g2ArticleId(ref))) texts.push(g2ArticleId(ref));
+      else if (imageIds.has(g2ImageId(ref))) pictures.push(g2ImageId(ref));
+      else
+        warnings.push({
+          package: index,
+          message: `package ${JSON.stringify(pkg.guid)} refers to item ${JSON.stringify(ref)}, which is not in this file (or was not ingested); not linked`,
+        });
+    }
+    if (texts.length === 0 && pictures.length > 0)
+      warnings.push({
+        package: index,
+        message: `package ${JSON.stringify(pkg.guid)} groups no text item in this file; its pictures stand alone`,
+      });
+    for (const id of texts) articles.set(id, distinct([...(articles.get(id) ?? []), ...pictures]));
+  }
+  return { articles, warnings };
 }
 
 export const G2_UNITS = new Set(['newsItem', 'packageItem', 'conceptItem', 'planningItem', 'knowledgeItem']);

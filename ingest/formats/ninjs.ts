@@ -31,21 +31,25 @@ function entryWithRole(entries: unknown, roles: readonly string[]): Json | undef
   return items.find((e) => roles.includes(String(e.role ?? ''))) ?? items[0];
 }
 
-function ninjsBody(item: Json): string {
-  const plain = str(item.body_text);
-  if (plain) return htmlText(plain.replace(/\n/g, '\n\n'));
-  const html = str(item.body_html);
-  if (html) return htmlText(html);
-  const body = entryWithRole(item.bodies, ['html', 'text', 'main']);
-  if (body) {
-    const value = str(body.value) ?? '';
-    return /html|xml/.test(String(body.contenttype ?? body.role ?? 'text/html'))
-      ? htmlText(value)
-      : htmlText(value.replace(/\n/g, '\n\n'));
-  }
+const isMarkup = (body: Json) => /html|xml/.test(String(body.contenttype ?? body.role ?? 'text/html'));
+
+/**
+ * The body's text and markup: the text from `body_text` (1.x) or a plain-text entry of
+ * `bodies` (2.x+), else from the markup; the markup from `body_html`, else a `bodies`
+ * entry in HTML. With neither, the description is the text.
+ */
+function ninjsBody(item: Json): { body: string; bodyHtml?: string } {
+  const bodies = list(item.bodies).filter(isObject);
+  const htmlEntry = bodies.find((b) => isMarkup(b) && str(b.value));
+  const plainEntry = bodies.find((b) => !isMarkup(b) && str(b.value));
+  const html = str(item.body_html) ?? str(htmlEntry?.value);
+  const plain = str(item.body_text) ?? str(plainEntry?.value);
+  const withHtml = html ? { bodyHtml: html } : {};
+  if (plain) return { body: htmlText(plain.replace(/\n/g, '\n\n')), ...withHtml };
+  if (html) return { body: htmlText(html), ...withHtml };
   const description =
     str(item.description_text) ?? str(entryWithRole(item.descriptions, ['text', 'summary'])?.value);
-  return description ? htmlText(description) : '';
+  return { body: description ? htmlText(description) : '' };
 }
 
 function ninjsBylines(item: Json): MappedRecord[] {
@@ -99,7 +103,8 @@ function ninjsImage(picture: Json, fallbackId: string): MappedRecord | undefined
  * Map one ninjs item (1.x-3.x) to presslog records (pure): a text item to an article
  * with its pictures (associations) and bylines; a picture item to an image. The id
  * is the item's `uri`, so a later `version` of it is a revision; the publish date is
- * `firstcreated`, else `contentcreated`; `versioncreated` dates the revision.
+ * `firstcreated`, else `contentcreated`, else `versioncreated`; `versioncreated` dates
+ * the revision.
  */
 export function mapNinjs(value: unknown): MappedItem {
   const item = lowerKeys(value);
@@ -118,6 +123,8 @@ export function mapNinjs(value: unknown): MappedItem {
   const published = firstDate([
     ['firstcreated', str(item.firstcreated)],
     ['contentcreated', str(item.contentcreated)],
+    // Agency feeds (dpa, TT) send only the version's time; for a first version it is the publish time.
+    ['versioncreated', str(item.versioncreated)],
   ]);
   if ('reason' in published) return rejected(published.field, published.reason);
   const versionCreated = isoDate(str(item.versioncreated));
@@ -131,7 +138,7 @@ export function mapNinjs(value: unknown): MappedItem {
     kind: 'article',
     id: stableId('ninjs', uri),
     headline: headline.slice(0, 1000),
-    body: ninjsBody(item),
+    ...ninjsBody(item),
     publishedAt: published.iso,
     bylines: bylines.map((b) => b.id),
     images: images.map((i) => i.id),

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { InputFile } from '../listInputFiles.ts';
 import type { ReadRecordsOptions, RecordLocation, SourceItem } from '../readRecords.ts';
 import type { MappedItem, SourceFormat } from './mapped.ts';
-import { G2_UNITS, mapG2Unit } from './newsml.ts';
+import { G2_UNITS, type G2Package, linkG2Packages, mapG2Unit } from './newsml.ts';
 import { mapNinjs } from './ninjs.ts';
 import { mapNitf } from './nitf.ts';
 import { createWxrChannel, mapWxrItem, readWxrChannelUnit } from './wxr.ts';
@@ -29,22 +29,30 @@ const localName = (qualified: string) => qualified.slice(qualified.indexOf(':') 
  */
 export async function sniffFormat(path: string): Promise<Sniffed> {
   const handle = await open(path, 'r');
-  let head: string;
   try {
-    const buffer = Buffer.alloc(16 * 1024);
+    const buffer = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    head = buffer
-      .subarray(0, bytesRead)
-      .toString('utf8')
-      .replace(/^\uFEFF/, '');
+    return sniffHead(buffer.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }
+}
+
+const SNIFF_BYTES = 16 * 1024;
+const PROLOG = /^(?:<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(?:\[[\s\S]*?\])?\s*>)\s*/i;
+
+/** {@link sniffFormat} on a file's first bytes already read (its first 16 KiB are looked at). */
+export function sniffHead(bytes: Buffer): Sniffed {
+  const head = bytes
+    .subarray(0, SNIFF_BYTES)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const trimmed = head.trimStart();
   if (trimmed.startsWith('<')) {
-    const body = trimmed
-      .replace(/<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(\[[\s\S]*?\])?\s*>/gi, '')
-      .trimStart();
+    // The prolog (declaration, comments, DOCTYPE) skipped from the start only: one
+    // anchored match per item, not a search through the whole head of every file.
+    let body = trimmed;
+    for (let m = PROLOG.exec(body); m; m = PROLOG.exec(body)) body = body.slice(m[0].length);
     const root = /^<([A-Za-z_][\w.:-]*)/.exec(body)?.[1];
     const local = root ? localName(root) : undefined;
     if (local === 'nitf') return { format: 'nitf' };
@@ -74,6 +82,25 @@ const XML_UNITS: Record<'nitf' | 'newsml' | 'wxr', (path: readonly string[]) => 
     path[1] === 'channel' &&
     ['item', 'wp:author', 'wp:base_site_url', 'link'].includes(path[2]!),
 };
+
+/**
+ * A mapped record as a source item. Its `raw` (the record as JSON, for the rejects file
+ * and the deferred spill) is written only when something asks for it: most records are
+ * never rejected, and writing each one out (body and markup) was a cost the NDJSON
+ * reader, which has the line already, does not pay.
+ */
+function withLazyRaw(location: RecordLocation, value: object): SourceItem {
+  let raw: string | undefined;
+  return {
+    ok: true,
+    location,
+    value,
+    get raw() {
+      raw ??= JSON.stringify(value);
+      return raw;
+    },
+  };
+}
 
 /** Emits the records of mapped items as source items, checking image files on the way. */
 function createEmitter(file: InputFile, mediaDir: string | undefined) {
@@ -112,7 +139,7 @@ function createEmitter(file: InputFile, mediaDir: string | undefined) {
         record.kind === 'article' && (record.images as string[]).some((id) => missing.has(id))
           ? { ...record, images: (record.images as string[]).filter((id) => !missing.has(id)) }
           : record;
-      yield { ok: true, location, value, raw: JSON.stringify(value) };
+      yield withLazyRaw(location, value);
     }
   };
 }
@@ -125,13 +152,18 @@ async function* readXmlFormat(
   const emit = createEmitter(file, file.mediaDir);
   const channel = createWxrChannel();
   const units = readXmlUnits(file.path, {
+    content: options.content,
     isUnit: XML_UNITS[format],
     maxUnitChars: options.maxRecordBytes,
     onBytes: options.onBytes,
     signal: options.signal,
   });
+  // NewsML-G2: the items of a file are held until it ends, so a package can link its
+  // text and picture items whichever comes first (a news message is one delivery).
+  const g2 = format === 'newsml' ? createG2Holder() : undefined;
   for await (const item of units) {
     if (!item.ok) {
+      if (g2) yield* g2.release(emit, options.onWarning);
       yield {
         ok: false,
         location: { file: file.path, ...(item.line ? { line: item.line } : {}) },
@@ -141,14 +173,53 @@ async function* readXmlFormat(
     }
     const location = { file: file.path, line: item.unit.line };
     if (format === 'wxr' && readWxrChannelUnit(item.unit, channel)) continue;
-    const mapped =
-      format === 'nitf'
-        ? mapNitf(item.unit)
-        : format === 'newsml'
-          ? mapG2Unit(item.unit)
-          : mapWxrItem(item.unit, channel);
+    if (g2) {
+      g2.hold(mapG2Unit(item.unit), location);
+      continue;
+    }
+    const mapped = format === 'nitf' ? mapNitf(item.unit) : mapWxrItem(item.unit, channel);
     yield* emit(mapped, location, options.onWarning);
   }
+  if (g2) yield* g2.release(emit, options.onWarning);
+}
+
+/** A NewsML-G2 file's mapped items and packages, held to be linked and emitted together. */
+function createG2Holder() {
+  let held: Array<{ mapped: MappedItem; location: RecordLocation }> = [];
+  let packages: Array<{ pkg: G2Package; location: RecordLocation }> = [];
+  return {
+    hold(mapped: ReturnType<typeof mapG2Unit>, location: RecordLocation) {
+      if (mapped.package) packages.push({ pkg: mapped.package, location });
+      else held.push({ mapped, location });
+    },
+    async *release(
+      emit: ReturnType<typeof createEmitter>,
+      warn: ReadRecordsOptions['onWarning'],
+    ): AsyncGenerator<SourceItem> {
+      const items = held;
+      const pkgs = packages;
+      held = [];
+      packages = [];
+      if (pkgs.length > 0) {
+        const linked = linkG2Packages(
+          pkgs.map((p) => p.pkg),
+          items.map((i) => i.mapped),
+        );
+        for (const w of linked.warnings) warn?.({ location: pkgs[w.package]!.location, message: w.message });
+        for (const { mapped } of items) {
+          mapped.records = mapped.records.map((r) =>
+            r.kind === 'article' && linked.articles.has(r.id)
+              ? { ...r, images: [...new Set([...(r.images as string[]), ...linked.articles.get(r.id)!])] }
+              : r,
+          );
+        }
+      }
+      // Pictures before the articles that show them (an article waits for its images' files to be checked).
+      const hasArticle = (i: (typeof items)[number]) => i.mapped.records.some((r) => r.kind === 'article');
+      for (const i of items.filter((i) => !hasArticle(i))) yield* emit(i.mapped, i.location, warn);
+      for (const i of items.filter(hasArticle)) yield* emit(i.mapped, i.location, warn);
+    },
+  };
 }
 
 async function firstChar(path: string): Promise<string> {
@@ -186,7 +257,7 @@ async function* readNinjs(file: InputFile, options: ReadFormattedOptions): Async
     };
     return;
   }
-  const bytes = await readFile(file.path);
+  const bytes = options.content ?? (await readFile(file.path));
   options.onBytes?.(bytes.length);
   let value: unknown;
   try {

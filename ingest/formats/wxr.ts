@@ -90,6 +90,25 @@ function wxrCategories(item: XmlElement): { section?: string; tags: string[] } {
   };
 }
 
+const BLOCK_START = /^<(?:p|h[1-6]|ul|ol|dl|li|blockquote|figure|table|pre|div|hr|!--)[\s>/-]/i;
+
+/**
+ * WordPress's stored content as the markup it renders: classic-editor posts keep their
+ * paragraphs as blank lines and WordPress adds the `<p>`s when it shows them (`wpautop`);
+ * each blank-line-separated run not already a block becomes a paragraph, its single
+ * line breaks `<br>`s. Gutenberg
+ * content, already in blocks, passes unchanged (its block comments are dropped when
+ * sanitizing).
+ */
+function withParagraphs(html: string): string {
+  return html
+    .split(/\n[ \t\r]*\n/)
+    .map((run) => run.trim())
+    .filter((run) => run !== '')
+    .map((run) => (BLOCK_START.test(run) ? run : `<p>${run.replace(/\s*\n\s*/g, '<br>\n')}</p>`))
+    .join('\n');
+}
+
 /** The attachment ids a post uses: its featured image and the `wp-image-N` images in its content. */
 function attachmentIds(item: XmlElement, html: string): string[] {
   const ids = [meta(item, '_thumbnail_id'), ...[...html.matchAll(/wp-image-(\d+)/g)].map((m) => m[1])];
@@ -139,6 +158,7 @@ export function mapWxrItem(item: XmlElement, channel: WxrChannel): MappedItem {
     id: stableId('wxr', site, postId),
     headline: headline.slice(0, 1000),
     body: htmlText(rawHtml),
+    ...(rawHtml.trim() ? { bodyHtml: withParagraphs(rawHtml) } : {}),
     ...(section ? { section } : {}),
     publishedAt: published.iso,
     bylines: bylines.map((b) => b.id),

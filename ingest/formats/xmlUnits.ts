@@ -31,6 +31,8 @@ export interface ReadXmlUnitsOptions {
   maxUnitChars: number;
   onBytes?: (bytesRead: number) => void;
   signal?: AbortSignal;
+  /** The file's content, already read: parsed instead of reading the file. */
+  content?: Buffer;
 }
 
 const localOf = (name: string) => name.slice(name.indexOf(':') + 1);
@@ -124,10 +126,12 @@ export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions):
   const done: XmlUnitItem[] = [];
   const unitParser = createUnitParser(options, done);
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+  const input: Iterable<Buffer> | (AsyncIterable<Buffer> & { destroy(): void }) = options.content
+    ? [options.content]
+    : createReadStream(file, { highWaterMark: 256 * 1024 });
   let bytes = 0;
   try {
-    for await (const chunk of input as AsyncIterable<Buffer>) {
+    for await (const chunk of input) {
       let text: string;
       try {
         text = decoder.decode(chunk, { stream: true });
@@ -177,6 +181,6 @@ export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions):
       reason: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     };
   } finally {
-    input.destroy();
+    if ('destroy' in input) input.destroy();
   }
 }

@@ -1,5 +1,6 @@
 import {
   date,
+  displayOnly,
   integer,
   keyword,
   LINEAGE_MAPPING,
@@ -30,6 +31,7 @@ export const ARTICLES_MAPPING = {
     // Completions of the headline from any word (projectors/suggestInputs.ts).
     suggest: SUGGEST_FIELD,
     body: text(),
+    bodyHtml: displayOnly,
     section: keyword,
     publishedAt: date,
     year: integer,
@@ -45,6 +47,8 @@ export const ARTICLES_MAPPING = {
         id: keyword,
         caption: text(),
         credit: textWithKeyword(),
+        creator: textWithKeyword(),
+        keywords: textWithKeyword(),
         width: integer,
         height: integer,
         placeholder: opaqueKeyword,

@@ -43,6 +43,8 @@ export function embedImage(id: string, state: ImageState | undefined): EmbeddedI
   const credit = state.credit ?? processed?.embedded?.credit;
   if (caption !== undefined) embedded.caption = caption;
   if (credit !== undefined) embedded.credit = credit;
+  if (processed?.embedded?.creator !== undefined) embedded.creator = processed.embedded.creator;
+  if (processed?.embedded?.keywords !== undefined) embedded.keywords = processed.embedded.keywords;
   if (processed) {
     embedded.width = processed.width;
     embedded.height = processed.height;
@@ -102,5 +104,6 @@ export function projectArticle(state: ArticleState, refs: ArticleRefs): ArticleD
     lineage,
   };
   if (fields.section !== undefined) doc.section = fields.section;
+  if (fields.bodyHtml !== undefined) doc.bodyHtml = fields.bodyHtml;
   return doc;
 }

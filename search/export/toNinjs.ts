@@ -24,7 +24,7 @@ function picture(id: string, image: ImageState | undefined): NinjsItem {
 /**
  * An article as a ninjs 2.x text item (pure): `uri`, `version` (the number of published
  * versions), `firstcreated` (publish date), `versioncreated`, `headlines`, `bodies`
- * (plain text), `by` and `people` (bylines), `subjects` (tags), `genres` (section) and
+ * (plain text), `body_html` (the sanitized markup, when the source had some), `by` and `people` (bylines), `subjects` (tags), `genres` (section) and
  * its pictures as `associations`.
  */
 export function articleToNinjs(
@@ -48,6 +48,7 @@ export function articleToNinjs(
     pubstatus: 'usable',
     headlines: [{ role: 'main', value: fields.headline }],
     bodies: [{ role: 'text', contenttype: 'text/plain', value: fields.body }],
+    ...(fields.bodyHtml ? { body_html: fields.bodyHtml } : {}),
     ...(people.length > 0 ? { by: people.map((p) => p.name).join(', '), people } : {}),
     ...(fields.tags.length > 0 ? { subjects: fields.tags.map((name) => ({ name })) } : {}),
     ...(fields.section ? { genres: [{ name: fields.section }] } : {}),
@@ -73,6 +74,7 @@ export function articleDocToNinjs(doc: ArticleDoc): NinjsItem {
     pubstatus: 'usable',
     headlines: [{ role: 'main', value: doc.headline }],
     bodies: [{ role: 'text', contenttype: 'text/plain', value: doc.body }],
+    ...(doc.bodyHtml ? { body_html: doc.bodyHtml } : {}),
     ...(people.length > 0 ? { by: people.map((p) => p.name).join(', '), people } : {}),
     ...(doc.tags.length > 0 ? { subjects: doc.tags.map((name) => ({ name })) } : {}),
     ...(doc.section ? { genres: [{ name: doc.section }] } : {}),

@@ -430,6 +430,10 @@ function renderHit(hit) {
     formatDate(hit.publishedAt),
     hit.bylines.map((b) => b.name ?? b.id).join(', '),
     hit.section,
+    // An image hit: who took it and what it shows, from the record or the file's metadata.
+    hit.kind === 'image' && image?.credit,
+    hit.kind === 'image' && image?.creator && `Photo: ${image.creator}`,
+    hit.kind === 'image' && image?.keywords?.length && `keywords: ${image.keywords.join(', ')}`,
   ].filter(Boolean);
   const snippets = (hit.highlights.body ?? []).map((h) =>
     el('p', { class: 'snippet' }, markedText(`${h} …`)),
@@ -529,6 +533,53 @@ function paragraphsOf(body) {
   return out;
 }
 
+const MARKUP_TAGS = new Set(
+  'p h2 h3 h4 h5 h6 ul ol li dl dt dd em strong b i u s sub sup q cite abbr code pre br hr a blockquote figure figcaption table caption thead tbody tfoot tr th td'.split(
+    ' ',
+  ),
+);
+const MARKUP_ATTRS = {
+  a: ['href', 'title'],
+  abbr: ['title'],
+  ol: ['start'],
+  th: ['colspan', 'rowspan', 'scope'],
+  td: ['colspan', 'rowspan'],
+};
+
+/**
+ * The article's markup (sanitized at ingest) as DOM nodes, built again element by element
+ * from an allow-list. The string is parsed in a <template>, whose content is inert (no
+ * script runs, nothing loads, no handler fires), and only listed tags and attributes are
+ * copied into the page, links only to http(s) and mailto; anything else is left out, its
+ * text kept.
+ */
+function markupNodes(html) {
+  const parsed = document.createElement('template');
+  parsed.innerHTML = html;
+  const copy = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return [document.createTextNode(node.data)];
+    if (node.nodeType !== Node.ELEMENT_NODE) return [];
+    const tag = node.localName;
+    if (tag === 'script' || tag === 'style' || tag === 'template') return [];
+    const children = [...node.childNodes].flatMap(copy);
+    if (!MARKUP_TAGS.has(tag)) return children;
+    const href = tag === 'a' ? node.getAttribute('href')?.trim() : undefined;
+    // A link without a usable target is its text alone.
+    if (tag === 'a' && !(href && /^(https?:|mailto:)/i.test(href))) return children;
+    const out = document.createElement(tag);
+    for (const name of MARKUP_ATTRS[tag] ?? []) {
+      const value = node.getAttribute(name);
+      if (value === null) continue;
+      if (name === 'href' && !/^(https?:|mailto:)/i.test(value.trim())) continue;
+      out.setAttribute(name, value);
+    }
+    if (tag === 'a') out.rel = 'noopener noreferrer nofollow';
+    out.append(...children);
+    return [out];
+  };
+  return [...parsed.content.childNodes].flatMap(copy);
+}
+
 function bestRendition(renditions, maxWidth) {
   const fitting = renditions.filter((r) => r.width <= maxWidth).sort((a, b) => b.width - a.width);
   return fitting[0] ?? [...renditions].sort((a, b) => a.width - b.width)[0];
@@ -587,7 +638,7 @@ async function showArticle(id) {
       .join(' · ');
     for (const image of article.images) {
       const rendition = bestRendition(image.renditions ?? [], 720);
-      if (!rendition && !image.caption) continue;
+      if (!rendition && !image.caption && !image.creator) continue;
       $('article-images').append(
         el(
           'figure',
@@ -603,12 +654,16 @@ async function showArticle(id) {
             'figcaption',
             {},
             [image.caption, image.credit && `(${image.credit})`].filter(Boolean).join(' '),
+            image.creator ? el('span', { class: 'creator' }, ` Photo: ${image.creator}`) : null,
+            image.keywords?.length
+              ? el('span', { class: 'keywords' }, ` · keywords: ${image.keywords.join(', ')}`)
+              : null,
           ),
         ),
       );
     }
-    const paragraphs = paragraphsOf(article.body);
-    $('article-body').append(...paragraphs.map((p) => el('p', {}, p)));
+    if (article.bodyHtml) $('article-body').append(...markupNodes(article.bodyHtml));
+    else $('article-body').append(...paragraphsOf(article.body).map((p) => el('p', {}, p)));
   }
   if (related.status === 'fulfilled') {
     $('related').append(

@@ -164,6 +164,49 @@ describe('search page in headless Chromium', () => {
     await fixture.es.delete({ index, id: evil.id, refresh: true });
   });
 
+  test("an article's markup is shown as structure, rebuilt from an allow-list (never run)", async () => {
+    // Sanitized at ingest; this document skips ingest to show the page is a second line of defence.
+    const index = fixture.config.names.alias('articles');
+    const base = (await fixture.es.get<ArticleDoc>({ index, id: fixture.revisedId }))._source!;
+    const marked: ArticleDoc = {
+      ...base,
+      id: 'marked-up',
+      headline: 'Markup for display',
+      body: 'Results Turnout was high. the vote bad',
+      bodyHtml:
+        '<h2>Results</h2><p onclick="document.title=\'pwned\'">Turnout was <em>high</em>. ' +
+        '<a href="https://example.org/vote" target="_blank">the vote</a> ' +
+        '<a href="javascript:document.title=\'pwned\'">bad</a></p>' +
+        '<img src="x" onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>',
+    };
+    await fixture.es.index({ index, id: marked.id, document: marked, refresh: true });
+    const problemsBefore = problems.length;
+    try {
+      await page.goto(`${fixture.base}/?article=marked-up`);
+      const body = page.locator('#article-body');
+      await body.locator('h2').waitFor();
+      assert.equal(await body.locator('h2').textContent(), 'Results');
+      assert.equal(await body.locator('p em').textContent(), 'high');
+      const links = body.locator('a');
+      assert.equal(await links.count(), 1, 'the javascript: link is its text alone');
+      assert.equal(await links.first().getAttribute('href'), 'https://example.org/vote');
+      assert.equal(await links.first().getAttribute('target'), null);
+      assert.match((await body.textContent()) ?? '', /the vote bad$/);
+      assert.equal(await body.locator('img, script, [onclick]').count(), 0);
+      assert.notEqual(await page.title(), 'pwned');
+      // What this hostile document made the browser say: Chrome's CSP refusing its inline
+      // handlers as the markup was parsed (nothing ran), and the 404 of the history of an
+      // article that is not in the log. Nothing else.
+      const said = problems.splice(problemsBefore);
+      assert.ok(
+        said.every((p) => /Content Security Policy directive 'script-src 'self''|status of 404/.test(p)),
+        said.join('\n'),
+      );
+    } finally {
+      await fixture.es.delete({ index, id: marked.id, refresh: true });
+    }
+  });
+
   test('a search with thumbnails, facets and highlights, as the README shows it', async () => {
     await screenshotSearch(page, fixture.base, new URL('search-page.png', ARTIFACTS).pathname);
     assert.deepEqual(problems, []);

@@ -122,6 +122,7 @@ describe('presslog export', () => {
               pubstatus: 'usable',
               headlines: [{ role: 'main', value: 'Weather and Tide Updates for Norfolk' }],
               bodies: undefined,
+              body_html: fishing.body_html,
               by: 'Alan Karben',
               people: [{ name: 'Alan Karben', rel: 'author', literal: 'nitf-by-alan-karben-6d5462f35a8f' }],
               subjects: fishing.subjects,
@@ -143,6 +144,12 @@ describe('presslog export', () => {
             },
           );
           assert.equal(fishing.subjects.length, 6);
+          // The sanitized markup as `body_html`: NITF's hl2 became a heading, its media reference left out.
+          assert.match(
+            fishing.body_html,
+            /^<p>The weather was superb today in Norfolk, Virginia\..*<h3>The Tides are High<\/h3>.*<p>Happy fishing everybody!<\/p>$/,
+          );
+          assert.ok(!fishing.body_html.includes('media'));
           // The API serves the same item (its pictures' renditions as links once processed).
           const app = buildServer({
             searcher: createSearcher({ es: a.es(), names: a.names }),
@@ -169,10 +176,9 @@ describe('presslog export', () => {
               ]),
             );
             assert.equal((await app.inject({ method: 'GET', url: `${url}?format=xml` })).statusCode, 400);
-            assert.equal(
-              (await app.inject({ method: 'GET', url })).json().headline,
-              'Weather and Tide Updates for Norfolk',
-            );
+            const doc = (await app.inject({ method: 'GET', url })).json();
+            assert.equal(doc.headline, 'Weather and Tide Updates for Norfolk');
+            assert.equal(doc.bodyHtml, fishing.body_html);
           } finally {
             await app.close();
           }

@@ -54,18 +54,15 @@ describe('ingest of NITF, NewsML-G2, ninjs and WordPress exports', () => {
 
         const first = await run([input]);
         assert.deepEqual(first.stats.byType, {
-          BylineRegistered: 6,
+          BylineRegistered: 8,
           ImageSubmitted: 3,
-          ArticlePublished: 6,
+          ArticlePublished: 8,
         });
-        // ntb 2.1 and 3.0 are one item: the second is unchanged.
-        assert.equal(first.stats.unchanged, 2);
+        // ntb 2.1 and 3.0 are one item, and so are dpa's: the second of each is unchanged.
+        assert.equal(first.stats.unchanged, 4);
         assert.deepEqual(
           first.rejects.map((r) => `${basename(r.location.file)}:${r.location.line ?? '-'} ${r.field}`),
           [
-            'dpa_text-2.1.json:- firstcreated',
-            'dpa_text-3.0.json:- firstcreated',
-            'tt_text_image_2-2.1.json:- firstcreated',
             'ap-nitf.xml:2 head/docdata/doc-id/@id-string',
             ...[12, 34, 182, 199, 270, 290, 316].map((line) => `theme-preview.xml:${line} wp:post_id`),
           ],
@@ -73,7 +70,12 @@ describe('ingest of NITF, NewsML-G2, ninjs and WordPress exports', () => {
         assert.deepEqual(
           first.warnings.map((w) => `${basename(w.location?.file ?? '')} ${w.message}`),
           [
+            ...['tutorial-item-A', 'tutorial—item-B'].map(
+              (ref) =>
+                `LISTING_6_Simple_NewsML-G2_Package.xml package "tag:example.com,2008:UK-NEWS-TOPTEN:UK20081220098658" refers to item "urn:newsml:iptc.org:20081007:${ref}", which is not in this file (or was not ingested); not linked`,
+            ),
             `ap_image-2.1.json image "download" not found in ${media}; the item is ingested without it`,
+            `tt_text_image_2-2.1.json image "a001_NormalHires.jpg" not found in ${media}; the item is ingested without it`,
             ...['8', '9', '8', '9'].map(
               (id) => `wordpress_wxr.xml post ${id} has status "inherit", not published; skipped`,
             ),
@@ -109,9 +111,20 @@ describe('ingest of NITF, NewsML-G2, ninjs and WordPress exports', () => {
           (await search('Skien')).map((d) => d.headline),
           ['Google har kjøpt giganttomt i Skien'],
         );
+        // dpa sends no firstcreated: published at its versioncreated.
         assert.deepEqual(
           (await search('Zwayer')).map((d) => d.headline),
-          [],
+          ['Faktencheck Derby-Elfmeter: Hat Schiedsrichter Zwayer recht?'],
+        );
+        // The markup is kept for display but never searched: a word only in a link's href finds nothing.
+        assert.deepEqual(await search('beskedet'), []);
+        const tt = await client.get<{ bodyHtml?: string }>({
+          index: env.names.alias('articles'),
+          id: 'ninjs-http-tt-se-media-text-210526-militarovning-a0f2d045-75f24368b089',
+        });
+        assert.match(
+          tt._source!.bodyHtml!,
+          /^<h2>Militärövning i jätteformat hålls 2023<\/h2>.*<a href="https:\/\/www\.sydostran\.se\/nyheter\/beskedet-/,
         );
         assert.deepEqual(
           (await search('StarAfrica')).map((d) => d.headline),

@@ -125,9 +125,39 @@ describe('photo metadata (IPTC IIM, XMP, EXIF) from the file', () => {
             (await searcher.search({ q, kind: 'image' })).hits.map((h) => h.id).sort();
           assert.deepEqual(await found('geology'), ['img-file-speaks', 'img-record-speaks']);
           assert.deepEqual(await found('timothy'), ['img-file-speaks', 'img-record-speaks']);
+          // The hits carry what the page shows of each image: credit, creator, keywords.
+          const shown = (await searcher.search({ q: 'geology', kind: 'image' })).hits
+            .map((h) => [h.id, h.images[0]?.credit, h.images[0]?.creator, h.images[0]?.keywords])
+            .sort();
+          assert.deepEqual(shown, [
+            [
+              'img-file-speaks',
+              'U.S. Geological Survey',
+              "Timothy H. O'Sullivan",
+              ['canyon', 'geology', 'river'],
+            ],
+            [
+              'img-record-speaks',
+              'U.S. Geological Survey',
+              "Timothy H. O'Sullivan",
+              ['canyon', 'geology', 'river'],
+            ],
+          ]);
           const articles = env.names.alias('articles');
           await client.indices.refresh({ index: articles });
           assert.deepEqual(await hits(articles, 'images.caption:"camp 8"'), ['a-canyon']);
+          // Articles embed their images' creator and keywords (shown under the picture).
+          const canyon = await client.get<{ images: Array<{ creator?: string; keywords?: string[] }> }>({
+            index: articles,
+            id: 'a-canyon',
+          });
+          assert.deepEqual(
+            canyon._source!.images.map((i) => [i.creator, i.keywords]),
+            [
+              ["Timothy H. O'Sullivan", ['canyon', 'geology', 'river']],
+              ["Timothy H. O'Sullivan", ['canyon', 'geology', 'river']],
+            ],
+          );
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
