@@ -77,11 +77,16 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
       const before = await articleIndexes(ns);
       assert.ok((await allIndexed(ns)).includes(CANARY), 'indexed before');
 
-      const reindex = spawn(process.execPath, ['bin/presslog.js', 'reindex', 'all', '--no-progress'], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...envOf(ns) },
-        stdio: 'ignore',
-      });
+      // A long lease: the rebuild is frozen (SIGSTOP) while the erasure runs.
+      const reindex = spawn(
+        process.execPath,
+        ['bin/presslog.js', 'reindex', 'all', '--no-progress', '--lease-ttl', '120000'],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ...envOf(ns) },
+          stdio: 'ignore',
+        },
+      );
       let reindexEndedAt = 0;
       const reindexDone = new Promise<number | null>((resolve) =>
         reindex.once('exit', (code) => {
@@ -95,10 +100,14 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
           timeout: 120_000,
           interval: 20,
         });
+        // Frozen mid-rebuild, so that the erasure lands while it runs however fast the machine.
+        reindex.kill('SIGSTOP');
         const run = await runCli(['erase', 'article', 'a-canary', '--reason', 'court order'], {
           ...envOf(ns),
           PRESSLOG_LOG_LEVEL: 'debug',
         });
+        const erasedAt = Date.now();
+        reindex.kill('SIGCONT');
         assert.equal(
           run.code,
           0,
@@ -107,14 +116,16 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
             .filter((l) => /"level":(40|50)|error/.test(l))
             .join('\n')}`,
         );
-        const erasedAt = Date.now();
         assert.equal(await reindexDone, 0, 'the reindex succeeded');
         assert.ok(
           reindexEndedAt > erasedAt,
           'the erasure finished while the reindex still ran (else this test proves nothing)',
         );
       } finally {
-        if (reindex.exitCode === null) reindex.kill('SIGTERM');
+        if (reindex.exitCode === null) {
+          reindex.kill('SIGCONT');
+          reindex.kill('SIGTERM');
+        }
       }
       const es = ns.es();
       const live = ns.names.alias('articles');
