@@ -29,7 +29,9 @@ test('reindex all --partitions 2 with a worker killed (kill -9) mid-partition: t
     assert.ok(articleDocs > ARTICLES * 0.8 && articleDocs < ARTICLES, `${articleDocs} articles`);
 
     // The partitioned run, with small batches so a partition takes a while to write.
-    const running = runCli([...args, '--partitions', '2', '--batch', '50'], cliEnv);
+    // A longer lease here: `status` runs while the victim is frozen, its claim still held.
+    const running = runCli([...args, '--partitions', '2', '--batch', '50', '--lease-ttl', '10000'], cliEnv);
+    let statusText = '';
     let killed: { pid: number; partition: number } | undefined;
     let ended = false;
     void running.finally(() => {
@@ -46,6 +48,9 @@ test('reindex all --partitions 2 with a worker killed (kill -9) mid-partition: t
         if (again?.partitions[busy.partition]?.done) {
           process.kill(pid, 'SIGCONT');
         } else {
+          const status = await runCli(['status'], cliEnv);
+          assert.equal(status.code, 0, status.stderr);
+          statusText = status.stdout;
           process.kill(pid, 'SIGKILL');
           killed = { pid, partition: busy.partition };
         }
@@ -54,6 +59,11 @@ test('reindex all --partitions 2 with a worker killed (kill -9) mid-partition: t
     }
     const two = await running;
     assert.ok(killed, 'a worker was killed while its partition was open');
+    // `status` showed the rebuild's partitions, the frozen worker's as claimed (or open once its claim ran out).
+    assert.match(statusText, /partitioned rebuild \w+: 2 partitions/);
+    const row = statusText.split('\n').find((line) => line.trim().startsWith(`${killed.partition} `));
+    assert.ok(row && (row.includes(`pid ${killed.pid}@`) || row.includes('open')), statusText);
+    assert.ok(!row.includes('done'), row);
     assert.equal(two.code, 0, two.stderr);
     const report = JSON.parse(two.stdout) as ReindexReport;
     const parts = report.partitioned!.partitions;
