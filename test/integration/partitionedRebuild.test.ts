@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type PartitionDone, partitionedRebuildStatus } from '../../projectors/rebuild/partitions.ts';
 import type { ReindexReport } from '../../projectors/rebuild/reindex.ts';
 import { runCli } from '../support/cli.ts';
-import { assertSameDocs, dumpAll, withProjectorEnv } from '../support/projectors.ts';
+import { assertSameDocs, dumpAll, startEsProxy, withProjectorEnv } from '../support/projectors.ts';
 import { sizedLog } from '../support/projectorsEvents.ts';
 
 const ARTICLES = 3000;
@@ -88,5 +88,61 @@ test('reindex all --partitions 2 with a worker killed (kill -9) mid-partition: t
     }
     // Nothing of the partitioned rebuild is left in the lease bucket.
     assert.equal(await partitionedRebuildStatus(env.leaseBucket), undefined);
+  });
+});
+
+test('reindex --partitions 2 behind Elasticsearch refusing items: 429s are retried (same documents); a document refused for good fails the rebuild, alias untouched', async () => {
+  await withProjectorEnv(async (env) => {
+    await env.append(sizedLog(600, 5));
+    const proxy = await startEsProxy();
+    try {
+      const direct = {
+        PRESSLOG_NAMESPACE: env.config.namespace,
+        PRESSLOG_BLOB_DIR: env.config.blobDir,
+        PRESSLOG_LOG_LEVEL: 'warn',
+      };
+      const proxied = { ...direct, ELASTICSEARCH_URL: proxy.url };
+      const args = ['--json', 'reindex', 'all', '--no-progress', '--lease-ttl', '3000', '--keep', '1'];
+      const one = await runCli([...args, '--partitions', '1'], direct);
+      assert.equal(one.code, 0, one.stderr);
+      const expected = await dumpAll(env.client, env.names);
+
+      // Every third item of a bulk request answered 429 once: retried, nothing missing.
+      proxy.setMode('reject-some-bulk-items');
+      const retried = await runCli([...args, '--partitions', '2', '--batch', '100'], proxied);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.ok(proxy.rejectedItems > 100, `${proxy.rejectedItems} items rejected`);
+      assertSameDocs(await dumpAll(env.client, env.names), expected, 'rebuilt through 429s');
+
+      // One article refused for good: its partition is written twice, then the rebuild fails.
+      const alias = env.names.alias('articles');
+      const before = Object.keys(await env.client.indices.getAlias({ name: alias }));
+      const victim = [...expected.keys()].find((k) => k.startsWith('articles/'))!.slice('articles/'.length);
+      proxy.setMode('refuse-doc-for-good');
+      proxy.refuse(victim);
+      const failed = await runCli([...args, '--partitions', '2'], proxied);
+      assert.equal(failed.code, 1, failed.stdout);
+      assert.match(
+        failed.stderr,
+        /partition \d+ incomplete after 2 writes: the index holds \d+ of the partition's \d+ article documents/,
+      );
+      assert.deepEqual(
+        Object.keys(await env.client.indices.getAlias({ name: alias })),
+        before,
+        'alias untouched',
+      );
+      assertSameDocs(
+        await dumpAll(env.client, env.names),
+        expected,
+        'the live indexes after the failed rebuild',
+      );
+      assert.equal(
+        await partitionedRebuildStatus(env.leaseBucket),
+        undefined,
+        'nothing of the failed rebuild left',
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -86,6 +86,13 @@ export function partitionMeasurements(
         'the reindex CLI and its partition workers (from /proc: reaped children); ceiling: the loader; lower is better',
       ),
       measurement(
+        `${label}: projector CPU-s / 1k events, start-up excluded`,
+        'CPU-s',
+        per1000(side.workCpu[i]!, events),
+        per1000(rounds.cpu.ceilingWithRead[ceilingRound] ?? 0, events),
+        "what the reindex reports: the coordinator's CPU in the reindex and each partition's write (not the processes' start-up); the per-core rate for sizing; lower is better",
+      ),
+      measurement(
         `${label}: Elasticsearch CPU-s / 1k events`,
         'CPU-s',
         per1000(side.esCpu[i]!, events),

@@ -13,6 +13,8 @@ export interface PartitionRounds {
   esCpu: number[];
   /** Undefined when no local nats-server serves NATS_URL. */
   natsCpu: (number | undefined)[];
+  /** CPU seconds the reindex itself reported: the coordinator's reindex and each partition's write (process start-up excluded). */
+  workCpu: number[];
   events: number;
 }
 
@@ -81,6 +83,7 @@ export async function partitionRounds(
     projectorCpu: [],
     esCpu: [],
     natsCpu: [],
+    workCpu: [],
     events: 0,
   });
   const single = empty(0);
@@ -93,6 +96,10 @@ export async function partitionRounds(
       side.projectorCpu.push(result.projectorCpu);
       side.esCpu.push(result.esCpu);
       side.natsCpu.push(result.natsCpu);
+      const { report } = result;
+      side.workCpu.push(
+        (report.cpuMs + (report.partitioned?.partitions ?? []).reduce((n, p) => n + p.cpuMs, 0)) / 1000,
+      );
       side.events = result.report.events;
     }
   }
