@@ -257,14 +257,20 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
       const kept = pairs.filter((_, i) => !rejected.has(i));
       let items: unknown[] = [];
       let took = 0;
+      let upstreamErrors = false;
       if (kept.length > 0) {
         body = Buffer.from(
           `${kept.flatMap((p) => (p.source === undefined ? [p.action] : [p.action, p.source])).join('\n')}\n`,
         );
         const response = await forward(req.method!, req.url!, headers, body);
-        const parsed = JSON.parse(response.body.toString('utf8')) as { items: unknown[]; took: number };
+        const parsed = JSON.parse(response.body.toString('utf8')) as {
+          items: unknown[];
+          took: number;
+          errors: boolean;
+        };
         items = parsed.items;
         took = parsed.took;
+        upstreamErrors = parsed.errors;
       }
       let next = 0;
       const merged = pairs.map((pair, i) => {
@@ -282,7 +288,8 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
               };
         return { [kind]: error };
       });
-      const payload = Buffer.from(JSON.stringify({ took, errors: true, items: merged }));
+      const errors = upstreamErrors || rejected.size > 0;
+      const payload = Buffer.from(JSON.stringify({ took, errors, items: merged }));
       res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
       res.end(payload);
       return;
