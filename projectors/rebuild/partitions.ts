@@ -429,8 +429,16 @@ export async function writePartitioned(
   const exited = children.map(
     (child) =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', (code, signal) => {
+          if (code !== 0) logger?.warn({ pid: child.pid, code, signal }, 'a partition worker ended');
+          resolve();
+        });
+        // Could not be started: its partitions are the others' (or the coordinator's).
+        child.once('error', (err) => {
+          logger?.error({ err }, 'a partition worker could not be started');
+          resolve();
+        });
       }),
   );
   let allExited = false;
