@@ -199,7 +199,12 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
-    .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
+    .option(
+      '--lease-ttl <ms>',
+      'lifetime of the reindex lock (and of a partition claim) without renewal',
+      positiveInt,
+      15_000,
+    )
     .option('--no-progress', 'no progress bar')
     .option(
       '--partitions <k>',
