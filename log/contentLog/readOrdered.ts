@@ -117,10 +117,12 @@ export async function* scan(
     untilTime?: Date;
     batch: number;
     rawBodies?: boolean;
+    /** Skip (neither decode nor yield) messages whose subject this refuses. */
+    keepSubject?: (subject: string) => boolean;
     signal?: AbortSignal;
   },
 ): AsyncGenerator<ReplayItem> {
-  const { filter, fromSeq, untilTime, batch, signal } = params;
+  const { filter, fromSeq, untilTime, batch, signal, keepSubject } = params;
   const decodeOptions = { rawBody: params.rawBodies === true };
   signal?.throwIfAborted();
   const untilSeq = typeof params.untilSeq === 'function' ? await params.untilSeq() : params.untilSeq;
@@ -135,6 +137,7 @@ export async function* scan(
       const time = m.time;
       if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
       const last = seq >= untilSeq;
+      if (keepSubject && !keepSubject(m.subject)) return { last };
       const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
       return item instanceof Promise ? item.then((resolved) => ({ item: resolved, last })) : { item, last };
     },

@@ -40,6 +40,7 @@ function replayScan(ctx: LogContext, replayOptions: ReplayOptions): AsyncGenerat
     untilTime: replayOptions.untilTime,
     batch: ctx.replayBatch,
     rawBodies: replayOptions.rawBodies,
+    ...(replayOptions.keepSubject ? { keepSubject: replayOptions.keepSubject } : {}),
     signal: replayOptions.signal,
   });
 }

@@ -6,6 +6,7 @@ import type { KV } from '@nats-io/kv';
 import type { LogHead } from '../../log/types.ts';
 import type { LineageCheck } from '../../schemas/documents.ts';
 import { PresslogError } from '../../schemas/errors.ts';
+import { parseSubject } from '../../schemas/names.ts';
 import type { IndexMeta } from '../indexes.ts';
 import { createLease, LeaseHeldError, type LeaseValue, readLease } from '../lease.ts';
 import { lineageCheck } from '../lineage.ts';
@@ -306,11 +307,13 @@ async function writePartition(
       ctx.created.set('articles', { index: plan.index, meta: plan.meta });
       ctx.progress.current.targetSeq = plan.head.lastSeq;
       const scanned: ScanResult = { head, lastSeqs: await readLastSequences(ctx, head) };
-      const unreadableLast = await writeArticles(
-        ctx,
-        scanned,
-        (id) => partitionOf(id, plan.partitions) === p,
-      );
+      const mine = (id: string) => partitionOf(id, plan.partitions) === p;
+      const { names } = options;
+      const unreadableLast = await writeArticles(ctx, scanned, {
+        id: mine,
+        // The same id `articleIdOf` reads from an unreadable item's subject.
+        subject: (subject) => mine(parseSubject(names, subject)?.id ?? ''),
+      });
       scanned.lastSeqs = undefined;
       await writeUnreadableLast(ctx, unreadableLast);
       await ctx.batcher.flush(ctx.position);

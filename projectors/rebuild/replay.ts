@@ -12,7 +12,7 @@ export async function* replayFrom(
   ctx: RebuildContext,
   fromSeq: number,
   untilSeq: number | undefined,
-  extra: Pick<ReplayOptions, 'entityType' | 'untilTime' | 'rawBodies'> = {},
+  extra: Pick<ReplayOptions, 'entityType' | 'untilTime' | 'rawBodies' | 'keepSubject'> = {},
 ): AsyncGenerator<ReplayItem> {
   const { signal } = ctx;
   let next = fromSeq;

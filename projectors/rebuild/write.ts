@@ -63,8 +63,11 @@ async function applyArticles(ctx: RebuildContext, { head }: ScanResult): Promise
 export async function writeArticles(
   ctx: RebuildContext,
   { head, lastSeqs }: ScanResult,
-  /** A partition of a partitioned rebuild: only the articles it holds (see partitions.ts). */
-  partition?: (articleId: string) => boolean,
+  /**
+   * A partition of a partitioned rebuild: only the articles it holds (see partitions.ts),
+   * told by their subjects before the log decodes them where it can, and by their ids.
+   */
+  partition?: { id: (articleId: string) => boolean; subject: (subject: string) => boolean },
 ): Promise<Set<string>> {
   const { engine, batcher } = ctx;
   const { state } = engine;
@@ -76,8 +79,9 @@ export async function writeArticles(
     entityType: 'article',
     ...until,
     rawBodies: true,
+    ...(partition ? { keepSubject: partition.subject } : {}),
   })) {
-    if (partition && !partition(articleIdOf(ctx, item))) {
+    if (partition && !partition.id(articleIdOf(ctx, item))) {
       skip(ctx, item);
       continue;
     }
