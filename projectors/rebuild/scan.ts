@@ -25,7 +25,12 @@ export async function scan(ctx: RebuildContext): Promise<ScanResult> {
   const head = await log.head();
   ctx.progress.current.targetSeq = head.lastSeq;
   const until = ctx.asOf ? { untilTime: ctx.asOf } : {};
-  const readLastSeqs = !ctx.asOf && ctx.created.has('articles') && log.lastSequences !== undefined;
+  // A partitioned rebuild's workers read them, each for its own write.
+  const readLastSeqs =
+    !ctx.asOf &&
+    ctx.created.has('articles') &&
+    ctx.options.partitions === undefined &&
+    log.lastSequences !== undefined;
   let lastSeqs: SequenceSet | undefined;
   // All at once: each is a server-side scan of the whole stream for its subjects, and
   // bylines, images and the articles' last sequences do not depend on each other.
