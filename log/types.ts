@@ -101,6 +101,12 @@ export interface ReplayOptions {
    * such an event's body. Other events and bodies are decoded as usual.
    */
   rawBodies?: boolean;
+  /**
+   * Only messages whose subject this accepts are decoded and yielded; the others are
+   * skipped as read, before any decoding or decryption (a partition of a partitioned
+   * rebuild keeps its own articles' subjects). A resumed replay may read skipped ones again.
+   */
+  keepSubject?: (subject: string) => boolean;
   signal?: AbortSignal;
 }
 

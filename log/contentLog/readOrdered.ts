@@ -118,12 +118,14 @@ export async function* scan(
     untilTime?: Date;
     batch: number;
     rawBodies?: boolean;
+    /** Skip (neither decode nor yield) messages whose subject this refuses. */
+    keepSubject?: (subject: string) => boolean;
     signal?: AbortSignal;
     /** Settled before the first message is decoded (the key ring's preload), meanwhile the read starts. */
     ready?: Promise<void>;
   },
 ): AsyncGenerator<ReplayItem> {
-  const { filter, fromSeq, untilTime, batch, signal } = params;
+  const { filter, fromSeq, untilTime, batch, signal, keepSubject } = params;
   let ready = params.ready;
   // A failed preload must not be an unhandled rejection while the consumer is created.
   ready?.catch(() => {});
@@ -150,6 +152,7 @@ export async function* scan(
     const time = storedTime(m.headers, m.time);
     if (seq > untilSeq || (untilTime && time > untilTime)) return { last: true };
     const last = seq >= untilSeq;
+    if (keepSubject && !keepSubject(m.subject)) return { last };
     const item = decodeStored(ctx, m.data, { seq, time, subject: m.subject }, decodeOptions);
     return item instanceof Promise ? item.then((resolved) => ({ item: resolved, last })) : { item, last };
   }

@@ -45,6 +45,7 @@ function replayScan(
     untilTime: replayOptions.untilTime,
     batch: ctx.replayBatch,
     rawBodies: replayOptions.rawBodies,
+    ...(replayOptions.keepSubject ? { keepSubject: replayOptions.keepSubject } : {}),
     signal: replayOptions.signal,
     ready,
   });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ProjectionName } from '../../schemas/names.ts';
 import { createArticleLoader, createProjectionEngine, type ProjectionEngine } from '../engine.ts';
 import type { IndexMeta } from '../indexes.ts';
+import type { ProjectionState } from '../state/projectionState.ts';
 import { addBulkStats, type BulkStats, createBulkWriter, emptyBulkStats } from '../write/bulkWriter.ts';
 import { createRebuildBatcher, type RebuildBatcher } from './rebuildBatcher.ts';
 import type { RebuildProgress } from './rebuildProgress.ts';
@@ -44,7 +45,7 @@ export interface RebuildContext {
 
 export function createRebuildContext(
   options: ReindexOptions,
-  parts: { signal: AbortSignal; logger?: Logger; progress: RebuildProgress },
+  parts: { signal: AbortSignal; logger?: Logger; progress: RebuildProgress; state?: ProjectionState },
 ): RebuildContext {
   const { signal, logger, progress } = parts;
   const current = progress.current;
@@ -83,7 +84,11 @@ export function createRebuildContext(
     signal,
     logger,
     progress,
-    engine: createProjectionEngine({ projections, loadArticle: createArticleLoader(options.log) }),
+    engine: createProjectionEngine({
+      projections,
+      loadArticle: createArticleLoader(options.log),
+      ...(parts.state ? { state: parts.state } : {}),
+    }),
     batcher,
     totals,
     created: new Map(),

@@ -1,4 +1,6 @@
+import { ConfigError } from '../../schemas/errors.ts';
 import { catchUp } from './catchUp.ts';
+import { writePartitioned } from './partitions.ts';
 import { prepare } from './prepare.ts';
 import { createRebuildContext, type RebuildContext } from './rebuildContext.ts';
 import { createRebuildLocks } from './rebuildLocks.ts';
@@ -72,7 +74,21 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     await enter('scan');
     const scanned = await scan(ctx);
     await enter('write');
-    await write(ctx, scanned, creating);
+    let partitioned: ReindexReport['partitioned'];
+    if (options.partitions !== undefined && ctx.created.has('articles') && !ctx.asOf) {
+      if (!options.snapshots || !options.spawnWorker)
+        throw new ConfigError(
+          'partitions',
+          'a partitioned rebuild needs the state store and a way to start workers',
+        );
+      partitioned = await writePartitioned(ctx, scanned, creating, {
+        partitions: options.partitions,
+        snapshots: options.snapshots,
+        spawnWorker: options.spawnWorker,
+      });
+    } else {
+      await write(ctx, scanned, creating);
+    }
     if (!ctx.asOf) await enter('catch-up');
     await catchUp(ctx);
     await enter('verify');
@@ -83,7 +99,13 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
     if (snapshotWanted) await enter('snapshot');
     const snapshot = snapshotWanted ? await saveSnapshot(ctx) : undefined;
     await enter('done');
-    return finalReport(ctx, { indexes, started, cpuAtStart, ...(snapshot ? { snapshot } : {}) });
+    return finalReport(ctx, {
+      indexes,
+      started,
+      cpuAtStart,
+      ...(snapshot ? { snapshot } : {}),
+      ...(partitioned ? { partitioned } : {}),
+    });
   } finally {
     stopLiveLag();
     ctx?.engine.close();
@@ -93,7 +115,10 @@ export async function reindex(options: ReindexOptions): Promise<ReindexReport> {
 
 function finalReport(
   ctx: RebuildContext,
-  parts: Pick<ReindexReport, 'indexes' | 'snapshot'> & { started: number; cpuAtStart: NodeJS.CpuUsage },
+  parts: Pick<ReindexReport, 'indexes' | 'snapshot' | 'partitioned'> & {
+    started: number;
+    cpuAtStart: NodeJS.CpuUsage;
+  },
 ): ReindexReport {
   const { totals, progress, asOf } = ctx;
   const usage = process.resourceUsage();
@@ -114,5 +139,6 @@ function finalReport(
     peakRssBytes: Math.max(progress.peakRss, usage.maxRSS * 1024),
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     ...(parts.snapshot ? { snapshot: parts.snapshot } : {}),
+    ...(parts.partitioned ? { partitioned: parts.partitioned } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { backoffMs, sleep } from '../../log/async.ts';
 import { positionOf } from '../../log/codec.ts';
 import type { ReplayItem, ReplayOptions } from '../../log/types.ts';
 import { TransientError } from '../../schemas/errors.ts';
+import { parseSubject } from '../../schemas/names.ts';
 import { indexOf, type RebuildContext } from './rebuildContext.ts';
 
 export type UnreadableItem = Extract<ReplayItem, { kind: 'unreadable' }>;
@@ -11,7 +12,7 @@ export async function* replayFrom(
   ctx: RebuildContext,
   fromSeq: number,
   untilSeq: number | undefined,
-  extra: Pick<ReplayOptions, 'entityType' | 'untilTime' | 'rawBodies'> = {},
+  extra: Pick<ReplayOptions, 'entityType' | 'untilTime' | 'rawBodies' | 'keepSubject'> = {},
 ): AsyncGenerator<ReplayItem> {
   const { signal } = ctx;
   let next = fromSeq;
@@ -73,4 +74,24 @@ function advance(ctx: RebuildContext, seq: number, time: Date): void {
     ctx.position = seq;
     ctx.positionTime = time;
   }
+}
+
+/**
+ * The article id of a write-phase item: its event's entity, or for an unreadable or
+ * erased message the id in its subject ('' when the subject names none: such items all
+ * fall in one partition).
+ */
+export function articleIdOf(ctx: RebuildContext, item: ReplayItem): string {
+  if (item.kind === 'event') return item.stored.event.entityId;
+  const at = item.kind === 'erased' ? item.erased : item.unreadable;
+  return parseSubject(ctx.options.names, at.subject)?.id ?? '';
+}
+
+/**
+ * An item of another partition: it advances the position (as in a single rebuild, which
+ * reads every item), nothing else; it is counted by the partition it belongs to.
+ */
+export function skip(ctx: RebuildContext, item: ReplayItem): void {
+  const at = positionOf(item);
+  advance(ctx, at.seq, at.time);
 }

@@ -21,11 +21,16 @@ export interface ScanResult {
  */
 export async function scan(ctx: RebuildContext): Promise<ScanResult> {
   const { log } = ctx.options;
-  const { engine, signal } = ctx;
+  const { engine } = ctx;
   const head = await log.head();
   ctx.progress.current.targetSeq = head.lastSeq;
   const until = ctx.asOf ? { untilTime: ctx.asOf } : {};
-  const readLastSeqs = !ctx.asOf && ctx.created.has('articles') && log.lastSequences !== undefined;
+  // A partitioned rebuild's workers read them, each for its own write.
+  const readLastSeqs =
+    !ctx.asOf &&
+    ctx.created.has('articles') &&
+    ctx.options.partitions === undefined &&
+    log.lastSequences !== undefined;
   let lastSeqs: SequenceSet | undefined;
   // All at once: each is a server-side scan of the whole stream for its subjects, and
   // bylines, images and the articles' last sequences do not depend on each other.
@@ -36,16 +41,25 @@ export async function scan(ctx: RebuildContext): Promise<ScanResult> {
       }
     }),
     readLastSeqs &&
-      // An interrupted read is started over (see ContentLog.lastSequences).
-      retrying(
-        async () => {
-          // Only this rebuild's range: a last event appended since is the catch-up's.
-          const seqs = createSequenceSet(head.firstSeq, head.lastSeq);
-          for await (const { seq } of log.lastSequences!('article', { signal })) seqs.add(seq);
-          lastSeqs = seqs;
-        },
-        { signal, initialMs: 200, maxMs: 5000 },
-      ),
+      readLastSequences(ctx, head).then((seqs) => {
+        lastSeqs = seqs;
+      }),
   ]);
   return { head, ...(lastSeqs ? { lastSeqs } : {}) };
+}
+
+/** The articles' last sequences up to `head` (see {@link ScanResult.lastSeqs}). */
+export function readLastSequences(ctx: RebuildContext, head: LogHead): Promise<SequenceSet> {
+  const { log } = ctx.options;
+  const { signal } = ctx;
+  // An interrupted read is started over (see ContentLog.lastSequences).
+  return retrying(
+    async () => {
+      // Only this rebuild's range: a last event appended since is the catch-up's.
+      const seqs = createSequenceSet(head.firstSeq, head.lastSeq);
+      for await (const { seq } of log.lastSequences!('article', { signal })) seqs.add(seq);
+      return seqs;
+    },
+    { signal, initialMs: 200, maxMs: 5000 },
+  );
 }

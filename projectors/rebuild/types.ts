@@ -6,6 +6,7 @@ import type { LeaseValue } from '../lease.ts';
 import type { StateStats } from '../state/projectionState.ts';
 import type { SnapshotInfo, StateSnapshotStore } from '../state/stateSnapshots.ts';
 import type { BulkStats } from '../write/bulkWriter.ts';
+import type { PartitionDone, SpawnWorker } from './partitions.ts';
 import type { Verification } from './verify.ts';
 
 export type ReindexPhase =
@@ -71,6 +72,13 @@ export interface ReindexOptions extends ProjectionClients {
   /** Called when another reindex holds the lock and `wait` is set. */
   wait?: boolean;
   onWait?: (holder: LeaseValue) => void;
+  /**
+   * Split the articles' write phase over this many worker processes, started by
+   * `spawnWorker` (see partitions.ts). Needs `snapshots` (the shared scan and the
+   * partitions' states go through the state object store). Not with `asOf`.
+   */
+  partitions?: number;
+  spawnWorker?: SpawnWorker;
   /** Test hook: called between phases (e.g. to append events while the indexes are built). */
   onPhase?: (phase: ReindexPhase) => Promise<void> | void;
 }
@@ -111,4 +119,6 @@ export interface ReindexReport {
   cpuMs: number;
   /** The state snapshot saved after the swap. */
   snapshot?: SnapshotInfo;
+  /** A partitioned rebuild's id and partitions (who wrote each, after how many claims). */
+  partitioned?: { rebuildId: string; partitions: PartitionDone[] };
 }

@@ -24,18 +24,22 @@ export function createChecksum() {
     get value(): string {
       return checksumOf(sums);
     },
+    get sums(): LineageCheck {
+      return { ...sums };
+    },
   };
 }
 
-const checksumOf = (sums: LineageCheck) =>
+export const checksumOf = (sums: LineageCheck) =>
   [sums.a, sums.b, sums.c].map((sum) => sum.toString(16).padStart(14, '0')).join('');
 
-/** Count and check sums of an index, added up by Elasticsearch. */
-async function indexChecksum(
+/** Count and check sums of an index (or of the documents of `ids` in it), added up by Elasticsearch. */
+export async function indexChecksum(
   client: Client,
   index: string,
   signal?: AbortSignal,
-): Promise<{ count: number; value: string }> {
+  ids?: readonly string[],
+): Promise<{ count: number; value: string; sums: LineageCheck }> {
   const sum = (field: keyof LineageCheck) => ({ sum: { field: `lineage.check.${field}` } });
   const response = await retryingEs(
     () =>
@@ -43,16 +47,15 @@ async function indexChecksum(
         index,
         size: 0,
         track_total_hits: true,
+        ...(ids ? { query: { ids: { values: [...ids] } } } : {}),
         aggs: { a: sum('a'), b: sum('b'), c: sum('c') },
       }),
     { signal, deadlineMs: 60_000 },
   );
   const total = response.hits.total;
   const aggs = response.aggregations as Record<keyof LineageCheck, { value: number }> | undefined;
-  return {
-    count: typeof total === 'number' ? total : (total?.value ?? 0),
-    value: checksumOf({ a: aggs?.a.value ?? 0, b: aggs?.b.value ?? 0, c: aggs?.c.value ?? 0 }),
-  };
+  const sums = { a: aggs?.a.value ?? 0, b: aggs?.b.value ?? 0, c: aggs?.c.value ?? 0 };
+  return { count: typeof total === 'number' ? total : (total?.value ?? 0), value: checksumOf(sums), sums };
 }
 
 const seqOf = (fields: Record<string, unknown> | undefined, name: string): number =>

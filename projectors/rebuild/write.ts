@@ -2,7 +2,7 @@ import { retrying } from '../../log/async.ts';
 import { parseSubject } from '../../schemas/names.ts';
 import { docJson, docJsonHead } from '../write/docJson.ts';
 import { indexOf, type RebuildContext } from './rebuildContext.ts';
-import { replayFrom, take } from './replay.ts';
+import { articleIdOf, replayFrom, skip, take } from './replay.ts';
 import type { ScanResult } from './scan.ts';
 
 /**
@@ -60,7 +60,15 @@ async function applyArticles(ctx: RebuildContext, { head }: ScanResult): Promise
  * The hot loop of a rebuild: no await per document but when a batch is full. Returns the
  * articles whose last message is unreadable.
  */
-async function writeArticles(ctx: RebuildContext, { head, lastSeqs }: ScanResult): Promise<Set<string>> {
+export async function writeArticles(
+  ctx: RebuildContext,
+  { head, lastSeqs }: ScanResult,
+  /**
+   * A partition of a partitioned rebuild: only the articles it holds (see partitions.ts),
+   * told by their subjects before the log decodes them where it can, and by their ids.
+   */
+  partition?: { id: (articleId: string) => boolean; subject: (subject: string) => boolean },
+): Promise<Set<string>> {
   const { engine, batcher } = ctx;
   const { state } = engine;
   const { names } = ctx.options;
@@ -71,7 +79,12 @@ async function writeArticles(ctx: RebuildContext, { head, lastSeqs }: ScanResult
     entityType: 'article',
     ...until,
     rawBodies: true,
+    ...(partition ? { keepSubject: partition.subject } : {}),
   })) {
+    if (partition && !partition.id(articleIdOf(ctx, item))) {
+      skip(ctx, item);
+      continue;
+    }
     if (!take(ctx, item)) {
       if (lastSeqs) {
         const at = item.kind === 'erased' ? item.erased : item.unreadable;
@@ -119,7 +132,7 @@ async function writeArticles(ctx: RebuildContext, { head, lastSeqs }: ScanResult
 }
 
 /** Articles whose last message is unreadable, rendered from their last readable event (rare). */
-async function writeUnreadableLast(ctx: RebuildContext, ids: Set<string>): Promise<void> {
+export async function writeUnreadableLast(ctx: RebuildContext, ids: Set<string>): Promise<void> {
   if (ids.size === 0) return;
   const { engine, batcher, signal } = ctx;
   engine.queue('articles', ids);
@@ -129,7 +142,7 @@ async function writeUnreadableLast(ctx: RebuildContext, ids: Set<string>): Promi
 }
 
 /** Bylines and images, from their final states. */
-async function writeReferences(ctx: RebuildContext, builtTo: number): Promise<void> {
+export async function writeReferences(ctx: RebuildContext, builtTo: number): Promise<void> {
   const { state } = ctx.engine;
   for (const projection of ['bylines', 'images'] as const) {
     if (!ctx.created.has(projection)) continue;

@@ -11,7 +11,7 @@ import { createArticleTable } from './articleTable.ts';
 import { applyByline, applyImage, latestOf, liveMembers } from './fanOut.ts';
 import { createRefStates } from './refStates.ts';
 import type { ArticleRecord, Changes, StateContext } from './stateContext.ts';
-import { restoreRecord, type StateRecord, stateRecords } from './stateRecords.ts';
+import { mergeRecord, restoreRecord, type StateRecord, stateRecords } from './stateRecords.ts';
 import type { PageFileStats } from './storage/pageFile.ts';
 import type { RecordFileOptions } from './storage/recordFile.ts';
 import { createSlotLists } from './storage/slotLists.ts';
@@ -73,6 +73,15 @@ export interface ProjectionState {
   stats(): StateStats;
   /** The state as records, bylines and images first (for a snapshot). */
   records(): Iterable<StateRecord>;
+  /**
+   * Merge the records of one partition of a partitioned rebuild, whose state was built
+   * from this state's scan plus a disjoint share of the articles up to `position` (see
+   * `mergeRecord`).
+   */
+  mergePartition(
+    records: AsyncIterable<StateRecord> | Iterable<StateRecord>,
+    position: number,
+  ): Promise<void>;
   /** Close the state's files (idempotent). */
   close(): void;
 }
@@ -301,6 +310,16 @@ function createState(
     records() {
       open();
       return stateRecords(ctx);
+    },
+    async mergePartition(records, upTo) {
+      open();
+      let count = 0;
+      for await (const record of records) {
+        mergeRecord(ctx, record);
+        // As in a restore: let timers (lease renewals) and I/O in now and then.
+        if (++count % 5000 === 0) await setImmediate();
+      }
+      position = Math.max(position, upTo);
     },
     close() {
       if (closed) return;

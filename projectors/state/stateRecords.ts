@@ -105,3 +105,58 @@ export function restoreRecord(ctx: StateContext, record: StateRecord): void {
       throw new StateRecordError(`unknown state record ${JSON.stringify(record).slice(0, 200)}`);
   }
 }
+
+/**
+ * Take one record of a partition's state into a state built from the same scan (the
+ * bylines and images replayed once, by the coordinator of a partitioned rebuild; see
+ * `rebuild/partitions.ts`). The partitions hold disjoint sets of articles, so an article
+ * record is restored as is; a byline's or image's state is the scan's in every partition,
+ * and only the statistics its articles changed are merged (see {@link mergeBylineStats}).
+ */
+export function mergeRecord(ctx: StateContext, record: StateRecord): void {
+  const { refs } = ctx;
+  switch (record[0]) {
+    case 'b': {
+      const [, id, , , statsSeq, liveCount, latestMs, latestStale] = record;
+      mergeBylineStats(refs.bylineEntry(id), {
+        statsSeq,
+        liveCount,
+        latestMs: latestMs ?? undefined,
+        latestStale,
+      });
+      return;
+    }
+    case 'i': {
+      const entry = refs.imageEntry(record[1]);
+      entry.statsSeq = Math.max(entry.statsSeq, record[4]);
+      return;
+    }
+    default:
+      restoreRecord(ctx, record);
+  }
+}
+
+/** The statistics of a byline that its articles change (the rest of its entry comes from its own events). */
+export interface BylineStats {
+  statsSeq: number;
+  liveCount: number;
+  latestMs: number | undefined;
+  latestStale: boolean;
+}
+
+/**
+ * Add one partition's statistics of a byline to `into` (the merge so far, starting from
+ * the scan's: no live article, statsSeq 0). Partitions hold disjoint articles, so:
+ * live articles add up; the last sequence that changed the statistics is the highest of
+ * the partitions'; the latest publication time is the highest, unless a partition could
+ * not keep its own current (an article holding it left) — then the merged one is marked
+ * stale too and recomputed on first use from the merged reverse references, which is
+ * what a single replay would do.
+ */
+export function mergeBylineStats(into: BylineStats, from: BylineStats): void {
+  into.statsSeq = Math.max(into.statsSeq, from.statsSeq);
+  into.liveCount += from.liveCount;
+  into.latestStale = into.latestStale || from.latestStale;
+  if (from.latestMs !== undefined && (into.latestMs === undefined || from.latestMs > into.latestMs))
+    into.latestMs = from.latestMs;
+}

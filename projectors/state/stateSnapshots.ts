@@ -45,6 +45,14 @@ export interface StateSnapshotStore {
    */
   load(name: string, options: { maxPosition: number; head: LogHead }): Promise<LoadedSnapshot>;
   info(name: string): Promise<SnapshotInfo | undefined>;
+  /**
+   * The records of the snapshot `name` as saved, unchecked against the stream (a
+   * partitioned rebuild's partition states, merged by its coordinator), with its
+   * position; the object store's digest check fails the iteration when the data is bad.
+   */
+  readRecords(name: string): Promise<{ info: SnapshotInfo; records: AsyncIterable<StateRecord> }>;
+  /** Delete the snapshot `name` (nothing when there is none). */
+  remove(name: string): Promise<void>;
   /** Every snapshot saved (none when the bucket does not exist yet: listing creates nothing). */
   list(): Promise<SnapshotInfo[]>;
 }
@@ -173,6 +181,29 @@ export function createStateSnapshotStore(options: {
       const info: SnapshotInfo = { name, ...meta, bytes: stored.size };
       logger?.info({ ...info, ms: Date.now() - started }, 'saved the projection state');
       return info;
+    },
+
+    async readRecords(name) {
+      const os = await store();
+      const found = await os.info(name);
+      const info = found && !found.deleted ? infoOf(found.metadata, name, found.size) : undefined;
+      const result = info && (await os.get(name));
+      if (!info || !result) throw new Error(`state ${name} not found in ${names.bucket('state')}`);
+      const lines = createInterface({
+        input: Readable.fromWeb(result.data as WebReadableStream<Uint8Array>),
+        crlfDelay: Number.POSITIVE_INFINITY,
+      });
+      async function* records(): AsyncGenerator<StateRecord> {
+        for await (const line of lines) if (line) yield JSON.parse(line) as StateRecord;
+        const error = await result!.error;
+        if (error) throw error;
+      }
+      return { info, records: records() };
+    },
+
+    async remove(name) {
+      const os = await store();
+      await os.delete(name).catch(() => {});
     },
 
     async load(name, { maxPosition, head }) {

@@ -12,8 +12,13 @@ import type { ContentEvent } from '../../schemas/catalog.ts';
 import { createNames, type Names, PROJECTION_NAMES } from '../../schemas/names.ts';
 import { benchLog } from './replay/benchLog.ts';
 import { measureLatency } from './replay/latency.ts';
-import { latencyMeasurements, reindexMeasurements, replayDetails } from './replay/report.ts';
-import { replayRounds } from './replay/rounds.ts';
+import {
+  latencyMeasurements,
+  partitionMeasurements,
+  reindexMeasurements,
+  replayDetails,
+} from './replay/report.ts';
+import { partitionRounds, replayRounds } from './replay/rounds.ts';
 import type { ReplayBenchOptions, ReplayBenchResult, ReplayRun } from './replay/types.ts';
 
 /** Append the generated log in batches of 2000; seconds it took. */
@@ -79,6 +84,10 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
     await rm(run.file, { force: true });
 
     const measurements = reindexMeasurements(options.events, rounds);
+    if (options.partitions && options.partitions.length > 0) {
+      const parts = await partitionRounds(run, Math.max(1, options.rounds ?? 2), options.partitions);
+      measurements.push(...partitionMeasurements(rounds, parts.single, parts.partitioned));
+    }
     const samples = options.latencySamples ?? 1000;
     if (samples > 0) {
       options.log?.info({ samples }, 'measuring append → searchable latency');

@@ -142,6 +142,7 @@ function registerImages(bench: Command, ctx: CliContext): void {
 
 interface ReplayOptions {
   events: number[];
+  partitions?: number[];
   latencySamples: number;
   bodyKb: string;
   rounds: number;
@@ -193,6 +194,7 @@ async function runReplaySizes(
       bodyBytes: body,
       latencySamples: options.latencySamples,
       rounds: options.rounds,
+      ...(options.partitions ? { partitions: options.partitions } : {}),
       keepData: options.keepData,
       log: ctx.log(),
       signal: ctx.signal,
@@ -249,6 +251,11 @@ function registerReplay(bench: Command, ctx: CliContext): void {
       1000,
     )
     .option('--body-kb <range>', 'article body size range in KiB', '2-20')
+    .option(
+      '--partitions <k[,k...]>',
+      'also time `reindex all --partitions K` for each K (and the single process alike): events/s and CPU-s per 1,000 events of the projector processes, Elasticsearch and NATS',
+      positiveIntList,
+    )
     .option(
       '--rounds <n>',
       'alternating rounds of ours and the ceiling (best of each counts)',

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { runPartitionWorker } from '../../projectors/rebuild/partitions.ts';
 import {
   type ReindexPhase,
   type ReindexProgress,
@@ -31,6 +33,9 @@ interface ReindexOptions {
   shards: number;
   leaseTtl: number;
   metricsPort?: number;
+  partitions?: number;
+  join?: string | true;
+  maxPartitions?: number;
 }
 
 const PHASE_LABEL: Record<ReindexPhase, string> = {
@@ -130,6 +135,22 @@ function summary(report: ReindexReport): string {
     `phases: ${Object.entries(report.phasesMs)
       .map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)} s`)
       .join(', ')}; peak RSS ${Math.round(report.peakRssBytes / 1024 / 1024)} MiB`,
+    ...(report.partitioned
+      ? [
+          `partitioned write (rebuild ${report.partitioned.rebuildId}):`,
+          formatTable([
+            ['PARTITION', 'ARTICLES', 'WORKER', 'CLAIMS', 'SECONDS', 'CPU S'],
+            ...report.partitioned.partitions.map((d) => [
+              String(d.partition),
+              String(d.articles),
+              d.worker,
+              String(d.attempt),
+              (d.ms / 1000).toFixed(1),
+              (d.cpuMs / 1000).toFixed(1),
+            ]),
+          ]),
+        ]
+      : []),
     ...(report.snapshot
       ? [
           `state saved for the live projector: ${report.snapshot.records} records, ${(report.snapshot.bytes / 1024 / 1024).toFixed(1)} MiB, at sequence ${report.snapshot.position}`,
@@ -178,8 +199,23 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option('--shards <n>', 'primary shards of a new index (about one per data node)', positiveInt, 1)
     .option('--wait', 'wait for a running reindex of the same projection instead of refusing')
-    .option('--lease-ttl <ms>', 'lifetime of the reindex lock without renewal', positiveInt, 15_000)
+    .option(
+      '--lease-ttl <ms>',
+      'lifetime of the reindex lock (and of a partition claim) without renewal',
+      positiveInt,
+      15_000,
+    )
     .option('--no-progress', 'no progress bar')
+    .option(
+      '--partitions <k>',
+      "split the articles' write over K worker processes (by a hash of the article id); others may --join",
+      positiveInt,
+    )
+    .option(
+      '--join [rebuildId]',
+      'take unclaimed partitions of a running partitioned rebuild (default: the current one)',
+    )
+    .option('--max-partitions <n>', 'with --join: partitions to take at most', positiveInt)
     .option(
       '--metrics-port <port>',
       'serve /metrics, /healthz and /readyz while it runs (0: any free port)',
@@ -203,7 +239,15 @@ export function register(program: Command, ctx: CliContext): void {
         });
         return;
       }
+      if (options.join !== undefined) {
+        await joinRebuild(ctx, options);
+        return;
+      }
       const projections = projectionsArg(selector, '<projection>');
+      if (options.partitions !== undefined && options.asOf !== undefined)
+        throw new ConfigError('--partitions', 'an as-of build is not partitioned');
+      if (options.partitions !== undefined && !projections.includes('articles'))
+        throw new ConfigError('--partitions', 'only the articles projection is partitioned');
       let asOf: Date | undefined;
       if (options.asOf !== undefined) {
         asOf = new Date(options.asOf);
@@ -237,6 +281,9 @@ export function register(program: Command, ctx: CliContext): void {
             signal: ctx.signal,
             wait: options.wait,
             leaseTtlMs: options.leaseTtl,
+            ...(options.partitions !== undefined
+              ? { partitions: options.partitions, spawnWorker: spawnJoiner(options) }
+              : {}),
             onWait: (holder) => ctx.log().warn({ holder }, 'another reindex holds the lock; waiting'),
             onProgress: (progress) => {
               view.update(progress);
@@ -252,4 +299,54 @@ export function register(program: Command, ctx: CliContext): void {
         }
       });
     });
+}
+
+/** Start `presslog reindex --join <id>` as a child of this process (its output to our stderr). */
+function spawnJoiner(options: ReindexOptions) {
+  return (rebuildId: string) =>
+    spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        process.argv[1]!,
+        'reindex',
+        '--join',
+        rebuildId,
+        '--no-progress',
+        '--batch',
+        String(options.batch),
+      ],
+      { stdio: ['ignore', 2, 2], env: process.env },
+    );
+}
+
+/** `reindex --join`: work on a running partitioned rebuild until its partitions are done. */
+async function joinRebuild(ctx: CliContext, options: ReindexOptions): Promise<void> {
+  const config = ctx.config();
+  const log = ctx.log();
+  await withProjectorClients(ctx, async (clients) => {
+    const report = await runPartitionWorker({
+      log: clients.log,
+      client: clients.client,
+      checkpoints: clients.checkpoints,
+      leaseBucket: clients.leaseBucket,
+      deadLetters: clients.deadLetters,
+      snapshots: clients.snapshots,
+      names: config.names,
+      projections: ['articles'],
+      logger: log,
+      signal: ctx.signal,
+      ...(typeof options.join === 'string' ? { rebuildId: options.join } : {}),
+      ...(options.maxPartitions !== undefined ? { maxPartitions: options.maxPartitions } : {}),
+      onClaim: (partition, attempt) =>
+        log.info({ partition, attempt }, attempt > 1 ? 'took over a partition' : 'claimed a partition'),
+    });
+    ctx.output(report, () =>
+      report.partitions.length === 0
+        ? `rebuild ${report.rebuildId}: no partition left to take`
+        : `rebuild ${report.rebuildId}: wrote partition(s) ${report.partitions
+            .map((d) => `${d.partition} (${d.articles} articles, ${(d.ms / 1000).toFixed(1)} s)`)
+            .join(', ')}`,
+    );
+  });
 }

@@ -2,6 +2,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Command } from 'commander';
 import { type StoreStatus, storesStatus } from '../../log/stores.ts';
 import {
+  type PartitionedRebuildStatus,
+  partitionedRebuildStatus,
+} from '../../projectors/rebuild/partitions.ts';
+import {
   type LeaseHolder,
   type ProjectionStatus,
   projectionStatus,
@@ -56,7 +60,9 @@ function storesText(stores: StoreStatus[]): string {
   return formatTable([['STREAM', 'REPLICAS', 'LEADER', 'FOLLOWERS', 'ALL CURRENT', 'MESSAGES'], ...rows]);
 }
 
-function text(report: StatusReport & { stores: StoreStatus[] }): string {
+function text(
+  report: StatusReport & { stores: StoreStatus[]; partitioned?: PartitionedRebuildStatus },
+): string {
   const rows = report.projections.map((s) => [
     s.projection,
     s.index
@@ -98,6 +104,7 @@ function text(report: StatusReport & { stores: StoreStatus[] }): string {
         `${snapshot.records} records, ${(snapshot.bytes / 1024 / 1024).toFixed(1)} MiB, saved ${snapshot.savedAt}`,
     );
   }
+  if (report.partitioned) lines.push('', partitionedText(report.partitioned));
   lines.push('', storesText(report.stores));
   return lines.join('\n');
 }
@@ -125,11 +132,38 @@ export function register(program: Command, ctx: CliContext): void {
             signal: ctx.signal,
           });
           const stores = await storesStatus(await jetstreamManager(clients.nc), ctx.config().names);
-          return { ...report, stores };
+          const partitioned = await partitionedRebuildStatus(clients.leaseBucket).catch(() => undefined);
+          return { ...report, stores, ...(partitioned ? { partitioned } : {}) };
         };
         if (options.watch) return watchStatus(ctx, read, options.interval * 1000, text);
         const report = await read();
         ctx.output(report, () => text(report));
       });
     });
+}
+
+/** A running partitioned rebuild: each partition open, claimed (by whom, how far) or done. */
+function partitionedText(status: PartitionedRebuildStatus): string {
+  const { plan } = status;
+  const rows = status.partitions.map((p) => {
+    const claim = p.claimedBy;
+    const detail = claim?.detail as { docs?: number; seq?: number } | undefined;
+    return [
+      String(p.partition),
+      p.done ? 'done' : claim ? 'claimed' : p.attempts > 0 ? 'open (claim expired)' : 'open',
+      p.done ? p.done.worker : claim ? `pid ${claim.pid}@${claim.host}` : '-',
+      String(p.attempts),
+      p.done
+        ? `${p.done.articles} articles`
+        : detail
+          ? `seq ${detail.seq ?? 0}/${plan.head.lastSeq}, ${detail.docs ?? 0} docs`
+          : '-',
+    ];
+  });
+  return [
+    `partitioned rebuild ${plan.id}: ${plan.partitions} partitions of ${plan.index}, up to sequence ${plan.head.lastSeq} ` +
+      `(coordinator pid ${plan.coordinator.pid}@${plan.coordinator.host}; join with: presslog reindex --join ${plan.id})` +
+      (status.failed ? ` FAILED: ${status.failed}` : ''),
+    formatTable([['PARTITION', 'STATE', 'WORKER', 'CLAIMS', 'PROGRESS'], ...rows]),
+  ].join('\n');
 }

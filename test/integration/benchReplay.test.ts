@@ -93,3 +93,43 @@ test('bench replay --json: one measurement per line with ours, ceiling and ratio
   const leftOver = [...(await benchResources())].filter((name) => !before.has(name));
   assert.deepEqual(leftOver, []);
 });
+
+test('bench replay --partitions 2 --json: events/s and CPU-s per 1,000 events of the single process and of K=2, each next to the ceiling', async () => {
+  const run = await runCli([
+    'bench',
+    'replay',
+    '--events',
+    '1000',
+    '--partitions',
+    '2',
+    '--rounds',
+    '1',
+    '--latency-samples',
+    '0',
+    '--json',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const measurements = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { name: string; unit: string; ours: number; ceiling: number })
+    .filter((m) => m.name?.startsWith('reindex, one process') || m.name?.startsWith('reindex --partitions'));
+  const names = measurements.map((m) => m.name);
+  for (const label of ['reindex, one process', 'reindex --partitions 2']) {
+    for (const what of [
+      'events/s',
+      'projector CPU-s / 1k events',
+      'projector CPU-s / 1k events, start-up excluded',
+      'Elasticsearch CPU-s / 1k events',
+    ])
+      assert.ok(names.includes(`${label}: ${what}`), `${label}: ${what} in ${names.join('; ')}`);
+  }
+  const get = (name: string) => measurements.find((m) => m.name === name)!;
+  for (const label of ['reindex, one process', 'reindex --partitions 2']) {
+    assert.ok(get(`${label}: events/s`).ours > 0 && get(`${label}: events/s`).ceiling > 0);
+    // The whole processes' CPU (start-up included) is at least what the reindex reports of its own work.
+    const all = get(`${label}: projector CPU-s / 1k events`).ours;
+    const work = get(`${label}: projector CPU-s / 1k events, start-up excluded`).ours;
+    assert.ok(work > 0 && all >= work, `${label}: ${all} >= ${work}`);
+  }
+});

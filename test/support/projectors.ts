@@ -167,17 +167,20 @@ export function reindexAll(env: ProjectorEnv, extra: Partial<ReindexOptions> = {
   });
 }
 
-export type ProxyMode = 'pass' | 'reject-some-bulk-items';
+export type ProxyMode = 'pass' | 'reject-some-bulk-items' | 'refuse-doc-for-good';
 
 /**
  * A throwaway HTTP proxy in front of Elasticsearch. `stop()` closes the port and every
  * open connection (the client sees connection refused); `start()` listens on the same
  * port again. In `reject-some-bulk-items` mode every third item of a `_bulk` request is
- * answered with a 429 instead of being forwarded, once per (id, version).
+ * answered with a 429 instead of being forwarded, once per (id, version). In
+ * `refuse-doc-for-good` mode every bulk item of the document `refuse(id)` named is
+ * answered with a 400 (a mapping error: no retry helps).
  */
 export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200') {
   const upstream = new URL(target.split(',')[0]!);
   let mode: ProxyMode = 'pass';
+  let refusedId: string | undefined;
   const rejectedOnce = new Set<string>();
   let rejectedItems = 0;
   const sockets = new Set<Socket>();
@@ -223,7 +226,7 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
     delete headers['content-length'];
     delete headers['transfer-encoding'];
     const isBulk = req.method === 'POST' && /\/_bulk(\?|$)/.test(req.url ?? '');
-    if (mode === 'reject-some-bulk-items' && isBulk) {
+    if ((mode === 'reject-some-bulk-items' || mode === 'refuse-doc-for-good') && isBulk) {
       const lines = body
         .toString('utf8')
         .split('\n')
@@ -243,7 +246,9 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
       }
       const rejected = new Set<number>();
       pairs.forEach((pair, i) => {
-        if (i % 3 === 0 && !rejectedOnce.has(pair.key)) {
+        if (mode === 'refuse-doc-for-good') {
+          if (pair.key.startsWith(`${refusedId}@`)) rejected.add(i);
+        } else if (i % 3 === 0 && !rejectedOnce.has(pair.key)) {
           rejectedOnce.add(pair.key);
           rejected.add(i);
         }
@@ -252,27 +257,39 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
       const kept = pairs.filter((_, i) => !rejected.has(i));
       let items: unknown[] = [];
       let took = 0;
+      let upstreamErrors = false;
       if (kept.length > 0) {
         body = Buffer.from(
           `${kept.flatMap((p) => (p.source === undefined ? [p.action] : [p.action, p.source])).join('\n')}\n`,
         );
         const response = await forward(req.method!, req.url!, headers, body);
-        const parsed = JSON.parse(response.body.toString('utf8')) as { items: unknown[]; took: number };
+        const parsed = JSON.parse(response.body.toString('utf8')) as {
+          items: unknown[];
+          took: number;
+          errors: boolean;
+        };
         items = parsed.items;
         took = parsed.took;
+        upstreamErrors = parsed.errors;
       }
       let next = 0;
       const merged = pairs.map((pair, i) => {
         if (!rejected.has(i)) return items[next++];
         const kind = Object.keys(JSON.parse(pair.action) as object)[0]!;
-        return {
-          [kind]: {
-            status: 429,
-            error: { type: 'es_rejected_execution_exception', reason: 'rejected by the test proxy' },
-          },
-        };
+        const error =
+          mode === 'refuse-doc-for-good'
+            ? {
+                status: 400,
+                error: { type: 'mapper_parsing_exception', reason: 'refused by the test proxy' },
+              }
+            : {
+                status: 429,
+                error: { type: 'es_rejected_execution_exception', reason: 'rejected by the test proxy' },
+              };
+        return { [kind]: error };
       });
-      const payload = Buffer.from(JSON.stringify({ took, errors: true, items: merged }));
+      const errors = upstreamErrors || rejected.size > 0;
+      const payload = Buffer.from(JSON.stringify({ took, errors, items: merged }));
       res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
       res.end(payload);
       return;
@@ -307,6 +324,10 @@ export async function startEsProxy(target = process.env.ELASTICSEARCH_URL ?? 'ht
     },
     setMode(next: ProxyMode) {
       mode = next;
+    },
+    /** In `refuse-doc-for-good` mode, the document whose writes are refused. */
+    refuse(id: string) {
+      refusedId = id;
     },
     get rejectedItems() {
       return rejectedItems;

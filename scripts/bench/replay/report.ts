@@ -1,6 +1,6 @@
 import { type Measurement, measurement } from '../measurement.ts';
 import { type LatencyResult, percentile } from './latency.ts';
-import type { ReplayRounds } from './rounds.ts';
+import type { PartitionRounds, ReplayRounds } from './rounds.ts';
 import type { ReplayBenchDetails } from './types.ts';
 
 /** Best rounds of ours and each ceiling. */
@@ -47,6 +47,72 @@ export function reindexMeasurements(events: number, rounds: ReplayRounds): Measu
       'the reindex process, a whole presslog CLI (its peak at the end of "prepare", below, is before any event is read); no ceiling',
     ),
   ];
+}
+
+/**
+ * The partition rows (`--partitions`): events/s of each partition count against the
+ * same ceiling as `reindex events/s`, and CPU-seconds per 1,000 events of the projector
+ * processes (the reindex CLI and its workers), Elasticsearch and NATS, against the
+ * ceiling's (the loader reading the log and bulk-loading the final documents). Best
+ * round by wall time; its CPU figures with it.
+ */
+export function partitionMeasurements(
+  rounds: ReplayRounds,
+  single: PartitionRounds,
+  partitioned: readonly PartitionRounds[],
+): Measurement[] {
+  const best = bestSeconds(rounds);
+  const bestAt = (side: PartitionRounds) => side.seconds.indexOf(Math.min(...side.seconds));
+  const ceilingRound = rounds.ceilingWithReadRuns.indexOf(best.ceilingWithRead);
+  const per1000 = (cpu: number, events: number) => (cpu / Math.max(1, events)) * 1000;
+  const out: Measurement[] = [];
+  for (const side of [single, ...partitioned]) {
+    const label = side.partitions === 0 ? 'reindex, one process' : `reindex --partitions ${side.partitions}`;
+    const i = bestAt(side);
+    const events = side.events;
+    out.push(
+      measurement(
+        `${label}: events/s`,
+        'events/s',
+        events / side.seconds[i]!,
+        events / best.ceilingWithRead,
+        'ceiling: the final documents bulk-loaded while the loader reads the whole log',
+      ),
+      measurement(
+        `${label}: projector CPU-s / 1k events`,
+        'CPU-s',
+        per1000(side.projectorCpu[i]!, events),
+        per1000(rounds.cpu.ceilingWithRead[ceilingRound] ?? 0, events),
+        'the reindex CLI and its partition workers (from /proc: reaped children); ceiling: the loader; lower is better',
+      ),
+      measurement(
+        `${label}: projector CPU-s / 1k events, start-up excluded`,
+        'CPU-s',
+        per1000(side.workCpu[i]!, events),
+        per1000(rounds.cpu.ceilingWithRead[ceilingRound] ?? 0, events),
+        "what the reindex reports: the coordinator's CPU in the reindex and each partition's write (not the processes' start-up); the per-core rate for sizing; lower is better",
+      ),
+      measurement(
+        `${label}: Elasticsearch CPU-s / 1k events`,
+        'CPU-s',
+        per1000(side.esCpu[i]!, events),
+        per1000(rounds.cpu.ceilingWithReadEs[ceilingRound] ?? 0, events),
+        'node stats (process.cpu); ceiling: during the ceiling load; lower is better',
+      ),
+    );
+    const nats = side.natsCpu[i];
+    if (nats !== undefined)
+      out.push(
+        measurement(
+          `${label}: NATS CPU-s / 1k events`,
+          'CPU-s',
+          per1000(nats, events),
+          0,
+          'the local nats-server serving NATS_URL (from /proc); no ceiling measured',
+        ),
+      );
+  }
+  return out;
 }
 
 /** The latency rows: append → searchable p50 and p99, and the live projector's start-up. */

@@ -1,10 +1,28 @@
 import type { ReindexReport } from '../../../projectors/rebuild/reindex.ts';
 import { esCpuSeconds, exportDocs, loadCeiling } from './ceiling.ts';
 import { runCliJson } from './childCli.ts';
+import { natsServerCpuSeconds, reapedChildrenCpuSeconds } from './procCpu.ts';
 import type { ReplayCpu, ReplayRun } from './types.ts';
+
+/** The rounds of one partition count (`bench replay --partitions`). */
+export interface PartitionRounds {
+  partitions: number;
+  seconds: number[];
+  /** CPU seconds of the reindex CLI and its partition workers (reaped children), per round. */
+  projectorCpu: number[];
+  esCpu: number[];
+  /** Undefined when no local nats-server serves NATS_URL. */
+  natsCpu: (number | undefined)[];
+  /** CPU seconds the reindex itself reported: the coordinator's reindex and each partition's write (process start-up excluded). */
+  workCpu: number[];
+  events: number;
+}
 
 /** Every round's times and CPU, the fastest reindex's report and the ceiling's document count. */
 export interface ReplayRounds {
+  /** With `partitions`: the rounds of each partition count, and the single process's, measured alike. */
+  partitioned?: PartitionRounds[];
+  single?: PartitionRounds;
   report: ReindexReport;
   oursRuns: number[];
   ceilingRuns: number[];
@@ -14,16 +32,78 @@ export interface ReplayRounds {
   finalDocs: number;
 }
 
-/** A full `presslog reindex all` in a child process, with Elasticsearch's CPU over the same time. */
-async function reindexRound(run: ReplayRun): Promise<{ report: ReindexReport; esCpu: number }> {
-  const { es } = run.options;
+/**
+ * A full `presslog reindex all` (with `partitions`: `--partitions K`) in a child process,
+ * with the CPU of that process and its workers, Elasticsearch and NATS over the same time.
+ */
+async function reindexRound(
+  run: ReplayRun,
+  partitions?: number,
+): Promise<{ report: ReindexReport; esCpu: number; projectorCpu: number; natsCpu: number | undefined }> {
+  const { es, config } = run.options;
+  const natsUrl = config.nats.url;
   const esBefore = await esCpuSeconds(es);
+  const natsBefore = await natsServerCpuSeconds(natsUrl);
+  const childrenBefore = (await reapedChildrenCpuSeconds()) ?? 0;
   const report = await runCliJson<ReindexReport>(
-    ['reindex', 'all', '--no-progress', '--keep', '0'],
+    [
+      'reindex',
+      'all',
+      '--no-progress',
+      '--keep',
+      '0',
+      ...(partitions !== undefined ? ['--partitions', String(partitions)] : []),
+    ],
     { PRESSLOG_NAMESPACE: run.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
     run.options.signal,
   );
-  return { report, esCpu: (await esCpuSeconds(es)) - esBefore };
+  const natsAfter = await natsServerCpuSeconds(natsUrl);
+  const children = await reapedChildrenCpuSeconds();
+  return {
+    report,
+    esCpu: (await esCpuSeconds(es)) - esBefore,
+    projectorCpu: children === undefined ? report.cpuMs / 1000 : children - childrenBefore,
+    natsCpu: natsBefore === undefined || natsAfter === undefined ? undefined : natsAfter - natsBefore,
+  };
+}
+
+/**
+ * `--partitions 1,2`: for each round, the single-process reindex and each partition count
+ * one after the other, measured alike (wall time, CPU of the projector processes, of
+ * Elasticsearch and of NATS).
+ */
+export async function partitionRounds(
+  run: ReplayRun,
+  rounds: number,
+  partitions: readonly number[],
+): Promise<{ single: PartitionRounds; partitioned: PartitionRounds[] }> {
+  const empty = (k: number): PartitionRounds => ({
+    partitions: k,
+    seconds: [],
+    projectorCpu: [],
+    esCpu: [],
+    natsCpu: [],
+    workCpu: [],
+    events: 0,
+  });
+  const single = empty(0);
+  const partitioned = partitions.map(empty);
+  for (let round = 0; round < rounds; round++) {
+    for (const side of [single, ...partitioned]) {
+      run.options.log?.info({ round, partitions: side.partitions }, 'reindexing (partition rounds)');
+      const result = await reindexRound(run, side.partitions === 0 ? undefined : side.partitions);
+      side.seconds.push(result.report.durationMs / 1000);
+      side.projectorCpu.push(result.projectorCpu);
+      side.esCpu.push(result.esCpu);
+      side.natsCpu.push(result.natsCpu);
+      const { report } = result;
+      side.workCpu.push(
+        (report.cpuMs + (report.partitioned?.partitions ?? []).reduce((n, p) => n + p.cpuMs, 0)) / 1000,
+      );
+      side.events = result.report.events;
+    }
+  }
+  return { single, partitioned };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ReplayBenchOptions {
   latencySamples?: number;
   /** Alternating rounds of ours and the ceiling; the best of each counts (default 2). */
   rounds?: number;
+  /** Also time `reindex all --partitions K` for each K (and the single process alike). */
+  partitions?: readonly number[];
   /** Keep the benchmark's stream and indexes (default: delete them). */
   keepData?: boolean;
   log?: Logger;
