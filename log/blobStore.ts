@@ -7,6 +7,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names } from '../schemas/names.ts';
+import { bucketRead } from './contentLog/request.ts';
 import { openObjectStore } from './stores.ts';
 
 /**
@@ -163,12 +164,12 @@ export function createNatsBlobStore(options: NatsBlobStoreOptions): BlobStore {
   };
   const size = async (digest: string) => {
     hexOf(digest);
-    const info = await (await store()).info(digest);
+    const info = await bucketRead(nc, async () => (await store()).info(digest));
     return info && !info.deleted ? info.size : undefined;
   };
   async function stream(digest: string): Promise<Readable | undefined> {
     hexOf(digest);
-    const found = await (await store()).get(digest);
+    const found = await bucketRead(nc, async () => (await store()).get(digest));
     if (!found) return undefined;
     return Readable.fromWeb(found.data as unknown as WebReadableStream<Uint8Array>);
   }
@@ -186,7 +187,7 @@ export function createNatsBlobStore(options: NatsBlobStoreOptions): BlobStore {
     },
     async read(digest) {
       hexOf(digest);
-      const bytes = await (await store()).getBlob(digest);
+      const bytes = await bucketRead(nc, async () => (await store()).getBlob(digest));
       if (!bytes)
         throw Object.assign(new Error(`no blob ${digest} in ${names.bucket('blobs')}`), { code: 'ENOENT' });
       return Buffer.from(bytes);
@@ -205,7 +206,7 @@ export function createNatsBlobStore(options: NatsBlobStoreOptions): BlobStore {
       return Buffer.concat(chunks).subarray(0, bytes);
     },
     async *list() {
-      for (const info of await (await store()).list())
+      for (const info of await bucketRead(nc, async () => (await store()).list()))
         if (!info.deleted && DIGEST.test(info.name)) yield info.name;
     },
     async delete(digest) {

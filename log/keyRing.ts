@@ -6,7 +6,7 @@ import { ConfigError, ErasedItemError, PresslogError, TransientError } from '../
 import type { EntityType, Names } from '../schemas/names.ts';
 import { isTransportError } from './contentLog/natsErrors.ts';
 import { createPublisher, type Publisher } from './contentLog/publisher.ts';
-import { DEFAULT_FAILOVER_MS, throughFailover } from './contentLog/request.ts';
+import { bucketRead } from './contentLog/request.ts';
 import { type DataKey, masterKeyCheck, newKey, unwrapKey, wrapKey } from './crypto/sealing.ts';
 import { openKv } from './stores.ts';
 
@@ -73,24 +73,16 @@ interface StoredEntry {
 
 const itemKey = (entityType: string, entityId: string) => `${entityType}.${entityId}`;
 
-/**
- * A read of the keys bucket retried while it times out on a cluster (its leader being
- * re-elected after a node died), like the content log's reads; on one server, not.
- */
-function failover<T>(nc: NatsConnection, fn: () => Promise<T>): Promise<T> {
-  return throughFailover(nc, DEFAULT_FAILOVER_MS, fn, { retryable: isTransportError });
-}
-
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const bucket = options.names.bucket('keys');
-  const kv = await failover(options.nc, () =>
+  const kv = await bucketRead(options.nc, () =>
     openKv(options.nc, options.names, 'keys', options.replicas ?? 1),
   );
   const js = jetstream(options.nc);
   let master = options.masterKey;
-  await failover(options.nc, () => checkMasterKey(kv, master, bucket));
-  const idKey = await failover(options.nc, () => sharedKey(kv, master, ID_KEY));
+  await bucketRead(options.nc, () => checkMasterKey(kv, master, bucket));
+  const idKey = await bucketRead(options.nc, () => sharedKey(kv, master, ID_KEY));
   const cacheSize = Math.max(1, options.cacheSize ?? 100_000);
   const cache = new Map<string, ItemKeys>();
 
@@ -112,14 +104,14 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   };
   const read = async (entityType: string, entityId: string): Promise<ItemKeys> => {
     const k = itemKey(entityType, entityId);
-    return fromEntry(k, await failover(options.nc, () => kv.get(k)));
+    return fromEntry(k, await bucketRead(options.nc, () => kv.get(k)));
   };
 
   // Every change to the bucket made by another process reaches this cache: an erasure (a
   // purge) or a redaction (fewer generations) in another process would otherwise leave a
   // long-running one (a worker, a projector) sealing new events of an erased item under its
   // cached key, or opening redacted versions with cached generations.
-  const watcher = await failover(options.nc, () => kv.watch({ include: KvWatchInclude.UpdatesOnly }));
+  const watcher = await bucketRead(options.nc, () => kv.watch({ include: KvWatchInclude.UpdatesOnly }));
   void (async () => {
     for await (const entry of watcher) {
       if (entry.key.startsWith('_')) continue;
@@ -234,7 +226,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       // against 900-1,200 ms); with more revisions the later one still wins here.
       const stream = `KV_${bucket}`;
       const prefix = `$KV.${bucket}.`;
-      const consumer = await failover(options.nc, () =>
+      const consumer = await bucketRead(options.nc, () =>
         js.consumers.get(stream, {
           deliver_policy: DeliverPolicy.All,
           filter_subjects: `${prefix}>`,

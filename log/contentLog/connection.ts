@@ -18,6 +18,9 @@ import { throughFailover } from './request.ts';
  */
 export const DIRECT_GET_TIMEOUT_MS = 2_000;
 
+/** A read consumer not created in this long on a cluster is asked for again (see `Clients.reads`). */
+export const CLUSTER_CONSUMER_TIMEOUT_MS = 3_000;
+
 /** How often the client pings its server (see `open`). */
 export const PING_INTERVAL_MS = 3_000;
 
@@ -65,7 +68,10 @@ async function open(ctx: LogContext): Promise<Clients> {
       timeout: Math.min(requestTimeoutMs, DIRECT_GET_TIMEOUT_MS),
       checkAPI: false,
     });
-    return { nc, js, jsm, direct };
+    const reads = nc.info?.cluster
+      ? jetstream(nc, { timeout: Math.min(requestTimeoutMs, CLUSTER_CONSUMER_TIMEOUT_MS) })
+      : js;
+    return { nc, js, jsm, direct, reads };
   } catch (err) {
     // Release what we opened before failing (the injected connection is the caller's).
     if (!options.nc) await nc.close().catch(() => {});

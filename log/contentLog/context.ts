@@ -14,6 +14,12 @@ export interface Clients {
   jsm: JetStreamManager;
   /** The same API with a short timeout, for direct gets (see `getMessage`). */
   direct: JetStreamManager;
+  /**
+   * For creating read consumers: on a cluster with a short timeout (nats-server 2.9 may
+   * place a consumer on a peer that is down, which never answers; a new attempt is
+   * placed again), on a single server the same as `js`.
+   */
+  reads: JetStreamClient;
 }
 
 /**

@@ -34,10 +34,10 @@ export async function* readOrdered<T>(
 ): AsyncGenerator<T> {
   const { stream, activeScans } = ctx;
   const { filter, batch, signal, visit } = params;
-  const { js, nc } = await clients(ctx);
+  const { reads, nc } = await clients(ctx);
   // `filter_subjects` given a string becomes the single `filter_subject` that 2.9 accepts.
   const consumer = await request(ctx, nc, `create consumer on ${stream}`, () =>
-    js.consumers.get(stream, { ...params.consumer, filter_subjects: filter }),
+    reads.consumers.get(stream, { ...params.consumer, filter_subjects: filter }),
   );
   let finished = false;
   let stopReason: Error | undefined;

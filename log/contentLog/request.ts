@@ -28,6 +28,15 @@ export function throughFailover<T>(
 }
 
 /**
+ * A read of a bucket (a key-value or object store) retried while it times out on a
+ * cluster, like the content log's reads: its stream electing a leader after a node died,
+ * or (nats-server 2.9) an object store's read consumer placed on a peer that is down.
+ */
+export function bucketRead<T>(nc: NatsConnection, fn: () => Promise<T>): Promise<T> {
+  return throughFailover(nc, DEFAULT_FAILOVER_MS, fn, { retryable: isTransportError });
+}
+
+/**
  * A read-only JetStream request (stream info, a get, creating a consumer), retried through
  * a fail-over (see {@link throughFailover}; on nats-server 2.9 an ephemeral consumer may
  * also be placed on a peer that is down, and a new attempt is placed again). Then wrapped

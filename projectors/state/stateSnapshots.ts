@@ -5,6 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { bucketRead } from '../../log/contentLog/request.ts';
 import { openObjectStore } from '../../log/stores.ts';
 import type { LogHead } from '../../log/types.ts';
 import type { Names, ProjectionName } from '../../schemas/names.ts';
@@ -129,7 +130,7 @@ export function createStateSnapshotStore(options: {
 
   return {
     async info(name) {
-      const found = await (await store()).info(name);
+      const found = await bucketRead(nc, async () => (await store()).info(name));
       return found && !found.deleted ? infoOf(found.metadata, name, found.size) : undefined;
     },
 
@@ -141,7 +142,7 @@ export function createStateSnapshotStore(options: {
         return [];
       }
       const out: SnapshotInfo[] = [];
-      for (const found of await os.list()) {
+      for (const found of await bucketRead(nc, () => os.list())) {
         const info = found.deleted ? undefined : infoOf(found.metadata, found.name, found.size);
         if (info) out.push(info);
       }
@@ -185,9 +186,9 @@ export function createStateSnapshotStore(options: {
 
     async readRecords(name) {
       const os = await store();
-      const found = await os.info(name);
+      const found = await bucketRead(nc, () => os.info(name));
       const info = found && !found.deleted ? infoOf(found.metadata, name, found.size) : undefined;
-      const result = info && (await os.get(name));
+      const result = info && (await bucketRead(nc, () => os.get(name)));
       if (!info || !result) throw new Error(`state ${name} not found in ${names.bucket('state')}`);
       const lines = createInterface({
         input: Readable.fromWeb(result.data as WebReadableStream<Uint8Array>),
@@ -209,7 +210,7 @@ export function createStateSnapshotStore(options: {
     async load(name, { maxPosition, head }) {
       const started = Date.now();
       const os = await store();
-      const found = await os.info(name);
+      const found = await bucketRead(nc, () => os.info(name));
       const info = found && !found.deleted ? infoOf(found.metadata, name, found.size) : undefined;
       if (!info) return { reason: 'no snapshot' };
       if (info.format !== STATE_FORMAT)
@@ -222,7 +223,7 @@ export function createStateSnapshotStore(options: {
       if (info.position > maxPosition) {
         return { reason: `snapshot at ${info.position} is ahead of the checkpoint ${maxPosition}` };
       }
-      const result = await os.get(name);
+      const result = await bucketRead(nc, () => os.get(name));
       if (!result) return { reason: 'snapshot vanished' };
       const lines = createInterface({
         input: Readable.fromWeb(result.data as WebReadableStream<Uint8Array>),

@@ -4,7 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createIngester } from '../../ingest/ingest.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
-import type { Config } from '../../schemas/config.ts';
+import { type Config, loadConfig } from '../../schemas/config.ts';
+import { PresslogError } from '../../schemas/errors.ts';
 import { type CpuSplit, dedicateCpus } from '../bench/cpus.ts';
 import { type BenchFormat, runFormatBench } from '../bench/formats.ts';
 import { runHighlightBench } from '../bench/highlightStorage.ts';
@@ -19,6 +20,7 @@ import { runReplayBench } from '../bench/replay.ts';
 import { runSearchBench } from '../bench/search.ts';
 import { writeDerivedArticles } from '../bench/searchCorpus.ts';
 import { connectNats, createEsClient, createRedis } from '../runtime.ts';
+import { clusterLayout, clusterUrl, waitClusterReady } from '../services/cluster.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { startServer } from './serve.ts';
@@ -148,6 +150,7 @@ interface ReplayOptions {
   rounds: number;
   keepData?: boolean;
   esCpus?: string;
+  cluster?: boolean;
 }
 
 /** `2-20` (KiB) → `[2048, 20480]` (bytes). */
@@ -211,9 +214,27 @@ async function runReplaySizes(
 }
 
 /** The replay benchmark's clients and, with `--es-cpus`, its CPU split; all released after. */
+/**
+ * `--cluster`: the local clusters of `services up --cluster` instead of the configured
+ * services, for this process and the CLI processes it starts (they inherit the
+ * environment), with everything presslog creates on NATS replicated three times.
+ */
+async function onLocalClusters(config: Config): Promise<Config> {
+  const layout = clusterLayout(join(config.servicesDir, 'cluster'));
+  for (const service of ['nats', 'elasticsearch'] as const) {
+    await waitClusterReady(layout, service, 5_000).catch((err: Error) => {
+      throw new PresslogError(`${err.message} (start them with: presslog services up --cluster)`);
+    });
+  }
+  process.env.NATS_URL = clusterUrl(layout, 'nats');
+  process.env.ELASTICSEARCH_URL = clusterUrl(layout, 'elasticsearch');
+  process.env.PRESSLOG_REPLICAS = '3';
+  return loadConfig(process.env);
+}
+
 async function replayAction(ctx: CliContext, options: ReplayOptions): Promise<void> {
   const body = bodyBytes(options.bodyKb);
-  const config = ctx.config();
+  const config = options.cluster ? await onLocalClusters(ctx.config()) : ctx.config();
   const nc = await connectNats(config, { name: 'presslog-bench', timeout: 5_000 });
   const es = createEsClient(config);
   let split: CpuSplit | undefined;
@@ -263,6 +284,10 @@ function registerReplay(bench: Command, ctx: CliContext): void {
       2,
     )
     .option('--keep-data', 'keep the benchmark stream and indexes')
+    .option(
+      '--cluster',
+      'run against the local 3-node NATS and Elasticsearch clusters of `presslog services up --cluster` (replicas 3 on NATS)',
+    )
     .option(
       '--es-cpus <list>',
       'pin a local Elasticsearch to these CPUs (e.g. 0) and this process, the reindex and a local nats-server to the others, as on separate machines (Linux, taskset)',
