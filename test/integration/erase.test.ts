@@ -4,11 +4,12 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { photo } from '../fixtures/images/craft.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { eventually, type TestNamespace, withNamespace } from '../support/env.ts';
+import { allIndexed, namespaceCli, namespaceEnv, rawStream } from '../support/namespaceCli.ts';
 
 const CANARY = {
   headline: 'QXHEADLINECANARY7731',
@@ -51,30 +52,6 @@ function records(revised: boolean): string {
   ]
     .map((r) => JSON.stringify(r))
     .join('\n');
-}
-
-/** Every message of the content stream as stored, read raw. */
-async function rawStream(ns: TestNamespace): Promise<string> {
-  const jsm = await jetstreamManager(await ns.nats());
-  const info = await jsm.streams.info(ns.names.stream);
-  let all = '';
-  for (let seq = 1; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(ns.names.stream, { seq }).catch(() => null);
-    if (m) all += `${Buffer.from(m.data).toString('utf8')}\n`;
-  }
-  return all;
-}
-
-/** Every document of every index the namespace made (live, kept, as-of, dead letters). */
-async function allIndexed(ns: TestNamespace): Promise<string> {
-  const es = ns.es();
-  await es.indices.refresh({ index: `${ns.config.namespace}-*` });
-  const found = await es.search({
-    index: `${ns.config.namespace}-*`,
-    size: 10_000,
-    query: { match_all: {} },
-  });
-  return JSON.stringify(found.hits.hits);
 }
 
 /** The bytes of every projection-state snapshot. */
@@ -122,17 +99,8 @@ async function blobFiles(dir: string): Promise<string[]> {
 
 test('erase: article, image and byline canaries are gone from the log, every index, snapshots, Redis and blobs', async () => {
   await withNamespace(async (ns) => {
-    const env = {
-      PRESSLOG_NAMESPACE: ns.config.namespace,
-      PRESSLOG_BLOB_DIR: ns.config.blobDir,
-      PRESSLOG_LOG_LEVEL: 'error',
-      PRESSLOG_ACTOR: 'legal-desk',
-    };
-    const cli = async (args: string[], expected = 0) => {
-      const run = await runCli(args, env);
-      assert.equal(run.code, expected, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-      return run;
-    };
+    const env = namespaceEnv(ns, { PRESSLOG_ACTOR: 'legal-desk' });
+    const cli = namespaceCli(ns, { PRESSLOG_ACTOR: 'legal-desk' });
     const dir = await mkdtemp(join(tmpdir(), 'presslog-erase-'));
     try {
       await mkdir(join(dir, 'v1'));
@@ -190,7 +158,7 @@ test('erase: article, image and byline canaries are gone from the log, every ind
       // An item that was never erased fails the audit.
       await cli(['audit', 'erasure', 'article', 'a-kept'], 1);
 
-      const raw = await rawStream(ns);
+      const raw = (await rawStream(ns)).text;
       assert.deepEqual(anyCanary(raw), [], 'no canary in any stored message');
       assert.match(raw, /"type":"ArticleErased"/);
       assert.match(raw, /"ticket":"LEGAL-1"/);
@@ -230,7 +198,11 @@ test('erase: article, image and byline canaries are gone from the log, every ind
       assert.match(unknown.stderr, /no article "no-such-article" in the log/);
       // Nothing may be written to an erased item again.
       const reingest = await runCli(['ingest', join(dir, 'v1'), '--no-progress'], env);
-      assert.deepEqual(anyCanary(await rawStream(ns)), [], `re-ingest stored nothing: ${reingest.stdout}`);
+      assert.deepEqual(
+        anyCanary((await rawStream(ns)).text),
+        [],
+        `re-ingest stored nothing: ${reingest.stdout}`,
+      );
 
       // A full rebuild gives the same documents: the erased ones stay out.
       await cli(['reindex', 'all', '--no-progress']);
@@ -245,16 +217,7 @@ test('erase: article, image and byline canaries are gone from the log, every ind
 
 test('erase --history-only: earlier versions read as erased, the current one stays searchable', async () => {
   await withNamespace(async (ns) => {
-    const env = {
-      PRESSLOG_NAMESPACE: ns.config.namespace,
-      PRESSLOG_BLOB_DIR: ns.config.blobDir,
-      PRESSLOG_LOG_LEVEL: 'error',
-    };
-    const cli = async (args: string[], expected = 0) => {
-      const run = await runCli(args, env);
-      assert.equal(run.code, expected, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-      return run;
-    };
+    const cli = namespaceCli(ns);
     const dir = await mkdtemp(join(tmpdir(), 'presslog-redact-'));
     const article = (body: string) =>
       JSON.stringify({
@@ -287,7 +250,7 @@ test('erase --history-only: earlier versions read as erased, the current one sta
       assert.equal(JSON.parse(run.stdout).erasedMessages, 2);
       await cli(['project', '--once']);
 
-      assert.deepEqual(anyCanary(await rawStream(ns)), [], 'no stored message holds the old version');
+      assert.deepEqual(anyCanary((await rawStream(ns)).text), [], 'no stored message holds the old version');
       const asOf = JSON.parse((await cli(['--json', 'show', 'article', 'a-r', '--as-of', between])).stdout);
       assert.equal(asOf.state, null);
       assert.equal(asOf.erased, 1);
@@ -323,16 +286,8 @@ test('erase --history-only: earlier versions read as erased, the current one sta
 
 test('erase while the live projector runs: the erasure reaches the live index within seconds, with fan-out', async () => {
   await withNamespace(async (ns) => {
-    const env = {
-      PRESSLOG_NAMESPACE: ns.config.namespace,
-      PRESSLOG_BLOB_DIR: ns.config.blobDir,
-      PRESSLOG_LOG_LEVEL: 'error',
-    };
-    const cli = async (args: string[]) => {
-      const run = await runCli(args, env);
-      assert.equal(run.code, 0, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-      return run;
-    };
+    const env = namespaceEnv(ns);
+    const cli = namespaceCli(ns);
     const dir = await mkdtemp(join(tmpdir(), 'presslog-live-'));
     const projector = spawn(process.execPath, ['bin/presslog.js', 'project'], {
       cwd: REPO_ROOT,

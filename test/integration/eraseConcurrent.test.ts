@@ -14,35 +14,9 @@ import { createRedis } from '../../scripts/runtime.ts';
 import { photo } from '../fixtures/images/craft.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { eventually, type TestNamespace, withNamespace } from '../support/env.ts';
+import { allIndexed, namespaceCli, namespaceEnv } from '../support/namespaceCli.ts';
 
 const CANARY = 'QXCONCURRENTCANARY3391';
-
-function envOf(ns: TestNamespace) {
-  return {
-    PRESSLOG_NAMESPACE: ns.config.namespace,
-    PRESSLOG_BLOB_DIR: ns.config.blobDir,
-    PRESSLOG_LOG_LEVEL: 'error',
-  };
-}
-
-function cliOf(ns: TestNamespace) {
-  return async (args: string[], expected = 0) => {
-    const run = await runCli(args, envOf(ns));
-    assert.equal(run.code, expected, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-    return run;
-  };
-}
-
-async function allIndexed(ns: TestNamespace): Promise<string> {
-  const es = ns.es();
-  await es.indices.refresh({ index: `${ns.config.namespace}-*` });
-  const found = await es.search({
-    index: `${ns.config.namespace}-*`,
-    size: 10_000,
-    query: { match_all: {} },
-  });
-  return JSON.stringify(found.hits.hits);
-}
 
 async function articleIndexes(ns: TestNamespace): Promise<string[]> {
   const found = await ns
@@ -53,7 +27,7 @@ async function articleIndexes(ns: TestNamespace): Promise<string[]> {
 
 test('erase while a reindex runs: the new index does not resurrect the item', async () => {
   await withNamespace(async (ns) => {
-    const cli = cliOf(ns);
+    const cli = namespaceCli(ns);
     const dir = await mkdtemp(join(tmpdir(), 'presslog-erase-reindex-'));
     try {
       await cli(['init']);
@@ -83,7 +57,7 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
         ['bin/presslog.js', 'reindex', 'all', '--no-progress', '--lease-ttl', '120000'],
         {
           cwd: REPO_ROOT,
-          env: { ...process.env, ...envOf(ns) },
+          env: { ...process.env, ...namespaceEnv(ns) },
           stdio: 'ignore',
         },
       );
@@ -103,7 +77,7 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
         // Frozen mid-rebuild, so that the erasure lands while it runs however fast the machine.
         reindex.kill('SIGSTOP');
         const run = await runCli(['erase', 'article', 'a-canary', '--reason', 'court order'], {
-          ...envOf(ns),
+          ...namespaceEnv(ns),
           PRESSLOG_LOG_LEVEL: 'debug',
         });
         const erasedAt = Date.now();
@@ -145,7 +119,7 @@ test('erase while a reindex runs: the new index does not resurrect the item', as
 
 test('erase image with a queued and an active job: the queued job is removed, the active one cannot record an outcome', async () => {
   await withNamespace(async (ns) => {
-    const cli = cliOf(ns);
+    const cli = namespaceCli(ns);
     const dir = await mkdtemp(join(tmpdir(), 'presslog-erase-jobs-'));
     const redis = createRedis(ns.config, { forBullmq: true });
     redis.on('error', () => {});

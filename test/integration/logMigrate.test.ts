@@ -9,8 +9,8 @@ import { buildSampleArchive } from '../../ingest/sampleArchive.ts';
 import { createBlobStore } from '../../log/blobStore.ts';
 import { createContentLog } from '../../log/contentLog.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
-import { runCli } from '../support/cli.ts';
 import { type TestNamespace, withNamespace } from '../support/env.ts';
+import { namespaceCli, rawStream } from '../support/namespaceCli.ts';
 
 const CANARY = {
   headline: 'QXMIGRATEHEADLINE5521',
@@ -30,21 +30,6 @@ const canaryArticle = (revised: boolean) =>
     publishedAt: '1999-01-01',
   });
 
-/** Every message of the content stream as stored, read raw. */
-async function rawStream(ns: TestNamespace): Promise<{ text: string; count: number }> {
-  const jsm = await jetstreamManager(await ns.nats());
-  const info = await jsm.streams.info(ns.names.stream);
-  let text = '';
-  let count = 0;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(ns.names.stream, { seq }).catch(() => null);
-    if (!m) continue;
-    count++;
-    text += `${Buffer.from(m.data).toString('utf8')}\n`;
-  }
-  return { text, count };
-}
-
 /** Every document of every projection's live index, by projection, sorted by id. */
 async function documents(ns: TestNamespace): Promise<Record<string, Array<{ id: string; source: unknown }>>> {
   const es = ns.es();
@@ -62,16 +47,7 @@ async function documents(ns: TestNamespace): Promise<Record<string, Array<{ id: 
 
 test('log migrate: a plaintext log of the sample archive is sealed in place, resumable, an erasure honoured, rebuilds equal', async () => {
   await withNamespace(async (ns) => {
-    const env = {
-      PRESSLOG_NAMESPACE: ns.config.namespace,
-      PRESSLOG_BLOB_DIR: ns.config.blobDir,
-      PRESSLOG_LOG_LEVEL: 'error',
-    };
-    const cli = async (args: string[], expected = 0) => {
-      const run = await runCli(args, env);
-      assert.equal(run.code, expected, `presslog ${args.join(' ')}: ${run.stderr}${run.stdout}`);
-      return run;
-    };
+    const cli = namespaceCli(ns);
     const dir = await mkdtemp(join(tmpdir(), 'presslog-migrate-'));
     try {
       await cli(['init']);
