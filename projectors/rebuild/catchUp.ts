@@ -10,8 +10,9 @@ const MAX_BULK_ROUNDS = 20;
 /**
  * Catch-up phase: apply the events appended since H1 incrementally (the engine's
  * fan-out, as the live projector does) until the lag is small; restore the live settings
- * and flush (what the bulk load wrote becomes durable); catch up once more to the current head Hf; refresh. An as-of build, fixed in time, only
- * gets its live settings and the refresh.
+ * and flush (what the bulk load wrote becomes durable); catch up once more to the current
+ * head Hf; refresh. An as-of build, fixed in time, only gets its live settings, the flush
+ * and the refresh.
  */
 export async function catchUp(ctx: RebuildContext): Promise<void> {
   const { log, client } = ctx.options;
