@@ -213,7 +213,6 @@ async function runReplaySizes(
   }
 }
 
-/** The replay benchmark's clients and, with `--es-cpus`, its CPU split; all released after. */
 /**
  * `--cluster`: the local clusters of `services up --cluster` instead of the configured
  * services, for this process and the CLI processes it starts (they inherit the
@@ -232,6 +231,7 @@ async function onLocalClusters(config: Config): Promise<Config> {
   return loadConfig(process.env);
 }
 
+/** The replay benchmark's clients and, with `--es-cpus`, its CPU split; all released after. */
 async function replayAction(ctx: CliContext, options: ReplayOptions): Promise<void> {
   const body = bodyBytes(options.bodyKb);
   const config = options.cluster ? await onLocalClusters(ctx.config()) : ctx.config();
