@@ -138,7 +138,9 @@ export function decodeMessage(
   }
   const opened = openSealed(value, meta, options.keys);
   if ('item' in opened) return opened.item;
-  return decodeValue(names, opened.value, meta);
+  const item = decodeValue(names, opened.value, meta);
+  if (opened.keyPack && item.kind === 'event') item.stored.keyPack = opened.keyPack;
+  return item;
 }
 
 /** The checks after parsing: schema (with upcasting) and subject. */

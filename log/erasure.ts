@@ -30,6 +30,13 @@ export interface ErasureResult {
 
 const isErasure = (event: ContentEvent) => event.type === ERASURE_TYPES[event.entityType];
 
+/** Every key pack the item's events name (normally one: its first event's). */
+function keyPacksOf(events: readonly StoredEvent[], erased: readonly ErasedEvent[]): string[] {
+  const packs = new Set<string>();
+  for (const e of [...events, ...erased]) if (e.keyPack) packs.add(e.keyPack);
+  return [...packs];
+}
+
 /** Every blob an image's events reference. */
 function blobDigestsOf(events: readonly StoredEvent[]): string[] {
   const digests = new Set<string>();
@@ -64,7 +71,7 @@ export async function eraseItem(
     });
   const recorded = events.find((s) => isErasure(s.event));
   const blobDigests = blobDigestsOf(events);
-  await keys.erase(entityType, id);
+  await keys.erase(entityType, id, keyPacksOf(events, erased));
   const base = {
     entityType,
     id,
@@ -189,6 +196,6 @@ export async function eraseHistory(
     throw new PresslogError(`the redaction of article ${id} could not be appended: ${failed.error.message}`, {
       cause: failed.error,
     });
-  await keys.dropBefore('article', id, next.gen);
+  await keys.dropBefore('article', id, next.gen, keyPacksOf(events, erased));
   return { id, seq: stats.lastSeq, erasedMessages: events.length + erased.length };
 }

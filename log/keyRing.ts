@@ -7,7 +7,7 @@ import type { EntityType, Names } from '../schemas/names.ts';
 import { isTransportError } from './contentLog/natsErrors.ts';
 import { createPublisher, type Publisher } from './contentLog/publisher.ts';
 import { bucketRead } from './contentLog/request.ts';
-import { type DataKey, masterKeyCheck, newKey, unwrapKey, wrapKey } from './crypto/sealing.ts';
+import { type DataKey, masterKeyCheck, newKey, newKeys, unwrapKey, wrapKey } from './crypto/sealing.ts';
 import { openKv } from './stores.ts';
 
 /** What the key ring knows about an item's data keys. */
@@ -21,30 +21,59 @@ export type KeyLookup = Uint8Array | 'erased' | 'missing' | undefined;
 
 /**
  * The data keys of every item, envelope-encrypted under the master key, in the KV bucket
- * `<NS>_KEYS` (history 1: a rewritten or purged value keeps no older revision). One entry
- * per item, `<entityType>.<id>`, holding the current generation and the wrapped keys of
- * the generations still readable. Erasing an item purges its entry (the purge marker is
- * how every process learns that the item was erased); a redaction rewrites it with only
- * the newest generation. Unwrapped keys are cached per process (bounded, least recently
- * used first out) so appends and replays cost about what they cost in plaintext.
+ * `<NS>_KEYS` (history 1: a rewritten or purged value keeps no older revision), in two
+ * kinds of entries:
+ *
+ * - **Key packs**, `pack.<random id>`: the first-generation keys of the items an append
+ *   batch creates (events appended expecting no earlier event of their item), up to
+ *   {@link PACK_ITEMS} per pack, the whole pack wrapped under the master key. One write per
+ *   batch instead of one per new item; each event names its pack (`sealed.pack`). Only one
+ *   first event of an item can be stored (the server refuses the others), so the keys of
+ *   a pack that no stored event names are never used.
+ * - **Item entries**, `<entityType>.<id>`: the current generation and the wrapped keys of
+ *   the generations still readable, for an item whose events are appended without that
+ *   guarantee (a revision from another process, a redaction's next generation).
+ *
+ * Erasing an item removes it from every pack its events name (the pack rewritten without
+ * it) and purges its entry (the purge marker is how every process learns that the item
+ * was erased); a redaction removes it from its packs and rewrites its entry with only the
+ * newest generation. Unwrapped keys are cached per process (bounded, least recently used
+ * first out) so appends and replays cost about what they cost in plaintext.
  */
 export interface KeyRing {
   /** The deployment's event-id key (see `keyedEventId`). */
   readonly idKey: Uint8Array;
-  /** A cached answer, synchronously: undefined when the item is not cached (call `load`). */
-  lookup(entityType: EntityType, entityId: string, gen: number): KeyLookup;
+  /**
+   * A cached answer, synchronously: undefined when the item (or, with `pack`, the key
+   * pack its event names) is not cached (call `load`).
+   */
+  lookup(entityType: EntityType, entityId: string, gen: number, pack?: string): KeyLookup;
   /** Load every item's keys into the cache (as far as it holds), before a long read. */
   preload(): Promise<void>;
-  /** Read an item's entry into the cache. */
-  load(entityType: EntityType, entityId: string): Promise<ItemKeys>;
+  /** Read an item's entry (or, with `pack`, that key pack) into the cache. */
+  load(entityType: EntityType, entityId: string, pack?: string): Promise<void>;
   /** The key new events of the item are sealed with, created on the item's first event. Throws ErasedItemError. */
   forAppend(entityType: EntityType, entityId: string): Promise<DataKey>;
+  /**
+   * Fresh first-generation keys for items whose first event is about to be appended
+   * (expecting no earlier event), written in key packs: keyed `<entityType>.<id>`. None
+   * for an item this process knows is erased.
+   */
+  createFirstKeys(
+    items: ReadonlyArray<{ entityType: EntityType; entityId: string }>,
+  ): Promise<Map<string, DataKey>>;
+  /** Use a pack key for the item's later appends: its first event was stored sealed under it. */
+  adopt(entityType: EntityType, entityId: string, key: DataKey): void;
   /** Start a new generation (kept beside the older ones until `dropBefore`). */
   rotateItem(entityType: EntityType, entityId: string): Promise<DataKey>;
-  /** Forget every generation older than `gen` for good. */
-  dropBefore(entityType: EntityType, entityId: string, gen: number): Promise<void>;
-  /** Purge every key of the item for good. Returns what the item's keys were before. */
-  erase(entityType: EntityType, entityId: string): Promise<ItemKeys['state']>;
+  /** Forget every generation older than `gen` for good, from the entry and from the item's packs. */
+  dropBefore(entityType: EntityType, entityId: string, gen: number, packs?: readonly string[]): Promise<void>;
+  /**
+   * Purge every key of the item for good: its entry and its keys in `packs` (every pack
+   * its events name). Returns what the item's entry was before (`active` also when only
+   * packs held its keys).
+   */
+  erase(entityType: EntityType, entityId: string, packs?: readonly string[]): Promise<ItemKeys['state']>;
   /** Re-wrap every data key under a new master key (rotation). Returns how many entries were rewritten. */
   rewrap(newMasterKey: Uint8Array): Promise<number>;
   /** Stop following the bucket's changes (also stopped when the connection closes). Idempotent. */
@@ -65,6 +94,13 @@ export interface KeyRingOptions {
 
 const MASTER_CHECK = '_master';
 const ID_KEY = '_ids';
+/** Key packs' entries are `pack.<id>` (no entity type is called `pack`). */
+const PACK_PREFIX = 'pack.';
+/**
+ * Items per key pack: ~60-240 bytes each once wrapped (ids of up to 128 characters),
+ * which keeps a pack well under NATS's default 1 MiB message.
+ */
+export const PACK_ITEMS = 2000;
 
 interface StoredEntry {
   gen: number;
@@ -72,6 +108,12 @@ interface StoredEntry {
 }
 
 const itemKey = (entityType: string, entityId: string) => `${entityType}.${entityId}`;
+
+/** A key pack as cached: its revision (for the watch) and its items' first-generation keys. */
+interface Pack {
+  revision: number;
+  keys: Map<string, Uint8Array>;
+}
 
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
@@ -84,13 +126,36 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   await bucketRead(options.nc, () => checkMasterKey(kv, master, bucket));
   const idKey = await bucketRead(options.nc, () => sharedKey(kv, master, ID_KEY));
   const cacheSize = Math.max(1, options.cacheSize ?? 100_000);
+  /** Items' entries. */
   const cache = new Map<string, ItemKeys>();
+  /** Key packs, bounded by the items they hold (`packed`), least recently used first out. */
+  const packs = new Map<string, Pack>();
+  let packed = 0;
+  /** First-generation pack keys this process created for items whose first event it stored. */
+  const adopted = new Map<string, DataKey>();
 
   const remember = (k: string, keys: ItemKeys): ItemKeys => {
     cache.delete(k);
     cache.set(k, keys);
     if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
     return keys;
+  };
+  const forgetPack = (id: string) => {
+    const pack = packs.get(id);
+    if (!pack) return;
+    packs.delete(id);
+    packed -= pack.keys.size;
+  };
+  const rememberPack = (id: string, pack: Pack) => {
+    forgetPack(id);
+    packs.set(id, pack);
+    packed += pack.keys.size;
+    while (packed > cacheSize && packs.size > 1) forgetPack(packs.keys().next().value as string);
+  };
+  const adopt = (k: string, key: DataKey) => {
+    adopted.delete(k);
+    adopted.set(k, key);
+    if (adopted.size > cacheSize) adopted.delete(adopted.keys().next().value as string);
   };
 
   const fromEntry = (k: string, entry: Pick<KvEntry, 'operation' | 'json' | 'revision'> | null): ItemKeys => {
@@ -107,22 +172,72 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     return fromEntry(k, await bucketRead(options.nc, () => kv.get(k)));
   };
 
+  /** A pack's keys from its wrapped value (one unwrap for all its items). */
+  const openPack = (name: string, wrapped: string): Map<string, Uint8Array> => {
+    const items = JSON.parse(unwrapKey(master, name, wrapped).toString('utf8')) as Record<string, string>;
+    const keys = new Map<string, Uint8Array>();
+    for (const [k, key] of Object.entries(items)) keys.set(k, Buffer.from(key, 'base64'));
+    return keys;
+  };
+  const wrapPack = (name: string, keys: Map<string, Uint8Array>): string => {
+    const items: Record<string, string> = {};
+    for (const [k, key] of keys) items[k] = Buffer.from(key).toString('base64');
+    return wrapKey(master, name, Buffer.from(JSON.stringify(items)));
+  };
+  /** Read a pack into the cache; undefined when the bucket has no such pack. */
+  const readPack = async (id: string): Promise<Pack | undefined> => {
+    const entry = await bucketRead(options.nc, () => kv.get(`${PACK_PREFIX}${id}`));
+    if (entry?.operation !== 'PUT') return undefined;
+    const pack = { revision: entry.revision, keys: openPack(`${PACK_PREFIX}${id}`, entry.string()) };
+    rememberPack(id, pack);
+    return pack;
+  };
+  /** Rewrite each pack without the item's key (compare-and-set: a concurrent rewrite is read again). */
+  const removeFromPacks = async (k: string, ids: readonly string[]) => {
+    for (const id of new Set(ids)) {
+      for (;;) {
+        const pack = await readPack(id);
+        if (!pack?.keys.has(k)) break;
+        const kept = new Map(pack.keys);
+        kept.delete(k);
+        try {
+          const revision = await kv.update(
+            `${PACK_PREFIX}${id}`,
+            wrapPack(`${PACK_PREFIX}${id}`, kept),
+            pack.revision,
+          );
+          rememberPack(id, { revision, keys: kept });
+          break;
+        } catch (err) {
+          if (isTransportError(err)) throw err;
+          // Rewritten by another erasure meanwhile: read it again.
+        }
+      }
+    }
+  };
+
   // Every change to the bucket made by another process reaches this cache: an erasure (a
-  // purge) or a redaction (fewer generations) in another process would otherwise leave a
-  // long-running one (a worker, a projector) sealing new events of an erased item under its
-  // cached key, or opening redacted versions with cached generations.
-  const watcher = await bucketRead(options.nc, () => kv.watch({ include: KvWatchInclude.UpdatesOnly }));
+  // purge) or a redaction (a rewritten entry, a rewritten pack) in another process would
+  // otherwise leave a long-running one (a worker, a projector) sealing new events of an
+  // erased item under its cached key, or opening redacted versions with cached keys.
+  // Headers only: a changed entry or pack is dropped from the cache and read again when
+  // needed, so no process receives every pack another one writes.
+  const watcher = await bucketRead(options.nc, () =>
+    kv.watch({ include: KvWatchInclude.UpdatesOnly, headers_only: true }),
+  );
   void (async () => {
     for await (const entry of watcher) {
       if (entry.key.startsWith('_')) continue;
+      if (entry.key.startsWith(PACK_PREFIX)) {
+        const id = entry.key.slice(PACK_PREFIX.length);
+        if ((packs.get(id)?.revision ?? Number.MAX_SAFE_INTEGER) < entry.revision) forgetPack(id);
+        continue;
+      }
+      adopted.delete(entry.key);
       if (entry.operation !== 'PUT') remember(entry.key, { state: 'erased' });
-      else if (cache.has(entry.key)) {
-        try {
-          fromEntry(entry.key, entry);
-        } catch {
-          // Wrapped under another master key (a rotation in progress): read again when needed.
-          cache.delete(entry.key);
-        }
+      else {
+        const cached = cache.get(entry.key);
+        if (cached?.state !== 'active' || cached.revision < entry.revision) cache.delete(entry.key);
       }
     }
   })().catch(() => {});
@@ -207,18 +322,33 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     close() {
       watcher.stop();
     },
-    lookup(entityType, entityId, gen) {
+    lookup(entityType, entityId, gen, pack) {
       const keys = cache.get(itemKey(entityType, entityId));
+      if (keys?.state === 'erased') return 'erased';
+      if (pack !== undefined) {
+        const found = packs.get(pack);
+        if (!found) return undefined;
+        // Not in its pack (any more): erased, or a redacted first generation.
+        return found.keys.get(itemKey(entityType, entityId)) ?? 'erased';
+      }
       if (!keys) return undefined;
-      if (keys.state === 'erased') return 'erased';
       if (keys.state === 'none') return 'missing';
       // A generation below the current one that is gone was redacted; above it, not known yet.
       return keys.keys.get(gen) ?? (gen < keys.gen ? 'erased' : undefined);
     },
-    load: read,
+    async load(entityType, entityId, pack) {
+      if (pack === undefined) {
+        await read(entityType, entityId);
+        return;
+      }
+      if (await readPack(pack)) return;
+      // No such pack: the item's keys cannot be found (the lookup answers `missing`).
+      if (cache.get(itemKey(entityType, entityId))?.state !== 'erased')
+        remember(itemKey(entityType, entityId), { state: 'none' });
+    },
     async preload() {
-      // Every entry's last value through one watcher (one consumer), instead of one get per
-      // item as a replay meets them: what makes a sealed replay cost about a plaintext one.
+      // Every entry's last value through one consumer, instead of one get per item (or
+      // pack) as a replay meets them: what makes a sealed replay cost about a plaintext one.
       // An ordered pull consumer over the bucket's stream: ~6x the rate of a KV watch (a
       // push consumer) measured on 10,000 keys. Every message in order rather than the last
       // per key: the bucket keeps one revision per key (history 1), so they are the same
@@ -238,8 +368,12 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         let loaded = 0;
         for await (const m of messages) {
           const k = m.subject.slice(prefix.length);
-          if (!k.startsWith('_') && loaded++ < cacheSize) {
-            const operation = (m.headers?.get('KV-Operation') || 'PUT') as KvEntry['operation'];
+          const operation = (m.headers?.get('KV-Operation') || 'PUT') as KvEntry['operation'];
+          if (k.startsWith(PACK_PREFIX)) {
+            const id = k.slice(PACK_PREFIX.length);
+            if (operation !== 'PUT') forgetPack(id);
+            else if (packed < cacheSize) rememberPack(id, { revision: m.seq, keys: openPack(k, m.string()) });
+          } else if (!k.startsWith('_') && loaded++ < cacheSize) {
             fromEntry(k, { operation, revision: m.seq, json: <T>() => m.json<T>() });
           }
           if (m.info.pending === 0) break;
@@ -250,33 +384,79 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       }
     },
     async forAppend(entityType, entityId) {
-      let keys = cache.get(itemKey(entityType, entityId));
+      const k = itemKey(entityType, entityId);
+      let keys = cache.get(k);
+      if (keys?.state !== 'active' && keys?.state !== 'erased') {
+        const first = adopted.get(k);
+        if (first) return first;
+      }
       // Not cached: try to create it (one request for a new item); a failure means it exists or was erased.
       if (keys?.state !== 'active')
         keys = await writeOrReread(entityType, entityId, new Map([[1, newKey()]]), 1);
       const active = activeOrThrow(entityType, entityId, keys);
       return { gen: active.gen, key: active.keys.get(active.gen)! };
     },
+    async createFirstKeys(items) {
+      const created = new Map<string, DataKey>();
+      const writes: Promise<void>[] = [];
+      const open = items
+        .map(({ entityType, entityId }) => itemKey(entityType, entityId))
+        .filter((k) => cache.get(k)?.state !== 'erased');
+      for (let i = 0; i < open.length; i += PACK_ITEMS) {
+        const id = randomBytes(12).toString('base64url');
+        const chunk = open.slice(i, i + PACK_ITEMS);
+        const fresh = newKeys(chunk.length);
+        const keys = new Map<string, Uint8Array>(chunk.map((k, j) => [k, fresh[j]!]));
+        const name = `${PACK_PREFIX}${id}`;
+        writes.push(
+          publish(`$KV.${bucket}.${name}`, wrapPack(name, keys)).then((ack) => {
+            rememberPack(id, { revision: ack.seq, keys });
+            for (const [k, key] of keys) created.set(k, { gen: 1, key, pack: id });
+          }),
+        );
+      }
+      try {
+        await Promise.all(writes);
+      } catch (err) {
+        throw isTransportError(err)
+          ? new TransientError(`writing a key pack: ${(err as Error).message}`, { cause: err })
+          : err;
+      }
+      return created;
+    },
+    adopt(entityType, entityId, key) {
+      adopt(itemKey(entityType, entityId), key);
+    },
     async rotateItem(entityType, entityId) {
-      const keys = activeOrThrow(entityType, entityId, await read(entityType, entityId));
-      const gen = keys.gen + 1;
-      const next = new Map(keys.keys).set(gen, newKey());
-      await write(entityType, entityId, next, gen, keys.revision);
+      const k = itemKey(entityType, entityId);
+      adopted.delete(k);
+      const keys = await read(entityType, entityId);
+      if (keys.state === 'erased') throw new ErasedItemError(entityType, entityId);
+      // Only a key pack holds its (first-generation) key: its entry starts at the second.
+      const gen = keys.state === 'active' ? keys.gen + 1 : 2;
+      const next = new Map(keys.state === 'active' ? keys.keys : []).set(gen, newKey());
+      await write(entityType, entityId, next, gen, keys.state === 'active' ? keys.revision : undefined);
       return { gen, key: next.get(gen)! };
     },
-    async dropBefore(entityType, entityId, gen) {
+    async dropBefore(entityType, entityId, gen, packIds = []) {
+      const k = itemKey(entityType, entityId);
+      adopted.delete(k);
+      // Pack keys are first generations: every one of them is older than the new one.
+      if (gen > 1) await removeFromPacks(k, packIds);
       const keys = activeOrThrow(entityType, entityId, await read(entityType, entityId));
       const kept = new Map([...keys.keys].filter(([g]) => g >= gen));
       if (kept.size === keys.keys.size) return;
       await write(entityType, entityId, kept, keys.gen, keys.revision);
     },
-    async erase(entityType, entityId) {
+    async erase(entityType, entityId, packIds = []) {
+      const k = itemKey(entityType, entityId);
+      adopted.delete(k);
+      await removeFromPacks(k, packIds);
       const before = await read(entityType, entityId);
       if (before.state === 'erased') return 'erased';
-      const k = itemKey(entityType, entityId);
       await kv.purge(k);
       remember(k, { state: 'erased' });
-      return before.state;
+      return before.state === 'none' && packIds.length > 0 ? 'active' : before.state;
     },
     async rewrap(newMasterKey) {
       let count = 0;
@@ -287,9 +467,9 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         if (k === MASTER_CHECK) continue;
         const entry = await kv.get(k);
         if (entry?.operation !== 'PUT') continue;
-        if (k === ID_KEY) {
-          const key = unwrapKey(master, ID_KEY, entry.string());
-          await kv.update(k, wrapKey(newMasterKey, ID_KEY, key), entry.revision);
+        if (k === ID_KEY || k.startsWith(PACK_PREFIX)) {
+          const value = unwrapKey(master, k, entry.string());
+          await kv.update(k, wrapKey(newMasterKey, k, value), entry.revision);
         } else {
           const stored = entry.json<StoredEntry>();
           for (const [gen, wrapped] of Object.entries(stored.keys))
@@ -305,6 +485,9 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       await kv.put(MASTER_CHECK, masterKeyCheck(newMasterKey));
       master = newMasterKey;
       cache.clear();
+      packs.clear();
+      packed = 0;
+      adopted.clear();
       return count;
     },
   };

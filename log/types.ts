@@ -14,6 +14,12 @@ export interface StoredEvent<E extends ContentEvent = ContentEvent> {
   storedVersion: number;
   event: E;
   /**
+   * Sealed events only: the key pack its key is kept in (a new item's first-generation
+   * key, created with the other new items of its append batch), when not the item's own
+   * keys entry. An erasure removes the item from every pack its events name.
+   */
+  keyPack?: string;
+  /**
    * Only from a replay with {@link ReplayOptions.rawBodies}: the article body's JSON
    * literal as stored (quotes included, UTF-8, no escapes), while `event.payload.body`
    * is `''`.
@@ -32,7 +38,7 @@ export interface UnreadableEvent {
    * Set (inside the log only) when the message is sealed under a key this process has not
    * loaded yet: the log loads it and decodes the message again. Never reaches a reader.
    */
-  keyMiss?: { entityType: EntityType; entityId: string };
+  keyMiss?: { entityType: EntityType; entityId: string; pack?: string };
 }
 
 /**
@@ -49,6 +55,8 @@ export interface ErasedEvent {
   entityType: EntityType;
   entityId: string;
   occurredAt: string;
+  /** The key pack its key was kept in (see {@link StoredEvent.keyPack}). */
+  keyPack?: string;
 }
 
 export type ReplayItem =

@@ -277,6 +277,7 @@ export async function append(
     previous.set(entitySubject, { index, done });
   }
   for (let i = inflightHead; i < inflight.length; i++) await inflight[i];
+  sealer?.settle(outcomes);
 
   const stats = tally(outcomes);
   if (stats.failed > 0)

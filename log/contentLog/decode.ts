@@ -17,8 +17,8 @@ export function decodeStored(
   const decodeOptions = keys ? { ...options, keys } : options;
   const item = decodeMessage(ctx.names, data, meta, decodeOptions);
   if (item.kind !== 'unreadable' || !item.unreadable.keyMiss || !keys) return item;
-  const { entityType, entityId } = item.unreadable.keyMiss;
-  return keys.load(entityType, entityId).then(() => {
+  const { entityType, entityId, pack } = item.unreadable.keyMiss;
+  return keys.load(entityType, entityId, pack).then(() => {
     const again = decodeMessage(ctx.names, data, meta, decodeOptions);
     if (again.kind === 'unreadable' && again.unreadable.keyMiss) {
       // A generation newer than the keys bucket knows: not something a reload fixes.

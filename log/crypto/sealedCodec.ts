@@ -35,7 +35,7 @@ export function sealEvent(
   return {
     id,
     bytes: encoder.encode(
-      `${head}"payload":{"sealed":{"key":${sealed.key},"iv":"${sealed.iv}","data":"${sealed.data}"}}}`,
+      `${head}"payload":{"sealed":{"key":${sealed.key},${sealed.pack ? `"pack":"${sealed.pack}",` : ''}"iv":"${sealed.iv}","data":"${sealed.data}"}}}`,
     ),
   };
 }
@@ -49,7 +49,8 @@ interface Meta {
 
 /** The lookup the decoder needs from the key ring. */
 export interface KeyLookupSource {
-  lookup(entityType: EntityType, entityId: string, gen: number): KeyLookup;
+  /** `pack`: the key pack the event names, when its key is kept in one. */
+  lookup(entityType: EntityType, entityId: string, gen: number, pack?: string): KeyLookup;
 }
 
 /**
@@ -61,11 +62,14 @@ export function openSealed(
   value: unknown,
   meta: Meta,
   keys: KeyLookupSource | undefined,
-): { value: unknown } | { item: ReplayItem } {
+): { value: unknown; keyPack?: string } | { item: ReplayItem } {
   const v = value as Record<string, unknown> | null;
   if (v === null || typeof v !== 'object' || !isSealedPayload(v.payload)) return { value };
   const { entityType, entityId, type } = v;
-  const unreadable = (reason: string, keyMiss?: { entityType: EntityType; entityId: string }) => ({
+  const unreadable = (
+    reason: string,
+    keyMiss?: { entityType: EntityType; entityId: string; pack?: string },
+  ) => ({
     item: {
       kind: 'unreadable' as const,
       unreadable: {
@@ -87,13 +91,17 @@ export function openSealed(
     return unreadable('a sealed payload in an envelope without a valid type, entityType or entityId');
   if (!keys)
     return unreadable('the payload is sealed and this reader has no key ring (PRESSLOG_MASTER_KEY_FILE)');
-  const gen = v.payload.sealed.key;
-  const key = keys.lookup(entityType, entityId, gen);
+  const { key: gen, pack } = v.payload.sealed;
+  const key = keys.lookup(entityType, entityId, gen, pack);
   if (key === undefined)
-    return unreadable(`key of ${entityType} ${entityId} not loaded`, { entityType, entityId });
+    return unreadable(`key of ${entityType} ${entityId} not loaded`, {
+      entityType,
+      entityId,
+      ...(pack ? { pack } : {}),
+    });
   if (key === 'missing')
     return unreadable(
-      `no key for ${entityType} ${entityId} generation ${gen} in the keys bucket (was it lost? restore it from a backup)`,
+      `no key for ${entityType} ${entityId} generation ${gen}${pack ? ` (key pack ${pack})` : ''} in the keys bucket (was it lost? restore it from a backup)`,
     );
   if (key === 'erased')
     return {
@@ -108,6 +116,7 @@ export function openSealed(
           entityType,
           entityId,
           occurredAt: String(v.occurredAt),
+          ...(pack ? { keyPack: pack } : {}),
         },
       },
     };
@@ -117,5 +126,5 @@ export function openSealed(
   } catch (err) {
     return unreadable(`sealed payload does not open: ${(err as Error).message}`);
   }
-  return { value: { ...v, payload } };
+  return pack ? { value: { ...v, payload }, keyPack: pack } : { value: { ...v, payload } };
 }

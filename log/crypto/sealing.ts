@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync } from 'node:crypto';
 
 /**
  * The pure half of crypto-shredding: sealing an event's payload under its item's data key,
@@ -19,15 +19,21 @@ const TAG_BYTES = 16;
 /** Length of every key here (data keys, the master key, the event-id key). */
 export const KEY_BYTES = 32;
 
-/** A payload as stored once sealed: which key generation, the IV, ciphertext + tag (base64). */
+/**
+ * A payload as stored once sealed: which key generation, where the key is kept when it is
+ * not the item's own keys entry (`pack`: the key pack of the append batch that created the
+ * item), the IV, ciphertext + tag (base64).
+ */
 export interface SealedPayload {
-  sealed: { key: number; iv: string; data: string };
+  sealed: { key: number; pack?: string; iv: string; data: string };
 }
 
 /** A data key of one item generation: generations start at 1; a redaction starts the next. */
 export interface DataKey {
   gen: number;
   key: Uint8Array;
+  /** The key pack holding it (a new item's first generation), else the item's own entry. */
+  pack?: string;
 }
 
 /** The envelope fields a seal is bound to. */
@@ -47,6 +53,7 @@ export function isSealedPayload(payload: unknown): payload is SealedPayload {
     Number.isInteger(s.key) &&
     typeof s.iv === 'string' &&
     typeof s.data === 'string' &&
+    (s.pack === undefined || typeof s.pack === 'string') &&
     Object.keys(payload).length === 1
   );
 }
@@ -55,8 +62,22 @@ function aad(binding: SealBinding, gen: number): Buffer {
   return Buffer.from(`${binding.type}\n${binding.entityType}\n${binding.entityId}\n${gen}`);
 }
 
+/** IVs are taken from a pool of random bytes filled 4,096 at a time: one `randomBytes` call per seal cost ~2.5 µs, a tenth of sealing an event. */
+const ivPool = Buffer.alloc(IV_BYTES * 4096);
+let ivNext = ivPool.length;
+
+function freshIv(): Buffer {
+  if (ivNext === ivPool.length) {
+    randomFillSync(ivPool);
+    ivNext = 0;
+  }
+  const iv = Buffer.from(ivPool.subarray(ivNext, ivNext + IV_BYTES));
+  ivNext += IV_BYTES;
+  return iv;
+}
+
 function encrypt(key: Uint8Array, plaintext: Uint8Array, associated: Buffer): { iv: Buffer; data: Buffer } {
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshIv();
   const cipher = createCipheriv(ALGORITHM, key, iv);
   cipher.setAAD(associated);
   const data = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
@@ -69,13 +90,23 @@ function decrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, associated: 
   const decipher = createDecipheriv(ALGORITHM, key, iv);
   decipher.setAAD(associated);
   decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-  return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]);
+  const opened = decipher.update(data.subarray(0, data.length - TAG_BYTES));
+  const rest = decipher.final();
+  // GCM's final() returns nothing: the copy of a concat is spared.
+  return rest.length === 0 ? opened : Buffer.concat([opened, rest]);
 }
 
 /** Seal a payload (its JSON) under the item's data key. */
 export function sealPayload(binding: SealBinding, payload: unknown, dataKey: DataKey): SealedPayload {
   const { iv, data } = encrypt(dataKey.key, Buffer.from(JSON.stringify(payload)), aad(binding, dataKey.gen));
-  return { sealed: { key: dataKey.gen, iv: iv.toString('base64'), data: data.toString('base64') } };
+  return {
+    sealed: {
+      key: dataKey.gen,
+      ...(dataKey.pack ? { pack: dataKey.pack } : {}),
+      iv: iv.toString('base64'),
+      data: data.toString('base64'),
+    },
+  };
 }
 
 /** The plaintext payload's JSON bytes; throws when the key does not open it. */
@@ -89,7 +120,10 @@ export function openPayloadBytes(binding: SealBinding, payload: SealedPayload, k
   );
 }
 
-/** A data key wrapped under the master key, bound to where it is stored (`label`). */
+/**
+ * A data key (or a key pack's JSON) wrapped under the master key, bound to where it is
+ * stored (`label`).
+ */
 export function wrapKey(masterKey: Uint8Array, label: string, key: Uint8Array): string {
   const { iv, data } = encrypt(masterKey, key, Buffer.from(`wrap\n${label}`));
   return Buffer.concat([iv, data]).toString('base64');
@@ -109,6 +143,12 @@ export function unwrapKey(masterKey: Uint8Array, label: string, wrapped: string)
 /** A fresh random key. */
 export function newKey(): Buffer {
   return randomBytes(KEY_BYTES);
+}
+
+/** `count` fresh random keys from one call to the random source (~2.5 µs a call). */
+export function newKeys(count: number): Buffer[] {
+  const block = randomBytes(KEY_BYTES * count);
+  return Array.from({ length: count }, (_, i) => block.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES));
 }
 
 /**

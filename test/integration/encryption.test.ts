@@ -171,17 +171,140 @@ describe('sealed content log (crypto-shredding)', () => {
     });
   });
 
+  test('new items get their keys in one key pack per batch; an erasure takes one item out of it', async () => {
+    await withSealedLog(async ({ log, keys, names, master }) => {
+      // As ingest appends new items: their first events expect no earlier event.
+      const stats = await log.append(
+        ['a-1', 'a-2', 'a-3'].map((id) => ({
+          event: sampleArticle(id, { headline: `CANARY-PACK-${id}` }),
+          expectedLastSeq: 0,
+        })),
+      );
+      assert.equal(stats.appended, 3);
+      const kv = await new Kvm(nc).open(names.bucket('keys'));
+      const entries: string[] = [];
+      for await (const k of await kv.keys()) entries.push(k);
+      const packs = entries.filter((k) => k.startsWith('pack.'));
+      assert.equal(packs.length, 1, `one pack, no item entries: ${entries.join(', ')}`);
+      assert.ok(!entries.some((k) => k.startsWith('article.')));
+      const raw = await rawMessages(names);
+      assert.ok(raw.every((m) => m.includes(`"pack":"${packs[0]!.slice('pack.'.length)}"`)));
+      assert.ok(!raw.some((m) => m.includes('CANARY-PACK')));
+      // The item's later event (same process) is sealed under the adopted pack key.
+      await log.append([
+        { event: sampleArticle('a-1', { headline: 'CANARY-PACK-rev', basisSeq: 1 }), expectedLastSeq: 1 },
+      ]);
+      assert.equal((await kv.get('article.a-1'))?.operation, undefined, 'no entry was created');
+
+      const fresh = () =>
+        openKeyRing({ nc, names, masterKey: master }).then((ring) =>
+          createContentLog({ nc, names, keys: ring }),
+        );
+      const events = await (await fresh()).readEntity('article', 'a-1');
+      assert.deepEqual(
+        events.map((e) => e.event.type === 'ArticlePublished' && e.event.payload.headline),
+        ['CANARY-PACK-a-1', 'CANARY-PACK-rev'],
+      );
+      assert.deepEqual(new Set(events.map((e) => e.keyPack)), new Set([packs[0]!.slice('pack.'.length)]));
+
+      assert.equal(await keys.erase('article', 'a-1', [events[0]!.keyPack!]), 'active');
+      for (const reader of [log, await fresh()]) {
+        const items = await collect(reader.replay());
+        assert.deepEqual(
+          items.map((i) =>
+            i.kind === 'event' && i.stored.event.type === 'ArticlePublished'
+              ? i.stored.event.payload.headline
+              : i.kind,
+          ),
+          ['erased', 'CANARY-PACK-a-2', 'CANARY-PACK-a-3', 'erased'],
+        );
+      }
+      // A revision of the erased item is refused; so is a new first event.
+      const again = await log.append([{ event: sampleArticle('a-1', { basisSeq: 9 }), expectedLastSeq: 0 }]);
+      assert.equal(again.appended, 0);
+    });
+  });
+
+  test('a refused first event leaves its pack key unused; the stored one stays the key', async () => {
+    await withSealedLog(async ({ log, names, master }) => {
+      await log.append([{ event: sampleArticle('a-1', { headline: 'FIRST' }), expectedLastSeq: 0 }]);
+      // Another writer that believed a-1 new: refused by the server (a conflict), nothing stored.
+      const other = createContentLog({
+        nc,
+        names,
+        keys: await openKeyRing({ nc, names, masterKey: master }),
+      });
+      const refused = await other.append([
+        { event: sampleArticle('a-1', { headline: 'SECOND', seed: 7 }), expectedLastSeq: 0 },
+      ]);
+      assert.equal(refused.conflicts, 1);
+      // Its retry after reading the item appends under a key the readers find.
+      const retried = await other.append([
+        { event: sampleArticle('a-1', { headline: 'SECOND', basisSeq: 1 }), expectedLastSeq: 1 },
+      ]);
+      assert.equal(retried.appended, 1);
+      const reader = createContentLog({
+        nc,
+        names,
+        keys: await openKeyRing({ nc, names, masterKey: master }),
+      });
+      const events = await reader.readEntity('article', 'a-1');
+      assert.deepEqual(
+        events.map(
+          (e) =>
+            e.event.type !== 'ArticleErased' && 'headline' in e.event.payload && e.event.payload.headline,
+        ),
+        ['FIRST', 'SECOND'],
+      );
+      await other.close();
+      await reader.close();
+    });
+  });
+
+  test('redacting a packed item: its first generation leaves the pack, the restated one stays readable', async () => {
+    await withSealedLog(async ({ log, keys, names, master }) => {
+      await log.append([
+        { event: sampleArticle('a-1', { headline: 'OLD' }), expectedLastSeq: 0 },
+        { event: sampleArticle('a-2', { headline: 'NEIGHBOUR' }), expectedLastSeq: 0 },
+      ]);
+      const [first] = await log.readEntity('article', 'a-1');
+      const next = await keys.rotateItem('article', 'a-1');
+      assert.equal(next.gen, 2, 'the entry starts at the second generation');
+      await log.append([{ event: sampleArticle('a-1', { headline: 'NEW', basisSeq: 1 }) }]);
+      await keys.dropBefore('article', 'a-1', 2, [first!.keyPack!]);
+      const reader = createContentLog({
+        nc,
+        names,
+        keys: await openKeyRing({ nc, names, masterKey: master }),
+      });
+      for (const r of [log, reader]) {
+        const items = await collect(r.replay());
+        assert.deepEqual(
+          items.map((i) =>
+            i.kind === 'event' && i.stored.event.type === 'ArticlePublished'
+              ? i.stored.event.payload.headline
+              : i.kind,
+          ),
+          ['erased', 'NEIGHBOUR', 'NEW'],
+        );
+      }
+      await reader.close();
+    });
+  });
+
   test('rotation re-wraps every data key under a new master key', async () => {
     await withSealedLog(async ({ log, keys, names, master }) => {
       await log.append([{ event: sampleByline('b-1', 'Rotated Name') }]);
+      await log.append([{ event: sampleByline('b-2', 'Packed Name'), expectedLastSeq: 0 }]);
       const next = newKey();
-      assert.ok((await keys.rewrap(next)) >= 2, 'the item key and the event-id key');
+      assert.ok((await keys.rewrap(next)) >= 3, 'the item key, the key pack and the event-id key');
       await assert.rejects(openKeyRing({ nc, names, masterKey: master }), ConfigError);
       const reader = createContentLog({ nc, names, keys: await openKeyRing({ nc, names, masterKey: next }) });
       const items = await collect(reader.replay());
-      assert.deepEqual(items[0]!.kind === 'event' ? items[0]!.stored.event.payload : undefined, {
-        name: 'Rotated Name',
-      });
+      assert.deepEqual(
+        items.map((i) => (i.kind === 'event' ? i.stored.event.payload : i.kind)),
+        [{ name: 'Rotated Name' }, { name: 'Packed Name' }],
+      );
       // Keyed ids survive rotation (the event-id key is re-wrapped, not replaced).
       assert.equal((await log.append([{ event: sampleByline('b-1', 'Rotated Name') }])).duplicates, 1);
     });
