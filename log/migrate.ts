@@ -505,8 +505,8 @@ async function sealedView(m: JsMsg, keys: KeyRing): Promise<string> {
   const meta = { seq: m.seq, time: m.time, subject: m.subject };
   let opened = openSealed(value, meta, keys);
   if ('item' in opened && opened.item.kind === 'unreadable' && opened.item.unreadable.keyMiss) {
-    const { entityType, entityId } = opened.item.unreadable.keyMiss;
-    await keys.load(entityType, entityId);
+    const { entityType, entityId, pack } = opened.item.unreadable.keyMiss;
+    await keys.load(entityType, entityId, pack);
     opened = openSealed(value, meta, keys);
   }
   if ('value' in opened) return canonicalJson(opened.value);
