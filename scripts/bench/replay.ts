@@ -7,9 +7,12 @@ import type { Client } from '@elastic/elasticsearch';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createContentLog } from '../../log/contentLog.ts';
+import { openKeyRing } from '../../log/keyRing.ts';
+import { loadMasterKey } from '../../log/masterKey.ts';
 import type { ContentLog } from '../../log/types.ts';
 import type { ContentEvent } from '../../schemas/catalog.ts';
 import { createNames, type Names, PROJECTION_NAMES } from '../../schemas/names.ts';
+import { type Measurement, measurement } from './measurement.ts';
 import { benchLog } from './replay/benchLog.ts';
 import { measureLatency } from './replay/latency.ts';
 import {
@@ -18,15 +21,22 @@ import {
   reindexMeasurements,
   replayDetails,
 } from './replay/report.ts';
-import { partitionRounds, replayRounds } from './replay/rounds.ts';
+import { partitionRounds, replayRounds, sealedRounds } from './replay/rounds.ts';
 import type { ReplayBenchOptions, ReplayBenchResult, ReplayRun } from './replay/types.ts';
 
-/** Append the generated log in batches of 2000; seconds it took. */
+/**
+ * Append the generated log in batches of 2000; seconds it took. An entity's first event
+ * expects no earlier one, as ingest appends a new item (a sealed log keeps those items'
+ * keys in key packs).
+ */
 async function buildLog(options: ReplayBenchOptions, log: ContentLog): Promise<number> {
   const built = performance.now();
-  let batch: { event: ContentEvent }[] = [];
+  let batch: { event: ContentEvent; expectedLastSeq?: number }[] = [];
+  const seen = new Set<string>();
   for (const event of benchLog(options.events, options.bodyBytes ?? [2048, 20480])) {
-    batch.push({ event });
+    const entity = `${event.entityType}.${event.entityId}`;
+    batch.push(seen.has(entity) ? { event } : { event, expectedLastSeq: 0 });
+    seen.add(entity);
     if (batch.length >= 2000) {
       const stats = await log.append(batch, { signal: options.signal });
       if (stats.appended + stats.duplicates !== batch.length)
@@ -50,6 +60,43 @@ async function deleteBenchData(nc: NatsConnection, es: Client, namespace: string
   for await (const stream of jsm.streams.names()) {
     if (names.streamPrefixes.some((prefix) => stream.startsWith(prefix)))
       await jsm.streams.delete(stream).catch(() => {});
+  }
+}
+
+/**
+ * `--sealed`: the same log built sealed in a namespace of its own (a fresh master key in
+ * `dir`), rebuilt alternately with the plaintext one; best round of each. Its data is
+ * deleted here.
+ */
+async function sealedMeasurement(plain: ReplayRun, dir: string): Promise<Measurement> {
+  const { options } = plain;
+  const namespace = `${plain.namespace}-sealed`;
+  const names = createNames(namespace);
+  const keyFile = join(dir, 'master.key');
+  const master = await loadMasterKey(keyFile, { create: true });
+  const keys = await openKeyRing({ nc: options.nc, names, masterKey: master.key });
+  const log = createContentLog({ nc: options.nc, names, keys, logger: options.log });
+  try {
+    await log.init();
+    options.log?.info({ events: options.events, namespace }, 'building the sealed log');
+    await buildLog(options, log);
+    const rounds = Math.max(1, options.rounds ?? 2);
+    const seconds = await sealedRounds(
+      plain,
+      { ...plain, namespace, names, env: { PRESSLOG_MASTER_KEY_FILE: keyFile } },
+      rounds,
+    );
+    return measurement(
+      'reindex sealed events/s',
+      'events/s',
+      options.events / Math.min(...seconds.sealed),
+      options.events / Math.min(...seconds.plain),
+      `ceiling: \`reindex all\` of the same log in plaintext; ${rounds} alternating rounds, best of each (sealed ${seconds.sealed.map((s) => s.toFixed(1)).join(', ')} s; plaintext ${seconds.plain.map((s) => s.toFixed(1)).join(', ')} s)`,
+    );
+  } finally {
+    await log.close();
+    keys.close();
+    if (!options.keepData) await deleteBenchData(options.nc, options.es, namespace, names);
   }
 }
 
@@ -84,6 +131,7 @@ export async function runReplayBench(options: ReplayBenchOptions): Promise<Repla
     await rm(run.file, { force: true });
 
     const measurements = reindexMeasurements(options.events, rounds);
+    if (options.sealed) measurements.push(await sealedMeasurement(run, tmp));
     if (options.partitions && options.partitions.length > 0) {
       const parts = await partitionRounds(run, Math.max(1, options.rounds ?? 2), options.partitions);
       measurements.push(...partitionMeasurements(rounds, parts.single, parts.partitioned));

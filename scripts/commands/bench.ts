@@ -151,6 +151,7 @@ interface ReplayOptions {
   keepData?: boolean;
   esCpus?: string;
   cluster?: boolean;
+  sealed?: boolean;
 }
 
 /** `2-20` (KiB) → `[2048, 20480]` (bytes). */
@@ -198,6 +199,7 @@ async function runReplaySizes(
       latencySamples: options.latencySamples,
       rounds: options.rounds,
       ...(options.partitions ? { partitions: options.partitions } : {}),
+      ...(options.sealed ? { sealed: true } : {}),
       keepData: options.keepData,
       log: ctx.log(),
       signal: ctx.signal,
@@ -284,6 +286,10 @@ function registerReplay(bench: Command, ctx: CliContext): void {
       2,
     )
     .option('--keep-data', 'keep the benchmark stream and indexes')
+    .option(
+      '--sealed',
+      'also build the same log sealed (crypto-shredding, its own master key) and time `reindex all` of it against the plaintext log, alternating rounds',
+    )
     .option(
       '--cluster',
       'run against the local 3-node NATS and Elasticsearch clusters of `presslog services up --cluster` (replicas 3 on NATS)',

@@ -54,7 +54,7 @@ async function reindexRound(
       '0',
       ...(partitions !== undefined ? ['--partitions', String(partitions)] : []),
     ],
-    { PRESSLOG_NAMESPACE: run.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
+    { ...run.env, PRESSLOG_NAMESPACE: run.namespace, PRESSLOG_LOG_LEVEL: 'warn' },
     run.options.signal,
   );
   const natsAfter = await natsServerCpuSeconds(natsUrl);
@@ -150,4 +150,25 @@ export async function replayRounds(run: ReplayRun, rounds: number): Promise<Repl
     cpu.ceilingWithReadEs.push(withRead.esCpu);
   }
   return { report: report!, oursRuns, ceilingRuns, ceilingWithReadRuns, peakRssBytes, cpu, finalDocs };
+}
+
+/**
+ * `--sealed`: `reindex all` of the plaintext log and of the same log sealed, alternating
+ * (who goes first alternates), wall seconds of each round.
+ */
+export async function sealedRounds(
+  plain: ReplayRun,
+  sealed: ReplayRun,
+  rounds: number,
+): Promise<{ plain: number[]; sealed: number[] }> {
+  const seconds = { plain: [] as number[], sealed: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (['sealed', 'plain'] as const) : (['plain', 'sealed'] as const);
+    for (const side of order) {
+      plain.options.log?.info({ round, side }, 'reindexing (sealed rounds)');
+      const { report } = await reindexRound(side === 'sealed' ? sealed : plain);
+      seconds[side].push(report.durationMs / 1000);
+    }
+  }
+  return seconds;
 }

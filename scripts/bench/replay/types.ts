@@ -20,6 +20,8 @@ export interface ReplayBenchOptions {
   rounds?: number;
   /** Also time `reindex all --partitions K` for each K (and the single process alike). */
   partitions?: readonly number[];
+  /** Also time a rebuild of the same log sealed, against the plaintext one (alternating rounds). */
+  sealed?: boolean;
   /** Keep the benchmark's stream and indexes (default: delete them). */
   keepData?: boolean;
   log?: Logger;
@@ -76,4 +78,6 @@ export interface ReplayRun {
   target: Record<string, string>;
   /** The final documents exported for the ceiling, as an NDJSON bulk body. */
   file: string;
+  /** Environment of the reindex process beyond the namespace (a sealed log's master key file). */
+  env?: Record<string, string>;
 }
