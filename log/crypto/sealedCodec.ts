@@ -40,6 +40,14 @@ export function sealEvent(
   };
 }
 
+/**
+ * Parses an opened payload's JSON bytes: the payload, and (a rebuild's fast path, see
+ * `ReplayOptions.rawBodies`) an article body's JSON literal left undecoded.
+ */
+export type PayloadParser = (type: string, bytes: Buffer) => { payload: unknown; rawBody?: Buffer };
+
+const parseWhole: PayloadParser = (_type, bytes) => ({ payload: JSON.parse(bytes.toString('utf8')) });
+
 /** Where a message came from, for the items {@link openSealed} returns. */
 interface Meta {
   seq: number;
@@ -62,7 +70,8 @@ export function openSealed(
   value: unknown,
   meta: Meta,
   keys: KeyLookupSource | undefined,
-): { value: unknown; keyPack?: string } | { item: ReplayItem } {
+  parsePayload: PayloadParser = parseWhole,
+): { value: unknown; keyPack?: string; rawBody?: Buffer } | { item: ReplayItem } {
   const v = value as Record<string, unknown> | null;
   if (v === null || typeof v !== 'object' || !isSealedPayload(v.payload)) return { value };
   const { entityType, entityId, type } = v;
@@ -120,11 +129,15 @@ export function openSealed(
         },
       },
     };
-  let payload: unknown;
+  let parsed: ReturnType<PayloadParser>;
   try {
-    payload = JSON.parse(openPayloadBytes({ type, entityType, entityId }, v.payload, key).toString('utf8'));
+    parsed = parsePayload(type, openPayloadBytes({ type, entityType, entityId }, v.payload, key));
   } catch (err) {
     return unreadable(`sealed payload does not open: ${(err as Error).message}`);
   }
-  return pack ? { value: { ...v, payload }, keyPack: pack } : { value: { ...v, payload } };
+  return {
+    value: { ...v, payload: parsed.payload },
+    ...(pack ? { keyPack: pack } : {}),
+    ...(parsed.rawBody ? { rawBody: parsed.rawBody } : {}),
+  };
 }

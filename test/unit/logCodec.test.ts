@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRandom } from '../../ingest/generate.ts';
 import { decodeMessage, encodeEvent, encodeWithPayload } from '../../log/codec.ts';
+import { sealEvent } from '../../log/crypto/sealedCodec.ts';
+import { newKey } from '../../log/crypto/sealing.ts';
 import { sampleArticle, sampleByline } from '../../log/sampleEvents.ts';
 import type { ReplayItem } from '../../log/types.ts';
 import { docJson, docJsonHead } from '../../projectors/write/docJson.ts';
@@ -92,6 +94,42 @@ describe('decoding article events around their bodies', () => {
     }
     // Both ways occur: plain bodies (non-ASCII ones too) and bodies with escapes.
     assert.ok(raw > 500 && decoded > 500, `${raw} raw, ${decoded} decoded`);
+  });
+
+  it('does the same inside sealed payloads: the opened body left as its literal, the rest decoded alike', () => {
+    const random = createRandom(17);
+    const key = { gen: 1, key: newKey() };
+    const keys = { lookup: () => key.key };
+    const idKey = newKey();
+    let raw = 0;
+    let decoded = 0;
+    for (let i = 0; i < 1_000; i++) {
+      const event = sampleArticle(`a-${i}`, { headline: text(random, 1 + Math.floor(random() * 30)) });
+      event.payload.body = text(random, Math.floor(random() * 120));
+      const sealed = sealEvent(event, key, idKey);
+      const meta = { seq: 1, time: new Date(0), subject: names.subject('article', event.entityId) };
+      const full = decodeMessage(names, sealed.bytes, meta, { keys });
+      const lazy = decodeMessage(names, sealed.bytes, meta, { keys, rawBody: true });
+      assert.ok(full.kind === 'event' && lazy.kind === 'event', JSON.stringify(full));
+      assert.equal(
+        full.stored.event.type === 'ArticlePublished' && full.stored.event.payload.body,
+        event.payload.body,
+      );
+      const rawBody = lazy.stored.rawBody;
+      if (!rawBody) {
+        decoded++;
+        assert.deepEqual(lazy.stored, full.stored);
+        continue;
+      }
+      raw++;
+      assert.equal(Buffer.from(rawBody).toString('utf8'), JSON.stringify(event.payload.body));
+      const { rawBody: _, ...rest } = lazy.stored;
+      assert.deepEqual(rest, {
+        ...full.stored,
+        event: { ...full.stored.event, payload: { ...full.stored.event.payload, body: '' } },
+      });
+    }
+    assert.ok(raw > 100 && decoded > 100, `${raw} raw, ${decoded} decoded`);
   });
 
   it('decodes everything else as usual and reports unreadable messages the same way', () => {
