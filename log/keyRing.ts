@@ -341,10 +341,9 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         await read(entityType, entityId);
         return;
       }
-      if (await readPack(pack)) return;
-      // No such pack: the item's keys cannot be found (the lookup answers `missing`).
-      if (cache.get(itemKey(entityType, entityId))?.state !== 'erased')
-        remember(itemKey(entityType, entityId), { state: 'none' });
+      // No such pack: the lookup still answers undefined, and the reader reports the event
+      // unreadable (no key for it): a lost keys bucket, not something a reload fixes.
+      await readPack(pack);
     },
     async preload() {
       // Every entry's last value through one consumer, instead of one get per item (or
