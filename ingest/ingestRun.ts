@@ -7,6 +7,7 @@ import { createDeferredSpill, type DeferredSpill } from './deferred.ts';
 import { DEFAULT_MAX_IMAGE_BYTES } from './imageFiles.ts';
 import type { InputListing } from './listInputFiles.ts';
 import { createKnownEntities, type KnownEntities } from './lookups.ts';
+import type { IdMapper } from './opaqueIds.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from './readRecords.ts';
 import type {
   IngesterOptions,
@@ -31,6 +32,7 @@ export interface IngestSettings {
   tempDir?: string;
   logger?: Logger;
   now: () => Date;
+  mapId?: IdMapper;
 }
 
 export function resolveSettings(options: IngesterOptions): IngestSettings {
@@ -47,6 +49,7 @@ export function resolveSettings(options: IngesterOptions): IngestSettings {
     tempDir: options.tempDir,
     logger: options.logger,
     now: options.now ?? (() => new Date()),
+    ...(options.mapId ? { mapId: options.mapId } : {}),
   };
 }
 

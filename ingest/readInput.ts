@@ -2,6 +2,7 @@ import { readFile } from 'node:fs';
 import type { Batcher } from './batcher.ts';
 import type { IngestRun } from './ingestRun.ts';
 import type { InputFile } from './listInputFiles.ts';
+import { withMappedIds } from './opaqueIds.ts';
 import { readRecords, type SourceItem } from './readRecords.ts';
 import { parseRecord } from './records.ts';
 
@@ -33,8 +34,9 @@ async function admit(
     return;
   }
   // `raw` read only when needed (a reject, a spill): the format readers write it lazily.
+  const { mapId } = run.settings;
   const entry = {
-    record: parsed.record,
+    record: mapId ? withMappedIds(parsed.record, mapId) : parsed.record,
     location: item.location,
     file,
     get raw() {

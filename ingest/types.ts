@@ -1,10 +1,12 @@
 /** The ingester's public contract: its options, what a run reports, and its result. */
+
 import type { Logger } from 'pino';
 import type { BlobStore } from '../log/blobStore.ts';
 import type { ContentLog } from '../log/types.ts';
 import type { EventType } from '../schemas/catalog.ts';
 import { PresslogError } from '../schemas/errors.ts';
 import type { InputListing } from './listInputFiles.ts';
+import type { IdMapper } from './opaqueIds.ts';
 import type { RecordLocation } from './readRecords.ts';
 
 /** Options of `createIngester`. */
@@ -31,6 +33,11 @@ export interface IngesterOptions {
   logger?: Logger;
   /** Clock for `recordedAt` (tests). */
   now?: () => Date;
+  /**
+   * Maps every record's id and reference before anything else sees it: opaque ids
+   * (`opaqueIdMapper`, `PRESSLOG_OPAQUE_IDS`). Rejects and warnings then name the mapped id.
+   */
+  mapId?: IdMapper;
 }
 
 /** A record that was not ingested: where it is, which field, why, and its text as it was. */

@@ -53,6 +53,11 @@ export interface Config {
    * generated on first use; a path given explicitly must exist.
    */
   readonly masterKey: { readonly file: string; readonly generateIfMissing: boolean };
+  /**
+   * Store items under opaque ids (`o-` + a keyed hash of the id given), for archives whose
+   * ids carry personal names: ids are never erased (see ingest/opaqueIds.ts).
+   */
+  readonly opaqueIds: boolean;
   /** Where `services up` keeps downloads, data, logs and pid files of the services it starts. */
   readonly servicesDir: string;
   readonly logLevel: string;
@@ -91,6 +96,13 @@ function url(env: Env, variable: string, fallback: string, protocols: readonly s
     }
   }
   return raw;
+}
+
+function flag(env: Env, variable: string): boolean {
+  const value = env[variable]?.trim().toLowerCase();
+  if (!value || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new ConfigError(variable, `must be true or false, got ${JSON.stringify(env[variable])}`);
 }
 
 function optional(env: Env, variable: string): string | undefined {
@@ -191,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
       file: env.PRESSLOG_MASTER_KEY_FILE?.trim() || `var/${namespace}/master.key`,
       generateIfMissing: !env.PRESSLOG_MASTER_KEY_FILE?.trim(),
     }),
+    opaqueIds: flag(env, 'PRESSLOG_OPAQUE_IDS'),
     servicesDir: env.PRESSLOG_SERVICES_DIR?.trim() || defaultServicesDir(env),
     logLevel,
   });

@@ -1,8 +1,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { type IdMapper, opaqueIdMapper } from '../ingest/opaqueIds.ts';
 import { type KeyRing, openKeyRing } from '../log/keyRing.ts';
 import { loadMasterKey } from '../log/masterKey.ts';
 import type { Config } from '../schemas/config.ts';
+import type { EntityType } from '../schemas/names.ts';
 
 /**
  * The key ring of the configured namespace: the master key from `PRESSLOG_MASTER_KEY_FILE`
@@ -24,4 +26,14 @@ export async function openConfiguredKeyRing(
     );
   }
   return openKeyRing({ nc, names: config.names, masterKey: master.key, replicas: config.replicas });
+}
+
+/** The deployment's id mapping for ingest: opaque ids with `PRESSLOG_OPAQUE_IDS`, else none. */
+export function configuredIdMapper(config: Config, keys: KeyRing): IdMapper | undefined {
+  return config.opaqueIds ? opaqueIdMapper(keys.idKey) : undefined;
+}
+
+/** The id an item given on the command line is stored under (its opaque id, when the deployment uses them). */
+export function storedId(config: Config, keys: KeyRing, entityType: EntityType, id: string): string {
+  return configuredIdMapper(config, keys)?.(entityType, id) ?? id;
 }

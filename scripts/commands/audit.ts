@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { auditErasure, auditText } from '../erasureAudit.ts';
+import { storedId } from '../keys.ts';
 import { createEsClient, createRedis, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
@@ -21,11 +22,11 @@ export function register(program: Command, ctx: CliContext): void {
       const redis = createRedis(config);
       redis.on('error', () => {});
       try {
-        const result = await withContentLog(ctx, (log, nc) =>
+        const result = await withContentLog(ctx, (log, nc, keys) =>
           auditErasure(
             { log, nc, es, redis, blobs: openBlobStore(config, nc), names: config.names },
             type,
-            id,
+            storedId(config, keys, type, id),
           ),
         );
         ctx.output(result, () => auditText(result));

@@ -5,6 +5,7 @@ import { type ErasureResult, eraseHistory, eraseItem } from '../../log/erasure.t
 import { type PurgeReport, purgeErased } from '../../projectors/erasure/purge.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import { auditErasure, auditText } from '../erasureAudit.ts';
+import { storedId } from '../keys.ts';
 import { createEsClient, createRedis, openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
@@ -59,9 +60,10 @@ export function register(program: Command, ctx: CliContext): void {
       const es = createEsClient(config);
       try {
         const { result, purge, blobs, jobs, audit } = await withContentLog(ctx, async (log, nc, keys) => {
+          const stored = storedId(config, keys, type, id);
           const result: ErasureResult = await eraseItem(log, keys, {
             entityType: type,
-            id,
+            id: stored,
             actor: actor(),
             reason: options.reason!.trim(),
             ...(options.ticket ? { ticket: options.ticket } : {}),
@@ -76,7 +78,7 @@ export function register(program: Command, ctx: CliContext): void {
             nc,
             names: config.names,
             entityType: type,
-            id,
+            id: stored,
             seq: result.seq,
           });
           const audit = options.verify
@@ -84,7 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
                 auditErasure(
                   { log, nc, es, redis, blobs: store, names: config.names },
                   type,
-                  id,
+                  stored,
                   result.blobDigests,
                 ),
               )
@@ -121,8 +123,9 @@ async function redact(ctx: CliContext, id: string, options: EraseOptions): Promi
   const es = createEsClient(config);
   try {
     const { result, purge } = await withContentLog(ctx, async (log, nc, keys) => {
+      const stored = storedId(config, keys, 'article', id);
       const result = await eraseHistory(log, keys, {
-        id,
+        id: stored,
         actor: actor(),
         reason: options.reason!.trim(),
         ...(options.ticket ? { ticket: options.ticket } : {}),
@@ -132,7 +135,7 @@ async function redact(ctx: CliContext, id: string, options: EraseOptions): Promi
         nc,
         names: config.names,
         entityType: 'article',
-        id,
+        id: stored,
         seq: result.seq,
         historyOnly: true,
       });

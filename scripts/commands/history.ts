@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { historyEntries, summarizeChanges } from '../../log/history.ts';
+import { storedId } from '../keys.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
@@ -16,8 +17,8 @@ export function register(program: Command, ctx: CliContext): void {
       const unreadable: { seq: number; reason: string }[] = [];
       // Events whose content was erased: only their envelope is left to show.
       const erased: { seq: number; time: string; type: string }[] = [];
-      const events = await withContentLog(ctx, (log) =>
-        log.readEntity(type, id, {
+      const events = await withContentLog(ctx, (log, _nc, keys) =>
+        log.readEntity(type, storedId(ctx.config(), keys, type, id), {
           onUnreadable: (u) => unreadable.push({ seq: u.seq, reason: u.reason }),
           onErased: (e) => erased.push({ seq: e.seq, time: e.time.toISOString(), type: e.type }),
         }),

@@ -14,6 +14,7 @@ import {
 import { type InputListing, listInputFiles } from '../../ingest/listInputFiles.ts';
 import { formatLocation } from '../../ingest/readRecords.ts';
 import type { Config } from '../../schemas/config.ts';
+import { configuredIdMapper } from '../keys.ts';
 import { metricsPort, openIngestEndpoint } from '../metrics/endpoints.ts';
 import { openBlobStore } from '../runtime.ts';
 import type { CliContext } from './cliContext.ts';
@@ -235,7 +236,7 @@ function runIngest(
   { config, logger, input, options }: IngestRun,
   hooks: Pick<IngestOptions, 'onReject' | 'onWarning' | 'onProgress'>,
 ): Promise<IngestStats> {
-  return withContentLog(ctx, async (contentLog, nc) => {
+  return withContentLog(ctx, async (contentLog, nc, keys) => {
     // With --metrics-port, the appends are counted and served while the run lasts.
     const endpoint = await openIngestEndpoint(ctx, contentLog, options.metricsPort);
     const log = endpoint?.log ?? contentLog;
@@ -251,6 +252,7 @@ function runIngest(
       maxImageBytes: Math.round(options.maxImageMb * MB),
       maxRecordBytes: Math.round(options.maxRecordMb * MB),
       logger,
+      mapId: configuredIdMapper(config, keys),
     });
     try {
       return await ingester.ingest(input, {

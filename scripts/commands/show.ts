@@ -3,6 +3,7 @@ import { stateView } from '../../log/history.ts';
 import type { AsOfBasis } from '../../log/types.ts';
 import { ConfigError } from '../../schemas/errors.ts';
 import type { EntityState } from '../../schemas/state.ts';
+import { storedId } from '../keys.ts';
 import type { CliContext } from './cliContext.ts';
 import { entityArgs, withContentLog } from './withContentLog.ts';
 
@@ -62,12 +63,13 @@ export function register(program: Command, ctx: CliContext): void {
         throw new ConfigError('--by', 'must be "stored" or "occurred"');
       }
       const basis: AsOfBasis = options.by;
-      const { state, erased } = await withContentLog(ctx, async (log) => {
-        const state = await log.stateAsOf(type, id, asOf, { basis });
+      const { state, erased } = await withContentLog(ctx, async (log, _nc, keys) => {
+        const stored = storedId(ctx.config(), keys, type, id);
+        const state = await log.stateAsOf(type, stored, asOf, { basis });
         if (state) return { state, erased: 0 };
         // Nothing readable: say whether that is because the versions of then were erased.
         let erased = 0;
-        await log.readEntity(type, id, {
+        await log.readEntity(type, stored, {
           onErased: (e) => {
             if (!asOf || (basis === 'stored' ? e.time : new Date(e.occurredAt)) <= asOf) erased++;
           },

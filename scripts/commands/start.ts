@@ -13,6 +13,7 @@ import { createDeadLetterStore } from '../../projectors/write/deadLetters.ts';
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
+import { configuredIdMapper } from '../keys.ts';
 import { projectorHooks } from '../metrics/endpoints.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createEsClient, openBlobStore } from '../runtime.ts';
@@ -60,11 +61,16 @@ export async function prepareSampleArchive(
   step('building the sample archive');
   const sample = await buildSampleArchive(options.sampleDir ?? join('var', config.namespace, 'sample'));
 
-  const ingest = await withContentLog(ctx, async (log, nc) => {
+  const ingest = await withContentLog(ctx, async (log, nc, keys) => {
     step('creating the content log');
     await log.init();
     step(`ingesting ${sample.articles} articles, ${sample.bylines} bylines and ${sample.images} images`);
-    const ingester = createIngester({ log, blobs: openBlobStore(config, nc), logger });
+    const ingester = createIngester({
+      log,
+      blobs: openBlobStore(config, nc),
+      logger,
+      mapId: configuredIdMapper(config, keys),
+    });
     return ingester.ingest([sample.dir], { signal });
   });
   if (ingest.aborted) throw signal.reason ?? new Error('aborted');
