@@ -82,13 +82,16 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
     return { hits: hits!, facets: facets! };
   };
   let answer = await send(false);
-  if (hasTypoClause(request) && totalOf(answer.facets) < request.size) answer = await send(true);
+  const withTypo = hasTypoClause(request) && totalOf(answer.facets) < request.size;
+  if (withTypo) answer = await send(true);
   const response = answer.hits;
   const facets = answer.facets;
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
-  const typoIds = hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string);
+  const typoIds = withTypo
+    ? hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string)
+    : [];
   const typo = buildTypoHighlightBody(request, typoIds, { pitId, keepAlive: KEEP_ALIVE });
   if (typo) followUps.push(es.search(typo as estypes.SearchRequest));
   if (request.kind === 'article') {
