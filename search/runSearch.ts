@@ -139,7 +139,10 @@ export async function runSearch(
           cursorKey,
         )
       : null;
-  const typoOnly = response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id);
+  // Clauses are named only when the typo clause was sent (see buildQuery).
+  const typoOnly = typo
+    ? response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id)
+    : [];
   const [facets] = await Promise.all([
     cursor !== undefined
       ? null

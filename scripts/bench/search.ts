@@ -3,14 +3,17 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { Config } from '../../schemas/config.ts';
 import {
+  buildFacetsBody,
   buildFirstPageSearches,
   buildQuery,
+  buildSearchBody,
   buildTypoHighlightBody,
   EXACT_CLAUSE,
   hasTypoClause,
   parseSearchParams,
   SEARCH_FIELDS,
   type SearchParams,
+  type SearchRequest,
 } from '../../search/query.ts';
 import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
 import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';
@@ -30,6 +33,11 @@ export interface SearchBenchOptions {
   requests?: number;
   /** Alternating rounds of ours and the ceiling per level (default 2). */
   rounds?: number;
+  /**
+   * Also time the first page's parts straight to Elasticsearch, this many times each per
+   * query of the mix (see {@link searchBreakdown}); default 0, not at all.
+   */
+  breakdown?: number;
   log?: Logger;
   signal?: AbortSignal;
 }
@@ -82,13 +90,16 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
     return { hits: hits!, facets: facets! };
   };
   let answer = await send(false);
-  if (hasTypoClause(request) && totalOf(answer.facets) < request.size) answer = await send(true);
+  const withTypo = hasTypoClause(request) && totalOf(answer.facets) < request.size;
+  if (withTypo) answer = await send(true);
   const response = answer.hits;
   const facets = answer.facets;
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
-  const typoIds = hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string);
+  const typoIds = withTypo
+    ? hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string)
+    : [];
   const typo = buildTypoHighlightBody(request, typoIds, { pitId, keepAlive: KEEP_ALIVE });
   if (typo) followUps.push(es.search(typo as estypes.SearchRequest));
   if (request.kind === 'article') {
@@ -266,9 +277,104 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
       );
     }
   }
+  if (options.breakdown) {
+    measurements.push(...(await searchBreakdown(es, config, mix, options.breakdown, signal)));
+  }
   measurements.push(...(await suggestBench(es, config, server.url, requests, signal)));
   await Promise.allSettled([...closing]);
   return measurements;
+}
+
+type Part = (request: SearchRequest, pit: string) => () => Promise<unknown>;
+
+/**
+ * Where a first page's time goes: its Elasticsearch requests, and the page of hits with
+ * one part left out at a time, each sent straight to Elasticsearch by one client. Per
+ * query of the mix, the parts take turns `repetitions` times (so drift on a shared
+ * machine hits them alike); a part's figure is the mean over the mix of its per-query
+ * medians. The ceiling of every row is the bare match, timed in the same turns. Without
+ * the typo clause, as the searcher's first try sends it.
+ */
+export async function searchBreakdown(
+  es: Client,
+  config: Config,
+  mix: readonly SearchParams[],
+  repetitions: number,
+  signal?: AbortSignal,
+): Promise<Measurement[]> {
+  const index = config.names.alias('articles');
+  const page = (pit: string) => ({ pitId: pit, keepAlive: KEEP_ALIVE, typo: false });
+  const hits = (
+    request: SearchRequest,
+    pit: string,
+    change: (body: Record<string, unknown>) => void = () => {},
+  ) => {
+    const body = structuredClone(buildSearchBody(request, { ...page(pit), countTotal: false }));
+    change(body);
+    return () => es.search(body as estypes.SearchRequest);
+  };
+  const facets = (request: SearchRequest, pit: string, cache: boolean) => {
+    const body = { ...buildFacetsBody(request, page(pit)), request_cache: cache };
+    return () => es.search(body as estypes.SearchRequest);
+  };
+  const withoutBodyHighlight = (body: Record<string, unknown>) => {
+    delete (body.highlight as { fields: Record<string, unknown> }).fields.body;
+  };
+  const parts: [string, Part][] = [
+    [
+      'open a point in time',
+      () => async () => {
+        const { id } = await es.openPointInTime({ index, keep_alive: KEEP_ALIVE });
+        void es.closePointInTime({ id }).catch(() => {});
+      },
+    ],
+    [
+      'first page _msearch: hits and facets',
+      (request, pit) => () =>
+        es.msearch({ searches: buildFirstPageSearches(request, page(pit)) } as estypes.MsearchRequest),
+    ],
+    ['page of hits', (request, pit) => hits(request, pit)],
+    ['page of hits, no highlight', (request, pit) => hits(request, pit, (b) => delete b.highlight)],
+    ['page of hits, no body highlight', (request, pit) => hits(request, pit, withoutBodyHighlight)],
+    ['page of hits, no _source', (request, pit) => hits(request, pit, (b) => (b._source = false))],
+    ['facets search (request cache)', (request, pit) => facets(request, pit, true)],
+    ['facets search (no request cache)', (request, pit) => facets(request, pit, false)],
+  ];
+  const bare: Part = (request) => () =>
+    es.search({ index, ...bareMatchBody(request) } as estypes.SearchRequest);
+  const all = [...parts, ['bare match', bare] as [string, Part]];
+  const sums = new Array<number>(all.length).fill(0);
+  const articles = mix.filter((p) => (p.kind ?? 'article') === 'article');
+  const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
+  try {
+    for (const params of articles) {
+      const request = parseSearchParams(params);
+      const calls = all.map(([, part]) => part(request, pit));
+      for (const call of calls) await call();
+      const times = calls.map(() => [] as number[]);
+      for (let i = 0; i < repetitions; i++) {
+        for (const [k, call] of calls.entries()) {
+          signal?.throwIfAborted();
+          const t = performance.now();
+          await call();
+          times[k]!.push(performance.now() - t);
+        }
+      }
+      for (const [k, t] of times.entries()) {
+        sums[k] =
+          (sums[k] ?? 0) +
+          percentile(
+            [...t].sort((a, b) => a - b),
+            50,
+          );
+      }
+    }
+  } finally {
+    await es.closePointInTime({ id: pit }).catch(() => {});
+  }
+  const bareMs = sums.at(-1)! / articles.length;
+  const note = `straight to Elasticsearch, 1 client: mean over ${articles.length} queries of the median of ${repetitions}`;
+  return all.map(([name], k) => latency(`breakdown: ${name}`, sums[k]! / articles.length, bareMs, note));
 }
 
 /** Prefixes people type into the search box: names and headline beginnings, and words inside them. */

@@ -311,6 +311,11 @@ function registerSearch(bench: Command, ctx: CliContext): void {
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling per level', positiveInt, 2)
     .option('--levels <list>', 'concurrent clients per level, comma-separated', '1,8,32')
     .option(
+      '--breakdown <n>',
+      "also time the first page's parts straight to Elasticsearch (point in time, hits with and without highlight and _source, facets), n times each per query",
+      positiveInt,
+    )
+    .option(
       '--articles <n>',
       'grow the archive to at least N articles first (speech excerpts derived from the sample; built once per namespace)',
       positiveInt,
@@ -323,6 +328,7 @@ interface SearchBenchCliOptions {
   rounds: number;
   levels: string;
   articles?: number;
+  breakdown?: number;
 }
 
 /** Grow the namespace's archive to `articles` articles (derived from the sample's speeches), then reindex. */
@@ -362,6 +368,7 @@ async function searchAction(ctx: CliContext, options: SearchBenchCliOptions): Pr
         levels,
         requests: options.requests,
         rounds: options.rounds,
+        breakdown: options.breakdown,
         log: ctx.log(),
         signal: ctx.signal,
       });

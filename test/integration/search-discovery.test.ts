@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createIngester } from '../../ingest/ingest.ts';
 import type { ArticleRecord } from '../../ingest/records.ts';
 import { createNames } from '../../schemas/names.ts';
+import { searchBreakdown } from '../../scripts/bench/search.ts';
 import type { Archive } from '../../search/archives.ts';
 import { IndexMissingError } from '../../search/errors.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
@@ -93,6 +94,33 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
       taxOnly.some((a) => ids.has(a.id)),
       'a speech that only says "tax" is among the hits for "taxation"',
     );
+  });
+
+  test("bench search --breakdown: a first page's parts, each timed straight to Elasticsearch", async () => {
+    const rows = await searchBreakdown(
+      fixture.es,
+      fixture.config,
+      [{ q: 'union' }, { q: '"fiery trial"' }],
+      1,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.name.replace('breakdown: ', '')),
+      [
+        'open a point in time',
+        'first page _msearch: hits and facets',
+        'page of hits',
+        'page of hits, no highlight',
+        'page of hits, no body highlight',
+        'page of hits, no _source',
+        'facets search (request cache)',
+        'facets search (no request cache)',
+        'bare match',
+      ],
+    );
+    for (const row of rows) {
+      assert.equal(row.unit, 'ms');
+      assert.ok(row.ours > 0 && row.ceiling === rows.at(-1)?.ours, JSON.stringify(row));
+    }
   });
 
   test('typo tolerance only when the words fill less than a page; later pages keep the choice', async () => {

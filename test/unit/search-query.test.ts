@@ -11,10 +11,12 @@ import {
   buildFirstPageSearches,
   buildQuery,
   buildSearchBody,
+  EXACT_CLAUSE,
   parseSearchParams,
   SEARCH_LIMITS,
   searchFingerprint,
   sortValueCount,
+  TYPO_CLAUSE,
   usesQuerySyntax,
 } from '../../search/query.ts';
 import { nameBylines, pickThumbnail, toFacets, toHit } from '../../search/results.ts';
@@ -158,6 +160,17 @@ describe('the query', () => {
       assert.equal(query.bool.should.length, 1, q);
     }
     assert.ok(!usesQuerySyntax('self-government'));
+  });
+
+  test('clauses are named only when the typo clause is sent (the names tell typo-only hits apart)', () => {
+    const request = parseSearchParams({ q: 'constitutoin' });
+    const names = (query: unknown) => [...walk(query)].filter(([key]) => key === '_name').map(([, v]) => v);
+    assert.deepEqual(names(buildQuery(request)), [EXACT_CLAUSE, TYPO_CLAUSE]);
+    assert.deepEqual(names(buildQuery(request, { typo: false })), []);
+    assert.deepEqual(names(buildQuery(parseSearchParams({ q: '"house divided"' }))), []);
+    const [, hits, , facets] = buildFirstPageSearches(request, { pitId: 'P', keepAlive: '1m', typo: false });
+    assert.deepEqual(names(hits!.query), []);
+    assert.deepEqual(names(facets!.query), []);
   });
 
   test('empty text browses: match_all, or the filters alone', () => {
