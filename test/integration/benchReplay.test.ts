@@ -94,7 +94,8 @@ test('bench replay --json: one measurement per line with ours, ceiling and ratio
   assert.deepEqual(leftOver, []);
 });
 
-test('bench replay --partitions 2 --json: events/s and CPU-s per 1,000 events of the single process and of K=2, each next to the ceiling', async () => {
+test('bench replay --partitions 2 --sealed --json: events/s and CPU-s per 1,000 events of the single process and of K=2, each next to the ceiling; a sealed log rebuilt against the plaintext one', async () => {
+  const before = await benchResources();
   const run = await runCli([
     'bench',
     'replay',
@@ -102,6 +103,7 @@ test('bench replay --partitions 2 --json: events/s and CPU-s per 1,000 events of
     '1000',
     '--partitions',
     '2',
+    '--sealed',
     '--rounds',
     '1',
     '--latency-samples',
@@ -109,11 +111,17 @@ test('bench replay --partitions 2 --json: events/s and CPU-s per 1,000 events of
     '--json',
   ]);
   assert.equal(run.code, 0, run.stderr);
-  const measurements = run.stdout
+  const all = run.stdout
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(line) as { name: string; unit: string; ours: number; ceiling: number })
-    .filter((m) => m.name?.startsWith('reindex, one process') || m.name?.startsWith('reindex --partitions'));
+    .map((line) => JSON.parse(line) as { name: string; unit: string; ours: number; ceiling: number });
+  const sealed = all.find(
+    (m) => m.name === 'reindex sealed events/s (1,000)' || m.name === 'reindex sealed events/s',
+  );
+  assert.ok(sealed && sealed.ours > 0 && sealed.ceiling > 0, JSON.stringify(all.map((m) => m.name)));
+  const measurements = all.filter(
+    (m) => m.name?.startsWith('reindex, one process') || m.name?.startsWith('reindex --partitions'),
+  );
   const names = measurements.map((m) => m.name);
   for (const label of ['reindex, one process', 'reindex --partitions 2']) {
     for (const what of [
@@ -132,4 +140,9 @@ test('bench replay --partitions 2 --json: events/s and CPU-s per 1,000 events of
     const work = get(`${label}: projector CPU-s / 1k events, start-up excluded`).ours;
     assert.ok(work > 0 && all >= work, `${label}: ${all} >= ${work}`);
   }
+  // The sealed log's namespace goes too.
+  assert.deepEqual(
+    [...(await benchResources())].filter((name) => !before.has(name)),
+    [],
+  );
 });
