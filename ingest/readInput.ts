@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import type { Batcher } from './batcher.ts';
 import type { IngestRun } from './ingestRun.ts';
 import type { InputFile } from './listInputFiles.ts';
@@ -87,6 +88,10 @@ export async function readInput(
   const { signal, position } = run;
   for (const file of files) {
     if (signal?.aborted) break;
+    // A turn of the event loop per file: the reads below are synchronous, and without
+    // one the batch committing meanwhile (publishes, acks) would wait for the next
+    // batch to be read and prepared, which undoes the pipelining.
+    await setImmediate();
     const content = readSmallFile(file);
     position.bytesCurrent = 0;
     // Records and format-reader warnings: a file whose items were all left out with a warning is not "empty".
