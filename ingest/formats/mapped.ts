@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Parser } from 'htmlparser2';
 import { normalizeDate } from '../records.ts';
-import { joinParagraphs } from './xmlTree.ts';
 
 /** The formats `presslog ingest` reads; `presslog` is its own NDJSON/JSON records. */
 export const SOURCE_FORMATS = ['presslog', 'nitf', 'newsml', 'ninjs', 'wxr'] as const;
@@ -86,83 +84,6 @@ export function firstDate(
   }
   const names = candidates.map(([f]) => f).join(', ');
   return { field: candidates[0]![0], reason: `no publish date (looked at ${names})` };
-}
-
-const HTML_BLOCKS = new Set([
-  'p',
-  'h1',
-  'h2',
-  'h3',
-  'h4',
-  'h5',
-  'h6',
-  'li',
-  'dt',
-  'dd',
-  'tr',
-  'pre',
-  'blockquote',
-  'div',
-  'section',
-  'article',
-  'table',
-  'ul',
-  'ol',
-  'dl',
-  'figure',
-  'figcaption',
-  'br',
-  'hr',
-]);
-const HTML_SKIPPED = new Set(['script', 'style', 'iframe', 'object', 'embed', 'template']);
-
-/**
- * The clean text of an HTML body (ninjs `body_html`, WordPress `content:encoded`), with a
- * blank line between paragraphs: block elements end a paragraph, and so does a blank
- * line in the text (WordPress stores paragraphs that way and adds the `<p>`s when it
- * renders). Comments, among them Gutenberg's `<!-- wp:paragraph -->` block markers,
- * and scripts are dropped; entities are decoded.
- */
-export function htmlText(html: string | undefined): string {
-  if (!html) return '';
-  const paragraphs: string[] = [];
-  // The text arrives in pieces (entities split it): collected, joined once per paragraph.
-  let current: string[] = [];
-  let skipping = 0;
-  const breakParagraph = () => {
-    if (current.length > 0) paragraphs.push(current.length === 1 ? current[0]! : current.join(''));
-    current = [];
-  };
-  const parser = new Parser(
-    {
-      onopentag(name) {
-        if (HTML_SKIPPED.has(name)) skipping++;
-        else if (HTML_BLOCKS.has(name)) breakParagraph();
-      },
-      ontext(text) {
-        if (skipping > 0) return;
-        if (!text.includes('\n')) {
-          current.push(text);
-          return;
-        }
-        const pieces = text.split(/\n[ \t\r]*\n/);
-        current.push(pieces[0]!);
-        for (const piece of pieces.slice(1)) {
-          breakParagraph();
-          current.push(piece);
-        }
-      },
-      onclosetag(name) {
-        if (HTML_SKIPPED.has(name)) skipping = Math.max(0, skipping - 1);
-        else if (HTML_BLOCKS.has(name)) breakParagraph();
-      },
-    },
-    { decodeEntities: true },
-  );
-  parser.write(html);
-  parser.end();
-  breakParagraph();
-  return joinParagraphs(paragraphs);
 }
 
 /** The last segment of a path or URL (query and fragment dropped), for an image file name. */
