@@ -1,4 +1,4 @@
-import type { Dirent } from 'node:fs';
+import { type Dirent, statSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { ConfigError } from '../schemas/errors.ts';
@@ -62,15 +62,18 @@ export async function listInputFiles(
   const files: InputFile[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
-  const add = async (path: string, root: string, format: InputFormat) => {
-    const real = await realpath(path);
-    if (seen.has(real)) return;
-    seen.add(real);
+  /** `real`: the file's real path when the caller knows it (a plain file met in the walk of a real directory). */
+  const add = async (path: string, root: string, format: InputFormat, real?: string) => {
+    const realPath = real ?? (await realpath(path));
+    if (seen.has(realPath)) return;
+    seen.add(realPath);
     files.push({
       path,
       root,
       format,
-      bytes: (await stat(real)).size,
+      // Synchronous: a directory of 5,000 NITF files took ~0.3 s listed with a realpath
+      // and a stat through the thread pool per file, one after the other.
+      bytes: (real ? statSync(real) : await stat(realPath)).size,
       ...(sourceFormat ? { sourceFormat } : {}),
       ...(mediaDir ? { mediaDir } : {}),
     });
@@ -86,23 +89,25 @@ export async function listInputFiles(
     if (info.isDirectory()) {
       const root = await realpath(arg);
       const before = files.length;
-      const walk = async (dir: string): Promise<void> => {
+      // `realDir`: the real path of `dir` (symlinked directories are not followed, so a
+      // plain entry's real path is its name joined to it, without a realpath call).
+      const walk = async (dir: string, realDir: string): Promise<void> => {
         const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
         entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         for (const entry of entries) {
           if (entry.name.startsWith('.')) continue;
           const path = join(dir, entry.name);
-          if (entry.isDirectory()) await walk(path);
+          if (entry.isDirectory()) await walk(path, join(realDir, entry.name));
           else if (entry.isFile() || entry.isSymbolicLink()) {
             const format = FORMATS[extname(entry.name).toLowerCase()];
             if (!format) continue;
             // A symlinked record file is read (its images still resolve inside the root).
             if (entry.isSymbolicLink() && !(await stat(path).catch(() => undefined))?.isFile()) continue;
-            await add(path, root, format);
+            await add(path, root, format, entry.isFile() ? join(realDir, entry.name) : undefined);
           }
         }
       };
-      await walk(arg);
+      await walk(arg, root);
       if (files.length === before)
         warnings.push(`${arg}: no .ndjson, .jsonl, .json or .xml files in this directory`);
     } else if (info.isFile()) {

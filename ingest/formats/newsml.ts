@@ -11,7 +11,7 @@ import {
   subjectTag,
 } from './mapped.ts';
 import { mapNitf, nitfBylineNames } from './nitf.ts';
-import { attr, child, children, descendants, innerMarkup, textOf, xmlBodyText } from './xmlTree.ts';
+import { attr, child, children, descendants, textOf, xmlBody } from './xmlTree.ts';
 import type { XmlElement } from './xmlUnits.ts';
 
 /** The name of a G2 property (`creator`, `subject`): its `name` child, else its `@literal`. */
@@ -31,8 +31,7 @@ function g2Body(contentSet: XmlElement | undefined): { body: string; bodyHtml?: 
   if (inline) {
     const nitfContent = descendants(inline, 'body.content')[0];
     const content = nitfContent ?? descendants(inline, 'body')[0] ?? inline;
-    const bodyHtml = innerMarkup(content);
-    return { body: xmlBodyText(content), ...(bodyHtml ? { bodyHtml } : {}) };
+    return xmlBody(content);
   }
   return { body: textOf(child(contentSet, 'inlineData')) ?? '' };
 }

@@ -10,7 +10,7 @@ import {
   stableId,
   subjectTag,
 } from './mapped.ts';
-import { at, attr, child, children, descendants, innerMarkup, textOf, xmlBodyText } from './xmlTree.ts';
+import { at, attr, child, children, descendants, textOf, xmlBody } from './xmlTree.ts';
 import type { XmlElement } from './xmlUnits.ts';
 
 /** Byline names of an NITF `byline`: its `person`s, else its text without "By" and the title. */
@@ -92,12 +92,12 @@ export function mapNitf(nitf: XmlElement): MappedItem {
   }));
   const images = nitfImages(docId, content);
   const section = attr(child(head, 'pubdata'), 'position.section')?.slice(0, 100);
-  const bodyHtml = innerMarkup(content);
+  const { body, bodyHtml } = xmlBody(content);
   const article: MappedRecord = {
     kind: 'article',
     id: stableId('nitf', docId),
     headline: headline.slice(0, 1000),
-    body: xmlBodyText(content),
+    body,
     ...(bodyHtml ? { bodyHtml } : {}),
     ...(section ? { section } : {}),
     publishedAt: published.iso,

@@ -1,9 +1,9 @@
+import { htmlText } from './htmlText.ts';
 import {
   bylineIdOf,
   distinct,
   fileNameOf,
   firstDate,
-  htmlText,
   isoDate,
   type MappedItem,
   type MappedRecord,

@@ -115,6 +115,69 @@ function createUnitParser(options: ReadXmlUnitsOptions, done: XmlUnitItem[]) {
 }
 
 /**
+ * The length of `bytes` without an incomplete UTF-8 character at its end, one that the
+ * next chunk may complete: a lead byte and the right continuation bytes so far (as a
+ * streaming decoder waits for it). Anything else at the end is left in, for the decoder
+ * to reject now.
+ */
+function completeUtf8Length(bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let k = n - 1; k >= Math.max(0, n - 3); k--) {
+    const lead = bytes[k]!;
+    if (lead < 0x80) return n;
+    if (lead < 0xc0) continue; // a continuation byte: its lead is further back
+    const need =
+      lead >= 0xc2 && lead <= 0xdf
+        ? 2
+        : lead >= 0xe0 && lead <= 0xef
+          ? 3
+          : lead >= 0xf0 && lead <= 0xf4
+            ? 4
+            : 0;
+    if (need === 0 || k + need <= n) return n;
+    if (k + 1 < n) {
+      // The second byte's range depends on the lead (no overlong forms, surrogates or code points past U+10FFFF).
+      const second = bytes[k + 1]!;
+      const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+      const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+      if (second < low || second > high) return n;
+    }
+    return k;
+  }
+  return n;
+}
+
+/**
+ * Decodes a file's chunks as one streaming, fatal TextDecoder does (the same text, an
+ * error in the same chunk, a leading byte order mark dropped), but each chunk's complete
+ * characters in one non-streaming call: Node's fast UTF-8 path, which a decoder once
+ * used to stream never takes again (5,000 NITF files: ~23 ms instead of ~120 ms). An
+ * incomplete character at a chunk's end waits for the next chunk; `end` throws, as the
+ * streaming decoder's last call does, when one is still waiting.
+ */
+function createChunkDecoder() {
+  let waiting: Uint8Array | undefined;
+  let atStart = true;
+  return {
+    decode(chunk: Uint8Array): string {
+      const bytes = waiting ? Buffer.concat([waiting, chunk]) : chunk;
+      const end = completeUtf8Length(bytes);
+      waiting = end < bytes.length ? bytes.slice(end) : undefined;
+      if (end === 0) return '';
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: !atStart }).decode(
+        bytes.subarray(0, end),
+      );
+      atStart = false;
+      return text;
+    },
+    end(): string {
+      if (waiting) throw new TypeError('an incomplete UTF-8 character at the end');
+      return '';
+    },
+  };
+}
+
+/**
  * Stream an XML file and hand out its units (each item of an export, or the document
  * itself) as small element trees, in order. Memory stays bounded by the unit size:
  * nothing outside a unit is kept, and a unit or text node over the cap stops the file.
@@ -125,7 +188,7 @@ function createUnitParser(options: ReadXmlUnitsOptions, done: XmlUnitItem[]) {
 export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions): AsyncGenerator<XmlUnitItem> {
   const done: XmlUnitItem[] = [];
   const unitParser = createUnitParser(options, done);
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decoder = createChunkDecoder();
   const input: Iterable<Buffer> | (AsyncIterable<Buffer> & { destroy(): void }) = options.content
     ? [options.content]
     : createReadStream(file, { highWaterMark: 256 * 1024 });
@@ -134,7 +197,7 @@ export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions):
     for await (const chunk of input) {
       let text: string;
       try {
-        text = decoder.decode(chunk, { stream: true });
+        text = decoder.decode(chunk);
       } catch {
         const offset = invalidUtf8Offset(chunk);
         // Parse the good text before the bad byte, so the reject names its line.
@@ -165,7 +228,7 @@ export async function* readXmlUnits(file: string, options: ReadXmlUnitsOptions):
       if (options.signal?.aborted) return;
     }
     try {
-      unitParser.write(decoder.decode());
+      unitParser.write(decoder.end());
       unitParser.parser.close();
     } catch (err) {
       if (!(err instanceof XmlStop) && !(err instanceof TypeError)) throw err;
