@@ -8,6 +8,7 @@ import { isTransportError } from './contentLog/natsErrors.ts';
 import { createPublisher, type Publisher } from './contentLog/publisher.ts';
 import { bucketRead } from './contentLog/request.ts';
 import { type DataKey, masterKeyCheck, newKey, newKeys, unwrapKey, wrapKey } from './crypto/sealing.ts';
+import { createKeyPacks, PACK_ITEMS, PACK_PREFIX } from './keyPacks.ts';
 import { openKv } from './stores.ts';
 
 /** What the key ring knows about an item's data keys. */
@@ -94,26 +95,12 @@ export interface KeyRingOptions {
 
 const MASTER_CHECK = '_master';
 const ID_KEY = '_ids';
-/** Key packs' entries are `pack.<id>` (no entity type is called `pack`). */
-const PACK_PREFIX = 'pack.';
-/**
- * Items per key pack: ~60-240 bytes each once wrapped (ids of up to 128 characters),
- * which keeps a pack well under NATS's default 1 MiB message.
- */
-export const PACK_ITEMS = 2000;
-
 interface StoredEntry {
   gen: number;
   keys: Record<string, string>;
 }
 
 const itemKey = (entityType: string, entityId: string) => `${entityType}.${entityId}`;
-
-/** A key pack as cached: its revision (for the watch) and its items' first-generation keys. */
-interface Pack {
-  revision: number;
-  keys: Map<string, Uint8Array>;
-}
 
 /** Open the keys bucket (creating it), check the master key against it and load the event-id key. */
 export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
@@ -128,9 +115,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const cacheSize = Math.max(1, options.cacheSize ?? 100_000);
   /** Items' entries. */
   const cache = new Map<string, ItemKeys>();
-  /** Key packs, bounded by the items they hold (`packed`), least recently used first out. */
-  const packs = new Map<string, Pack>();
-  let packed = 0;
+  const packs = createKeyPacks({ kv, nc: options.nc, master: () => master, cacheSize });
   /** First-generation pack keys this process created for items whose first event it stored. */
   const adopted = new Map<string, DataKey>();
 
@@ -139,18 +124,6 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     cache.set(k, keys);
     if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
     return keys;
-  };
-  const forgetPack = (id: string) => {
-    const pack = packs.get(id);
-    if (!pack) return;
-    packs.delete(id);
-    packed -= pack.keys.size;
-  };
-  const rememberPack = (id: string, pack: Pack) => {
-    forgetPack(id);
-    packs.set(id, pack);
-    packed += pack.keys.size;
-    while (packed > cacheSize && packs.size > 1) forgetPack(packs.keys().next().value as string);
   };
   const adopt = (k: string, key: DataKey) => {
     adopted.delete(k);
@@ -172,50 +145,6 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     return fromEntry(k, await bucketRead(options.nc, () => kv.get(k)));
   };
 
-  /** A pack's keys from its wrapped value (one unwrap for all its items). */
-  const openPack = (name: string, wrapped: string): Map<string, Uint8Array> => {
-    const items = JSON.parse(unwrapKey(master, name, wrapped).toString('utf8')) as Record<string, string>;
-    const keys = new Map<string, Uint8Array>();
-    for (const [k, key] of Object.entries(items)) keys.set(k, Buffer.from(key, 'base64'));
-    return keys;
-  };
-  const wrapPack = (name: string, keys: Map<string, Uint8Array>): string => {
-    const items: Record<string, string> = {};
-    for (const [k, key] of keys) items[k] = Buffer.from(key).toString('base64');
-    return wrapKey(master, name, Buffer.from(JSON.stringify(items)));
-  };
-  /** Read a pack into the cache; undefined when the bucket has no such pack. */
-  const readPack = async (id: string): Promise<Pack | undefined> => {
-    const entry = await bucketRead(options.nc, () => kv.get(`${PACK_PREFIX}${id}`));
-    if (entry?.operation !== 'PUT') return undefined;
-    const pack = { revision: entry.revision, keys: openPack(`${PACK_PREFIX}${id}`, entry.string()) };
-    rememberPack(id, pack);
-    return pack;
-  };
-  /** Rewrite each pack without the item's key (compare-and-set: a concurrent rewrite is read again). */
-  const removeFromPacks = async (k: string, ids: readonly string[]) => {
-    for (const id of new Set(ids)) {
-      for (;;) {
-        const pack = await readPack(id);
-        if (!pack?.keys.has(k)) break;
-        const kept = new Map(pack.keys);
-        kept.delete(k);
-        try {
-          const revision = await kv.update(
-            `${PACK_PREFIX}${id}`,
-            wrapPack(`${PACK_PREFIX}${id}`, kept),
-            pack.revision,
-          );
-          rememberPack(id, { revision, keys: kept });
-          break;
-        } catch (err) {
-          if (isTransportError(err)) throw err;
-          // Rewritten by another erasure meanwhile: read it again.
-        }
-      }
-    }
-  };
-
   // Every change to the bucket made by another process reaches this cache: an erasure (a
   // purge) or a redaction (a rewritten entry, a rewritten pack) in another process would
   // otherwise leave a long-running one (a worker, a projector) sealing new events of an
@@ -230,7 +159,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       if (entry.key.startsWith('_')) continue;
       if (entry.key.startsWith(PACK_PREFIX)) {
         const id = entry.key.slice(PACK_PREFIX.length);
-        if ((packs.get(id)?.revision ?? Number.MAX_SAFE_INTEGER) < entry.revision) forgetPack(id);
+        if ((packs.get(id)?.revision ?? Number.MAX_SAFE_INTEGER) < entry.revision) packs.forget(id);
         continue;
       }
       adopted.delete(entry.key);
@@ -343,7 +272,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       }
       // No such pack: the lookup still answers undefined, and the reader reports the event
       // unreadable (no key for it): a lost keys bucket, not something a reload fixes.
-      await readPack(pack);
+      await packs.read(pack);
     },
     async preload() {
       // Every entry's last value through one consumer, instead of one get per item (or
@@ -370,8 +299,9 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
           const operation = (m.headers?.get('KV-Operation') || 'PUT') as KvEntry['operation'];
           if (k.startsWith(PACK_PREFIX)) {
             const id = k.slice(PACK_PREFIX.length);
-            if (operation !== 'PUT') forgetPack(id);
-            else if (packed < cacheSize) rememberPack(id, { revision: m.seq, keys: openPack(k, m.string()) });
+            if (operation !== 'PUT') packs.forget(id);
+            else if (packs.hasRoom())
+              packs.remember(id, { revision: m.seq, keys: packs.open(k, m.string()) });
           } else if (!k.startsWith('_') && loaded++ < cacheSize) {
             fromEntry(k, { operation, revision: m.seq, json: <T>() => m.json<T>() });
           }
@@ -408,8 +338,8 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         const keys = new Map<string, Uint8Array>(chunk.map((k, j) => [k, fresh[j]!]));
         const name = `${PACK_PREFIX}${id}`;
         writes.push(
-          publish(`$KV.${bucket}.${name}`, wrapPack(name, keys)).then((ack) => {
-            rememberPack(id, { revision: ack.seq, keys });
+          publish(`$KV.${bucket}.${name}`, packs.wrap(name, keys)).then((ack) => {
+            packs.remember(id, { revision: ack.seq, keys });
             for (const [k, key] of keys) created.set(k, { gen: 1, key, pack: id });
           }),
         );
@@ -441,7 +371,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       const k = itemKey(entityType, entityId);
       adopted.delete(k);
       // Pack keys are first generations: every one of them is older than the new one.
-      if (gen > 1) await removeFromPacks(k, packIds);
+      if (gen > 1) await packs.removeItem(k, packIds);
       const keys = activeOrThrow(entityType, entityId, await read(entityType, entityId));
       const kept = new Map([...keys.keys].filter(([g]) => g >= gen));
       if (kept.size === keys.keys.size) return;
@@ -450,7 +380,7 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     async erase(entityType, entityId, packIds = []) {
       const k = itemKey(entityType, entityId);
       adopted.delete(k);
-      await removeFromPacks(k, packIds);
+      await packs.removeItem(k, packIds);
       const before = await read(entityType, entityId);
       if (before.state === 'erased') return 'erased';
       await kv.purge(k);
@@ -485,7 +415,6 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       master = newMasterKey;
       cache.clear();
       packs.clear();
-      packed = 0;
       adopted.clear();
       return count;
     },

@@ -31,7 +31,7 @@ interface Wanted {
  * Fetch or create the data key of every item in the batch before anything is sent, so
  * the publishing loop stays synchronous per event. Items whose first event in the batch
  * is appended expecting no earlier event (ingest's new items) get fresh keys written
- * together in key packs, one write per `PACK_ITEMS` (log/keyRing.ts) of them: the server stores that
+ * together in key packs, one write per `PACK_ITEMS` (log/keyPacks.ts) of them: the server stores that
  * event only if the item has none, so exactly one pack key of an item is ever used. Other
  * items take their cached key, or one keys-bucket request each.
  */
