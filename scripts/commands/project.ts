@@ -23,6 +23,11 @@ export interface ProjectorClients extends ProjectionClients {
   snapshots: StateSnapshotStore;
 }
 
+/** What a projector, a rebuild and the status report take of the clients: all but the NATS connection. */
+export function projectorStores({ nc: _nc, ...stores }: ProjectorClients): Omit<ProjectorClients, 'nc'> {
+  return stores;
+}
+
 /**
  * Open NATS, the content log, Elasticsearch, the checkpoint and lease buckets; run `fn`;
  * close all. The buckets use a connection apart from the log's (see `withContentLogApart`).
@@ -157,13 +162,7 @@ export function register(program: Command, ctx: CliContext): void {
         });
         const projector = createProjector({
           onArticlesVisible: alerts.onArticlesVisible,
-          log: clients.log,
-          client: clients.client,
-          checkpoints: clients.checkpoints,
-          leaseBucket: clients.leaseBucket,
-          deadLetters: clients.deadLetters,
-          snapshots: clients.snapshots,
-          names: ctx.config().names,
+          ...projectorStores(clients),
           projections,
           logger: log,
           batchDocs: options.batch,

@@ -17,6 +17,7 @@ import { formatTable } from './formatTable.ts';
 import {
   positiveInt,
   projectionsArg,
+  projectorStores,
   replicasArg,
   resolveReplicas,
   withProjectorClients,
@@ -261,13 +262,7 @@ export function register(program: Command, ctx: CliContext): void {
         const endpoint = await openReindexEndpoint(ctx, clients, projections, options.metricsPort);
         try {
           const report = await reindex({
-            log: clients.log,
-            client: clients.client,
-            checkpoints: clients.checkpoints,
-            leaseBucket: clients.leaseBucket,
-            deadLetters: clients.deadLetters,
-            snapshots: clients.snapshots,
-            names: config.names,
+            ...projectorStores(clients),
             projections,
             asOf,
             keep: options.keep,
@@ -322,17 +317,10 @@ function spawnJoiner(options: ReindexOptions) {
 
 /** `reindex --join`: work on a running partitioned rebuild until its partitions are done. */
 async function joinRebuild(ctx: CliContext, options: ReindexOptions): Promise<void> {
-  const config = ctx.config();
   const log = ctx.log();
   await withProjectorClients(ctx, async (clients) => {
     const report = await runPartitionWorker({
-      log: clients.log,
-      client: clients.client,
-      checkpoints: clients.checkpoints,
-      leaseBucket: clients.leaseBucket,
-      deadLetters: clients.deadLetters,
-      snapshots: clients.snapshots,
-      names: config.names,
+      ...projectorStores(clients),
       projections: ['articles'],
       logger: log,
       signal: ctx.signal,

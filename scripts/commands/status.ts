@@ -14,7 +14,7 @@ import {
 import { PROJECTION_NAMES } from '../../schemas/names.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
-import { withProjectorClients } from './project.ts';
+import { projectorStores, withProjectorClients } from './project.ts';
 import { positiveSeconds, watchStatus } from './statusWatch.ts';
 
 function lag(status: ProjectionStatus): string {
@@ -121,13 +121,7 @@ export function register(program: Command, ctx: CliContext): void {
       await withProjectorClients(ctx, async (clients) => {
         const read = async () => {
           const report = await projectionStatus({
-            log: clients.log,
-            client: clients.client,
-            checkpoints: clients.checkpoints,
-            leaseBucket: clients.leaseBucket,
-            deadLetters: clients.deadLetters,
-            snapshots: clients.snapshots,
-            names: ctx.config().names,
+            ...projectorStores(clients),
             projections: PROJECTION_NAMES,
             signal: ctx.signal,
           });
