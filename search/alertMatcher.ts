@@ -3,7 +3,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ArticleDoc } from '../schemas/documents.ts';
 import type { Names } from '../schemas/names.ts';
-import { buildQuery, parseSearchParams } from './query.ts';
+import { parseSearchParams } from './params.ts';
+import { buildQuery } from './query.ts';
 import { type AlertMatch, alertSubject, type SavedSearch, type SavedSearches } from './savedSearches.ts';
 
 export interface AlertMatcherOptions {

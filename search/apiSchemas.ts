@@ -1,5 +1,5 @@
 import { ID_PATTERN } from '../schemas/names.ts';
-import { SEARCH_KINDS, SEARCH_LIMITS, SEARCH_SORTS } from './query.ts';
+import { SEARCH_KINDS, SEARCH_LIMITS, SEARCH_SORTS } from './params.ts';
 
 /**
  * JSON Schemas of the HTTP API: Fastify validates requests with them (a mismatch is a

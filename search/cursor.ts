@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidQueryError } from './errors.ts';
-import { SEARCH_LIMITS, type SortValue } from './query.ts';
+import { SEARCH_LIMITS, type SortValue } from './params.ts';
 
 /**
  * What a `next` token carries: the point in time the result list lives in, the sort

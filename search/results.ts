@@ -1,5 +1,5 @@
 import type { ArticleDoc, EmbeddedImage, ImageDoc, RenditionInfo } from '../schemas/documents.ts';
-import type { SearchKind, SortValue } from './query.ts';
+import type { SearchKind, SortValue } from './params.ts';
 
 /**
  * The answer's shape, identical for `presslog search --json` and `GET /api/search`.

@@ -4,17 +4,19 @@ import { type Cursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { IndexMissingError, InvalidQueryError } from './errors.ts';
 import { msearchItemError, translate } from './esErrors.ts';
 import {
-  buildFirstPageSearches,
-  buildSearchBody,
-  buildTypoHighlightBody,
-  EXACT_CLAUSE,
-  hasTypoClause,
   parseSearchParams,
   SEARCH_LIMITS,
   type SearchKind,
   type SearchParams,
   type SearchRequest,
   searchFingerprint,
+} from './params.ts';
+import {
+  buildFirstPageSearches,
+  buildSearchBody,
+  buildTypoHighlightBody,
+  EXACT_CLAUSE,
+  hasTypoClause,
   sortValueCount,
 } from './query.ts';
 import {

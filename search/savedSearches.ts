@@ -2,7 +2,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names } from '../schemas/names.ts';
 import { InvalidQueryError } from './errors.ts';
-import { parseSearchParams } from './query.ts';
+import { parseSearchParams } from './params.ts';
 
 /** A saved search's name: one NATS subject token and one KV key token. */
 export const ALERT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

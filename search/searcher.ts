@@ -6,7 +6,7 @@ import { type Names, PROJECTION_NAMES } from '../schemas/names.ts';
 import { type Archive, listArchives } from './archives.ts';
 import { createBylineNameCache } from './bylineNameCache.ts';
 import { getDoc, isRendition } from './documents.ts';
-import type { SearchParams, SearchRequest } from './query.ts';
+import type { SearchParams, SearchRequest } from './params.ts';
 import { runRelated } from './related.ts';
 import type { SearchHit, SearchResult } from './results.ts';
 import { runSearch } from './runSearch.ts';

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { PROJECTIONS } from '../../projectors/projections.ts';
 import type { Config } from '../../schemas/config.ts';
-import { buildHighlight, buildQuery, parseSearchParams } from '../../search/query.ts';
+import { parseSearchParams } from '../../search/params.ts';
+import { buildHighlight, buildQuery } from '../../search/query.ts';
 import { type Measurement, measurement } from './measurement.ts';
 
 /** How the text fields are indexed for highlighting. */

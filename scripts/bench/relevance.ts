@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Config } from '../../schemas/config.ts';
-import { buildQuery, parseSearchParams } from '../../search/query.ts';
+import { parseSearchParams } from '../../search/params.ts';
+import { buildQuery } from '../../search/query.ts';
 
 /** A question as a reader types it into the search box, and the one speech that answers it. */
 export interface KnownItem {

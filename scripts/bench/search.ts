@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { Config } from '../../schemas/config.ts';
+import { parseSearchParams, type SearchParams, type SearchRequest } from '../../search/params.ts';
 import {
   buildFacetsBody,
   buildFirstPageSearches,
@@ -10,10 +11,7 @@ import {
   buildTypoHighlightBody,
   EXACT_CLAUSE,
   hasTypoClause,
-  parseSearchParams,
   SEARCH_FIELDS,
-  type SearchParams,
-  type SearchRequest,
 } from '../../search/query.ts';
 import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
 import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';

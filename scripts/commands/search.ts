@@ -4,7 +4,7 @@ import { ConfigError } from '../../schemas/errors.ts';
 import { cursorOffset } from '../../search/cursor.ts';
 import { InvalidQueryError } from '../../search/errors.ts';
 import { highlightSegments } from '../../search/highlight.ts';
-import { parseSearchParams, type SearchParams } from '../../search/query.ts';
+import { parseSearchParams, type SearchParams } from '../../search/params.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
 import { createSearcher } from '../../search/searcher.ts';
 import { connectNatsOrExplain, createEsClient } from '../runtime.ts';

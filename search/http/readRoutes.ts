@@ -14,7 +14,7 @@ import {
 } from '../apiSchemas.ts';
 import { articleDocToNinjs } from '../export/toNinjs.ts';
 import { toHistory } from '../history.ts';
-import type { SearchParams } from '../query.ts';
+import type { SearchParams } from '../params.ts';
 import type { Searcher } from '../searcher.ts';
 import { withinDeadline } from './deadline.ts';
 import { HttpError } from './errors.ts';

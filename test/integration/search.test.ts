@@ -6,7 +6,7 @@ import type { ArticleDoc } from '../../schemas/documents.ts';
 import { createNames } from '../../schemas/names.ts';
 import { encodeCursor } from '../../search/cursor.ts';
 import { CursorExpiredError, IndexMissingError, InvalidQueryError } from '../../search/errors.ts';
-import { parseSearchParams, type SearchParams, searchFingerprint } from '../../search/query.ts';
+import { parseSearchParams, type SearchParams, searchFingerprint } from '../../search/params.ts';
 import type { SearchHit } from '../../search/results.ts';
 import { createSearcher, type Searcher } from '../../search/searcher.ts';
 import { countBy, type SearchFixture, setUpSearchFixture, yearOf } from '../support/search.ts';

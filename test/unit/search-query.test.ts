@@ -7,14 +7,12 @@ import { parseDateBound } from '../../search/dates.ts';
 import { InvalidQueryError } from '../../search/errors.ts';
 import { decodeEntities, highlightSegments } from '../../search/highlight.ts';
 import { sniffMediaType } from '../../search/mediaType.ts';
+import { parseSearchParams, SEARCH_LIMITS, searchFingerprint } from '../../search/params.ts';
 import {
   buildFirstPageSearches,
   buildQuery,
   buildSearchBody,
   EXACT_CLAUSE,
-  parseSearchParams,
-  SEARCH_LIMITS,
-  searchFingerprint,
   sortValueCount,
   TYPO_CLAUSE,
   usesQuerySyntax,
