@@ -1,6 +1,6 @@
 import { ConfigError } from '../../schemas/errors.ts';
 import { catchUp } from './catchUp.ts';
-import { writePartitioned } from './partitions.ts';
+import { writePartitioned } from './partitionCoordinator.ts';
 import { prepare } from './prepare.ts';
 import { createRebuildContext, type RebuildContext } from './rebuildContext.ts';
 import { createRebuildLocks } from './rebuildLocks.ts';

@@ -6,7 +6,8 @@ import type { LeaseValue } from '../lease.ts';
 import type { StateStats } from '../state/projectionState.ts';
 import type { SnapshotInfo, StateSnapshotStore } from '../state/stateSnapshots.ts';
 import type { BulkStats } from '../write/bulkWriter.ts';
-import type { PartitionDone, SpawnWorker } from './partitions.ts';
+import type { SpawnWorker } from './partitionCoordinator.ts';
+import type { PartitionDone } from './partitions.ts';
 import type { Verification } from './verify.ts';
 
 export type ReindexPhase =
