@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidQueryError } from './errors.ts';
 import { SEARCH_LIMITS, type SortValue } from './params.ts';
+import { type Corrections, MAX_CORRECTIONS } from './query.ts';
 
 /**
  * What a `next` token carries: the point in time the result list lives in, the sort
@@ -15,8 +16,8 @@ export interface Cursor {
   after: SortValue[];
   seen: number;
   fingerprint: string;
-  /** False when the result list was searched without the typo-tolerant clause (its words filled the first page). */
-  typo?: boolean;
+  /** The words' corrections the result list was searched with (absent: the words alone filled the first page). */
+  typo?: Corrections;
   /** The exact total counted with the first page (later pages do not count again). */
   total?: number;
 }
@@ -27,8 +28,8 @@ interface WireCursor {
   a: SortValue[];
   n: number;
   f: string;
-  /** 0: without the typo clause (absent: with it, as every cursor before this field). */
-  t?: 0;
+  /** The corrections (0 or absent: none; 0 was written before corrections were carried). */
+  t?: 0 | string[][];
   /** The first page's total (absent in cursors made before it was carried: that page counts). */
   c?: number;
 }
@@ -47,7 +48,7 @@ export function encodeCursor(cursor: Cursor, key: Uint8Array): string {
     a: cursor.after,
     n: cursor.seen,
     f: cursor.fingerprint,
-    ...(cursor.typo === false ? { t: 0 as const } : {}),
+    ...(cursor.typo ? { t: cursor.typo.map((c) => [...c]) } : {}),
     ...(cursor.total !== undefined ? { c: cursor.total } : {}),
   };
   const payload = Buffer.from(JSON.stringify(wire)).toString('base64url');
@@ -89,7 +90,7 @@ export function decodeCursor(
   }
   if (typeof wire !== 'object' || wire === null || Array.isArray(wire)) throw notOurs();
   const { v, p, a, n, f, t, c } = wire as Partial<WireCursor>;
-  if (t !== undefined && t !== 0) throw notOurs();
+  if (t !== undefined && t !== 0 && !isCorrections(t)) throw notOurs();
   if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 0)) throw notOurs();
   if (v !== 1 || typeof p !== 'string' || p.length === 0 || typeof f !== 'string') throw notOurs();
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw notOurs();
@@ -110,9 +111,25 @@ export function decodeCursor(
     after: a,
     seen: n,
     fingerprint: f,
-    ...(t === 0 ? { typo: false } : {}),
+    ...(t !== undefined && t !== 0 ? { typo: t } : {}),
     ...(c !== undefined ? { total: c } : {}),
   };
+}
+
+/** A cursor's corrections: per word (at most as many as get them), a few short terms. */
+function isCorrections(value: unknown): value is string[][] {
+  return (
+    Array.isArray(value) &&
+    value.length <= SEARCH_LIMITS.maxFuzzyWords &&
+    value.every(
+      (c) =>
+        Array.isArray(c) &&
+        c.length <= MAX_CORRECTIONS &&
+        c.every(
+          (t) => typeof t === 'string' && t.length > 0 && t.length <= SEARCH_LIMITS.maxFuzzyWordChars + 2,
+        ),
+    )
+  );
 }
 
 /** How many hits came before the page a cursor points at (0 for anything unreadable): for numbering. */

@@ -109,14 +109,6 @@ export interface RawHit {
   _source?: unknown;
   highlight?: Record<string, string[]>;
   sort?: SortValue[];
-  matched_queries?: string[] | Record<string, number>;
-}
-
-/** Names of the query clauses a hit matched (`_name`s). */
-export function matchedClauses(hit: RawHit): string[] {
-  const m = hit.matched_queries;
-  if (!m) return [];
-  return Array.isArray(m) ? m : Object.keys(m);
 }
 
 /** Renditions are named by the image pipeline; the thumbnail is `thumb` (or the smallest one). */

@@ -14,15 +14,14 @@ import {
 import {
   buildFirstPageSearches,
   buildSearchBody,
-  buildTypoHighlightBody,
-  EXACT_CLAUSE,
-  hasTypoClause,
+  buildSuggestBody,
+  type Corrections,
+  correctionsOf,
+  type SuggestAnswer,
   sortValueCount,
 } from './query.ts';
 import {
   emptyFacets,
-  highlights,
-  matchedClauses,
   nameBylines,
   type RawSearchResponse,
   type SearchHit,
@@ -75,7 +74,7 @@ export async function runSearch(
       throw translated;
     }
   }
-  let typo = cursor ? cursor.typo !== false : hasTypoClause(request);
+  let typo: false | Corrections = cursor?.typo ?? false;
   let response: RawSearchResponse;
   let total: number;
   let aggregations: RawSearchResponse['aggregations'];
@@ -83,10 +82,10 @@ export async function runSearch(
     if (cursor === undefined) {
       // First page: the hits and, in the same _msearch, a size-0 search for the exact total,
       // facets and timeline (the shard request cache answers it again for free).
-      const send = async (withTypo: boolean) => {
+      const send = async (corrections: false | Corrections) => {
         const searches = buildFirstPageSearches(
           request,
-          { pitId: pitId as string, keepAlive, typo: withTypo },
+          { pitId: pitId as string, keepAlive, typo: corrections },
           { timeout: searchTimeout },
         );
         const { responses } = await es.msearch({ searches } as estypes.MsearchRequest, transport);
@@ -96,12 +95,15 @@ export async function runSearch(
         });
         return { hits: hits!, facets: facets! };
       };
-      // Without the typo clause (most of a search's cost) unless the words alone find less
-      // than a page; the cursor keeps the choice for the later pages.
+      // The words alone first; when they find less than a page, once more with the words'
+      // corrections (typo tolerance). The cursor keeps the corrections for the later pages.
       let answer = await send(false);
-      if (typo) {
-        if (totalOf(answer.facets) >= request.size) typo = false;
-        else answer = await send(true);
+      if (totalOf(answer.facets) < request.size) {
+        const corrections = await findCorrections(ctx, request, pitId, transport);
+        if (corrections) {
+          answer = await send(corrections);
+          typo = corrections;
+        }
       }
       response = answer.hits;
       total = totalOf(answer.facets);
@@ -137,33 +139,20 @@ export async function runSearch(
   const next =
     more && last?.sort
       ? encodeCursor(
-          { pit, after: last.sort, seen, fingerprint, total, ...(typo ? {} : { typo: false }) },
+          { pit, after: last.sort, seen, fingerprint, total, ...(typo ? { typo } : {}) },
           cursorKey,
         )
       : null;
-  // Clauses are named only when the typo clause was sent (see buildQuery).
-  const typoOnly = typo
-    ? response.hits.hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE) && h._id)
-    : [];
-  const [facets] = await Promise.all([
+  const facets =
     cursor !== undefined
       ? null
       : request.kind === 'article'
-        ? nameBylines(toFacets(aggregations), hits, (ids) =>
+        ? await nameBylines(toFacets(aggregations), hits, (ids) =>
             ctx.bylineNames
               ? ctx.bylineNames.names(ids, (missing) => bylineNames(ctx, missing, transport))
               : bylineNames(ctx, ids, transport),
           )
-        : emptyFacets(),
-    highlightTypos(
-      ctx,
-      request,
-      typoOnly.map((h) => h._id as string),
-      pit,
-      hits,
-      transport,
-    ),
-  ]);
+        : emptyFacets();
   if (!next) ctx.closePit(pit);
   const timeline = cursor === undefined && request.kind === 'article' ? toTimeline(aggregations) : null;
   return { total, hits, facets, next, timeline };
@@ -179,29 +168,26 @@ function searchedIndex(ctx: SearcherContext, request: SearchRequest): string {
   return request.asOf;
 }
 
-/** Replace the highlights of hits that matched only through typo tolerance; a failure only costs them. */
-async function highlightTypos(
+/**
+ * Each word's corrections (see buildSuggestBody), or undefined when there are none (no
+ * word long enough, nothing close in the index); a failure only costs typo tolerance.
+ */
+async function findCorrections(
   ctx: SearcherContext,
   request: SearchRequest,
-  ids: string[],
   pit: string,
-  hits: SearchHit[],
   transport?: { signal: AbortSignal },
-): Promise<void> {
-  const { es, keepAlive, searchTimeout } = ctx;
-  const body = buildTypoHighlightBody(request, ids, { pitId: pit, keepAlive });
-  if (!body) return;
+): Promise<Corrections | undefined> {
+  const body = buildSuggestBody(request, { pitId: pit, keepAlive: ctx.keepAlive });
+  if (!body) return undefined;
   try {
-    const response = (await es.search(
-      { ...body, timeout: searchTimeout } as estypes.SearchRequest,
-      transport,
-    )) as RawSearchResponse;
-    const byId = new Map(response.hits.hits.map((h) => [h._id, h.highlight]));
-    for (const hit of hits) {
-      if (byId.has(hit.id)) hit.highlights = highlights(byId.get(hit.id));
-    }
+    const response = await ctx.es.search(body as estypes.SearchRequest, transport);
+    const corrections = correctionsOf(request, response as SuggestAnswer);
+    return corrections.some((c) => c.length > 0) ? corrections : undefined;
   } catch (err) {
-    ctx.log?.debug({ err }, 'typo highlights unavailable');
+    if (transport?.signal.aborted) throw err;
+    ctx.log?.debug({ err }, 'corrections unavailable');
+    return undefined;
   }
 }
 

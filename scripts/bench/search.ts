@@ -8,12 +8,13 @@ import {
   buildFirstPageSearches,
   buildQuery,
   buildSearchBody,
-  buildTypoHighlightBody,
-  EXACT_CLAUSE,
-  hasTypoClause,
+  buildSuggestBody,
+  type Corrections,
+  correctionsOf,
   SEARCH_FIELDS,
+  type SuggestAnswer,
 } from '../../search/query.ts';
-import { matchedClauses, type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
+import { type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
 import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';
 import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
@@ -71,7 +72,7 @@ export function queryMix(facets: SearchResult['facets'], tags: readonly string[]
 
 /**
  * The ceiling: the Elasticsearch requests one search makes (open a point in time, the
- * search, the typo-highlight follow-up and the byline-name lookup when needed, closing
+ * search, the corrections and a second search, the byline-name lookup when needed, closing
  * the point in time when there is no next page), sent straight to Elasticsearch with the
  * same client, without HTTP API, validation, mapping or serialization.
  */
@@ -79,27 +80,27 @@ async function rawSearch(es: Client, config: Config, params: SearchParams, closi
   const request = parseSearchParams(params);
   const index = config.names.alias(request.kind === 'image' ? 'images' : 'articles');
   const pit = (await es.openPointInTime({ index, keep_alive: KEEP_ALIVE })).id;
-  // As the searcher does: the hits and a size-0 facets search in one _msearch, without the
-  // typo clause first, with it when the words fill less than a page.
-  const send = async (typo: boolean) => {
+  // As the searcher does: the hits and a size-0 facets search in one _msearch, the words
+  // alone first; when they fill less than a page, their corrections and a second _msearch.
+  const send = async (typo: false | Corrections) => {
     const searches = buildFirstPageSearches(request, { pitId: pit, keepAlive: KEEP_ALIVE, typo });
     const { responses } = await es.msearch({ searches } as estypes.MsearchRequest);
     const [hits, facets] = responses as unknown as RawSearchResponse[];
     return { hits: hits!, facets: facets! };
   };
   let answer = await send(false);
-  const withTypo = hasTypoClause(request) && totalOf(answer.facets) < request.size;
-  if (withTypo) answer = await send(true);
+  const suggest =
+    totalOf(answer.facets) < request.size && buildSuggestBody(request, { pitId: pit, keepAlive: KEEP_ALIVE });
+  if (suggest) {
+    const found = await es.search(suggest as estypes.SearchRequest);
+    const corrections = correctionsOf(request, found as SuggestAnswer);
+    if (corrections.some((c) => c.length > 0)) answer = await send(corrections);
+  }
   const response = answer.hits;
   const facets = answer.facets;
   const pitId = response.pit_id ?? pit;
   const hits = response.hits.hits;
   const followUps: Promise<unknown>[] = [];
-  const typoIds = withTypo
-    ? hits.filter((h) => !matchedClauses(h).includes(EXACT_CLAUSE)).map((h) => h._id as string)
-    : [];
-  const typo = buildTypoHighlightBody(request, typoIds, { pitId, keepAlive: KEEP_ALIVE });
-  if (typo) followUps.push(es.search(typo as estypes.SearchRequest));
   if (request.kind === 'article') {
     const named = new Set<string>();
     for (const h of hits) {
@@ -301,7 +302,7 @@ export async function searchBreakdown(
   signal?: AbortSignal,
 ): Promise<Measurement[]> {
   const index = config.names.alias('articles');
-  const page = (pit: string) => ({ pitId: pit, keepAlive: KEEP_ALIVE, typo: false });
+  const page = (pit: string) => ({ pitId: pit, keepAlive: KEEP_ALIVE, typo: false as const });
   const hits = (
     request: SearchRequest,
     pit: string,

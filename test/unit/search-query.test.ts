@@ -12,9 +12,10 @@ import {
   buildFirstPageSearches,
   buildQuery,
   buildSearchBody,
-  EXACT_CLAUSE,
+  buildSuggestBody,
+  correctionsOf,
+  SEARCH_FIELDS,
   sortValueCount,
-  TYPO_CLAUSE,
   usesQuerySyntax,
 } from '../../search/query.ts';
 import { nameBylines, pickThumbnail, toFacets, toHit } from '../../search/results.ts';
@@ -160,15 +161,87 @@ describe('the query', () => {
     assert.ok(!usesQuerySyntax('self-government'));
   });
 
-  test('clauses are named only when the typo clause is sent (the names tell typo-only hits apart)', () => {
-    const request = parseSearchParams({ q: 'constitutoin' });
-    const names = (query: unknown) => [...walk(query)].filter(([key]) => key === '_name').map(([, v]) => v);
-    assert.deepEqual(names(buildQuery(request)), [EXACT_CLAUSE, TYPO_CLAUSE]);
-    assert.deepEqual(names(buildQuery(request, { typo: false })), []);
-    assert.deepEqual(names(buildQuery(parseSearchParams({ q: '"house divided"' }))), []);
-    const [, hits, , facets] = buildFirstPageSearches(request, { pitId: 'P', keepAlive: '1m', typo: false });
-    assert.deepEqual(names(hits!.query), []);
-    assert.deepEqual(names(facets!.query), []);
+  test("the searcher's typo clause: each word or its corrections, below the exact clause; none without corrections", () => {
+    const request = parseSearchParams({ q: 'fiery triall' });
+    assert.deepEqual(buildQuery(request, { typo: [[], []] }), buildQuery(request, { typo: false }));
+    const query = buildQuery(request, { typo: [[], ['trial']] }) as { bool: { should: object[] } };
+    assert.equal(query.bool.should.length, 2);
+    assert.deepEqual(query.bool.should[1], {
+      bool: {
+        must: [
+          {
+            multi_match: {
+              query: 'fiery',
+              fields: [...SEARCH_FIELDS.article],
+              operator: 'or',
+              lenient: true,
+            },
+          },
+          {
+            multi_match: {
+              query: 'triall trial',
+              fields: [...SEARCH_FIELDS.article],
+              operator: 'or',
+              lenient: true,
+            },
+          },
+        ],
+        boost: 0.2,
+      },
+    });
+    // The page bodies carry the corrections in query and facets alike, and highlight them.
+    const [, hits, , facets] = buildFirstPageSearches(request, {
+      pitId: 'P',
+      keepAlive: '1m',
+      typo: [[], ['trial']],
+    });
+    assert.deepEqual(hits!.query, facets!.query);
+    assert.equal((hits!.highlight as { highlight_query?: unknown }).highlight_query, undefined);
+    // Never the fuzzy clause in a page body, with or without corrections.
+    for (const typo of [undefined, false as const, [['x']]]) {
+      const body = buildSearchBody(request, { pitId: 'P', keepAlive: '1m', typo });
+      assert.ok(![...walk(body)].some(([key]) => key === 'fuzziness'), JSON.stringify(body));
+    }
+  });
+
+  test('corrections: the suggester asked per word with the edit distance of its length; answers merged best first', () => {
+    const request = parseSearchParams({ q: 'to Nagasakki tarif' });
+    const body = buildSuggestBody(request, { pitId: 'P', keepAlive: '1m' }) as {
+      suggest: Record<string, { text: string; term: { max_edits: number; field: string } }>;
+    };
+    const names = Object.keys(body.suggest);
+    assert.ok(!names.some((n) => n.startsWith('w0')), 'a two-letter word is not corrected');
+    assert.ok(names.every((n) => /^w[12]f\d$/.test(n)));
+    assert.equal(body.suggest.w1f0?.term.max_edits, 2);
+    assert.equal(body.suggest.w2f0?.term.max_edits, 1);
+    assert.ok(names.some((n) => body.suggest[n]?.term.field === 'body.exact'));
+    assert.equal(
+      buildSuggestBody(parseSearchParams({ q: '"nagasakki"' }), { pitId: 'P', keepAlive: '1m' }),
+      undefined,
+    );
+    const corrections = correctionsOf(request, {
+      suggest: {
+        w1f0: [{ options: [{ text: 'nagasaki', score: 0.8, freq: 3 }] }],
+        w1f4: [{ options: [{ text: 'nagasakis', score: 0.7, freq: 9 }] }],
+        w2f3: [{ options: [{ text: 'tarin', score: 0.75, freq: 1 }] }],
+        w2f4: [
+          {
+            options: [
+              { text: 'terrify', score: 0.75, freq: 2 },
+              { text: 'tariff', score: 0.75, freq: 40 },
+            ],
+          },
+        ],
+      },
+      aggregations: { w1: { doc_count: 0 }, w2: { doc_count: 0 } },
+    });
+    assert.deepEqual(corrections, [[], ['nagasaki'], ['tariff']]);
+    // A word some searched field has is left as it is.
+    const known = correctionsOf(request, {
+      suggest: { w1f0: [{ options: [{ text: 'nagasaki', score: 0.8, freq: 3 }] }] },
+      aggregations: { w1: { doc_count: 2 } },
+    });
+    assert.deepEqual(known, [[], [], []]);
   });
 
   test('empty text browses: match_all, or the filters alone', () => {
@@ -289,6 +362,16 @@ describe('cursors', () => {
     assert.equal(decodeCursor(genuine, expect, key).pit, 'pit-of-another-index');
   });
 
+  test('the corrections a result list was searched with travel in its cursor', () => {
+    const cursor = { pit: 'p', after: [1, 2, 3], seen: 10, fingerprint: expect.fingerprint, total: 12 };
+    const typo = [[], ['nagasaki']];
+    assert.deepEqual(decodeCursor(encodeCursor({ ...cursor, typo }, key), expect, key).typo, typo);
+    assert.equal(decodeCursor(encodeCursor(cursor, key), expect, key).typo, undefined);
+    // A cursor written before corrections were carried (t: 0, the words alone) still reads.
+    const old = encodeRaw({ v: 1, p: 'p', a: [1, 2, 3], n: 10, f: expect.fingerprint, t: 0 }, key);
+    assert.equal(decodeCursor(old, expect, key).typo, undefined);
+  });
+
   test('tampered or foreign tokens are refused, never passed on', () => {
     // Correctly signed, so what is checked is the shape inside.
     const enc = (v: unknown) => encodeRaw(v, key);
@@ -302,6 +385,10 @@ describe('cursors', () => {
       enc({ v: 1, p: 'p', a: [1, 2], n: 0, f }),
       enc({ v: 1, p: 'p', a: [{ script: 1 }, 2, 3], n: 0, f }),
       enc({ v: 1, p: 'p', a: [1, 2, 3], n: -1, f }),
+      enc({ v: 1, p: 'p', a: [1, 2, 3], n: 0, f, t: 1 }),
+      enc({ v: 1, p: 'p', a: [1, 2, 3], n: 0, f, t: [[{ script: 1 }]] }),
+      enc({ v: 1, p: 'p', a: [1, 2, 3], n: 0, f, t: [['a'.repeat(100)]] }),
+      enc({ v: 1, p: 'p', a: [1, 2, 3], n: 0, f, t: Array.from({ length: 50 }, () => ['x']) }),
       'A'.repeat(5000),
     ]) {
       assert.throws(() => decodeCursor(token, expect, key), invalid('after'), token.slice(0, 60));
