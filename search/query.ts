@@ -314,31 +314,29 @@ export function buildHighlight(
 ): Record<string, unknown> {
   const text = textClauses(request);
   const fuzzy = text?.typo && (options.typo ?? true) === true;
-  return { ...highlightFields(request.kind), ...(fuzzy ? { highlight_query: text.exact } : {}) };
+  const phrases = request.q.includes('"');
+  return { ...highlightFields(request.kind, phrases), ...(fuzzy ? { highlight_query: text.exact } : {}) };
 }
 
-function highlightFields(kind: SearchKind): Record<string, unknown> {
+function highlightFields(kind: SearchKind, phrases: boolean): Record<string, unknown> {
   // encoder html: ES escapes the document text (&, <, >, ", ', /) and adds only our
   // <mark> tags, so a highlight is safe HTML with exactly one kind of element in it.
   const common = { encoder: 'html', pre_tags: ['<mark>'], post_tags: ['</mark>'], require_field_match: true };
-  if (kind === 'image') {
-    return { ...common, fields: { caption: { number_of_fragments: 0, matched_fields: ['caption.exact'] } } };
-  }
   // matched_fields: a quoted phrase matches the unstemmed `.exact` sub-field; its matches
-  // are marked in the field's own text.
+  // are marked in the field's own text. Only then: the highlighter reads the offsets of both
+  // fields for every hit (a page of the bench mix ~1 ms slower).
+  const exact = (field: string) => (phrases ? { matched_fields: [`${field}.exact`] } : {});
+  if (kind === 'image') {
+    return { ...common, fields: { caption: { number_of_fragments: 0, ...exact('caption') } } };
+  }
   return {
     ...common,
     fields: {
-      headline: { number_of_fragments: 0, matched_fields: ['headline.exact'] },
+      headline: { number_of_fragments: 0, ...exact('headline') },
       // no_match_size: an article that matched elsewhere (or a browse without text) still
       // gets the start of its body as a snippet.
-      body: {
-        fragment_size: 180,
-        number_of_fragments: 2,
-        no_match_size: 180,
-        matched_fields: ['body.exact'],
-      },
-      'images.caption': { number_of_fragments: 0, matched_fields: ['images.caption.exact'] },
+      body: { fragment_size: 180, number_of_fragments: 2, no_match_size: 180, ...exact('body') },
+      'images.caption': { number_of_fragments: 0, ...exact('images.caption') },
     },
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withContentLog, withContentLogApart } from '../../scripts/commands/withContentLog.ts';
+import { createEsClient } from '../../scripts/runtime.ts';
 import { cleanupNamespace, testConfig } from '../support/env.ts';
 import { testContext } from '../support/search.ts';
 
@@ -24,5 +25,28 @@ test('projector commands read the log over a connection of its own; other comman
     );
   } finally {
     await cleanupNamespace(config);
+  }
+});
+
+test('the Elasticsearch client keeps its connection across closing points in time (DELETE with a body)', async () => {
+  const config = testConfig();
+  const es = createEsClient(config);
+  const index = `${config.namespace}-pit-connections`;
+  const opened = async () => {
+    const stats = await es.nodes.stats({ metric: 'http' });
+    return Object.values(stats.nodes).reduce((sum, node) => sum + (node.http?.total_opened ?? 0), 0);
+  };
+  try {
+    await es.indices.create({ index });
+    const before = await opened();
+    for (let i = 0; i < 20; i++) {
+      const { id } = await es.openPointInTime({ index, keep_alive: '10s' });
+      await es.closePointInTime({ id });
+    }
+    // undici alone drops the socket after every close: 20 new connections.
+    assert.ok((await opened()) - before <= 1, `${(await opened()) - before} connections opened`);
+  } finally {
+    await es.indices.delete({ index, ignore_unavailable: true });
+    await es.close();
   }
 });

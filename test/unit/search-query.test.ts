@@ -296,6 +296,11 @@ describe('the query', () => {
     );
     assert.deepEqual((first!._source as { includes: string[] }).includes.includes('body'), false);
     assert.equal((first!.highlight as { encoder: string }).encoder, 'html');
+    // The unstemmed sub-fields' offsets are read for quoted phrases only (they match nothing else).
+    const matched = (q: string) =>
+      JSON.stringify(buildSearchBody(parseSearchParams({ q }), { pitId: 'P', keepAlive: '1m' }).highlight);
+    assert.ok(!matched('union').includes('matched_fields'));
+    assert.ok(matched('"fiery trial"').includes('"matched_fields":["body.exact"]'));
   });
 });
 
