@@ -16,14 +16,14 @@ import {
 } from '../../search/query.ts';
 import { type RawSearchResponse, type SearchResult, totalOf } from '../../search/results.ts';
 import { buildSuggestSearches, SUGGEST_LIMITS } from '../../search/suggest.ts';
-import type { RunningServer } from '../commands/serve.ts';
 import { type Measurement, measurement } from './measurement.ts';
 
 export interface SearchBenchOptions {
   config: Config;
   es: Client;
   /** The API under test, listening on loopback, over the same namespace. */
-  server: RunningServer;
+  /** The API under test (its base URL). */
+  server: { url: string };
   /** Concurrent clients per level (default 1, 8, 32). */
   levels?: readonly number[];
   /** Also time the second ceiling, a bare match (default true). */

@@ -14,6 +14,7 @@ import { runIngestBench } from '../bench/ingest.ts';
 import { runLogBench } from '../bench/log.ts';
 import { formatMeasurements, jsonLines, type Measurement, measurement } from '../bench/measurement.ts';
 import { runKnownItems } from '../bench/relevance.ts';
+import { startServeChild } from '../bench/replay/childCli.ts';
 import { describeReplayRun, replayScaling } from '../bench/replay/report.ts';
 import type { ReplayBenchResult } from '../bench/replay/types.ts';
 import { runReplayBench } from '../bench/replay.ts';
@@ -23,7 +24,6 @@ import { connectNats, createEsClient, createRedis } from '../runtime.ts';
 import { clusterLayout, clusterUrl, waitClusterReady } from '../services/cluster.ts';
 import type { CliContext } from './cliContext.ts';
 import { formatTable } from './formatTable.ts';
-import { startServer } from './serve.ts';
 import { prepareSampleArchive } from './start.ts';
 import { withContentLog } from './withContentLog.ts';
 
@@ -359,7 +359,7 @@ async function searchAction(ctx: CliContext, options: SearchBenchCliOptions): Pr
       await prepareSampleArchive(ctx);
     }
     if (options.articles) await growArchive(ctx, es, options.articles);
-    const server = await startServer(config, { port: 0, host: '127.0.0.1', logger: ctx.log() });
+    const server = await startServeChild();
     try {
       const measurements = await runSearchBench({
         config,

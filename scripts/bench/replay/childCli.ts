@@ -36,3 +36,38 @@ export function runCliJson<T>(args: string[], env: Record<string, string>, signa
     });
   });
 }
+
+/** A `presslog serve` in a child process: its base URL, and how to stop it. */
+export interface ServeChild {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `presslog serve --port 0` in a child process, as it is deployed: its own event loop, so
+ * the load generator's work is not counted as the API's. Resolves with the URL it prints.
+ */
+export function startServeChild(env: Record<string, string> = {}): Promise<ServeChild> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeOptions, 'bin/presslog.js', 'serve', '--port', '0'], {
+      cwd: PACKAGE_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise<void>((done) => child.once('close', () => done()));
+    const close = async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    };
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      const url = /presslog is serving (http:\/\/\S+?)\/?\s/.exec(stdout)?.[1];
+      if (url) resolve({ url, close });
+    });
+    child.on('error', reject);
+    child.on('close', (code) => reject(new Error(`presslog serve exited ${code}: ${stderr.slice(-2000)}`)));
+  });
+}
