@@ -182,6 +182,8 @@ export function correctedClause(
           fields,
           operator: 'or',
           lenient: true,
+          // A word the analyzer drops ("the", an emoji) asks nothing, as in the exact clause.
+          zero_terms_query: 'all',
         },
       })),
       boost: TYPO_BOOST,

@@ -24,7 +24,6 @@ import {
   emptyFacets,
   nameBylines,
   type RawSearchResponse,
-  type SearchHit,
   type SearchResult,
   toFacets,
   toHit,

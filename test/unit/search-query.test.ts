@@ -175,6 +175,7 @@ describe('the query', () => {
               fields: [...SEARCH_FIELDS.article],
               operator: 'or',
               lenient: true,
+              zero_terms_query: 'all',
             },
           },
           {
@@ -183,6 +184,7 @@ describe('the query', () => {
               fields: [...SEARCH_FIELDS.article],
               operator: 'or',
               lenient: true,
+              zero_terms_query: 'all',
             },
           },
         ],
