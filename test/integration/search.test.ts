@@ -214,6 +214,9 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
       /<mark>Nagasaki<\/mark>/,
       'the corrected word is highlighted',
     );
+    // A stop word next to the misspelling asks nothing of the corrected words.
+    const withStopWord = await searcher.search({ q: 'the Nagasakki' });
+    assert.ok(withStopWord.hits.some((h) => h.id === truman.id));
     const phrase = await searcher.search({ q: 'fiery triall' });
     assert.ok(phrase.hits.some((h) => h.id === article(1862, 'b-abraham-lincoln').id));
     // Exact spelling outranks the typo-tolerant match.
