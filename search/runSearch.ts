@@ -180,7 +180,10 @@ async function findCorrections(
   const body = buildSuggestBody(request, { pitId: pit, keepAlive: ctx.keepAlive });
   if (!body) return undefined;
   try {
-    const response = await ctx.es.search(body as estypes.SearchRequest, transport);
+    const response = await ctx.es.search(
+      { ...body, timeout: ctx.searchTimeout } as estypes.SearchRequest,
+      transport,
+    );
     const corrections = correctionsOf(request, response as SuggestAnswer);
     return corrections.some((c) => c.length > 0) ? corrections : undefined;
   } catch (err) {
