@@ -182,7 +182,7 @@ export function correctedClause(
           fields,
           operator: 'or',
           lenient: true,
-          // A word the analyzer drops ("the", an emoji) asks nothing, as in the exact clause.
+          // A word the analyzer drops (a stop word: "the") asks nothing, as in the exact clause.
           zero_terms_query: 'all',
         },
       })),
