@@ -154,11 +154,6 @@ export function typoWords(request: SearchRequest): string[] | undefined {
   return plain ? words : undefined;
 }
 
-/** True when the request's text gets the typo-tolerant clause (short plain-word queries). */
-export function hasTypoClause(request: SearchRequest): boolean {
-  return typoWords(request) !== undefined;
-}
-
 /**
  * The searcher's typo-tolerant clause: every word must match (in any searched field) itself
  * or one of its corrections, scored like the fuzzy clause below the exact one. Concrete

@@ -22,18 +22,8 @@ async function cliCursorKey(config: Config): Promise<Uint8Array> {
   }
 }
 
-interface Options {
-  byline?: string;
-  section?: string;
-  tag?: string;
-  from?: string;
-  to?: string;
-  kind?: string;
-  sort?: string;
-  size?: string;
-  after?: string;
-  asOf?: string;
-}
+/** The command's options: the search parameters other than the query, as commander gives them (strings). */
+type Options = Omit<SearchParams, 'q' | 'size'> & { size?: string };
 
 /** How matches are marked: bold on a terminal, `**` in a pipe or a file. */
 export interface MarkStyle {
