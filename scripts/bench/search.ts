@@ -21,8 +21,7 @@ import { type Measurement, measurement } from './measurement.ts';
 export interface SearchBenchOptions {
   config: Config;
   es: Client;
-  /** The API under test, listening on loopback, over the same namespace. */
-  /** The API under test (its base URL). */
+  /** The API under test (its base URL), listening on loopback, over the same namespace. */
   server: { url: string };
   /** Concurrent clients per level (default 1, 8, 32). */
   levels?: readonly number[];
@@ -278,6 +277,10 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
   }
   if (options.breakdown) {
     measurements.push(...(await searchBreakdown(es, config, mix, options.breakdown, signal)));
+    const busiest = Math.max(...levels);
+    measurements.push(
+      ...(await searchFloor(es, config, mix, { concurrency: busiest, requests, rounds }, signal)),
+    );
   }
   measurements.push(...(await suggestBench(es, config, server.url, requests, signal)));
   await Promise.allSettled([...closing]);
@@ -374,6 +377,61 @@ export async function searchBreakdown(
   const bareMs = sums.at(-1)! / articles.length;
   const note = `straight to Elasticsearch, 1 client: mean over ${articles.length} queries of the median of ${repetitions}`;
   return all.map(([name], k) => latency(`breakdown: ${name}`, sums[k]! / articles.length, bareMs, note));
+}
+
+/**
+ * What the p50 aim would allow at most: the page of hits alone (highlighted, with no
+ * facets, total, timeline or point in time), and the same without the body's snippets,
+ * against the bare match, each sent straight to Elasticsearch by `concurrency` clients in
+ * alternating rounds. If the page of hits alone is already over 1.5x the bare match, no
+ * first page that shows snippets meets the aim, whatever else it leaves out.
+ */
+export async function searchFloor(
+  es: Client,
+  config: Config,
+  mix: readonly SearchParams[],
+  { concurrency, requests, rounds }: { concurrency: number; requests: number; rounds: number },
+  signal?: AbortSignal,
+): Promise<Measurement[]> {
+  const index = config.names.alias('articles');
+  const articles = mix.filter((p) => (p.kind ?? 'article') === 'article');
+  const bodies = (change: (body: Record<string, unknown>) => void) =>
+    articles.map((params) => {
+      const { pit: _pit, ...body } = structuredClone(
+        buildSearchBody(parseSearchParams(params), { pitId: '', keepAlive: KEEP_ALIVE, typo: false }),
+      );
+      change(body);
+      return { index, ...body } as estypes.SearchRequest;
+    });
+  const sides = {
+    hits: bodies(() => {}),
+    noBody: bodies((b) => delete (b.highlight as { fields: Record<string, unknown> }).fields.body),
+    bare: articles.map((params) => ({ index, ...bareMatchBody(params) }) as estypes.SearchRequest),
+  };
+  const runs = { hits: [] as Run[], noBody: [] as Run[], bare: [] as Run[] };
+  for (let round = 0; round < rounds; round++) {
+    for (const side of ['hits', 'noBody', 'bare'] as const) {
+      const list = sides[side];
+      const send = (i: number) => es.search(list[i % list.length]!).then(() => {});
+      runs[side].push(await load(concurrency, requests, send, signal));
+    }
+  }
+  const bare = summarize(runs.bare).p50;
+  const note = `straight to Elasticsearch, ${concurrency} clients, ${rounds * requests} requests per side; aim: ratio >= 0.67`;
+  return [
+    latency(
+      `floor c=${concurrency}: page of hits alone p50 vs bare match`,
+      summarize(runs.hits).p50,
+      bare,
+      note,
+    ),
+    latency(
+      `floor c=${concurrency}: page of hits, no body snippets, p50 vs bare match`,
+      summarize(runs.noBody).p50,
+      bare,
+      note,
+    ),
+  ];
 }
 
 /** Prefixes people type into the search box: names and headline beginnings, and words inside them. */

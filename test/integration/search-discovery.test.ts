@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createIngester } from '../../ingest/ingest.ts';
 import type { ArticleRecord } from '../../ingest/records.ts';
 import { createNames } from '../../schemas/names.ts';
-import { searchBreakdown } from '../../scripts/bench/search.ts';
+import { searchBreakdown, searchFloor } from '../../scripts/bench/search.ts';
 import type { Archive } from '../../search/archives.ts';
 import { IndexMissingError } from '../../search/errors.ts';
 import type { SearchHit, SearchResult } from '../../search/results.ts';
@@ -121,6 +121,30 @@ describe('search: stemming, suggest, related, timeline, archives (real Elasticse
       assert.equal(row.unit, 'ms');
       assert.ok(row.ours > 0 && row.ceiling === rows.at(-1)?.ours, JSON.stringify(row));
     }
+  });
+
+  test('bench search --breakdown: the floor, the page of hits alone at N clients against the bare match', async () => {
+    const rows = await searchFloor(
+      fixture.es,
+      fixture.config,
+      [{ q: 'union' }, { q: 'war', kind: 'image' }, { q: '"fiery trial"' }],
+      { concurrency: 2, requests: 6, rounds: 1 },
+    );
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      [
+        'floor c=2: page of hits alone p50 vs bare match',
+        'floor c=2: page of hits, no body snippets, p50 vs bare match',
+      ],
+    );
+    for (const row of rows) {
+      assert.equal(row.unit, 'ms');
+      assert.ok(row.ours > 0 && row.ceiling > 0, JSON.stringify(row));
+      // Higher is better, like the throughput's: the bare match's p50 over ours (the printed
+      // figures are rounded, the ratio is not).
+      assert.ok(Math.abs(row.ratio - row.ceiling / row.ours) < 0.05 * row.ratio, JSON.stringify(row));
+    }
+    assert.equal(rows[0]!.ceiling, rows[1]!.ceiling, 'both against the same bare match');
   });
 
   test('typo tolerance only when the words fill less than a page; later pages keep the choice', async () => {
