@@ -101,3 +101,32 @@ export function throwFailures(failures: readonly unknown[], message: string): vo
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, message);
 }
+
+/**
+ * Read `messages` until `each` answers true for one, the iteration ends, or nothing has
+ * come for `idleMs`; in the last case `messages` is closed (which must end a pending
+ * read, as a NATS consumer's `close()` does). True unless it gave up idle. For catching up
+ * on a stream as an optimization, where a consumer that never delivers the message it
+ * waits for (lost while the process was stopped, the last entry deleted meanwhile) must
+ * not hang the caller: what was not read is read another way.
+ */
+export async function readUntil<T>(
+  messages: AsyncIterable<T> & { close(): unknown },
+  idleMs: number,
+  each: (message: T) => boolean,
+): Promise<boolean> {
+  let idle = false;
+  const timer = setTimeout(() => {
+    idle = true;
+    void messages.close();
+  }, idleMs);
+  try {
+    for await (const message of messages) {
+      timer.refresh();
+      if (each(message)) return true;
+    }
+    return !idle;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -4,6 +4,7 @@ import { type KV, type KvEntry, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError, ErasedItemError, PresslogError, TransientError } from '../schemas/errors.ts';
 import type { EntityType, Names } from '../schemas/names.ts';
+import { readUntil } from './async.ts';
 import { isTransportError } from './contentLog/natsErrors.ts';
 import { createPublisher, type Publisher } from './contentLog/publisher.ts';
 import { bucketRead } from './contentLog/request.ts';
@@ -95,6 +96,11 @@ export interface KeyRingOptions {
 
 const MASTER_CHECK = '_master';
 const ID_KEY = '_ids';
+/**
+ * How long a preload waits for its next entry before it stops (the consumer stalled; see
+ * readUntil). The server delivers a batch in milliseconds when it delivers at all.
+ */
+const PRELOAD_IDLE_MS = 10_000;
 interface StoredEntry {
   gen: number;
   keys: Record<string, string>;
@@ -291,10 +297,14 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         }),
       );
       try {
-        if ((await consumer.info(true)).num_pending === 0) return;
+        const total = (await consumer.info(true)).num_pending;
+        if (total === 0) return;
         const messages = await consumer.consume({ max_messages: 1024 });
+        let read = 0;
         let loaded = 0;
-        for await (const m of messages) {
+        // Up to the last entry there was when it started: entries written later, or not
+        // delivered within PRELOAD_IDLE_MS, are read per item when a replay meets them.
+        await readUntil(messages, PRELOAD_IDLE_MS, (m) => {
           const k = m.subject.slice(prefix.length);
           const operation = (m.headers?.get('KV-Operation') || 'PUT') as KvEntry['operation'];
           if (k.startsWith(PACK_PREFIX)) {
@@ -305,8 +315,8 @@ export async function openKeyRing(options: KeyRingOptions): Promise<KeyRing> {
           } else if (!k.startsWith('_') && loaded++ < cacheSize) {
             fromEntry(k, { operation, revision: m.seq, json: <T>() => m.json<T>() });
           }
-          if (m.info.pending === 0) break;
-        }
+          return ++read >= total || m.info.pending === 0;
+        });
         await messages.close();
       } finally {
         await consumer.delete().catch(() => {});

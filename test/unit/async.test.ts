@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffMs, retrying, runEvery, sleep, throwFailures } from '../../log/async.ts';
+import { backoffMs, readUntil, retrying, runEvery, sleep, throwFailures } from '../../log/async.ts';
 import { TransientError } from '../../schemas/errors.ts';
 
 describe('sleep', () => {
@@ -101,5 +101,81 @@ describe('runEvery and throwFailures', () => {
       () => throwFailures(failures, 'closing failed'),
       (err) => err instanceof AggregateError && err.errors.length === 2 && err.message === 'closing failed',
     );
+  });
+});
+
+/**
+ * Messages at the given delays (ms, each after the previous), then a stall; close() ends
+ * a pending read, as a NATS consumer's does.
+ */
+function source(delays: readonly number[]) {
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const iterable = {
+    closes: 0,
+    close() {
+      iterable.closes++;
+      closed = true;
+      wake?.();
+    },
+    async *[Symbol.asyncIterator]() {
+      for (const [i, ms] of delays.entries()) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, ms);
+        });
+        if (closed) return;
+        yield i;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    },
+  };
+  return iterable;
+}
+
+describe('readUntil', () => {
+  it('stops at the message the caller waits for, without closing', async () => {
+    const seen: number[] = [];
+    const messages = source([1, 1, 1, 1]);
+    assert.equal(
+      await readUntil(messages, 1_000, (m) => {
+        seen.push(m);
+        return m === 2;
+      }),
+      true,
+    );
+    assert.deepEqual(seen, [0, 1, 2]);
+    assert.equal(messages.closes, 0);
+  });
+
+  it('gives up when nothing comes for the idle time, and closes the source', async () => {
+    const seen: number[] = [];
+    const messages = source([1, 1]);
+    const started = Date.now();
+    assert.equal(
+      await readUntil(messages, 100, (m) => {
+        seen.push(m);
+        return false;
+      }),
+      false,
+    );
+    assert.deepEqual(seen, [0, 1]);
+    assert.equal(messages.closes, 1);
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  it('a slow but steady source is read to the end: the idle time counts from the last message', async () => {
+    const seen: number[] = [];
+    const messages = source([60, 60, 60, 60]);
+    assert.equal(
+      await readUntil(messages, 100, (m) => {
+        seen.push(m);
+        return m === 3;
+      }),
+      true,
+    );
+    assert.deepEqual(seen, [0, 1, 2, 3]);
   });
 });
