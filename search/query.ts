@@ -109,7 +109,7 @@ export function textClauses(
   const fields = [...SEARCH_FIELDS[request.kind]];
   const exact = {
     simple_query_string: {
-      query: request.q,
+      query: withPossessives(request.q),
       fields,
       default_operator: 'and',
       flags: QUERY_FLAGS,
@@ -141,6 +141,32 @@ export function textClauses(
     },
   };
   return { exact, typo };
+}
+
+/** Lucene's English stop words (`_english_`, our analyzers' stop filter): they ask nothing. */
+const STOP_WORDS = new Set(
+  'a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A plain-word text with each word also matching its possessive: `Obama said` as
+ * `(Obama | Obama's | Obama’s) (said | said's | said’s)`. The standard tokenizer keeps
+ * "Obama's" as one token, and the hunspell dictionary stems the possessive of only the
+ * words it flags for it (names, which it no longer finds once lowercased): "nation's" and
+ * "Blossfeldt's" stay whole, so `nation` or `Blossfeldt` would not find them. (The full
+ * distribution's `english` analyzer strips them with `possessive_english`, a filter of
+ * analysis-common, which the build we run does not have.) Only words of letters, not stop
+ * words (whose possessive form is not a stop word: the AND would then require it). Text
+ * with operators is searched as typed.
+ */
+export function withPossessives(q: string): string {
+  if (usesQuerySyntax(q)) return q;
+  const words = q.split(/\s+/).filter(Boolean);
+  const expand = (w: string) =>
+    /^\p{L}+$/u.test(w) && !STOP_WORDS.has(w.toLowerCase()) ? `(${w} | ${w}'s | ${w}’s)` : w;
+  return words.some((w) => expand(w) !== w) ? words.map(expand).join(' ') : q;
 }
 
 /** The words of a short plain-word text (the ones typo tolerance applies to), else undefined. */

@@ -201,6 +201,34 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
       blossfeldt.total,
       articles.filter((a) => a.images?.some((id) => photos.includes(id))).length,
     );
+    // The captions say "Blossfeldt's": the possessive is found and marked, also in the images' own index.
+    const images = await searcher.search({ kind: 'image', q: 'Blossfeldt' });
+    assert.deepEqual(images.hits.map((h) => h.id).sort(), [...photos].sort());
+    for (const hit of images.hits) {
+      assert.ok(
+        hit.highlights.captions?.some((c) => c.includes('<mark>Blossfeldt&#x27;s</mark>')),
+        hit.id,
+      );
+    }
+  });
+
+  test("a word finds its possessive (Britain finds Britain's), also where it is the only form", async () => {
+    const text = (a: ArticleRecord) => `${a.headline}\n${a.body}`;
+    const possessiveOnly = mentions(/\bBritain['’]s\b/).filter((a) => !/\bBritain(?!['’]s)\b/.test(text(a)));
+    assert.ok(possessiveOnly.length > 0, 'a speech of the sample says only "Britain\'s"');
+    const all = await searcher.search({ q: 'Britain', size: 1 });
+    assert.equal(all.total, mentions(/\bBritain\b/i).length);
+    const speech = possessiveOnly[0]!;
+    const year = speech.publishedAt.slice(0, 4);
+    const found = await searcher.search({ q: 'Britain', from: year, to: year, size: 100 });
+    const hit = found.hits.find((h) => h.id === speech.id);
+    assert.ok(hit, `${speech.id} is found`);
+    assert.ok(
+      hit.highlights.body?.some((b) => /<mark>Britain(&#x27;|’)s<\/mark>/.test(b)),
+      JSON.stringify(hit.highlights),
+    );
+    // A stop word is not given a possessive: "the Britain" asks for Britain alone.
+    assert.equal((await searcher.search({ q: 'the Britain', size: 1 })).total, all.total);
   });
 
   test('a misspelled word still finds its document', async () => {

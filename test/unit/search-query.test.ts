@@ -17,6 +17,7 @@ import {
   SEARCH_FIELDS,
   sortValueCount,
   usesQuerySyntax,
+  withPossessives,
 } from '../../search/query.ts';
 import { nameBylines, pickThumbnail, toFacets, toHit } from '../../search/results.ts';
 
@@ -147,6 +148,24 @@ describe('the query', () => {
       assert.ok(occurrences.length >= 1, json);
       for (const [key] of occurrences) assert.equal(key, 'query', json);
     }
+  });
+
+  test('plain words also match their possessive; stop words, numbers and operators as typed', () => {
+    assert.equal(withPossessives('Obama said'), "(Obama | Obama's | Obama’s) (said | said's | said’s)");
+    assert.equal(withPossessives('  the nation '), "the (nation | nation's | nation’s)");
+    for (const q of [
+      'the',
+      'in 1861',
+      "Lincoln's",
+      'self-government',
+      '"house divided"',
+      'war -peace',
+      'rail*',
+    ]) {
+      assert.equal(withPossessives(q), q, q);
+    }
+    const query = JSON.stringify(buildQuery(parseSearchParams({ q: 'Blossfeldt' })));
+    assert.ok(query.includes("Blossfeldt's"), query);
   });
 
   test('plain words get the typo-tolerant clause; operators switch it off', () => {
