@@ -168,14 +168,14 @@ describe('readUntil', () => {
 
   it('a slow but steady source is read to the end: the idle time counts from the last message', async () => {
     const seen: number[] = [];
-    const messages = source([60, 60, 60, 60]);
+    const messages = source([50, 50, 50, 50, 50]);
     assert.equal(
-      await readUntil(messages, 100, (m) => {
+      await readUntil(messages, 150, (m) => {
         seen.push(m);
-        return m === 3;
+        return m === 4;
       }),
       true,
     );
-    assert.deepEqual(seen, [0, 1, 2, 3]);
+    assert.deepEqual(seen, [0, 1, 2, 3, 4]);
   });
 });
