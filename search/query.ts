@@ -243,7 +243,9 @@ export function buildSuggestBody(
   words.forEach((word, w) => {
     const edits = word.length <= 2 ? 0 : word.length <= 5 ? 1 : 2;
     if (edits === 0) return;
-    aggs[`w${w}`] = { filter: { multi_match: { query: word, fields: [...fields], lenient: true } } };
+    // Documents having the word itself, or its possessive (which the search found too).
+    const having = { query: withPossessives(word), fields: [...fields], flags: QUERY_FLAGS, lenient: true };
+    aggs[`w${w}`] = { filter: { simple_query_string: having } };
     fields.forEach((field, f) => {
       suggest[`w${w}f${f}`] = {
         text: word,

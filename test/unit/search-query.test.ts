@@ -236,6 +236,8 @@ describe('the query', () => {
     assert.equal(body.suggest.w1f0?.term.max_edits, 2);
     assert.equal(body.suggest.w2f0?.term.max_edits, 1);
     assert.ok(names.some((n) => body.suggest[n]?.term.field === 'body.exact'));
+    // A word counts as present when a document has it or its possessive.
+    assert.match(JSON.stringify(body), /"query":"\(tarif \| tarif's \| tarif’s\)"/);
     assert.equal(
       buildSuggestBody(parseSearchParams({ q: '"nagasakki"' }), { pitId: 'P', keepAlive: '1m' }),
       undefined,
