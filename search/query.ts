@@ -158,14 +158,19 @@ const STOP_WORDS = new Set(
  * "Blossfeldt's" stay whole, so `nation` or `Blossfeldt` would not find them. (The full
  * distribution's `english` analyzer strips them with `possessive_english`, a filter of
  * analysis-common, which the build we run does not have.) Only words of letters, not stop
- * words (whose possessive form is not a stop word: the AND would then require it). Text
- * with operators is searched as typed.
+ * words (whose possessive form is not a stop word: the AND would then require it); a
+ * possessive typed asks for the word as well. Text with operators is searched as typed.
  */
 export function withPossessives(q: string): string {
   if (usesQuerySyntax(q)) return q;
   const words = q.split(/\s+/).filter(Boolean);
-  const expand = (w: string) =>
-    /^\p{L}+$/u.test(w) && !STOP_WORDS.has(w.toLowerCase()) ? `(${w} | ${w}'s | ${w}’s)` : w;
+  const expand = (w: string) => {
+    // A possessive typed finds the word too, as `english` would have it: Britain's, Britain.
+    const base = /^(\p{L}+)['’]s$/u.exec(w)?.[1] ?? w;
+    return /^\p{L}+$/u.test(base) && !STOP_WORDS.has(base.toLowerCase())
+      ? `(${base} | ${base}'s | ${base}’s)`
+      : w;
+  };
   return words.some((w) => expand(w) !== w) ? words.map(expand).join(' ') : q;
 }
 

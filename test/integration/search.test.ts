@@ -229,6 +229,8 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
     );
     // A stop word is not given a possessive: "the Britain" asks for Britain alone.
     assert.equal((await searcher.search({ q: 'the Britain', size: 1 })).total, all.total);
+    // A possessive typed finds the word too.
+    assert.equal((await searcher.search({ q: 'Britain’s', size: 1 })).total, all.total);
   });
 
   test('a misspelled word still finds its document', async () => {

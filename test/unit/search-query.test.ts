@@ -150,13 +150,19 @@ describe('the query', () => {
     }
   });
 
-  test('plain words also match their possessive; stop words, numbers and operators as typed', () => {
+  test('plain words also match their possessive, a possessive its word; stop words, numbers and operators as typed', () => {
     assert.equal(withPossessives('Obama said'), "(Obama | Obama's | Obama’s) (said | said's | said’s)");
     assert.equal(withPossessives('  the nation '), "the (nation | nation's | nation’s)");
+    // A possessive typed asks for the word too; a stop word's contraction stays as typed.
+    assert.equal(
+      withPossessives('Britain’s navy'),
+      "(Britain | Britain's | Britain’s) (navy | navy's | navy’s)",
+    );
     for (const q of [
       'the',
+      "it's",
       'in 1861',
-      "Lincoln's",
+      "o'clock",
       'self-government',
       '"house divided"',
       'war -peace',
