@@ -371,7 +371,7 @@ function highlightFields(kind: SearchKind, phrases: boolean): Record<string, unk
   };
 }
 
-export const FACET_SIZES = Object.freeze({ sections: 50, bylines: 50, years: 400 });
+export const FACET_SIZES = Object.freeze({ sections: 50, bylines: 50 });
 
 export function buildAggregations(kind: SearchKind): Record<string, unknown> | undefined {
   if (kind === 'image') return undefined;
@@ -380,9 +380,9 @@ export function buildAggregations(kind: SearchKind): Record<string, unknown> | u
     // Names are not read here: a top_hits per bucket would load whole articles (bodies of
     // hundreds of KB) from _source. The searcher fills them in from the bylines index.
     bylines: { terms: { field: 'bylines.id', size: FACET_SIZES.bylines } },
-    years: { terms: { field: 'year', size: FACET_SIZES.years, order: { _key: 'desc' } } },
     // The timeline: hits per year from the first to the last (empty years included), folded
-    // into decades by the searcher when the span is too wide for one bar per year.
+    // into decades by the searcher when the span is too wide for one bar per year; the
+    // years facet is its years with hits (UTC years, as the date filters count them).
     timeline: {
       date_histogram: { field: 'publishedAt', calendar_interval: 'year', format: 'yyyy', min_doc_count: 0 },
     },

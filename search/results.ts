@@ -27,14 +27,19 @@ export interface Timeline {
 /** Widest span of years drawn one bar per year; wider spans get one bar per decade. */
 export const MAX_YEAR_BARS = 60;
 
-/** The timeline from the `timeline` date_histogram (yearly buckets, oldest first). */
-export function toTimeline(aggs: Record<string, unknown> | undefined): Timeline {
-  const years = buckets(aggs, 'timeline')
+/** Hits per year from the `timeline` date_histogram (yearly buckets, oldest first, empty years included). */
+function yearBuckets(aggs: Record<string, unknown> | undefined): { year: number; count: number }[] {
+  return buckets(aggs, 'timeline')
     .map((b) => ({
       year: Number(b.key_as_string ?? new Date(Number(b.key)).getUTCFullYear()),
       count: b.doc_count,
     }))
     .filter((b) => Number.isInteger(b.year));
+}
+
+/** The timeline from the `timeline` date_histogram. */
+export function toTimeline(aggs: Record<string, unknown> | undefined): Timeline {
+  const years = yearBuckets(aggs);
   const first = years[0]?.year;
   const last = years.at(-1)?.year;
   if (first === undefined || last === undefined || last - first < MAX_YEAR_BARS) {
@@ -215,7 +220,12 @@ export function toFacets(aggs: Record<string, unknown> | undefined): Facets {
   return {
     sections: buckets(aggs, 'sections').map((b) => ({ value: String(b.key), count: b.doc_count })),
     bylines: buckets(aggs, 'bylines').map((b) => ({ id: String(b.key), name: null, count: b.doc_count })),
-    years: buckets(aggs, 'years').map((b) => ({ value: Number(b.key), count: b.doc_count })),
+    // From the timeline's yearly buckets (newest first, years with hits only): a second,
+    // terms aggregation per year cost 5-10% of a first page's _msearch at 8 clients.
+    years: yearBuckets(aggs)
+      .filter((y) => y.count > 0)
+      .reverse()
+      .map((y) => ({ value: y.year, count: y.count })),
   };
 }
 

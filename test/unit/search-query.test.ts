@@ -519,10 +519,20 @@ describe('results', () => {
           { key: 'b-3', doc_count: 1 },
         ],
       },
-      years: { buckets: [{ key: 1861, doc_count: 1 }] },
+      timeline: {
+        buckets: [
+          { key: Date.UTC(1861, 0, 1), key_as_string: '1861', doc_count: 1 },
+          { key: Date.UTC(1862, 0, 1), key_as_string: '1862', doc_count: 0 },
+          { key: Date.UTC(1863, 0, 1), key_as_string: '1863', doc_count: 4 },
+        ],
+      },
     });
     assert.deepEqual(facets.sections, [{ value: 'speeches', count: 3 }]);
-    assert.deepEqual(facets.years, [{ value: 1861, count: 1 }]);
+    // The years facet: the timeline's years with hits, newest first.
+    assert.deepEqual(facets.years, [
+      { value: 1863, count: 4 },
+      { value: 1861, count: 1 },
+    ]);
     const hit = toHit('article', {
       _source: { id: 'a', headline: 'h', bylines: [{ id: 'b-1', name: 'From hit' }] },
     });
