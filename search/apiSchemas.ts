@@ -194,7 +194,13 @@ const SearchHit = {
     highlights: {
       type: 'object',
       description: 'HTML: the text escaped by Elasticsearch, matches in <mark>.',
-      properties: { headline: stringList, body: stringList, captions: stringList },
+      properties: {
+        headline: stringList,
+        body: stringList,
+        captions: stringList,
+        credit: stringList,
+        creator: stringList,
+      },
     },
     section: nullable({ type: 'string' }),
     tags: stringList,

@@ -77,6 +77,9 @@ export interface Highlights {
   headline?: string[];
   body?: string[];
   captions?: string[];
+  /** An image's credit and creator, when the search matched them. */
+  credit?: string[];
+  creator?: string[];
 }
 
 export interface HitImage {
@@ -155,6 +158,8 @@ export function highlights(raw: Record<string, string[]> | undefined): Highlight
   if (raw.body) out.body = raw.body;
   const captions = raw['images.caption'] ?? raw.caption;
   if (captions) out.captions = captions;
+  if (raw.credit) out.credit = raw.credit;
+  if (raw.creator) out.creator = raw.creator;
   return out;
 }
 

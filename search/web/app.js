@@ -420,6 +420,11 @@ function articleLink(id, children) {
   );
 }
 
+/** A field's highlight as marked text, or its plain value when the search did not match it. */
+function marked(highlight, plain) {
+  return highlight?.[0] ? markedText(highlight[0]) : plain;
+}
+
 function renderHit(hit) {
   const image = hit.images.find((i) => i.thumbnail) ?? hit.images[0];
   // An image hit's headline is its caption: the caption highlight is its marked title.
@@ -430,9 +435,10 @@ function renderHit(hit) {
     formatDate(hit.publishedAt),
     hit.bylines.map((b) => b.name ?? b.id).join(', '),
     hit.section,
-    // An image hit: who took it and what it shows, from the record or the file's metadata.
-    hit.kind === 'image' && image?.credit,
-    hit.kind === 'image' && image?.creator && `Photo: ${image.creator}`,
+    // An image hit: who took it and what it shows, from the record or the file's metadata
+    // (credit and creator marked when the search matched them).
+    hit.kind === 'image' && image?.credit && marked(hit.highlights.credit, image.credit),
+    hit.kind === 'image' && image?.creator && ['Photo: ', marked(hit.highlights.creator, image.creator)],
     hit.kind === 'image' && image?.keywords?.length && `keywords: ${image.keywords.join(', ')}`,
   ].filter(Boolean);
   const snippets = (hit.highlights.body ?? []).map((h) =>
@@ -456,7 +462,13 @@ function renderHit(hit) {
       'div',
       {},
       el('h2', {}, target ? articleLink(target, title) : title),
-      meta.length ? el('p', { class: 'meta' }, meta.join(' · ')) : null,
+      meta.length
+        ? el(
+            'p',
+            { class: 'meta' },
+            meta.flatMap((m, i) => (i ? [' · ', m] : [m])),
+          )
+        : null,
       snippets,
       captions,
       hit.kind === 'image' && hit.articleIds?.length

@@ -102,6 +102,18 @@ describe('search page in headless Chromium', () => {
     problems.length = 0; // the 400 above is logged by Chromium as a failed resource load
   });
 
+  test('an image search for a photographer marks the credit that matched', async () => {
+    await page.goto(`${fixture.base}/?kind=image&q=Blossfeldt`);
+    const first = page.locator('#results .result').first();
+    await first.waitFor();
+    assert.equal(await first.getAttribute('data-kind'), 'image');
+    assert.deepEqual(await first.locator('.meta mark').allTextContents(), ['Blossfeldt']);
+    assert.match(
+      (await first.locator('.meta').first().textContent()) ?? '',
+      /Karl Blossfeldt \/ .* · Photo: /,
+    );
+  });
+
   test('open an article and see its revision history', async () => {
     await page.goto(`${fixture.base}/?q=${encodeURIComponent('"fiery trial"')}`);
     const link = page.locator('#results .result h2 a').first();

@@ -361,6 +361,28 @@ describe('search query layer (real Elasticsearch, the SOTU sample archive)', () 
     await assert.rejects(searcher.search({ q: 'union', size: 2, after: first.next }), CursorExpiredError);
   });
 
+  test('images: a search for the credit or the creator marks it', async () => {
+    const credited = fixture.images.filter((i) => i.credit?.includes('Getty')).map((i) => i.id);
+    assert.ok(credited.length > 0);
+    const result = await searcher.search({ kind: 'image', q: 'Getty', size: 100 });
+    for (const id of credited) {
+      const hit = result.hits.find((h) => h.id === id);
+      assert.ok(hit, id);
+      assert.match(hit.highlights.credit?.[0] ?? '', /<mark>Getty<\/mark>/);
+    }
+    // The creator (from the file's metadata) is marked where it matched.
+    const byCreator = result.hits.filter((h) => h.images[0]?.creator?.includes('Getty'));
+    assert.ok(byCreator.length > 0);
+    for (const hit of byCreator) assert.match(hit.highlights.creator?.[0] ?? '', /<mark>Getty<\/mark>/);
+    // A field that did not match is not highlighted.
+    const blossfeldt = await searcher.search({ kind: 'image', q: 'Blossfeldt' });
+    assert.ok(blossfeldt.hits.length > 0);
+    for (const hit of blossfeldt.hits) {
+      assert.ok(!hit.images[0]?.creator?.includes('Blossfeldt'));
+      assert.equal(hit.highlights.creator, undefined);
+    }
+  });
+
   test('images: search by caption, and documents by id', async () => {
     const cats = await searcher.search({ kind: 'image', q: 'cat' });
     assert.deepEqual(
