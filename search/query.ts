@@ -171,7 +171,8 @@ export function withPossessives(q: string): string {
       ? `(${base} | ${base}'s | ${base}’s)`
       : w;
   };
-  return words.some((w) => expand(w) !== w) ? words.map(expand).join(' ') : q;
+  const expanded = words.map(expand);
+  return expanded.some((e, i) => e !== words[i]) ? expanded.join(' ') : q;
 }
 
 /** The words of a short plain-word text (the ones typo tolerance applies to), else undefined. */

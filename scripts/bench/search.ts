@@ -289,6 +289,11 @@ export async function runSearchBench(options: SearchBenchOptions): Promise<Measu
 
 type Part = (request: SearchRequest, pit: string) => () => Promise<unknown>;
 
+/** A page-of-hits body without the body's snippets (the breakdown's and the floor's variant). */
+function withoutBodyHighlight(body: Record<string, unknown>): void {
+  delete (body.highlight as { fields: Record<string, unknown> }).fields.body;
+}
+
 /**
  * Where a first page's time goes: its Elasticsearch requests, and the page of hits with
  * one part left out at a time, each sent straight to Elasticsearch by one client. Per
@@ -318,9 +323,6 @@ export async function searchBreakdown(
   const facets = (request: SearchRequest, pit: string, cache: boolean) => {
     const body = { ...buildFacetsBody(request, page(pit)), request_cache: cache };
     return () => es.search(body as estypes.SearchRequest);
-  };
-  const withoutBodyHighlight = (body: Record<string, unknown>) => {
-    delete (body.highlight as { fields: Record<string, unknown> }).fields.body;
   };
   const parts: [string, Part][] = [
     [
@@ -405,7 +407,7 @@ export async function searchFloor(
     });
   const sides = {
     hits: bodies(() => {}),
-    noBody: bodies((b) => delete (b.highlight as { fields: Record<string, unknown> }).fields.body),
+    noBody: bodies(withoutBodyHighlight),
     bare: articles.map((params) => ({ index, ...bareMatchBody(params) }) as estypes.SearchRequest),
   };
   const runs = { hits: [] as Run[], noBody: [] as Run[], bare: [] as Run[] };
